@@ -1,0 +1,308 @@
+//! The Kubernetes connection: which cluster Gantry talks to, and whether it answers.
+//!
+//! Gantry starts without a reachable cluster and keeps probing, so the header can say which
+//! context and API server version it is connected to, or show a banner with the reason it is not.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// What the header and `/readyz` know about the cluster connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ClusterStatus {
+    /// The API server answered the last probe.
+    Connected {
+        /// The kubeconfig context, or `in-cluster` for a service account.
+        context: String,
+        /// The API server's URL.
+        server: String,
+        /// The API server's `gitVersion`, e.g. `v1.36.3`.
+        version: String,
+    },
+    /// No probe has succeeded yet, or the last one failed.
+    NotConnected {
+        /// Which context or source was tried, if any was found.
+        context: Option<String>,
+        /// Why, in words a user can act on.
+        reason: String,
+    },
+}
+
+/// Reads the current connection state for the header.
+#[server(endpoint = "cluster-status")]
+pub async fn get_cluster_status() -> Result<ClusterStatus, AppError> {
+    Ok(crate::state::app_state()?.cluster.status())
+}
+
+/// The header badge: the context and version, or "not connected".
+#[component]
+pub fn ClusterBadge(status: ClusterStatus) -> impl IntoView {
+    match status {
+        ClusterStatus::Connected {
+            context,
+            server,
+            version,
+        } => view! {
+            <span class="cluster-badge connected" title=format!("API server {server}")>
+                <span class="dot" aria-hidden="true"></span>
+                <span class="cluster-context">{context}</span>
+                <span class="cluster-version">{version}</span>
+            </span>
+        }
+        .into_any(),
+        ClusterStatus::NotConnected { .. } => view! {
+            <span class="cluster-badge disconnected">
+                <span class="dot" aria-hidden="true"></span>
+                "not connected"
+            </span>
+        }
+        .into_any(),
+    }
+}
+
+/// The banner shown on every page while Gantry cannot reach the cluster.
+#[component]
+pub fn NotConnectedBanner(status: ClusterStatus) -> impl IntoView {
+    match status {
+        ClusterStatus::Connected { .. } => ().into_any(),
+        ClusterStatus::NotConnected { context, reason } => {
+            let tried = context.map(|c| format!(" (context {c})")).unwrap_or_default();
+            view! {
+                <div class="notice notice-warning banner" role="status" data-testid="cluster-banner">
+                    <strong>"Not connected to Kubernetes"{tried}</strong>
+                    <p>{reason}</p>
+                    <p class="muted">
+                        "Gantry retries in the background. Pages that need the cluster stay empty until it answers."
+                    </p>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use self::ssr::{Cluster, ClusterSource};
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use std::path::PathBuf;
+    use std::sync::{Arc, RwLock};
+    use std::time::Duration;
+
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    use kube::{Client, Config};
+
+    use super::ClusterStatus;
+    use crate::error::AppError;
+
+    /// How long one probe of the API server may take before it counts as unreachable.
+    const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Where to find the cluster, from Gantry's configuration.
+    #[derive(Debug, Clone, Default)]
+    pub struct ClusterSource {
+        /// Kubeconfig files to merge, as `KUBECONFIG` lists them; empty means in-cluster config.
+        pub kubeconfig: Vec<PathBuf>,
+        /// The context to use instead of the kubeconfig's current one.
+        pub context: Option<String>,
+    }
+
+    /// The shared connection: a client once one could be built, and the latest probe's result.
+    #[derive(Clone)]
+    pub struct Cluster {
+        source: ClusterSource,
+        inner: Arc<RwLock<Inner>>,
+    }
+
+    struct Inner {
+        connection: Option<Connection>,
+        status: ClusterStatus,
+    }
+
+    /// A client and what it was built from, kept across probes.
+    #[derive(Clone)]
+    struct Connection {
+        client: Client,
+        context: String,
+        server: String,
+    }
+
+    impl Cluster {
+        /// A connection that has not been probed yet.
+        pub fn new(source: ClusterSource) -> Self {
+            let status = ClusterStatus::NotConnected {
+                context: source.context.clone(),
+                reason: "connecting…".into(),
+            };
+            Cluster {
+                source,
+                inner: Arc::new(RwLock::new(Inner {
+                    connection: None,
+                    status,
+                })),
+            }
+        }
+
+        /// The latest probe's result.
+        pub fn status(&self) -> ClusterStatus {
+            self.inner.read().expect("cluster lock").status.clone()
+        }
+
+        /// A client for the connected cluster, or a 503 saying why there is none.
+        pub fn client(&self) -> Result<Client, AppError> {
+            let inner = self.inner.read().expect("cluster lock");
+            match (&inner.connection, &inner.status) {
+                (Some(connection), ClusterStatus::Connected { .. }) => {
+                    Ok(connection.client.clone())
+                }
+                (_, ClusterStatus::NotConnected { reason, .. }) => {
+                    Err(AppError::unavailable("Kubernetes", reason.clone()))
+                }
+                (None, ClusterStatus::Connected { .. }) => {
+                    Err(AppError::unavailable("Kubernetes", "no client"))
+                }
+            }
+        }
+
+        /// Builds a client (once) and asks the API server for its version.
+        pub async fn probe(&self) -> ClusterStatus {
+            let existing = self.inner.read().expect("cluster lock").connection.clone();
+            let connection = match existing {
+                Some(connection) => Ok(connection),
+                None => build_connection(&self.source).await,
+            };
+            let status = match &connection {
+                Ok(connection) => ask_version(connection).await,
+                Err(status) => status.clone(),
+            };
+            let mut inner = self.inner.write().expect("cluster lock");
+            if let Ok(connection) = connection {
+                inner.connection = Some(connection);
+            }
+            inner.status = status.clone();
+            status
+        }
+
+        /// Probes now, then keeps probing in the background: often while disconnected, so a
+        /// cluster that comes up later is found quickly; rarely while connected.
+        pub async fn connect_and_watch(&self) -> ClusterStatus {
+            let first = self.probe().await;
+            log_change(None, &first);
+            let this = self.clone();
+            tokio::spawn(async move {
+                let mut last = first;
+                loop {
+                    let pause = match last {
+                        ClusterStatus::Connected { .. } => Duration::from_secs(30),
+                        ClusterStatus::NotConnected { .. } => Duration::from_secs(5),
+                    };
+                    tokio::time::sleep(pause).await;
+                    let now = this.probe().await;
+                    log_change(Some(&last), &now);
+                    last = now;
+                }
+            });
+            self.status()
+        }
+    }
+
+    fn log_change(before: Option<&ClusterStatus>, now: &ClusterStatus) {
+        if before == Some(now) {
+            return;
+        }
+        match now {
+            ClusterStatus::Connected {
+                context,
+                server,
+                version,
+            } => tracing::info!(%context, %server, %version, "connected to Kubernetes"),
+            ClusterStatus::NotConnected { context, reason } => {
+                tracing::warn!(?context, %reason, "not connected to Kubernetes")
+            }
+        }
+    }
+
+    /// Reads the kubeconfig (or the in-cluster service account) and builds a client.
+    async fn build_connection(source: &ClusterSource) -> Result<Connection, ClusterStatus> {
+        let not_connected = |context: Option<String>, reason: String| ClusterStatus::NotConnected {
+            context,
+            reason,
+        };
+        let (config, context) = if source.kubeconfig.is_empty() {
+            let config = Config::incluster().map_err(|e| {
+                not_connected(
+                    None,
+                    format!(
+                        "no kubeconfig found (set KUBECONFIG or create ~/.kube/config) and not \
+                         running inside a cluster ({e})"
+                    ),
+                )
+            })?;
+            (config, "in-cluster".to_string())
+        } else {
+            let kubeconfig = read_kubeconfig(&source.kubeconfig)
+                .map_err(|reason| not_connected(source.context.clone(), reason))?;
+            let context = source
+                .context
+                .clone()
+                .or_else(|| kubeconfig.current_context.clone())
+                .unwrap_or_default();
+            let options = KubeConfigOptions {
+                context: source.context.clone(),
+                ..Default::default()
+            };
+            let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| {
+                    not_connected(Some(context.clone()), format!("invalid kubeconfig: {e}"))
+                })?;
+            (config, context)
+        };
+        let server = config.cluster_url.to_string();
+        let client = Client::try_from(config).map_err(|e| {
+            not_connected(Some(context.clone()), format!("cannot create a client: {e}"))
+        })?;
+        Ok(Connection {
+            client,
+            context,
+            server,
+        })
+    }
+
+    fn read_kubeconfig(paths: &[PathBuf]) -> Result<Kubeconfig, String> {
+        paths.iter().try_fold(Kubeconfig::default(), |merged, path| {
+            Kubeconfig::read_from(path)
+                .and_then(|next| merged.merge(next))
+                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))
+        })
+    }
+
+    async fn ask_version(connection: &Connection) -> ClusterStatus {
+        let Connection {
+            client,
+            context,
+            server,
+        } = connection;
+        match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
+            Ok(Ok(info)) => ClusterStatus::Connected {
+                context: context.to_string(),
+                server: server.to_string(),
+                version: info.git_version,
+            },
+            Ok(Err(e)) => ClusterStatus::NotConnected {
+                context: Some(context.to_string()),
+                reason: format!("the API server at {server} did not answer: {e}"),
+            },
+            Err(_) => ClusterStatus::NotConnected {
+                context: Some(context.to_string()),
+                reason: format!(
+                    "the API server at {server} did not answer within {}s",
+                    PROBE_TIMEOUT.as_secs()
+                ),
+            },
+        }
+    }
+}

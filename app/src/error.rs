@@ -1,0 +1,175 @@
+//! The one error type that crosses the wire.
+//!
+//! Every server function returns `Result<T, AppError>`. The variant decides the HTTP status
+//! (see [`AppError::status_code`]); the server sets it on the response, so API clients and the
+//! browser see the same status. Internal failures are logged on the server with a reference and
+//! reach the user only as that reference, never with their details.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// An error a user can act on, or an internal one reduced to a reference they can report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AppError {
+    /// 400: one input field is wrong; `field` names it so the form can show the reason beside it.
+    #[error("{field}: {reason}")]
+    InvalidInput { field: String, reason: String },
+    /// 401: the caller is not logged in.
+    #[error("you need to log in")]
+    Unauthenticated,
+    /// 403: the caller is logged in but may not do this.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    /// 404: the named thing does not exist (or the caller may not know that it does).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// 409: the request conflicts with what is stored, e.g. a name already taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 503: a dependency (Kubernetes, the database, Prometheus) cannot be reached right now.
+    #[error("{service} is unavailable: {reason}")]
+    Unavailable { service: String, reason: String },
+    /// 500: something broke inside Gantry; the details are in the server log under `reference`.
+    #[error("internal error (reference {reference}); the server log has the details")]
+    Internal { reference: String },
+    /// The server function call itself failed (network, encoding); raised by the framework.
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The HTTP status this error is answered with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::InvalidInput { .. } => 400,
+            AppError::Unauthenticated => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Unavailable { .. } => 503,
+            AppError::Internal { .. } => 500,
+            AppError::Transport(_) => 502,
+        }
+    }
+
+    /// A 400 naming the field and the reason.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AppError::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A 503 naming the unreachable service.
+    pub fn unavailable(service: impl Into<String>, reason: impl Into<String>) -> Self {
+        AppError::Unavailable {
+            service: service.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Logs an internal failure with a fresh reference and returns the error the user sees.
+    ///
+    /// NB: this is the only way to build `Internal`, so no internal detail can reach a response.
+    #[cfg(feature = "ssr")]
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        tracing::error!(%reference, context, error = %err, "internal error");
+        AppError::Internal { reference }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+/// Shows an error to the user; during server rendering it also sets the response's status.
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::StatusCode::from_u16(error.status_code()),
+    ) {
+        response.set_status(status);
+    }
+    let title = match &error {
+        AppError::NotFound(_) => "Not found",
+        AppError::Forbidden(_) | AppError::Unauthenticated => "Not allowed",
+        AppError::InvalidInput { .. } => "Invalid input",
+        AppError::Unavailable { .. } => "Unavailable",
+        _ => "Something went wrong",
+    };
+    view! {
+        <div class="notice notice-error" role="alert">
+            <strong>{title}</strong>
+            <p>{error.to_string()}</p>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_status() {
+        let cases = [
+            (AppError::invalid("name", "must be DNS-1123"), 400),
+            (AppError::Unauthenticated, 401),
+            (AppError::Forbidden("ops-admin only".into()), 403),
+            (AppError::NotFound("node gpu-1".into()), 404),
+            (AppError::Conflict("name taken".into()), 409),
+            (AppError::unavailable("Kubernetes", "timeout"), 503),
+            (
+                AppError::Internal {
+                    reference: "abc".into(),
+                },
+                500,
+            ),
+            (AppError::Transport("offline".into()), 502),
+        ];
+        for (err, status) in cases {
+            assert_eq!(err.status_code(), status, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_input_names_the_field_and_reason() {
+        let err = AppError::invalid("gpus", "must be a whole number, got 1.5");
+        assert_eq!(err.to_string(), "gpus: must be a whole number, got 1.5");
+    }
+
+    #[test]
+    fn round_trips_through_the_wire_encoding() {
+        let err = AppError::invalid("namespace", "unknown namespace \"team-z\"");
+        let decoded = AppError::de(err.ser());
+        assert_eq!(decoded, err);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn internal_errors_show_only_a_reference() {
+        let err = AppError::internal("opening the database", "disk I/O error at /var/secret/db");
+        let shown = err.to_string();
+        assert!(!shown.contains("/var/secret"), "{shown}");
+        assert!(!shown.contains("disk"), "{shown}");
+        assert!(shown.contains("reference"), "{shown}");
+        let encoded = String::from_utf8(err.ser().to_vec()).unwrap();
+        assert!(!encoded.contains("/var/secret"), "{encoded}");
+    }
+
+    #[test]
+    fn framework_failures_become_transport_errors() {
+        let err = AppError::from_server_fn_error(ServerFnErrorErr::Request("offline".into()));
+        assert!(matches!(err, AppError::Transport(_)));
+        assert_eq!(err.status_code(), 502);
+    }
+}

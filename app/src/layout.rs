@@ -1,0 +1,140 @@
+//! The frame around every page: header, navigation, cluster banner, and the chrome-less
+//! embedded mode (`?embed=1`) for portals that show a Gantry page in an iframe.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use crate::cluster::{get_cluster_status, ClusterBadge, NotConnectedBanner};
+use crate::theme::ThemeToggle;
+
+/// The six areas, in navigation order: (path, label).
+pub const AREAS: [(&str, &str); 6] = [
+    ("/", "Overview"),
+    ("/nodes", "GPU nodes"),
+    ("/jobs", "Training jobs"),
+    ("/models", "Models"),
+    ("/serving", "Serving"),
+    ("/admin", "Admin"),
+];
+
+/// Whether the page was asked for without navigation chrome.
+pub fn is_embedded(embed: Option<&str>) -> bool {
+    matches!(embed, Some("1" | "true"))
+}
+
+/// Header and navigation around `children`, or `children` alone when embedded.
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    let query = use_query_map();
+    let embedded = is_embedded(query.read_untracked().get("embed").as_deref());
+    let status = Resource::new(|| (), |_| get_cluster_status());
+    let menu_open = RwSignal::new(false);
+
+    let chrome = (!embedded).then(|| {
+        view! {
+            <header class="topbar">
+                <button
+                    type="button"
+                    class="menu-toggle"
+                    data-testid="menu-toggle"
+                    aria-controls="main-nav"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| menu_open.update(|open| *open = !*open)
+                >
+                    "Menu"
+                </button>
+                <a class="brand" href="/">
+                    <img src="/favicon.svg" alt="" width="22" height="22" />
+                    "Gantry"
+                </a>
+                <div class="topbar-right">
+                    <Suspense fallback=|| view! { <span class="cluster-badge">"…"</span> }>
+                        {move || Suspend::new(async move {
+                            status.await.ok().map(|status| view! { <ClusterBadge status /> })
+                        })}
+                    </Suspense>
+                    <ThemeToggle />
+                </div>
+            </header>
+            <nav
+                id="main-nav"
+                class="sidebar"
+                class:open=move || menu_open.get()
+                aria-label="Main"
+                on:click=move |_| menu_open.set(false)
+            >
+                <ul>
+                    {AREAS
+                        .iter()
+                        .map(|(path, label)| {
+                            view! {
+                                <li>
+                                    <A href=*path exact=true>
+                                        {*label}
+                                    </A>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </nav>
+        }
+    });
+
+    view! {
+        <div class="app" class:embedded=embedded>
+            {chrome}
+            <main class="content">
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        status.await.ok().map(|status| view! { <NotConnectedBanner status /> })
+                    })}
+                </Suspense>
+                {children()}
+            </main>
+        </div>
+    }
+}
+
+/// What an area shows before it has anything to show: what will be here, and what it needs.
+#[component]
+pub fn EmptyState(
+    /// The page heading.
+    title: &'static str,
+    /// One sentence: what this area is for.
+    summary: &'static str,
+    /// What the user will find here.
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1>{title}</h1>
+            <p class="lead">{summary}</p>
+            <div class="empty-state" data-testid="empty-state">
+                {children()}
+            </div>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embed_is_opt_in() {
+        assert!(is_embedded(Some("1")));
+        assert!(is_embedded(Some("true")));
+        assert!(!is_embedded(Some("0")));
+        assert!(!is_embedded(None));
+    }
+
+    #[test]
+    fn six_areas_with_unique_paths() {
+        let mut paths: Vec<_> = AREAS.iter().map(|(p, _)| *p).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), 6);
+    }
+}

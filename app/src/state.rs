@@ -1,0 +1,32 @@
+//! The state shared by every route handler and server function (server only).
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::*;
+use sqlx::SqlitePool;
+
+use crate::cluster::Cluster;
+use crate::error::AppError;
+use crate::http_metrics::HttpMetrics;
+
+/// Everything a request may need, built once at start and cloned cheaply (all fields are
+/// handles). Route handlers take it as axum state; server functions reach it with
+/// [`app_state`].
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Leptos' rendering options (site root, output name, address).
+    pub leptos_options: LeptosOptions,
+    /// Gantry's own database: registry, history, users, sessions, audit log.
+    pub db: SqlitePool,
+    /// The Kubernetes connection and its latest probe.
+    pub cluster: Cluster,
+    /// Request counts and latencies, served at `/metrics`.
+    pub http_metrics: Arc<HttpMetrics>,
+}
+
+/// The shared state inside a server function or a server-rendered component.
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>()
+        .ok_or_else(|| AppError::internal("server function", "AppState missing from context"))
+}

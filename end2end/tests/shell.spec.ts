@@ -1,0 +1,105 @@
+// The app shell as a person uses it: navigate the six areas, switch the theme, use the menu on
+// a narrow screen, and open a page embedded without the navigation.
+import { test, expect } from "./fixtures";
+
+const areas = [
+  { link: "Overview", path: "/", heading: "Overview" },
+  { link: "GPU nodes", path: "/nodes", heading: "GPU nodes" },
+  { link: "Training jobs", path: "/jobs", heading: "Training jobs" },
+  { link: "Models", path: "/models", heading: "Models" },
+  { link: "Serving", path: "/serving", heading: "Serving" },
+  { link: "Admin", path: "/admin", heading: "Admin" },
+];
+
+test("navigates all six areas, each with an empty state that says what will be there", async ({ shell, page }) => {
+  await shell.open("/");
+  // A marker that survives client-side navigation but not a page reload.
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  for (const area of areas) {
+    await shell.nav.getByRole("link", { name: area.link, exact: true }).click();
+    await expect(page).toHaveURL(area.path);
+    await expect(shell.heading).toHaveText(area.heading);
+    await expect(page).toHaveTitle(`${area.heading} · Gantry`);
+    await expect(page.getByTestId("empty-state")).toContainText(/\w+/);
+    await expect(shell.nav.getByRole("link", { name: area.link, exact: true })).toHaveAttribute("aria-current", "page");
+  }
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+});
+
+test("hydration: the theme toggle switches and is remembered across reloads", async ({ shell, page }) => {
+  await shell.open("/nodes");
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  expect(await shell.theme()).toBe("system");
+  await expect(shell.themeToggle).toHaveText("Theme: system");
+
+  await shell.themeToggle.click();
+  await expect(shell.themeToggle).toHaveText("Theme: light");
+  expect(await shell.theme()).toBe("light");
+  await shell.themeToggle.click();
+  await expect(shell.themeToggle).toHaveText("Theme: dark");
+  expect(await shell.theme()).toBe("dark");
+  // The click changed the page without reloading it: the wasm is in charge.
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(background).toBe("rgb(17, 20, 24)");
+
+  // Remembered: the server renders the dark theme straight away on the next visit.
+  await shell.open("/jobs");
+  expect(await shell.theme()).toBe("dark");
+  await expect(shell.themeToggle).toHaveText("Theme: dark");
+});
+
+test("follows the system's dark preference until the user chooses", async ({ shell, page }) => {
+  await page.emulateMedia({ colorScheme: "dark" });
+  await shell.open("/");
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(background).toBe("rgb(17, 20, 24)");
+  await page.emulateMedia({ colorScheme: "light" });
+  const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(light).toBe("rgb(246, 247, 249)");
+});
+
+test("?embed=1 renders the page without navigation chrome", async ({ shell, page }) => {
+  await shell.open("/jobs?embed=1");
+  await expect(shell.heading).toHaveText("Training jobs");
+  await expect(shell.nav).toHaveCount(0);
+  await expect(page.locator("header.topbar")).toHaveCount(0);
+  await expect(shell.themeToggle).toHaveCount(0);
+});
+
+test("?embed=1&theme=dark lets a portal choose the theme", async ({ shell }) => {
+  await shell.open("/models?embed=1&theme=dark");
+  expect(await shell.theme()).toBe("dark");
+});
+
+test("on a narrow screen the navigation folds behind the Menu button", async ({ shell, page }) => {
+  await page.setViewportSize({ width: 360, height: 640 });
+  await shell.open("/");
+  const serving = shell.nav.getByRole("link", { name: "Serving", exact: true });
+  await expect(serving).toBeHidden();
+  await shell.menuToggle.click();
+  await expect(shell.menuToggle).toHaveAttribute("aria-expanded", "true");
+  await serving.click();
+  await expect(page).toHaveURL("/serving");
+  await expect(shell.heading).toHaveText("Serving");
+  await expect(serving).toBeHidden();
+  // Nothing overflows sideways in a 360 px frame.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+});
+
+test("without a cluster the shell says so and why", async ({ shell, page }) => {
+  await shell.open("/");
+  const banner = page.getByTestId("cluster-banner");
+  await expect(banner).toContainText("Not connected to Kubernetes");
+  await expect(banner).toContainText("no-kubeconfig");
+  await expect(page.locator(".cluster-badge")).toContainText("not connected");
+});
+
+test("an unknown page answers 404 with a clear message", async ({ shell, page, expectedConsoleErrors }) => {
+  expectedConsoleErrors.push(/status of 404/);
+  const response = await page.goto("/no/such/page");
+  expect(response?.status()).toBe(404);
+  await shell.waitForHydration();
+  await expect(page.getByRole("alert")).toContainText("this page not found");
+});

@@ -1,0 +1,25 @@
+# Sourced by the Makefile before every cargo command: picks the toolchain that can build the
+# wasm front end and puts Gantry's cached tools on PATH. Prints nothing, changes no files.
+#
+# Two routes (see ../shared/notes/toolchain.md for why the second exists):
+# - rustup's default toolchain already has the wasm32-unknown-unknown target: use it as it is;
+# - otherwise Debian's rustc-web 1.96, linked into rustup as "debian-web", which builds the
+#   wasm32 standard library from source (-Zbuild-std) and links with lld-22.
+
+export GANTRY_CACHE="${GANTRY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gantry}"
+
+if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  export GANTRY_TOOLCHAIN_ROUTE=rustup
+else
+  export GANTRY_TOOLCHAIN_ROUTE=debian-web
+  export RUSTUP_TOOLCHAIN=debian-web
+  # Lets the stable 1.96 compiler accept -Zbuild-std; nothing else uses unstable features.
+  export RUSTC_BOOTSTRAP=1
+  export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld
+fi
+
+GANTRY_WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)"
+export GANTRY_WASM_BINDGEN_VERSION
+export GANTRY_CARGO_LEPTOS_VERSION=0.3.11
+export PATH="$GANTRY_CACHE/tools/wasm-bindgen-$GANTRY_WASM_BINDGEN_VERSION/bin:$GANTRY_CACHE/tools/cargo-leptos-$GANTRY_CARGO_LEPTOS_VERSION/bin:$PATH"

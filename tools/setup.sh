@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what building and testing Gantry needs, and skips what is already there, so a
+# second run takes seconds. Called by `make demo` and `make test`; safe to run by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=tools/env.sh
+. tools/env.sh
+
+started=$(date +%s)
+say() { printf 'setup: %s\n' "$*"; }
+
+apt_updated=
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || { say "please install: ${missing[*]}"; exit 1; }
+  local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  if [ -z "$apt_updated" ]; then $sudo apt-get update -q >/dev/null; apt_updated=1; fi
+  say "installing ${missing[*]}"
+  $sudo apt-get install -y -q "${APT_RELEASE[@]}" "${missing[@]}" >/dev/null
+}
+
+# 1. A toolchain that can build the wasm front end.
+if [ "$GANTRY_TOOLCHAIN_ROUTE" = debian-web ]; then
+  APT_RELEASE=(-t bookworm-security)
+  apt_install rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web
+  APT_RELEASE=()
+  apt_install lld-22
+  rustup toolchain list | grep -q '^debian-web' || rustup toolchain link debian-web /usr
+  say "toolchain: Debian's $(rustc --version) building the wasm32 std from source"
+else
+  say "toolchain: rustup's $(rustc --version) with the wasm32-unknown-unknown target"
+fi
+
+# 2. wasm-bindgen-cli at exactly the lock file's wasm-bindgen version.
+bindgen_root="$GANTRY_CACHE/tools/wasm-bindgen-$GANTRY_WASM_BINDGEN_VERSION"
+if [ "$("$bindgen_root/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen $GANTRY_WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $GANTRY_WASM_BINDGEN_VERSION (a few minutes, once)"
+  # NB: no --locked: the registry lacks one of the exact versions in its lock file.
+  cargo install --quiet --root "$bindgen_root" wasm-bindgen-cli --version "$GANTRY_WASM_BINDGEN_VERSION"
+fi
+
+# 3. cargo-leptos, using the tools on PATH instead of downloading its own.
+leptos_root="$GANTRY_CACHE/tools/cargo-leptos-$GANTRY_CARGO_LEPTOS_VERSION"
+if [ "$("$leptos_root/bin/cargo-leptos" --version 2>/dev/null)" != "cargo-leptos $GANTRY_CARGO_LEPTOS_VERSION" ]; then
+  say "installing cargo-leptos $GANTRY_CARGO_LEPTOS_VERSION (about 15 minutes, once)"
+  # --debug: it only drives cargo and wasm-bindgen, and builds in half the time of a release.
+  cargo install --quiet --debug --locked --root "$leptos_root" cargo-leptos \
+    --version "$GANTRY_CARGO_LEPTOS_VERSION" --features no_downloads
+fi
+
+# 4. Debian's Chromium for the browser tests (Playwright cannot download its own here).
+command -v chromium >/dev/null || apt_install chromium
+
+# 5. The end-to-end test dependencies, exactly as the lock file says.
+lock_sum=$(sha256sum end2end/package-lock.json | cut -d' ' -f1)
+if [ "$(cat end2end/node_modules/.gantry-lock 2>/dev/null)" != "$lock_sum" ]; then
+  say "installing end-to-end test dependencies"
+  (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" > end2end/node_modules/.gantry-lock
+fi
+
+say "ready in $(( $(date +%s) - started ))s"
