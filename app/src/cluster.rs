@@ -273,10 +273,11 @@ mod ssr {
     }
 
     fn read_kubeconfig(paths: &[PathBuf]) -> Result<Kubeconfig, String> {
+        // kube's error already names the file and the cause.
         paths.iter().try_fold(Kubeconfig::default(), |merged, path| {
             Kubeconfig::read_from(path)
                 .and_then(|next| merged.merge(next))
-                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))
+                .map_err(|e| e.to_string())
         })
     }
 

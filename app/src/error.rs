@@ -21,14 +21,14 @@ pub enum AppError {
     #[error("you need to log in")]
     Unauthenticated,
     /// 403: the caller is logged in but may not do this.
-    #[error("not allowed: {0}")]
-    Forbidden(String),
+    #[error("not allowed: {reason}")]
+    Forbidden { reason: String },
     /// 404: the named thing does not exist (or the caller may not know that it does).
-    #[error("{0} not found")]
-    NotFound(String),
+    #[error("{what} not found")]
+    NotFound { what: String },
     /// 409: the request conflicts with what is stored, e.g. a name already taken.
-    #[error("conflict: {0}")]
-    Conflict(String),
+    #[error("conflict: {reason}")]
+    Conflict { reason: String },
     /// 503: a dependency (Kubernetes, the database, Prometheus) cannot be reached right now.
     #[error("{service} is unavailable: {reason}")]
     Unavailable { service: String, reason: String },
@@ -36,8 +36,8 @@ pub enum AppError {
     #[error("internal error (reference {reference}); the server log has the details")]
     Internal { reference: String },
     /// The server function call itself failed (network, encoding); raised by the framework.
-    #[error("request failed: {0}")]
-    Transport(String),
+    #[error("request failed: {reason}")]
+    Transport { reason: String },
 }
 
 impl AppError {
@@ -46,12 +46,12 @@ impl AppError {
         match self {
             AppError::InvalidInput { .. } => 400,
             AppError::Unauthenticated => 401,
-            AppError::Forbidden(_) => 403,
-            AppError::NotFound(_) => 404,
-            AppError::Conflict(_) => 409,
+            AppError::Forbidden { .. } => 403,
+            AppError::NotFound { .. } => 404,
+            AppError::Conflict { .. } => 409,
             AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
-            AppError::Transport(_) => 502,
+            AppError::Transport { .. } => 502,
         }
     }
 
@@ -61,6 +61,18 @@ impl AppError {
             field: field.into(),
             reason: reason.into(),
         }
+    }
+
+    /// A 403 with the reason the caller may not do this.
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        AppError::Forbidden {
+            reason: reason.into(),
+        }
+    }
+
+    /// A 404 naming what was not found.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound { what: what.into() }
     }
 
     /// A 503 naming the unreachable service.
@@ -86,7 +98,9 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        AppError::Transport {
+            reason: value.to_string(),
+        }
     }
 }
 
@@ -101,8 +115,8 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         response.set_status(status);
     }
     let title = match &error {
-        AppError::NotFound(_) => "Not found",
-        AppError::Forbidden(_) | AppError::Unauthenticated => "Not allowed",
+        AppError::NotFound { .. } => "Not found",
+        AppError::Forbidden { .. } | AppError::Unauthenticated => "Not allowed",
         AppError::InvalidInput { .. } => "Invalid input",
         AppError::Unavailable { .. } => "Unavailable",
         _ => "Something went wrong",
@@ -124,9 +138,14 @@ mod tests {
         let cases = [
             (AppError::invalid("name", "must be DNS-1123"), 400),
             (AppError::Unauthenticated, 401),
-            (AppError::Forbidden("ops-admin only".into()), 403),
-            (AppError::NotFound("node gpu-1".into()), 404),
-            (AppError::Conflict("name taken".into()), 409),
+            (AppError::forbidden("ops-admin only"), 403),
+            (AppError::not_found("node gpu-1"), 404),
+            (
+                AppError::Conflict {
+                    reason: "name taken".into(),
+                },
+                409,
+            ),
             (AppError::unavailable("Kubernetes", "timeout"), 503),
             (
                 AppError::Internal {
@@ -134,7 +153,12 @@ mod tests {
                 },
                 500,
             ),
-            (AppError::Transport("offline".into()), 502),
+            (
+                AppError::Transport {
+                    reason: "offline".into(),
+                },
+                502,
+            ),
         ];
         for (err, status) in cases {
             assert_eq!(err.status_code(), status, "{err:?}");
@@ -169,7 +193,7 @@ mod tests {
     #[test]
     fn framework_failures_become_transport_errors() {
         let err = AppError::from_server_fn_error(ServerFnErrorErr::Request("offline".into()));
-        assert!(matches!(err, AppError::Transport(_)));
+        assert!(matches!(err, AppError::Transport { .. }));
         assert_eq!(err.status_code(), 502);
     }
 }

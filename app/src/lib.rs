@@ -63,7 +63,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| {
                     view! {
                         <Title text="Not found" />
-                        <ErrorNotice error=AppError::NotFound("this page".into()) />
+                        <ErrorNotice error=AppError::not_found("this page") />
                     }
                 }>
                     <Route path=path!("/") view=overview::OverviewPage />

@@ -116,7 +116,7 @@ mod tests {
     #[tokio::test]
     async fn server_function_errors_get_their_own_status_and_keep_their_body() {
         let cases = [
-            (AppError::Forbidden("ops-admin only".into()), 403),
+            (AppError::forbidden("ops-admin only"), 403),
             (AppError::invalid("name", "must be DNS-1123"), 400),
             (AppError::unavailable("Kubernetes", "not connected"), 503),
         ];

@@ -1,91 +1,181 @@
-//! Spawns the real server on port 0 with a fresh SQLite database and checks its probes.
+//! Starts the real `gantry` binary on port 0 with a fresh SQLite database, checks what it
+//! answers, and stops it with SIGTERM as Kubernetes would.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-
-use gantry_server::Config;
-use tokio::sync::oneshot;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 struct TestServer {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _data: tempfile::TempDir,
+    base: String,
+    child: Child,
+    data: tempfile::TempDir,
 }
 
 impl TestServer {
     /// A server with its own data directory and a kubeconfig that does not exist, so the
     /// cluster is "not connected" for a known reason.
-    async fn spawn() -> TestServer {
+    fn spawn() -> TestServer {
         let data = tempfile::tempdir().unwrap();
-        let settings: HashMap<&str, String> = HashMap::from([
-            ("GANTRY_LISTEN_ADDR", "127.0.0.1:0".to_string()),
-            ("GANTRY_DATA_DIR", data.path().display().to_string()),
-            ("KUBECONFIG", "/nonexistent/kubeconfig".to_string()),
-            ("GANTRY_SHUTDOWN_TIMEOUT_SECS", "2".to_string()),
-        ]);
-        let config = Config::resolve(|key| settings.get(key).cloned()).unwrap();
-        let state = gantry_server::build_state(&config).await.unwrap();
-        let listener = tokio::net::TcpListener::bind(config.listen_addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(async move {
-            gantry_server::serve(&config, state, listener, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
-        TestServer {
-            addr,
-            stop,
-            done,
-            _data: data,
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .env_clear()
+            .env("GANTRY_LISTEN_ADDR", "127.0.0.1:0")
+            .env("GANTRY_DATA_DIR", data.path())
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env("GANTRY_SHUTDOWN_TIMEOUT_SECS", "2")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start gantry");
+        // The server prints its address once it listens; that line is the readiness signal.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("Gantry is running at ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        TestServer { base, child, data }
+    }
+
+    fn get(&self, path: &str) -> Response {
+        self.request("GET", path, "")
+    }
+
+    fn post_form(&self, path: &str, body: &str) -> Response {
+        self.request("POST", path, body)
+    }
+
+    /// One HTTP/1.1 request on a fresh connection, with a deadline so a stuck server fails the
+    /// test instead of hanging it.
+    fn request(&self, method: &str, path: &str, body: &str) -> Response {
+        let host = self.base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(host).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        stream
+            .read_to_end(&mut raw)
+            .unwrap_or_else(|e| panic!("{method} {path}: no complete answer: {e}"));
+        Response::parse(&raw)
+    }
+
+    /// Sends SIGTERM and expects a clean exit within a few seconds.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "gantry exited with {status}");
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("gantry did not stop within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A parsed HTTP response.
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Response {
+    fn parse(raw: &[u8]) -> Response {
+        let text = String::from_utf8_lossy(raw);
+        let (head, rest) = text.split_once("\r\n\r\n").expect("a header block");
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        let body = if chunked { dechunk(rest) } else { rest.to_string() };
+        Response {
+            status,
+            head: head.to_string(),
+            body,
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn stop(self) {
-        self.stop.send(()).unwrap();
-        self.done.await.unwrap().unwrap();
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 }
 
-#[tokio::test]
-async fn healthz_answers_ok() {
-    let server = TestServer::spawn().await;
-    let response = reqwest::get(server.url("/healthz")).await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), "ok");
-    server.stop().await;
+/// Joins the chunks of a `Transfer-Encoding: chunked` body (streamed pages use it).
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").expect("a chunk size line");
+        let size = usize::from_str_radix(size.trim(), 16).expect("a hex chunk size");
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
 }
 
-#[tokio::test]
-async fn readyz_reports_each_dependency_and_why_it_is_not_ready() {
-    let server = TestServer::spawn().await;
-    let response = reqwest::get(server.url("/readyz")).await.unwrap();
-    assert_eq!(response.status(), 503);
-    let body: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a server running.
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn healthz_answers_ok() {
+    let server = TestServer::spawn();
+    let response = server.get("/healthz");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, "ok");
+    server.stop();
+}
+
+#[test]
+fn readyz_reports_each_dependency_and_why_it_is_not_ready() {
+    let server = TestServer::spawn();
+    let response = server.get("/readyz");
+    assert_eq!(response.status, 503);
+    let body = response.json();
     assert_eq!(body["ready"], false);
     assert_eq!(body["database"]["ok"], true, "{body}");
     assert_eq!(body["kubernetes"]["ok"], false, "{body}");
     let reason = body["kubernetes"]["reason"].as_str().unwrap();
     assert!(reason.contains("/nonexistent/kubeconfig"), "{reason}");
-    server.stop().await;
+    server.stop();
 }
 
-#[tokio::test]
-async fn metrics_count_requests_by_route_and_status() {
-    let server = TestServer::spawn().await;
+#[test]
+fn metrics_count_requests_by_route_and_status() {
+    let server = TestServer::spawn();
     for _ in 0..3 {
-        reqwest::get(server.url("/healthz")).await.unwrap();
+        server.get("/healthz");
     }
-    reqwest::get(server.url("/no/such/page")).await.unwrap();
-    let response = reqwest::get(server.url("/metrics")).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
+    server.get("/no/such/page");
+    let response = server.get("/metrics");
+    assert_eq!(response.status, 200);
+    assert!(response.head.contains("application/openmetrics-text"), "{}", response.head);
+    let text = response.body;
     assert!(
         text.contains(r#"gantry_http_requests_total{method="GET",route="/healthz",status="200"} 3"#),
         "{text}"
@@ -98,46 +188,50 @@ async fn metrics_count_requests_by_route_and_status() {
         text.contains(r#"gantry_http_request_duration_seconds_bucket{le="0.001""#),
         "{text}"
     );
-    server.stop().await;
+    server.stop();
 }
 
-#[tokio::test]
-async fn pages_are_server_rendered_with_the_not_connected_banner() {
-    let server = TestServer::spawn().await;
-    let response = reqwest::get(server.url("/nodes")).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let html = response.text().await.unwrap();
-    assert!(html.contains("<h1>GPU nodes</h1>"), "{html}");
-    assert!(html.contains("Not connected to Kubernetes"), "{html}");
+#[test]
+fn pages_are_server_rendered_with_the_not_connected_banner() {
+    let server = TestServer::spawn();
+    let page = server.get("/nodes");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<h1>GPU nodes</h1>"), "{}", page.body);
+    assert!(page.body.contains("Not connected to Kubernetes"), "{}", page.body);
 
-    let missing = reqwest::get(server.url("/no/such/page")).await.unwrap();
-    assert_eq!(missing.status(), 404);
-    assert!(missing.text().await.unwrap().contains("this page not found"));
-    server.stop().await;
+    let missing = server.get("/no/such/page");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("this page not found"), "{}", missing.body);
+    server.stop();
 }
 
-#[tokio::test]
-async fn server_functions_answer_over_http() {
-    let server = TestServer::spawn().await;
-    let client = reqwest::Client::new();
-    let ok = client
-        .post(server.url("/api/cluster-status"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
-    let body: serde_json::Value = serde_json::from_str(&ok.text().await.unwrap()).unwrap();
+#[test]
+fn server_functions_answer_over_http() {
+    let server = TestServer::spawn();
+    let response = server.post_form("/api/cluster-status", "");
+    assert_eq!(response.status, 200);
+    let body = response.json();
     assert_eq!(body["state"], "not_connected", "{body}");
-    server.stop().await;
+    server.stop();
 }
 
-#[tokio::test]
-async fn the_database_is_migrated_and_in_wal_mode() {
-    let server = TestServer::spawn().await;
-    let db = server._data.path().join("gantry.db");
-    assert!(db.exists());
+#[test]
+fn the_database_is_migrated_and_in_wal_mode() {
+    let server = TestServer::spawn();
+    assert!(server.data.path().join("gantry.db").exists());
     // WAL mode keeps a -wal file beside the database while it is open.
-    assert!(server._data.path().join("gantry.db-wal").exists());
-    server.stop().await;
+    assert!(server.data.path().join("gantry.db-wal").exists());
+    server.stop();
+}
+
+#[test]
+fn a_bad_setting_stops_the_start_with_its_name() {
+    let output = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .env_clear()
+        .env("GANTRY_LISTEN_ADDR", "port 80")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("GANTRY_LISTEN_ADDR: expected an address"), "{stderr}");
 }
