@@ -40,7 +40,7 @@ build: ## Build the server and the wasm front end (debug) into target/site
 	$(ENV) cargo leptos build
 
 release: ## Build optimised: the server binary and the size-optimised wasm
-	$(ENV) cargo leptos build --release
+	GANTRY_RUSTFLAGS= $(ENV) cargo leptos build --release
 
 e2e: ## Playwright in Debian's Chromium against a freshly started server
 	$(ENV) cd end2end && GANTRY_BIN="$$(cd .. && realpath $(TARGET_DIR))/debug/gantry" npx playwright test

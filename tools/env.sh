@@ -19,6 +19,13 @@ else
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld
 fi
 
+# What cargo-leptos sets when it builds, set for every cargo command, so that cargo test and
+# clippy reuse the crates cargo leptos compiled instead of rebuilding them for a changed
+# environment (Leptos reads LEPTOS_OUTPUT_NAME at compile time). erase_components type-erases
+# views in debug builds, which compiles markedly faster; `make release` clears it.
+export LEPTOS_OUTPUT_NAME=gantry
+export RUSTFLAGS="${GANTRY_RUSTFLAGS---cfg erase_components}"
+
 GANTRY_WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)"
 export GANTRY_WASM_BINDGEN_VERSION
 export GANTRY_CARGO_LEPTOS_VERSION=0.3.11
