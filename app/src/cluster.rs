@@ -68,7 +68,9 @@ pub fn NotConnectedBanner(status: ClusterStatus) -> impl IntoView {
     match status {
         ClusterStatus::Connected { .. } => ().into_any(),
         ClusterStatus::NotConnected { context, reason } => {
-            let tried = context.map(|c| format!(" (context {c})")).unwrap_or_default();
+            let tried = context
+                .map(|c| format!(" (context {c})"))
+                .unwrap_or_default();
             view! {
                 <div class="notice notice-warning banner" role="status" data-testid="cluster-banner">
                     <strong>"Not connected to Kubernetes"{tried}</strong>
@@ -263,7 +265,10 @@ mod ssr {
         };
         let server = config.cluster_url.to_string();
         let client = Client::try_from(config).map_err(|e| {
-            not_connected(Some(context.clone()), format!("cannot create a client: {e}"))
+            not_connected(
+                Some(context.clone()),
+                format!("cannot create a client: {e}"),
+            )
         })?;
         Ok(Connection {
             client,
@@ -274,11 +279,13 @@ mod ssr {
 
     fn read_kubeconfig(paths: &[PathBuf]) -> Result<Kubeconfig, String> {
         // kube's error already names the file and the cause.
-        paths.iter().try_fold(Kubeconfig::default(), |merged, path| {
-            Kubeconfig::read_from(path)
-                .and_then(|next| merged.merge(next))
-                .map_err(|e| e.to_string())
-        })
+        paths
+            .iter()
+            .try_fold(Kubeconfig::default(), |merged, path| {
+                Kubeconfig::read_from(path)
+                    .and_then(|next| merged.merge(next))
+                    .map_err(|e| e.to_string())
+            })
     }
 
     async fn ask_version(connection: &Connection) -> ClusterStatus {

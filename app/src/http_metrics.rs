@@ -19,7 +19,9 @@ struct RequestLabels {
 
 /// Latency buckets in seconds, 1 ms to about 16 s.
 fn latency_histogram() -> Histogram {
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15))
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.001, 2.0, 15,
+    ))
 }
 
 /// The registry behind `/metrics`.
@@ -89,7 +91,9 @@ mod tests {
         metrics.observe("GET", "/nodes", 404, Duration::from_millis(1));
         let text = metrics.render();
         assert!(
-            text.contains(r#"gantry_http_requests_total{method="GET",route="/healthz",status="200"} 2"#),
+            text.contains(
+                r#"gantry_http_requests_total{method="GET",route="/healthz",status="200"} 2"#
+            ),
             "{text}"
         );
         assert!(

@@ -161,7 +161,10 @@ mod tests {
             Theme::choose(None, Some("a=b; gantry_theme=dark; c=d")),
             Theme::Dark
         );
-        assert_eq!(Theme::choose(None, Some("gantry_theme=bogus")), Theme::System);
+        assert_eq!(
+            Theme::choose(None, Some("gantry_theme=bogus")),
+            Theme::System
+        );
     }
 
     #[test]

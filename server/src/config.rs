@@ -211,12 +211,17 @@ mod tests {
             err.to_string(),
             "GANTRY_LISTEN_ADDR: expected an address like 127.0.0.1:3000, got \"port 80\""
         );
+        let err = Config::resolve(env_of(&[("GANTRY_SHUTDOWN_TIMEOUT_SECS", "-1")])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("GANTRY_SHUTDOWN_TIMEOUT_SECS:"),
+            "{err}"
+        );
         let err =
-            Config::resolve(env_of(&[("GANTRY_SHUTDOWN_TIMEOUT_SECS", "-1")])).unwrap_err();
-        assert!(err.to_string().starts_with("GANTRY_SHUTDOWN_TIMEOUT_SECS:"), "{err}");
-        let err = Config::resolve(env_of(&[("GANTRY_DATABASE_URL", "mysql://db/gantry")]))
-            .unwrap_err();
-        assert!(err.to_string().contains("unsupported scheme \"mysql\""), "{err}");
+            Config::resolve(env_of(&[("GANTRY_DATABASE_URL", "mysql://db/gantry")])).unwrap_err();
+        assert!(
+            err.to_string().contains("unsupported scheme \"mysql\""),
+            "{err}"
+        );
     }
 
     #[test]

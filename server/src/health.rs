@@ -94,7 +94,10 @@ mod tests {
         assert!(Readiness::assess(Ok(()), &connected()).ready);
         let no_db = Readiness::assess(Err("no answer within 1 s".into()), &connected());
         assert!(!no_db.ready);
-        assert_eq!(no_db.database.reason.as_deref(), Some("no answer within 1 s"));
+        assert_eq!(
+            no_db.database.reason.as_deref(),
+            Some("no answer within 1 s")
+        );
     }
 
     #[test]

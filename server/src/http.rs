@@ -39,7 +39,11 @@ pub fn request_span(request: &Request) -> Span {
 }
 
 /// Counts the request and its latency under its route pattern and status.
-pub async fn track_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track_metrics(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let matched = request
@@ -48,9 +52,12 @@ pub async fn track_metrics(State(state): State<AppState>, request: Request, next
         .map(|path| path.as_str().to_string());
     let response = next.run(request).await;
     let route = route_label(matched, response.status());
-    state
-        .http_metrics
-        .observe(&method, &route, response.status().as_u16(), started.elapsed());
+    state.http_metrics.observe(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 
@@ -96,7 +103,10 @@ mod tests {
                     async move {
                         Response::builder()
                             .status(StatusCode::INTERNAL_SERVER_ERROR)
-                            .header(leptos::server_fn::error::SERVER_FN_ERROR_HEADER, "/api/thing")
+                            .header(
+                                leptos::server_fn::error::SERVER_FN_ERROR_HEADER,
+                                "/api/thing",
+                            )
                             .body(Body::from(error.ser()))
                             .unwrap()
                     }
@@ -130,7 +140,10 @@ mod tests {
     #[tokio::test]
     async fn other_responses_pass_untouched() {
         let router = Router::new()
-            .route("/api/thing", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "plain") }))
+            .route(
+                "/api/thing",
+                post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "plain") }),
+            )
             .layer(axum::middleware::from_fn(server_fn_error_status));
         let request = Request::post("/api/thing").body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.unwrap();

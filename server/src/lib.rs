@@ -28,12 +28,11 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Opens the database, starts probing the cluster and assembles the shared state.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        anyhow::anyhow!("GANTRY_DATA_DIR {}: {e}", config.data_dir.display())
-    })?;
-    let db = db::open(&config.database_url).await.map_err(|e| {
-        anyhow::anyhow!("GANTRY_DATABASE_URL {}: {e}", config.database_url)
-    })?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("GANTRY_DATA_DIR {}: {e}", config.data_dir.display()))?;
+    let db = db::open(&config.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("GANTRY_DATABASE_URL {}: {e}", config.database_url))?;
     db::record_start(&db, VERSION).await?;
 
     let cluster = Cluster::new(ClusterSource {
@@ -47,7 +46,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .site_root(config.site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
         .site_addr(config.listen_addr)
-        .env(if config.live_reload { Env::DEV } else { Env::PROD })
+        .env(if config.live_reload {
+            Env::DEV
+        } else {
+            Env::PROD
+        })
         .build();
 
     Ok(AppState {

@@ -108,7 +108,11 @@ impl Response {
         let chunked = head
             .to_ascii_lowercase()
             .contains("transfer-encoding: chunked");
-        let body = if chunked { dechunk(rest) } else { rest.to_string() };
+        let body = if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        };
         Response {
             status,
             head: head.to_string(),
@@ -174,14 +178,22 @@ fn metrics_count_requests_by_route_and_status() {
     server.get("/no/such/page");
     let response = server.get("/metrics");
     assert_eq!(response.status, 200);
-    assert!(response.head.contains("application/openmetrics-text"), "{}", response.head);
+    assert!(
+        response.head.contains("application/openmetrics-text"),
+        "{}",
+        response.head
+    );
     let text = response.body;
     assert!(
-        text.contains(r#"gantry_http_requests_total{method="GET",route="/healthz",status="200"} 3"#),
+        text.contains(
+            r#"gantry_http_requests_total{method="GET",route="/healthz",status="200"} 3"#
+        ),
         "{text}"
     );
     assert!(
-        text.contains(r#"gantry_http_requests_total{method="GET",route="unmatched",status="404"} 1"#),
+        text.contains(
+            r#"gantry_http_requests_total{method="GET",route="unmatched",status="404"} 1"#
+        ),
         "{text}"
     );
     assert!(
@@ -197,11 +209,19 @@ fn pages_are_server_rendered_with_the_not_connected_banner() {
     let page = server.get("/nodes");
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<h1>GPU nodes</h1>"), "{}", page.body);
-    assert!(page.body.contains("Not connected to Kubernetes"), "{}", page.body);
+    assert!(
+        page.body.contains("Not connected to Kubernetes"),
+        "{}",
+        page.body
+    );
 
     let missing = server.get("/no/such/page");
     assert_eq!(missing.status, 404);
-    assert!(missing.body.contains("this page not found"), "{}", missing.body);
+    assert!(
+        missing.body.contains("this page not found"),
+        "{}",
+        missing.body
+    );
     server.stop();
 }
 
@@ -233,5 +253,8 @@ fn a_bad_setting_stops_the_start_with_its_name() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("GANTRY_LISTEN_ADDR: expected an address"), "{stderr}");
+    assert!(
+        stderr.contains("GANTRY_LISTEN_ADDR: expected an address"),
+        "{stderr}"
+    );
 }
