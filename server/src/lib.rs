@@ -19,7 +19,8 @@ use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
 
 pub use config::Config;
 
@@ -82,7 +83,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             http::track_metrics,
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(http::request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(http::request_span)
+                // A 503 from /readyz while the cluster is away is expected, not an error;
+                // internal failures are logged at ERROR by AppError::internal.
+                .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+        )
         .with_state(state)
 }
 
