@@ -98,7 +98,6 @@ mod ssr {
     use kube::{Client, Config};
 
     use super::ClusterStatus;
-    use crate::error::AppError;
 
     /// How long one probe of the API server may take before it counts as unreachable.
     const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -153,24 +152,8 @@ mod ssr {
             self.inner.read().expect("cluster lock").status.clone()
         }
 
-        /// A client for the connected cluster, or a 503 saying why there is none.
-        pub fn client(&self) -> Result<Client, AppError> {
-            let inner = self.inner.read().expect("cluster lock");
-            match (&inner.connection, &inner.status) {
-                (Some(connection), ClusterStatus::Connected { .. }) => {
-                    Ok(connection.client.clone())
-                }
-                (_, ClusterStatus::NotConnected { reason, .. }) => {
-                    Err(AppError::unavailable("Kubernetes", reason.clone()))
-                }
-                (None, ClusterStatus::Connected { .. }) => {
-                    Err(AppError::unavailable("Kubernetes", "no client"))
-                }
-            }
-        }
-
         /// Builds a client (once) and asks the API server for its version.
-        pub async fn probe(&self) -> ClusterStatus {
+        async fn probe(&self) -> ClusterStatus {
             let existing = self.inner.read().expect("cluster lock").connection.clone();
             let connection = match existing {
                 Some(connection) => Ok(connection),
@@ -190,7 +173,7 @@ mod ssr {
 
         /// Probes now, then keeps probing in the background: often while disconnected, so a
         /// cluster that comes up later is found quickly; rarely while connected.
-        pub async fn connect_and_watch(&self) -> ClusterStatus {
+        pub async fn connect_and_watch(&self) {
             let first = self.probe().await;
             log_change(None, &first);
             let this = self.clone();
@@ -207,7 +190,6 @@ mod ssr {
                     last = now;
                 }
             });
-            self.status()
         }
     }
 
@@ -296,16 +278,16 @@ mod ssr {
         } = connection;
         match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
             Ok(Ok(info)) => ClusterStatus::Connected {
-                context: context.to_string(),
-                server: server.to_string(),
+                context: context.clone(),
+                server: server.clone(),
                 version: info.git_version,
             },
             Ok(Err(e)) => ClusterStatus::NotConnected {
-                context: Some(context.to_string()),
+                context: Some(context.clone()),
                 reason: format!("the API server at {server} did not answer: {e}"),
             },
             Err(_) => ClusterStatus::NotConnected {
-                context: Some(context.to_string()),
+                context: Some(context.clone()),
                 reason: format!(
                     "the API server at {server} did not answer within {}s",
                     PROBE_TIMEOUT.as_secs()
