@@ -98,8 +98,15 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport {
-            reason: value.to_string(),
+        match value {
+            // Raised on the server when the request's arguments cannot be decoded: the
+            // caller's mistake, so a 400, not a failure between client and server.
+            ServerFnErrorErr::Args(reason) | ServerFnErrorErr::MissingArg(reason) => {
+                AppError::invalid("arguments", reason)
+            }
+            other => AppError::Transport {
+                reason: other.to_string(),
+            },
         }
     }
 }
@@ -188,6 +195,16 @@ mod tests {
         assert!(shown.contains("reference"), "{shown}");
         let encoded = String::from_utf8(err.ser().to_vec()).unwrap();
         assert!(!encoded.contains("/var/secret"), "{encoded}");
+    }
+
+    #[test]
+    fn undecodable_arguments_are_the_callers_mistake() {
+        let err =
+            AppError::from_server_fn_error(ServerFnErrorErr::Args("expected a number".into()));
+        assert_eq!(err.status_code(), 400);
+        assert_eq!(err.to_string(), "arguments: expected a number");
+        let err = AppError::from_server_fn_error(ServerFnErrorErr::MissingArg("name".into()));
+        assert_eq!(err.status_code(), 400);
     }
 
     #[test]
