@@ -111,12 +111,9 @@ pub async fn serve(
     tokio::select! {
         served = server => served?,
         _ = async {
-            // Only counts once shutdown has begun; a dropped sender means the server ended.
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(timeout).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
+            // The deadline starts when shutdown begins (or, harmlessly, when the server ends).
+            let _ = stopping_rx.await;
+            tokio::time::sleep(timeout).await;
         } => tracing::warn!(?timeout, "open requests still running after the shutdown timeout; stopping anyway"),
     }
     Ok(())
