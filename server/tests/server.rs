@@ -72,7 +72,7 @@ impl TestServer {
     }
 
     /// Sends SIGTERM and expects a clean exit within a few seconds.
-    fn stop(mut self) {
+    fn stop(&mut self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -139,6 +139,12 @@ fn dechunk(mut rest: &str) -> String {
     }
 }
 
+/// Fails with the whole text when `needle` is missing from it.
+#[track_caller]
+fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         // A failed assertion must not leave a server running.
@@ -148,7 +154,7 @@ impl Drop for TestServer {
 
 #[test]
 fn healthz_answers_ok() {
-    let server = TestServer::spawn();
+    let mut server = TestServer::spawn();
     let response = server.get("/healthz");
     assert_eq!(response.status, 200);
     assert_eq!(response.body, "ok");
@@ -157,7 +163,7 @@ fn healthz_answers_ok() {
 
 #[test]
 fn readyz_reports_each_dependency_and_why_it_is_not_ready() {
-    let server = TestServer::spawn();
+    let mut server = TestServer::spawn();
     let response = server.get("/readyz");
     assert_eq!(response.status, 503);
     let body = response.json();
@@ -165,70 +171,54 @@ fn readyz_reports_each_dependency_and_why_it_is_not_ready() {
     assert_eq!(body["database"]["ok"], true, "{body}");
     assert_eq!(body["kubernetes"]["ok"], false, "{body}");
     let reason = body["kubernetes"]["reason"].as_str().unwrap();
-    assert!(reason.contains("/nonexistent/kubeconfig"), "{reason}");
+    assert_contains(reason, "/nonexistent/kubeconfig");
     server.stop();
 }
 
 #[test]
 fn metrics_count_requests_by_route_and_status() {
-    let server = TestServer::spawn();
+    let mut server = TestServer::spawn();
     for _ in 0..3 {
         server.get("/healthz");
     }
     server.get("/no/such/page");
     let response = server.get("/metrics");
     assert_eq!(response.status, 200);
-    assert!(
-        response.head.contains("application/openmetrics-text"),
-        "{}",
-        response.head
-    );
+    assert_contains(&response.head, "application/openmetrics-text");
     let text = response.body;
-    assert!(
-        text.contains(
-            r#"gantry_http_requests_total{method="GET",route="/healthz",status="200"} 3"#
-        ),
-        "{text}"
+    assert_contains(
+        &text,
+        r#"gantry_http_requests_total{method="GET",route="/healthz",status="200"} 3"#,
     );
-    assert!(
-        text.contains(
-            r#"gantry_http_requests_total{method="GET",route="unmatched",status="404"} 1"#
-        ),
-        "{text}"
+    assert_contains(
+        &text,
+        r#"gantry_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
     );
-    assert!(
-        text.contains(r#"gantry_http_request_duration_seconds_bucket{le="0.001""#),
-        "{text}"
+    assert_contains(
+        &text,
+        r#"gantry_http_request_duration_seconds_bucket{le="0.001""#,
     );
     server.stop();
 }
 
 #[test]
 fn pages_are_server_rendered_with_the_not_connected_banner() {
-    let server = TestServer::spawn();
+    let mut server = TestServer::spawn();
     let page = server.get("/nodes");
     assert_eq!(page.status, 200);
     // Debug builds mark text nodes for hydration (`<h1>GPU nodes<!></h1>`).
-    assert!(page.body.contains("<h1>GPU nodes"), "{}", page.body);
-    assert!(
-        page.body.contains("Not connected to Kubernetes"),
-        "{}",
-        page.body
-    );
+    assert_contains(&page.body, "<h1>GPU nodes");
+    assert_contains(&page.body, "Not connected to Kubernetes");
 
     let missing = server.get("/no/such/page");
     assert_eq!(missing.status, 404);
-    assert!(
-        missing.body.contains("this page not found"),
-        "{}",
-        missing.body
-    );
+    assert_contains(&missing.body, "this page not found");
     server.stop();
 }
 
 #[test]
 fn server_functions_answer_over_http() {
-    let server = TestServer::spawn();
+    let mut server = TestServer::spawn();
     let response = server.post_form("/api/cluster-status", "");
     assert_eq!(response.status, 200);
     let body = response.json();
@@ -238,11 +228,32 @@ fn server_functions_answer_over_http() {
 
 #[test]
 fn the_database_is_migrated_and_in_wal_mode() {
-    let server = TestServer::spawn();
+    let mut server = TestServer::spawn();
     assert!(server.data.path().join("gantry.db").exists());
     // WAL mode keeps a -wal file beside the database while it is open.
     assert!(server.data.path().join("gantry.db-wal").exists());
     server.stop();
+
+    // Read back what the server wrote: the migration's table, and the mode it set.
+    let url = format!(
+        "sqlite://{}",
+        server.data.path().join("gantry.db").display()
+    );
+    let (version, mode): (String, String) =
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let version = sqlx::query_scalar("SELECT last_started_version FROM instance")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let mode = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            (version, mode)
+        });
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(mode, "wal");
 }
 
 #[test]
@@ -254,8 +265,5 @@ fn a_bad_setting_stops_the_start_with_its_name() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("GANTRY_LISTEN_ADDR: expected an address"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "GANTRY_LISTEN_ADDR: expected an address");
 }
