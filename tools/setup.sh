@@ -10,7 +10,10 @@ started=$(date +%s)
 say() { printf 'setup: %s\n' "$*"; }
 
 apt_updated=
+# apt_install [-t RELEASE] PACKAGE...: installs the packages that are not installed yet.
 apt_install() {
+  local release=()
+  if [ "$1" = -t ]; then release=(-t "$2"); shift 2; fi
   local missing=()
   for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -20,14 +23,18 @@ apt_install() {
   local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
   if [ -z "$apt_updated" ]; then $sudo apt-get update -q >/dev/null; apt_updated=1; fi
   say "installing ${missing[*]}"
-  $sudo apt-get install -y -q "${APT_RELEASE[@]}" "${missing[@]}" >/dev/null
+  $sudo apt-get install -y -q "${release[@]}" "${missing[@]}" >/dev/null
+}
+
+# Tools are installed without the project's build settings from env.sh: they need neither
+# erase_components nor a std rebuilt from source.
+tool_install() {
+  env -u RUSTFLAGS -u CARGO_UNSTABLE_BUILD_STD -u RUSTC_BOOTSTRAP cargo install --quiet "$@"
 }
 
 # 1. A toolchain that can build the wasm front end.
 if [ "$GANTRY_TOOLCHAIN_ROUTE" = debian-web ]; then
-  APT_RELEASE=(-t bookworm-security)
-  apt_install rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web
-  APT_RELEASE=()
+  apt_install -t bookworm-security rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web
   apt_install lld-22
   rustup toolchain list | grep -q '^debian-web' || rustup toolchain link debian-web /usr
   say "toolchain: Debian's $(rustc --version) building the wasm32 std from source"
@@ -40,7 +47,7 @@ bindgen_root="$GANTRY_CACHE/tools/wasm-bindgen-$GANTRY_WASM_BINDGEN_VERSION"
 if [ "$("$bindgen_root/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen $GANTRY_WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $GANTRY_WASM_BINDGEN_VERSION (a few minutes, once)"
   # NB: no --locked: the registry lacks one of the exact versions in its lock file.
-  cargo install --quiet --root "$bindgen_root" wasm-bindgen-cli --version "$GANTRY_WASM_BINDGEN_VERSION"
+  tool_install --root "$bindgen_root" wasm-bindgen-cli --version "$GANTRY_WASM_BINDGEN_VERSION"
 fi
 
 # 3. cargo-leptos, using the tools on PATH instead of downloading its own.
@@ -48,7 +55,7 @@ leptos_root="$GANTRY_CACHE/tools/cargo-leptos-$GANTRY_CARGO_LEPTOS_VERSION"
 if [ "$("$leptos_root/bin/cargo-leptos" --version 2>/dev/null)" != "cargo-leptos $GANTRY_CARGO_LEPTOS_VERSION" ]; then
   say "installing cargo-leptos $GANTRY_CARGO_LEPTOS_VERSION (about 15 minutes, once)"
   # --debug: it only drives cargo and wasm-bindgen, and builds in half the time of a release.
-  cargo install --quiet --debug --locked --root "$leptos_root" cargo-leptos \
+  tool_install --debug --locked --root "$leptos_root" cargo-leptos \
     --version "$GANTRY_CARGO_LEPTOS_VERSION" --features no_downloads
 fi
 
