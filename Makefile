@@ -9,31 +9,40 @@ SHELL := /bin/bash
 ENV := . tools/env.sh &&
 TARGET_DIR = $${CARGO_TARGET_DIR:-target}
 DEMO_DIR := data/demo
+CLUSTER := tools/cluster
+DEMO_CLUSTER := $(DEMO_DIR)/cluster
 
-.PHONY: help setup demo serve test lint unit e2e build release watch
+.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster
 
 help: ## List the tasks
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: ## Install what is missing (toolchain, wasm-bindgen, cargo-leptos, Chromium, npm packages)
+setup: ## Install what is missing (toolchain, tools, Chromium, npm packages, the local cluster's binaries)
 	@bash tools/setup.sh
 
-demo: setup build ## Run Gantry on embedded defaults: SQLite in data/demo, the demo cluster's kubeconfig
+demo: setup build ## Run Gantry on embedded defaults: a seeded local cluster (left running), SQLite in data/demo
 	@mkdir -p $(DEMO_DIR)
-	$(ENV) GANTRY_DATA_DIR=$(DEMO_DIR) KUBECONFIG=$(DEMO_DIR)/kubeconfig \
+	@kubeconfig="$$($(CLUSTER)/up.sh $(DEMO_CLUSTER) | tail -n 1)" && $(CLUSTER)/seed.sh "$$kubeconfig" && \
+	  printf '\nThe demo cluster keeps running (stop it with make demo-down). To look at it:\n  export KUBECONFIG=%s\n  %s/kubectl get nodes\n\n' \
+	    "$$kubeconfig" "$$($(CLUSTER)/build.sh)"
+	$(ENV) GANTRY_DATA_DIR=$(DEMO_DIR) KUBECONFIG=$(DEMO_CLUSTER)/kubeconfig \
 	  GANTRY_SITE_ROOT=target/site exec $(TARGET_DIR)/debug/gantry
+
+demo-down: ## Stop the demo's local cluster (its data stays in data/demo/cluster)
+	@$(CLUSTER)/down.sh $(DEMO_CLUSTER)
 
 serve: setup build ## Run Gantry against your own cluster (current kubeconfig context, or in-cluster)
 	$(ENV) GANTRY_SITE_ROOT=target/site exec $(TARGET_DIR)/debug/gantry
 
-test: setup lint unit build e2e ## Everything CI checks: formatting, clippy, Rust tests, browser tests
+test: setup lint ## Everything CI checks: formatting, clippy, then Rust and browser tests against a fresh local cluster
+	@$(CLUSTER)/with-cluster.sh $(MAKE) --no-print-directory unit build e2e
 
 lint: ## Formatting check and clippy for the server and the wasm, warnings denied
 	$(ENV) cargo fmt --all --check
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-server --all-targets -- -D warnings
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-frontend --target wasm32-unknown-unknown -- -D warnings
 
-unit: ## Rust unit and integration tests
+unit: ## Rust unit and integration tests (cluster tests skip unless GANTRY_TEST_KUBECONFIG is set)
 	$(ENV) cargo test --locked -p gantry-app -p gantry-server
 
 build: ## Build the server and the wasm front end (debug) into target/site
@@ -44,6 +53,9 @@ release: ## Build optimised: the server binary and the size-optimised wasm
 
 e2e: ## Playwright in Debian's Chromium against a freshly started server
 	$(ENV) cd end2end && GANTRY_BIN="$$(cd .. && realpath $(TARGET_DIR))/debug/gantry" npx playwright test
+
+bench-cluster: setup ## Seed time and API server memory for 1,000 and 5,000 fake GPU nodes (minutes)
+	@$(CLUSTER)/bench.sh
 
 watch: setup ## Rebuild and reload the page on every change (development)
 	$(ENV) cargo leptos watch

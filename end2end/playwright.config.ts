@@ -1,14 +1,31 @@
-// Playwright runs Debian's Chromium (it cannot download its own here) against a Gantry server
-// that it starts itself, with a fresh data directory, and stops afterwards.
+// Playwright runs Debian's Chromium (it cannot download its own here) against Gantry servers
+// that it starts itself, each with a fresh data directory, and stops afterwards.
 import { defineConfig, devices } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { clusterURL, kubeconfig, noCluster, offlineURL } from "./servers";
 
-const port = Number(process.env.GANTRY_E2E_PORT ?? 3399);
-const baseURL = `http://127.0.0.1:${port}`;
 const gantry = process.env.GANTRY_BIN ?? "../target/debug/gantry";
-const dataDir = mkdtempSync(join(tmpdir(), "gantry-e2e-"));
+if (noCluster) console.warn(`\n*** Browser tests that ${noCluster} will be SKIPPED ***\n`);
+
+function server(url: string, kubeconfigPath?: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), "gantry-e2e-"));
+  return {
+    command: gantry,
+    url: `${url}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe" as const,
+    env: {
+      GANTRY_LISTEN_ADDR: new URL(url).host,
+      GANTRY_DATA_DIR: dataDir,
+      GANTRY_SITE_ROOT: "../target/site",
+      KUBECONFIG: kubeconfigPath ?? join(dataDir, "no-kubeconfig"),
+      RUST_LOG: "info",
+    },
+  };
+}
 
 export default defineConfig({
   testDir: "./tests",
@@ -18,7 +35,7 @@ export default defineConfig({
   workers: 2,
   reporter: [["list"]],
   use: {
-    baseURL,
+    baseURL: clusterURL,
     trace: "retain-on-failure",
     launchOptions: {
       executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -35,19 +52,5 @@ export default defineConfig({
     },
   },
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
-  webServer: {
-    command: gantry,
-    url: `${baseURL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    env: {
-      GANTRY_LISTEN_ADDR: `127.0.0.1:${port}`,
-      GANTRY_DATA_DIR: dataDir,
-      GANTRY_SITE_ROOT: "../target/site",
-      // No cluster yet for the browser tests: the shell must work, and say so, without one.
-      KUBECONFIG: process.env.GANTRY_E2E_KUBECONFIG ?? join(dataDir, "no-kubeconfig"),
-      RUST_LOG: "info",
-    },
-  },
+  webServer: [server(clusterURL, kubeconfig), server(offlineURL)],
 });

@@ -70,4 +70,14 @@ if [ "$(cat end2end/node_modules/.gantry-lock 2>/dev/null)" != "$lock_sum" ]; th
   echo "$lock_sum" > end2end/node_modules/.gantry-lock
 fi
 
+# 6. The local cluster: its scripts need openssl, curl and ss; its binaries are built from
+#    the Go modules in tools/cluster (15-30 minutes once, then cached; see its README).
+apt_install openssl curl iproute2
+go_version=$(go env GOVERSION 2>/dev/null || true)
+case "$go_version" in
+  go1.2[6-9]* | go1.[3-9]* | go[2-9]*) ;;
+  *) say "the local cluster is built with Go >= 1.26 (found: ${go_version:-none}); install it from go.dev/dl and rerun"; exit 1 ;;
+esac
+tools/cluster/build.sh >/dev/null
+
 say "ready in $(( $(date +%s) - started ))s"

@@ -1,6 +1,7 @@
 // The app shell as a person uses it: navigate the six areas, switch the theme, use the menu on
 // a narrow screen, and open a page embedded without the navigation.
 import { test, expect } from "./fixtures";
+import { noCluster, offlineURL } from "../servers";
 
 const areas = [
   { link: "Overview", path: "/", heading: "Overview" },
@@ -88,8 +89,17 @@ test("on a narrow screen the navigation folds behind the Menu button", async ({ 
   expect(overflow).toBeLessThanOrEqual(0);
 });
 
-test("without a cluster the shell says so and why", async ({ shell, page }) => {
+test("connected to the local cluster, the header shows its context and version", async ({ shell, page }) => {
+  test.skip(!!noCluster, noCluster);
   await shell.open("/");
+  const badge = page.locator(".cluster-badge");
+  await expect(badge).toContainText("gantry-local");
+  await expect(badge).toContainText("v1.36.3");
+  await expect(page.getByTestId("cluster-banner")).toHaveCount(0);
+});
+
+test("without a cluster the shell says so and why", async ({ shell, page }) => {
+  await shell.open(`${offlineURL}/`);
   const banner = page.getByTestId("cluster-banner");
   await expect(banner).toContainText("Not connected to Kubernetes");
   await expect(banner).toContainText("no-kubeconfig");

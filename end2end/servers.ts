@@ -1,0 +1,15 @@
+// The two Gantry servers the browser tests run against (started by playwright.config.ts):
+// one connected to the local cluster the test command started, one with no cluster at all,
+// for what the shell must do without one.
+export const port = Number(process.env.GANTRY_E2E_PORT ?? 3399);
+export const clusterURL = `http://127.0.0.1:${port}`;
+export const offlineURL = `http://127.0.0.1:${port + 1}`;
+
+// Set by tools/cluster/with-cluster.sh, which `make test` runs the tests under.
+export const kubeconfig = process.env.GANTRY_TEST_KUBECONFIG;
+if (!kubeconfig && process.env.GANTRY_TEST_REQUIRE_CLUSTER === "1") {
+  throw new Error("GANTRY_TEST_REQUIRE_CLUSTER=1 but GANTRY_TEST_KUBECONFIG is not set");
+}
+export const noCluster = kubeconfig
+  ? undefined
+  : "needs the local cluster: run `make test`, or set GANTRY_TEST_KUBECONFIG";
