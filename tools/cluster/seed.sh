@@ -78,7 +78,7 @@ done >"$tmp/all-nodes.yaml"
 missing "$tmp/all-nodes.yaml" nodes >"$tmp/nodes.yaml"
 create_parallel "$tmp/nodes.yaml"
 nodes_done=$SECONDS
-echo "seed: $nodes scale nodes in $((nodes_done - started))s" >&2
+echo "seed: $(grep -c '^---' "$tmp/nodes.yaml") of $nodes scale nodes created in $((nodes_done - started))s" >&2
 
 kubectl create namespace scale --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
 # Pods name their node (spec.nodeName), as a scheduler would have: this measures the
@@ -88,4 +88,4 @@ for ((i = 0; i < pods; i++)); do
 done >"$tmp/all-pods.yaml"
 missing "$tmp/all-pods.yaml" pods scale >"$tmp/pods.yaml"
 create_parallel "$tmp/pods.yaml"
-echo "seed: $pods scale pods in $((SECONDS - nodes_done))s" >&2
+echo "seed: $(grep -c '^---' "$tmp/pods.yaml") of $pods scale pods created in $((SECONDS - nodes_done))s" >&2
