@@ -71,7 +71,7 @@ if [ "$(cat end2end/node_modules/.gantry-lock 2>/dev/null)" != "$lock_sum" ]; th
 fi
 
 # 6. The local cluster: its scripts need openssl, curl and ss; its binaries are built from
-#    the Go modules in tools/cluster (15-30 minutes once, then cached; see its README).
+#    the Go modules in tools/cluster (about 6 minutes once, then cached; see the README).
 apt_install openssl curl iproute2
 go_version=$(go env GOVERSION 2>/dev/null || true)
 case "$go_version" in

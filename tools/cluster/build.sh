@@ -28,7 +28,7 @@ if [[ -x "$bin/kwok" && -x "$bin/etcd" && -x "$bin/kube-apiserver" && -x "$bin/k
     exit 0
 fi
 
-echo "cluster build: building the local cluster's binaries (15-30 minutes the first time; seconds when Go's build cache has them)" >&2
+echo "cluster build: building the local cluster's binaries (about 6 minutes the first time on 2 cores; seconds when Go's build cache has them)" >&2
 command -v go >/dev/null || {
     echo "cluster build: Go is not installed (tools/setup.sh installs it)" >&2
     exit 1
