@@ -4,12 +4,20 @@ import { defineConfig, devices } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { clusterURL, kubeconfig, noCluster, offlineURL } from "./servers";
+import {
+  admin,
+  clusterURL,
+  kubeconfig,
+  noCluster,
+  offlineURL,
+  shortSessionIdleSecs,
+  shortSessionURL,
+} from "./servers";
 
 const gantry = process.env.GANTRY_BIN ?? "../target/debug/gantry";
 if (noCluster) console.warn(`\n*** Browser tests that ${noCluster} will be SKIPPED ***\n`);
 
-function server(url: string, kubeconfigPath?: string) {
+function server(url: string, kubeconfigPath?: string, extraEnv: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "gantry-e2e-"));
   return {
     command: gantry,
@@ -23,6 +31,8 @@ function server(url: string, kubeconfigPath?: string) {
       GANTRY_SITE_ROOT: "../target/site",
       KUBECONFIG: kubeconfigPath ?? join(dataDir, "no-kubeconfig"),
       RUST_LOG: "info",
+      GANTRY_ADMIN_PASSWORD: admin.password,
+      ...extraEnv,
     },
   };
 }
@@ -52,5 +62,9 @@ export default defineConfig({
     },
   },
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
-  webServer: [server(clusterURL, kubeconfig), server(offlineURL)],
+  webServer: [
+    server(clusterURL, kubeconfig),
+    server(offlineURL),
+    server(shortSessionURL, kubeconfig, { GANTRY_SESSION_IDLE_SECS: String(shortSessionIdleSecs) }),
+  ],
 });

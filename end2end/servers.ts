@@ -1,9 +1,14 @@
-// The two Gantry servers the browser tests run against (started by playwright.config.ts):
-// one connected to the local cluster the test command started, one with no cluster at all,
-// for what the shell must do without one.
+// The Gantry servers the browser tests run against (started by playwright.config.ts): one
+// connected to the local cluster the test command started, one with no cluster at all (what
+// the shell does without one), and one whose sessions expire after 3 idle seconds.
 export const port = Number(process.env.GANTRY_E2E_PORT ?? 3399);
 export const clusterURL = `http://127.0.0.1:${port}`;
 export const offlineURL = `http://127.0.0.1:${port + 1}`;
+export const shortSessionURL = `http://127.0.0.1:${port + 2}`;
+export const shortSessionIdleSecs = 3;
+
+// Every server starts with this first admin (see GANTRY_ADMIN_PASSWORD).
+export const admin = { username: "admin", password: "e2e admin password", displayName: "Administrator" };
 
 // Set by tools/cluster/with-cluster.sh, which `make test` runs the tests under.
 export const kubeconfig = process.env.GANTRY_TEST_KUBECONFIG;

@@ -1,25 +1,22 @@
-//! Admin: accounts, roles and the audit log.
+//! Admin: accounts, roles and the audit log (ops admins only).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::layout::EmptyState;
+use crate::audit::AuditLog;
 
-/// The administration area.
+/// The administration area. Its server functions refuse everyone but ops admins; the page
+/// itself only arranges them.
 #[component]
 pub fn AdminPage() -> impl IntoView {
     view! {
         <Title text="Admin" />
-        <EmptyState
-            title="Admin"
-            summary="Who may use Gantry, what each of them may do, and a record of what they did."
-        >
-            <p>"Nothing to administer yet. This area will hold:"</p>
-            <ul>
-                <li>"accounts, their roles and the namespaces each may use;"</li>
-                <li>"API tokens for automation;"</li>
-                <li>"the audit log of every login and every change made to the cluster, with filters and CSV export."</li>
-            </ul>
-        </EmptyState>
+        <section class="page">
+            <h1>"Admin"</h1>
+            <p class="lead">
+                "Who may use Gantry, what each of them may do, and a record of what they did."
+            </p>
+            <AuditLog />
+        </section>
     }
 }

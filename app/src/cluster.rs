@@ -30,9 +30,11 @@ pub enum ClusterStatus {
     },
 }
 
-/// Reads the current connection state for the header.
+/// Reads the current connection state for the header (signed-in users only).
 #[server(endpoint = "cluster-status")]
 pub async fn get_cluster_status() -> Result<ClusterStatus, AppError> {
+    // The reason may name files and hosts: signed-in users only.
+    crate::auth::server::require(crate::auth::rules::Action::View, None)?;
     Ok(crate::state::app_state()?.cluster.status())
 }
 

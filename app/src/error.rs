@@ -20,6 +20,13 @@ pub enum AppError {
     /// 401: the caller is not logged in.
     #[error("you need to log in")]
     Unauthenticated,
+    /// 401: a login failed. Deliberately silent about whether the username exists.
+    #[error("wrong username or password")]
+    WrongCredentials,
+    /// 429: too many failed logins; try again after `retry_after_secs` (also sent as the
+    /// `Retry-After` header).
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// 403: the caller is logged in but may not do this.
     #[error("not allowed: {reason}")]
     Forbidden { reason: String },
@@ -45,7 +52,8 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             AppError::InvalidInput { .. } => 400,
-            AppError::Unauthenticated => 401,
+            AppError::Unauthenticated | AppError::WrongCredentials => 401,
+            AppError::RateLimited { .. } => 429,
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
             AppError::Conflict { .. } => 409,
@@ -123,7 +131,9 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
     }
     let title = match &error {
         AppError::NotFound { .. } => "Not found",
-        AppError::Forbidden { .. } | AppError::Unauthenticated => "Not allowed",
+        AppError::Forbidden { .. } | AppError::Unauthenticated | AppError::WrongCredentials => {
+            "Not allowed"
+        }
         AppError::InvalidInput { .. } => "Invalid input",
         AppError::Unavailable { .. } => "Unavailable",
         _ => "Something went wrong",
@@ -145,6 +155,13 @@ mod tests {
         let cases = [
             (AppError::invalid("name", "must be DNS-1123"), 400),
             (AppError::Unauthenticated, 401),
+            (AppError::WrongCredentials, 401),
+            (
+                AppError::RateLimited {
+                    retry_after_secs: 30,
+                },
+                429,
+            ),
             (AppError::forbidden("ops-admin only"), 403),
             (AppError::not_found("node gpu-1"), 404),
             (

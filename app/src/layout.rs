@@ -5,6 +5,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
+use crate::auth::rules::{Action, Role};
+use crate::auth::{get_current_user, UserMenu};
 use crate::cluster::{get_cluster_status, ClusterBadge, NotConnectedBanner};
 use crate::theme::ThemeToggle;
 
@@ -23,68 +25,85 @@ pub fn is_embedded(embed: Option<&str>) -> bool {
     matches!(embed, Some("1" | "true"))
 }
 
-/// Header and navigation around `children`, or `children` alone when embedded.
+/// Whether a user with `role` sees the area at `path` in the navigation. The server refuses
+/// the area's data to others anyway; this only keeps the menu honest.
+pub fn area_visible(path: &str, role: Role) -> bool {
+    match path {
+        "/admin" => role.may(Action::Administer),
+        _ => role.may(Action::View),
+    }
+}
+
+/// Header and navigation around `children`, or `children` alone when embedded or when
+/// nobody is logged in (the login page).
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let query = use_query_map();
     let embedded = is_embedded(query.read_untracked().get("embed").as_deref());
+    let me = Resource::new(|| (), |_| get_current_user());
     let status = Resource::new(|| (), |_| get_cluster_status());
     let menu_open = RwSignal::new(false);
 
-    let chrome = (!embedded).then(|| {
-        view! {
-            <header class="topbar">
-                <button
-                    type="button"
-                    class="menu-toggle"
-                    data-testid="menu-toggle"
-                    aria-controls="main-nav"
-                    aria-expanded=move || menu_open.get().to_string()
-                    on:click=move |_| menu_open.update(|open| *open = !*open)
+    let chrome = move || {
+        Suspend::new(async move {
+            let user = me.await.ok().flatten()?;
+            let role = user.role;
+            Some(view! {
+                <header class="topbar">
+                    <button
+                        type="button"
+                        class="menu-toggle"
+                        data-testid="menu-toggle"
+                        aria-controls="main-nav"
+                        aria-expanded=move || menu_open.get().to_string()
+                        on:click=move |_| menu_open.update(|open| *open = !*open)
+                    >
+                        "Menu"
+                    </button>
+                    <a class="brand" href="/">
+                        <img src="/favicon.svg" alt="" width="22" height="22" />
+                        "Gantry"
+                    </a>
+                    <div class="topbar-right">
+                        <Suspense fallback=|| view! { <span class="cluster-badge">"…"</span> }>
+                            {move || Suspend::new(async move {
+                                status.await.ok().map(|status| view! { <ClusterBadge status /> })
+                            })}
+                        </Suspense>
+                        <ThemeToggle />
+                        <UserMenu user />
+                    </div>
+                </header>
+                <nav
+                    id="main-nav"
+                    class="sidebar"
+                    class:open=move || menu_open.get()
+                    aria-label="Main"
+                    on:click=move |_| menu_open.set(false)
                 >
-                    "Menu"
-                </button>
-                <a class="brand" href="/">
-                    <img src="/favicon.svg" alt="" width="22" height="22" />
-                    "Gantry"
-                </a>
-                <div class="topbar-right">
-                    <Suspense fallback=|| view! { <span class="cluster-badge">"…"</span> }>
-                        {move || Suspend::new(async move {
-                            status.await.ok().map(|status| view! { <ClusterBadge status /> })
-                        })}
-                    </Suspense>
-                    <ThemeToggle />
-                </div>
-            </header>
-            <nav
-                id="main-nav"
-                class="sidebar"
-                class:open=move || menu_open.get()
-                aria-label="Main"
-                on:click=move |_| menu_open.set(false)
-            >
-                <ul>
-                    {AREAS
-                        .iter()
-                        .map(|(path, label)| {
-                            view! {
-                                <li>
-                                    <A href=*path exact=true>
-                                        {*label}
-                                    </A>
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
-            </nav>
-        }
-    });
+                    <ul>
+                        {AREAS
+                            .iter()
+                            .filter(|(path, _)| area_visible(path, role))
+                            .map(|(path, label)| {
+                                view! {
+                                    <li>
+                                        <A href=*path exact=true>
+                                            {*label}
+                                        </A>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </nav>
+            })
+        })
+    };
 
     view! {
         <div class="app" class:embedded=embedded>
-            {chrome}
+            {(!embedded).then(|| view! { <Suspense>{chrome}</Suspense> })}
             <main class="content">
                 <Suspense>
                     {move || Suspend::new(async move {
@@ -136,5 +155,13 @@ mod tests {
         paths.sort();
         paths.dedup();
         assert_eq!(paths.len(), 6);
+    }
+
+    #[test]
+    fn only_ops_admins_see_the_admin_area() {
+        assert!(area_visible("/admin", Role::OpsAdmin));
+        assert!(!area_visible("/admin", Role::DataScientist));
+        assert!(!area_visible("/admin", Role::Viewer));
+        assert!(area_visible("/jobs", Role::Viewer));
     }
 }

@@ -4,10 +4,13 @@
 //! `hydrate` into the wasm that makes those pages interactive. One module per area; each holds
 //! its components, its server functions and, behind `ssr`, its server-side logic.
 
+pub mod audit;
+pub mod auth;
 pub mod cluster;
 pub mod error;
 pub mod layout;
 pub mod theme;
+pub mod url;
 
 mod admin;
 mod jobs;
@@ -30,8 +33,51 @@ use crate::error::{AppError, ErrorNotice};
 use crate::layout::Layout;
 use crate::theme::ThemeRoot;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_page_policy_allows_the_wasm_and_only_listed_frames() {
+        let policy = super::page_policy("abc", &["https://portal.example".into()]);
+        assert!(policy.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval';"));
+        assert!(policy.ends_with("frame-ancestors 'self' https://portal.example"));
+        assert!(!policy.contains("unsafe-inline"));
+    }
+}
+
+/// The CSP `frame-ancestors` sources: Gantry itself and the configured portals.
+pub fn frame_ancestors(embed_origins: &[String]) -> String {
+    std::iter::once("'self'")
+        .chain(embed_origins.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The page's Content-Security-Policy: scripts only from Gantry and with this response's
+/// nonce (the hydration script is inline), `'wasm-unsafe-eval'` for the wasm, no inline
+/// styles or event handlers, framing only by Gantry and the configured portals.
+pub fn page_policy(nonce: &str, embed_origins: &[String]) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors {}",
+        frame_ancestors(embed_origins)
+    )
+}
+
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response), Some(state)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+        use_context::<state::AppState>(),
+    ) {
+        if let Ok(value) =
+            axum::http::HeaderValue::from_str(&page_policy(&nonce, &state.auth.embed_origins))
+        {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -66,6 +112,7 @@ pub fn App() -> impl IntoView {
                         <ErrorNotice error=AppError::not_found("this page") />
                     }
                 }>
+                    <Route path=path!("/login") view=auth::LoginPage />
                     <Route path=path!("/") view=overview::OverviewPage />
                     <Route path=path!("/nodes") view=nodes::NodesPage />
                     <Route path=path!("/jobs") view=jobs::JobsPage />

@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use leptos::prelude::*;
 use sqlx::SqlitePool;
 
+use crate::auth::server::{AuthSettings, LoginLimiter};
 use crate::cluster::Cluster;
 use crate::error::AppError;
 use crate::http_metrics::HttpMetrics;
@@ -23,6 +24,10 @@ pub struct AppState {
     pub cluster: Cluster,
     /// Request counts and latencies, served at `/metrics`.
     pub http_metrics: Arc<HttpMetrics>,
+    /// Session lifetimes and impersonation groups.
+    pub auth: Arc<AuthSettings>,
+    /// Failed logins per account and address, for rate limiting.
+    pub login_limiter: Arc<LoginLimiter>,
 }
 
 /// The shared state inside a server function or a server-rendered component.

@@ -1,6 +1,7 @@
 // The page fixture every test uses: it fails the test on any console error or uncaught
 // exception in the browser, and it knows Gantry's shell (navigation, theme, menu).
 import { test as base, expect, type Page, type Locator } from "@playwright/test";
+import { admin } from "../servers";
 
 export class Shell {
   readonly nav: Locator;
@@ -13,6 +14,20 @@ export class Shell {
     this.themeToggle = page.getByTestId("theme-toggle");
     this.menuToggle = page.getByTestId("menu-toggle");
     this.heading = page.getByRole("heading", { level: 1 });
+  }
+
+  /**
+   * Logs in through the login page as a person does (as the first admin unless told
+   * otherwise), on the server that `base` names (default: the test's baseURL).
+   */
+  async login(user: { username: string; password: string } = admin, base = "") {
+    await this.page.goto(`${base}/login`);
+    await this.waitForHydration();
+    await this.page.getByLabel("Username").fill(user.username);
+    await this.page.getByLabel("Password").fill(user.password);
+    await this.page.getByRole("button", { name: "Log in" }).click();
+    await expect(this.page).not.toHaveURL(/\/login/);
+    await this.waitForHydration();
   }
 
   /** Opens `path` and waits until the wasm has hydrated the page. */
@@ -31,7 +46,12 @@ export class Shell {
   }
 }
 
-export const test = base.extend<{ shell: Shell; consoleErrors: string[]; expectedConsoleErrors: RegExp[] }>({
+export const test = base.extend<{
+  shell: Shell;
+  anonymous: Shell;
+  consoleErrors: string[];
+  expectedConsoleErrors: RegExp[];
+}>({
   // A test that provokes an error on purpose (a 404 page) lists the message it expects here.
   expectedConsoleErrors: async ({}, use) => {
     await use([]);
@@ -46,8 +66,16 @@ export const test = base.extend<{ shell: Shell; consoleErrors: string[]; expecte
     const unexpected = errors.filter((e) => !expectedConsoleErrors.some((re) => re.test(e)));
     expect(unexpected, "browser console errors").toEqual([]);
   },
+  // Signed in as the first admin: what most tests start from.
   shell: async ({ page, consoleErrors }, use) => {
     void consoleErrors; // requested so that every test using the shell checks the console
+    const shell = new Shell(page);
+    await shell.login();
+    await use(shell);
+  },
+  // Nobody signed in: for tests of logging in itself.
+  anonymous: async ({ page, consoleErrors }, use) => {
+    void consoleErrors;
     await use(new Shell(page));
   },
 });

@@ -12,7 +12,7 @@ const areas = [
   { link: "Admin", path: "/admin", heading: "Admin" },
 ];
 
-test("navigates all six areas, each with an empty state that says what will be there", async ({ shell, page }) => {
+test("navigates all six areas, each saying what it holds", async ({ shell, page }) => {
   await shell.open("/");
   // A marker that survives client-side navigation but not a page reload.
   await page.evaluate(() => ((window as any).__sameDocument = true));
@@ -21,7 +21,10 @@ test("navigates all six areas, each with an empty state that says what will be t
     await expect(page).toHaveURL(area.path);
     await expect(shell.heading).toHaveText(area.heading);
     await expect(page).toHaveTitle(`${area.heading} · Gantry`);
-    await expect(page.getByTestId("empty-state")).toContainText(/\w+/);
+    // Areas not built yet say what they will hold; Admin already holds the audit log.
+    const content =
+      area.path === "/admin" ? page.getByRole("heading", { name: "Audit log" }) : page.getByTestId("empty-state");
+    await expect(content).toContainText(/\w+/);
     await expect(shell.nav.getByRole("link", { name: area.link, exact: true })).toHaveAttribute("aria-current", "page");
   }
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
@@ -98,7 +101,8 @@ test("connected to the local cluster, the header shows its context and version",
   await expect(page.getByTestId("cluster-banner")).toHaveCount(0);
 });
 
-test("without a cluster the shell says so and why", async ({ shell, page }) => {
+test("without a cluster the shell says so and why", async ({ anonymous: shell, page }) => {
+  await shell.login(undefined, offlineURL);
   await shell.open(`${offlineURL}/`);
   const banner = page.getByTestId("cluster-banner");
   await expect(banner).toContainText("Not connected to Kubernetes");

@@ -39,10 +39,38 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `LEPTOS_ENV=DEV` (set by `cargo leptos watch`): live reload of the page on rebuilds.
     pub live_reload: bool,
+    /// `GANTRY_ADMIN_PASSWORD`: the first admin's password, used only when the database has
+    /// no accounts yet; without it a one-time password is logged.
+    pub admin_password: Option<Secret>,
+    /// `GANTRY_SESSION_IDLE_SECS`: a session unused this long ends (default 1800).
+    pub session_idle: Duration,
+    /// `GANTRY_SESSION_MAX_HOURS`: a session ends this long after its login (default 12).
+    pub session_lifetime: Duration,
+    /// `GANTRY_SECURE_COOKIES`: mark the session cookie `Secure`, for Gantry served over
+    /// HTTPS (default false; forced on by `GANTRY_EMBED_ORIGINS`).
+    pub secure_cookies: bool,
+    /// `GANTRY_TRUSTED_ORIGINS`: space-separated origins whose pages may make
+    /// state-changing requests besides Gantry's own.
+    pub trusted_origins: Vec<String>,
+    /// `GANTRY_EMBED_ORIGINS`: space-separated origins of portals that may frame Gantry.
+    pub embed_origins: Vec<String>,
+    /// `GANTRY_IMPERSONATE_GROUPS`: space-separated Kubernetes groups added to every
+    /// request Gantry makes for a user, besides `gantry:<role>`.
+    pub impersonate_groups: Vec<String>,
+}
+
+/// A setting that must not reach a log: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 15] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
@@ -51,6 +79,13 @@ const KEYS: [&str; 8] = [
     "GANTRY_KUBE_CONTEXT",
     "GANTRY_SHUTDOWN_TIMEOUT_SECS",
     "LEPTOS_ENV",
+    "GANTRY_ADMIN_PASSWORD",
+    "GANTRY_SESSION_IDLE_SECS",
+    "GANTRY_SESSION_MAX_HOURS",
+    "GANTRY_SECURE_COOKIES",
+    "GANTRY_TRUSTED_ORIGINS",
+    "GANTRY_EMBED_ORIGINS",
+    "GANTRY_IMPERSONATE_GROUPS",
 ];
 
 impl Config {
@@ -110,6 +145,55 @@ impl Config {
             None => Duration::from_secs(20),
         };
         let live_reload = get("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev"));
+        let admin_password = get("GANTRY_ADMIN_PASSWORD").map(Secret);
+        let duration =
+            |key: &'static str, default: u64, unit: u64| -> Result<Duration, ConfigError> {
+                match get(key) {
+                    None => Ok(Duration::from_secs(default * unit)),
+                    Some(v) => match v.parse::<u64>() {
+                        Ok(n) if n > 0 => Ok(Duration::from_secs(n * unit)),
+                        _ => Err(ConfigError::Invalid {
+                            key,
+                            reason: format!("expected a whole number above 0, got {v:?}"),
+                        }),
+                    },
+                }
+            };
+        let session_idle = duration("GANTRY_SESSION_IDLE_SECS", 1800, 1)?;
+        let session_lifetime = duration("GANTRY_SESSION_MAX_HOURS", 12, 3600)?;
+        let origins = |key: &'static str| -> Result<Vec<String>, ConfigError> {
+            get(key)
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|origin| {
+                    parse_origin(origin).ok_or_else(|| ConfigError::Invalid {
+                        key,
+                        reason: format!(
+                            "expected origins like https://portal.example (scheme, host, \
+                             optional port; no path), got {origin:?}"
+                        ),
+                    })
+                })
+                .collect()
+        };
+        let embed_origins = origins("GANTRY_EMBED_ORIGINS")?;
+        let mut trusted_origins = origins("GANTRY_TRUSTED_ORIGINS")?;
+        trusted_origins.extend(embed_origins.iter().cloned());
+        let secure_cookies = match get("GANTRY_SECURE_COOKIES").as_deref() {
+            None | Some("false") => !embed_origins.is_empty(),
+            Some("true") => true,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    key: "GANTRY_SECURE_COOKIES",
+                    reason: format!("expected true or false, got {v:?}"),
+                })
+            }
+        };
+        let impersonate_groups = get("GANTRY_IMPERSONATE_GROUPS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
 
         Ok(Config {
             listen_addr,
@@ -120,8 +204,26 @@ impl Config {
             kube_context,
             shutdown_timeout,
             live_reload,
+            admin_password,
+            session_idle,
+            session_lifetime,
+            secure_cookies,
+            trusted_origins,
+            embed_origins,
+            impersonate_groups,
         })
     }
+}
+
+/// `scheme://host[:port]`, lower-cased, or `None` for anything else (paths, wildcards).
+fn parse_origin(text: &str) -> Option<String> {
+    let (scheme, authority) = text.split_once("://")?;
+    let ok_scheme = scheme == "https" || scheme == "http";
+    let ok_authority = !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    (ok_scheme && ok_authority).then(|| text.to_ascii_lowercase())
 }
 
 /// `~/.kube/config` when it exists, as kubectl does; otherwise nothing (in-cluster).
@@ -187,6 +289,42 @@ mod tests {
         assert_eq!(config.kube_context, None);
         assert_eq!(config.shutdown_timeout, Duration::from_secs(20));
         assert!(!config.live_reload);
+        assert_eq!(config.session_idle, Duration::from_secs(30 * 60));
+        assert_eq!(config.session_lifetime, Duration::from_secs(12 * 3600));
+        assert!(!config.secure_cookies);
+        assert!(config.embed_origins.is_empty() && config.trusted_origins.is_empty());
+        assert_eq!(config.admin_password, None);
+        let with = Config::resolve(env_of(&[("GANTRY_ADMIN_PASSWORD", "hunter2hunter2")])).unwrap();
+        assert!(!format!("{with:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn embedding_trusts_the_portal_and_needs_secure_cookies() {
+        let config = Config::resolve(env_of(&[
+            ("GANTRY_EMBED_ORIGINS", "https://Portal.example"),
+            ("GANTRY_TRUSTED_ORIGINS", "https://ci.example:8443"),
+        ]))
+        .unwrap();
+        assert_eq!(config.embed_origins, ["https://portal.example"]);
+        assert_eq!(
+            config.trusted_origins,
+            ["https://ci.example:8443", "https://portal.example"]
+        );
+        assert!(config.secure_cookies);
+    }
+
+    #[test]
+    fn bad_security_settings_are_named() {
+        for (key, value) in [
+            ("GANTRY_EMBED_ORIGINS", "https://portal.example/path"),
+            ("GANTRY_TRUSTED_ORIGINS", "*"),
+            ("GANTRY_SESSION_IDLE_SECS", "0"),
+            ("GANTRY_SESSION_MAX_HOURS", "twelve"),
+            ("GANTRY_SECURE_COOKIES", "yes"),
+        ] {
+            let err = Config::resolve(env_of(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().starts_with(key), "{err}");
+        }
     }
 
     #[test]

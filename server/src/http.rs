@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{header, HeaderName, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use gantry_app::error::AppError;
@@ -81,6 +81,11 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     let error = AppError::de(bytes.clone());
     if let Ok(status) = StatusCode::from_u16(error.status_code()) {
         parts.status = status;
+    }
+    if let AppError::RateLimited { retry_after_secs } = error {
+        parts
+            .headers
+            .insert(header::RETRY_AFTER, retry_after_secs.into());
     }
     Response::from_parts(parts, Body::from(bytes))
 }

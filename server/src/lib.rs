@@ -5,12 +5,14 @@ pub mod config;
 mod db;
 mod health;
 mod http;
+mod security;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
+use gantry_app::auth::server::{self as auth, AuthSettings};
 use gantry_app::cluster::{Cluster, ClusterSource};
 use gantry_app::http_metrics::HttpMetrics;
 use gantry_app::state::AppState;
@@ -20,6 +22,10 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
 use tracing::Level;
 
 pub use config::Config;
@@ -35,6 +41,13 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .await
         .map_err(|e| anyhow::anyhow!("GANTRY_DATABASE_URL {}: {e}", config.database_url))?;
     db::record_start(&db, VERSION).await?;
+    auth::ensure_first_admin(&db, config.admin_password.clone().map(|s| s.0))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sessions = SqliteStore::new(db.clone());
+    sessions.migrate().await?;
+    // Expired sessions are refused on sight; this only reclaims their rows.
+    tokio::spawn(sessions.continuously_delete_expired(tokio::time::Duration::from_secs(300)));
 
     let cluster = Cluster::new(ClusterSource {
         kubeconfig: config.kubeconfig.clone(),
@@ -59,7 +72,37 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         db,
         cluster,
         http_metrics: Arc::new(HttpMetrics::default()),
+        auth: Arc::new(AuthSettings {
+            session_idle: config.session_idle,
+            session_lifetime: config.session_lifetime,
+            impersonate_groups: config.impersonate_groups.clone(),
+            trusted_origins: config.trusted_origins.clone(),
+            embed_origins: config.embed_origins.clone(),
+            secure_cookies: config.secure_cookies,
+        }),
+        login_limiter: Arc::default(),
     })
+}
+
+/// The session cookie: HttpOnly always; `Secure` when configured (HTTPS); when portals
+/// embed Gantry, `SameSite=None` (and `Partitioned`, added by `security::headers`, which
+/// tower-sessions 0.14 cannot set) so the cookie works inside their frames; CSRF is then
+/// stopped by the Origin check in `security`. The idle expiry here only sets the
+/// cookie's lifetime; both timeouts are enforced on the server in `auth::server`.
+fn session_layer(state: &AppState) -> SessionManagerLayer<SqliteStore> {
+    let embedded = !state.auth.embed_origins.is_empty();
+    let idle =
+        tower_sessions::cookie::time::Duration::seconds(state.auth.session_idle.as_secs() as i64);
+    SessionManagerLayer::new(SqliteStore::new(state.db.clone()))
+        .with_name("gantry_session")
+        .with_http_only(true)
+        .with_secure(state.auth.secure_cookies)
+        .with_same_site(if embedded {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        })
+        .with_expiry(Expiry::OnInactivity(idle))
 }
 
 /// Every route: probes, pages, server functions, static files.
@@ -71,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/admin/audit.csv", get(gantry_app::audit::export_csv))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -79,6 +123,19 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(http::server_fn_error_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(session_layer(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::csrf,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::track_metrics,
@@ -102,7 +159,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    // Connection info gives the client address for the audit log and login rate limits.
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing open requests");
         let _ = stopping_tx.send(());

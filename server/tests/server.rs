@@ -6,6 +6,8 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+const ADMIN_PASSWORD: &str = "test admin password";
+
 struct TestServer {
     base: String,
     child: Child,
@@ -23,6 +25,7 @@ impl TestServer {
             .env("GANTRY_DATA_DIR", data.path())
             .env("KUBECONFIG", "/nonexistent/kubeconfig")
             .env("GANTRY_SHUTDOWN_TIMEOUT_SECS", "2")
+            .env("GANTRY_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "error")
             .stdout(Stdio::piped())
             .spawn()
@@ -42,24 +45,48 @@ impl TestServer {
     }
 
     fn get(&self, path: &str) -> Response {
-        self.request("GET", path, "")
+        self.request("GET", path, "", &[])
     }
 
     fn post_form(&self, path: &str, body: &str) -> Response {
-        self.request("POST", path, body)
+        self.request("POST", path, body, &[])
+    }
+
+    /// Logs in as the first admin, as the login page does, and returns the session cookie.
+    fn login(&self) -> String {
+        let origin = self.base.clone();
+        let response = self.request(
+            "POST",
+            "/api/login",
+            &format!(
+                "username=admin&password={}",
+                ADMIN_PASSWORD.replace(' ', "+")
+            ),
+            &[("Origin", &origin)],
+        );
+        assert_eq!(response.status, 200, "{}", response.body);
+        response
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_string()
     }
 
     /// One HTTP/1.1 request on a fresh connection, with a deadline so a stuck server fails the
     /// test instead of hanging it.
-    fn request(&self, method: &str, path: &str, body: &str) -> Response {
+    fn request(&self, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> Response {
         let host = self.base.trim_start_matches("http://");
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let mut stream = TcpStream::connect(host).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
@@ -118,6 +145,14 @@ impl Response {
             head: head.to_string(),
             body,
         }
+    }
+
+    /// The first value of header `name` (lower-case).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
     }
 
     fn json(&self) -> serde_json::Value {
@@ -181,7 +216,8 @@ fn metrics_count_requests_by_route_and_status() {
     for _ in 0..3 {
         server.get("/healthz");
     }
-    server.get("/no/such/page");
+    let cookie = server.login();
+    server.request("GET", "/no/such/page", "", &[("Cookie", &cookie)]);
     let response = server.get("/metrics");
     assert_eq!(response.status, 200);
     assert_contains(&response.head, "application/openmetrics-text");
@@ -202,25 +238,43 @@ fn metrics_count_requests_by_route_and_status() {
 }
 
 #[test]
-fn pages_are_server_rendered_with_the_not_connected_banner() {
+fn pages_are_server_rendered_with_the_not_connected_banner_after_login() {
     let mut server = TestServer::spawn();
-    let page = server.get("/nodes");
+    let anonymous = server.get("/nodes");
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.header("location"), Some("/login?next=%2Fnodes"));
+
+    let cookie = server.login();
+    let page = server.request("GET", "/nodes", "", &[("Cookie", &cookie)]);
     assert_eq!(page.status, 200);
     // Debug builds mark text nodes for hydration (`<h1>GPU nodes<!></h1>`).
     assert_contains(&page.body, "<h1>GPU nodes");
     assert_contains(&page.body, "Not connected to Kubernetes");
+    let policy = page.header("content-security-policy").expect("a CSP");
+    assert_contains(policy, "'wasm-unsafe-eval'");
+    assert_contains(policy, "frame-ancestors 'self'");
 
-    let missing = server.get("/no/such/page");
+    let missing = server.request("GET", "/no/such/page", "", &[("Cookie", &cookie)]);
     assert_eq!(missing.status, 404);
     assert_contains(&missing.body, "this page not found");
     server.stop();
 }
 
 #[test]
-fn server_functions_answer_over_http() {
+fn server_functions_answer_over_http_to_signed_in_users() {
     let mut server = TestServer::spawn();
-    let response = server.post_form("/api/cluster-status", "");
-    assert_eq!(response.status, 200);
+    let anonymous = server.post_form("/api/cluster-status", "");
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+
+    let cookie = server.login();
+    let origin = server.base.clone();
+    let response = server.request(
+        "POST",
+        "/api/cluster-status",
+        "",
+        &[("Cookie", &cookie), ("Origin", &origin)],
+    );
+    assert_eq!(response.status, 200, "{}", response.body);
     let body = response.json();
     assert_eq!(body["state"], "not_connected", "{body}");
     server.stop();
