@@ -91,16 +91,17 @@ test("logins, failures and logouts are in the audit log", async ({
   await expect(page.getByTestId("login-error")).toHaveText("wrong username or password");
   await shell.login();
   await shell.open("/admin");
-  await page.getByLabel("User").fill("audited-nobody");
-  await page.getByLabel("User").press("Enter");
+  const audit = page.getByRole("region", { name: "Audit log" });
+  await audit.getByLabel("User").fill("audited-nobody");
+  await audit.getByLabel("User").press("Enter");
   const rows = page.getByTestId("audit-table").locator("tbody tr");
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toContainText("login.failed");
   await expect(rows.first()).toContainText("denied");
-  await page.getByLabel("User").fill("admin");
-  await page.getByLabel("User").press("Enter");
-  await page.getByLabel("Action").fill("login");
-  await page.getByLabel("Action").press("Enter");
+  await audit.getByLabel("User").fill("admin");
+  await audit.getByLabel("User").press("Enter");
+  await audit.getByLabel("Action").fill("login");
+  await audit.getByLabel("Action").press("Enter");
   await expect(rows.first()).toContainText("account/admin");
 
   // The link carries the filters; what it downloads, fetched with the page's session:

@@ -238,6 +238,42 @@ pub async fn insert_account(
     }
 }
 
+/// Sets role, namespaces and the disabled flag; takes effect on the account's next request.
+pub async fn update_account(
+    db: &SqlitePool,
+    id: i64,
+    role: Role,
+    namespaces: &Namespaces,
+    disabled: bool,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE accounts SET role = ?1, namespaces = ?2, disabled = ?3, updated_at = ?4 WHERE id = ?5",
+    )
+    .bind(role.as_str())
+    .bind(namespaces.to_text())
+    .bind(disabled)
+    .bind(now_rfc3339())
+    .bind(id)
+    .execute(db)
+    .await
+    .map_err(|e| AppError::internal("updating an account", e))?;
+    Ok(())
+}
+
+/// Replaces an account's password (hashed here) and ends none of its sessions: a reset
+/// after a leak should be followed by disabling, which does.
+pub async fn set_password(db: &SqlitePool, id: i64, password: String) -> Result<(), AppError> {
+    let hash = hash_password(password).await?;
+    sqlx::query("UPDATE accounts SET password_hash = ?1, updated_at = ?2 WHERE id = ?3")
+        .bind(hash)
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(db)
+        .await
+        .map_err(|e| AppError::internal("setting a password", e))?;
+    Ok(())
+}
+
 /// On a database without accounts, creates `admin` (ops-admin, every namespace) with the
 /// configured password, or with a random one that is logged once, here. There is no
 /// default password.
