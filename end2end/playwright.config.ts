@@ -9,8 +9,11 @@ import {
   clusterURL,
   kubeconfig,
   noCluster,
+  embeddableURL,
   offlineURL,
+  portalOrigin,
   shortSessionIdleSecs,
+  unlistedPortalOrigin,
   shortSessionURL,
 } from "./servers";
 
@@ -34,6 +37,16 @@ function server(url: string, kubeconfigPath?: string, extraEnv: Record<string, s
       GANTRY_ADMIN_PASSWORD: admin.password,
       ...extraEnv,
     },
+  };
+}
+
+function portal(origin: string) {
+  const port = new URL(origin).port;
+  return {
+    command: `node portal.mjs ${port}`,
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 10_000,
   };
 }
 
@@ -66,5 +79,8 @@ export default defineConfig({
     server(clusterURL, kubeconfig),
     server(offlineURL),
     server(shortSessionURL, kubeconfig, { GANTRY_SESSION_IDLE_SECS: String(shortSessionIdleSecs) }),
+    server(embeddableURL, kubeconfig, { GANTRY_EMBED_ORIGINS: portalOrigin }),
+    portal(portalOrigin),
+    portal(unlistedPortalOrigin),
   ],
 });

@@ -1,11 +1,17 @@
 // The Gantry servers the browser tests run against (started by playwright.config.ts): one
 // connected to the local cluster the test command started, one with no cluster at all (what
-// the shell does without one), and one whose sessions expire after 3 idle seconds.
+// the shell does without one), one whose sessions expire after 3 idle seconds, and one that a
+// portal may embed.
 export const port = Number(process.env.GANTRY_E2E_PORT ?? 3399);
 export const clusterURL = `http://127.0.0.1:${port}`;
 export const offlineURL = `http://127.0.0.1:${port + 1}`;
 export const shortSessionURL = `http://127.0.0.1:${port + 2}`;
 export const shortSessionIdleSecs = 3;
+// A server that portals may embed: only the first origin below is listed. The portals are
+// pages the tests serve at those origins ("localhost" is another site than "127.0.0.1").
+export const embeddableURL = `http://127.0.0.1:${port + 3}`;
+export const portalOrigin = `http://localhost:${port + 10}`;
+export const unlistedPortalOrigin = `http://localhost:${port + 11}`;
 
 // Every server starts with this first admin (see GANTRY_ADMIN_PASSWORD).
 export const admin = { username: "admin", password: "e2e admin password", displayName: "Administrator" };

@@ -2,6 +2,10 @@
 //!
 //! Gantry starts without a reachable cluster and keeps probing, so the header can say which
 //! context and API server version it is connected to, or show a banner with the reason it is not.
+//!
+//! Reads and writes made for a user go out as that user ([`Cluster::client_as`]): Gantry's
+//! own service account may only read what its caches need and impersonate, so the cluster's
+//! RBAC has the last word on what each user can see and change.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -88,7 +92,7 @@ pub fn NotConnectedBanner(status: ClusterStatus) -> impl IntoView {
 }
 
 #[cfg(feature = "ssr")]
-pub use self::ssr::{Cluster, ClusterSource};
+pub use self::ssr::{impersonation, Cluster, ClusterSource};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -98,6 +102,18 @@ mod ssr {
 
     use kube::config::{KubeConfigOptions, Kubeconfig};
     use kube::{Client, Config};
+
+    use crate::auth::rules::Principal;
+    use crate::error::AppError;
+
+    /// The Kubernetes user and groups Gantry acts as for `principal`. The `gantry:` prefix
+    /// keeps them apart from the cluster's own users; `k8s/rbac.yaml` binds the groups.
+    pub fn impersonation(principal: &Principal) -> (String, Vec<String>) {
+        (
+            format!("gantry:{}", principal.username),
+            vec![format!("gantry:{}", principal.role.as_str())],
+        )
+    }
 
     use super::ClusterStatus;
 
@@ -129,6 +145,8 @@ mod ssr {
     #[derive(Clone)]
     struct Connection {
         client: Client,
+        /// What the client was built from; impersonating clients start from it.
+        config: Config,
         context: String,
         server: String,
     }
@@ -152,6 +170,29 @@ mod ssr {
         /// The latest probe's result.
         pub fn status(&self) -> ClusterStatus {
             self.inner.read().expect("cluster lock").status.clone()
+        }
+
+        /// A client whose every request carries `Impersonate-User: gantry:<username>` and
+        /// `Impersonate-Group: gantry:<role>` (plus `groups`), so the API server authorizes
+        /// it as that user. 503 while no cluster is connected.
+        pub fn client_as(
+            &self,
+            principal: &Principal,
+            groups: &[String],
+        ) -> Result<Client, AppError> {
+            let connection = self
+                .inner
+                .read()
+                .expect("cluster lock")
+                .connection
+                .clone()
+                .ok_or_else(|| AppError::unavailable("Kubernetes", "not connected"))?;
+            let mut config = connection.config;
+            let (user, mut all_groups) = impersonation(principal);
+            all_groups.extend(groups.iter().cloned());
+            config.auth_info.impersonate = Some(user);
+            config.auth_info.impersonate_groups = Some(all_groups);
+            Client::try_from(config).map_err(|e| AppError::internal("building a user's client", e))
         }
 
         /// Builds a client (once) and asks the API server for its version.
@@ -248,6 +289,7 @@ mod ssr {
             (config, context)
         };
         let server = config.cluster_url.to_string();
+        let base_config = config.clone();
         let client = Client::try_from(config).map_err(|e| {
             not_connected(
                 Some(context.clone()),
@@ -256,6 +298,7 @@ mod ssr {
         })?;
         Ok(Connection {
             client,
+            config: base_config,
             context,
             server,
         })
@@ -277,6 +320,7 @@ mod ssr {
             client,
             context,
             server,
+            ..
         } = connection;
         match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
             Ok(Ok(info)) => ClusterStatus::Connected {

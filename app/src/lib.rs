@@ -113,6 +113,7 @@ pub fn App() -> impl IntoView {
                     }
                 }>
                     <Route path=path!("/login") view=auth::LoginPage />
+                    <Route path=path!("/tokens") view=auth::tokens::TokensPage />
                     <Route path=path!("/") view=overview::OverviewPage />
                     <Route path=path!("/nodes") view=nodes::NodesPage />
                     <Route path=path!("/jobs") view=jobs::JobsPage />

@@ -52,8 +52,10 @@ trap 'rm -rf "$tmp"' EXIT
 if [[ $# -eq 0 ]]; then
     missing "$here/fleet/nodes.yaml" nodes >"$tmp/nodes.yaml"
     [[ ! -s "$tmp/nodes.yaml" ]] || kubectl create -f "$tmp/nodes.yaml" >/dev/null
+    # Gantry's RBAC (the product's own manifest, as a cluster admin would apply it) and the
+    # demo users' bindings.
     kubectl apply --server-side --force-conflicts --field-manager=gantry-seed \
-        -f "$here/fleet/workloads.yaml" >/dev/null
+        -f "$here/fleet/workloads.yaml" -f "$here/../../k8s/rbac.yaml" -f "$here/fleet/users.yaml" >/dev/null
     if ! kubectl get deployment llama-chat --namespace=ml-serving >/dev/null 2>&1; then
         for tag in v0.6.1 v0.6.2 v0.6.3; do
             sed "s/IMAGE_TAG/$tag/" "$here/fleet/serving.yaml" |

@@ -7,6 +7,7 @@
 pub mod rules;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod tokens;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -171,6 +172,7 @@ pub fn UserMenu(user: Principal) -> impl IntoView {
         <span class="user" data-testid="user">
             <span class="user-name">{user.display_name}</span>
             <span class="user-role">{user.role.as_str()}</span>
+            <a class="user-tokens" href="/tokens">"API tokens"</a>
         </span>
         <button
             type="button"

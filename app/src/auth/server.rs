@@ -417,14 +417,19 @@ async fn token_account(db: &SqlitePool, token: &str) -> Option<(i64, i64)> {
 // ---------------------------------------------------------------------------------------
 // The request layer
 
-/// Paths anyone may fetch: the login page, probes, metrics, the front end's files. Server
-/// functions and the JSON API check for themselves and answer 401.
+/// Paths anyone may fetch: the login page, probes, metrics, the front end's files.
 fn is_public(path: &str) -> bool {
     matches!(
         path,
         "/login" | "/healthz" | "/readyz" | "/metrics" | "/favicon.svg"
     ) || path.starts_with("/pkg/")
-        || path.starts_with("/api/")
+}
+
+/// Server functions anyone may call: logging in, and asking who is logged in. Every other
+/// `/api/` call without a user is a 401 here, before its arguments are even read; each
+/// function then checks its own role and namespace rules.
+fn is_public_api(path: &str) -> bool {
+    matches!(path, "/api/login" | "/api/me")
 }
 
 /// Says who the request is from (an `Authorization: Bearer` token, else the session) by
@@ -475,6 +480,15 @@ pub async fn authenticate(
     match authenticated {
         Some(who) => {
             request.extensions_mut().insert(who);
+        }
+        None if request.uri().path().starts_with("/api/") => {
+            if !is_public_api(request.uri().path()) {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(AppError::Unauthenticated),
+                )
+                    .into_response();
+            }
         }
         None if request.method() == Method::GET && !is_public(request.uri().path()) => {
             let next_path = request
@@ -622,6 +636,11 @@ pub async fn check_login(
 ) -> Result<AccountRow, AppError> {
     if let Err(retry_after_secs) = state.login_limiter.check(username, client) {
         return Err(AppError::RateLimited { retry_after_secs });
+    }
+    // No stored password is this long; refusing before hashing keeps huge inputs cheap.
+    if password.len() > super::rules::MAX_PASSWORD_LEN {
+        state.login_limiter.record_failure(username, client);
+        return Err(AppError::WrongCredentials);
     }
     let row = find_account(&state.db, username).await?;
     let hash = row

@@ -23,9 +23,9 @@ pub struct TestCluster {
     pub namespace: String,
 }
 
-/// The local cluster with a fresh namespace named after `test`, or `None` (after saying
-/// so loudly) when no cluster was provided and none is required.
-pub async fn connect(test: &str) -> Option<TestCluster> {
+/// The local cluster's kubeconfig, or `None` (after saying so loudly) when no cluster was
+/// provided and none is required.
+pub fn kubeconfig_path(test: &str) -> Option<std::path::PathBuf> {
     let Some(path) = std::env::var_os("GANTRY_TEST_KUBECONFIG") else {
         if std::env::var("GANTRY_TEST_REQUIRE_CLUSTER").as_deref() == Ok("1") {
             panic!("GANTRY_TEST_REQUIRE_CLUSTER=1 but GANTRY_TEST_KUBECONFIG is not set");
@@ -40,6 +40,13 @@ pub async fn connect(test: &str) -> Option<TestCluster> {
         );
         return None;
     };
+    Some(path.into())
+}
+
+/// The local cluster with a fresh namespace named after `test`, or `None` when
+/// [`kubeconfig_path`] says to skip.
+pub async fn connect(test: &str) -> Option<TestCluster> {
+    let path = kubeconfig_path(test)?;
     let kubeconfig = Kubeconfig::read_from(&path)
         .unwrap_or_else(|e| panic!("reading GANTRY_TEST_KUBECONFIG={}: {e}", path.display()));
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())

@@ -1,0 +1,205 @@
+//! A real `gantry` process for integration tests: started on port 0 with a fresh SQLite
+//! database and a first admin, spoken to over plain HTTP/1.1, stopped with SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_PASSWORD: &str = "test admin password";
+
+pub struct TestServer {
+    pub base: String,
+    child: Child,
+    pub data: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// A server with its own data directory and a kubeconfig that does not exist, so the
+    /// cluster is "not connected" for a known reason.
+    pub fn spawn() -> TestServer {
+        Self::spawn_with(&[])
+    }
+
+    /// A server with extra environment settings.
+    pub fn spawn_with(env: &[(&str, &str)]) -> TestServer {
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .env_clear()
+            .env("GANTRY_LISTEN_ADDR", "127.0.0.1:0")
+            .env("GANTRY_DATA_DIR", data.path())
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env("GANTRY_SHUTDOWN_TIMEOUT_SECS", "2")
+            .env("GANTRY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "error")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start gantry");
+        // The server prints its address once it listens; that line is the readiness signal.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("Gantry is running at ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        TestServer { base, child, data }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, "", &[])
+    }
+
+    pub fn post_form(&self, path: &str, body: &str) -> Response {
+        self.request("POST", path, body, &[])
+    }
+
+    /// Logs in as the first admin, as the login page does, and returns the session cookie.
+    pub fn login(&self) -> String {
+        self.login_as("admin", ADMIN_PASSWORD)
+    }
+
+    /// Logs in as `username` and returns the session cookie (`name=value`).
+    pub fn login_as(&self, username: &str, password: &str) -> String {
+        let origin = self.base.clone();
+        let response = self.request(
+            "POST",
+            "/api/login",
+            &format!(
+                "username={username}&password={}",
+                password.replace(' ', "+")
+            ),
+            &[("Origin", &origin)],
+        );
+        assert_eq!(response.status, 200, "{}", response.body);
+        response
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_string()
+    }
+
+    /// One HTTP/1.1 request on a fresh connection, with a deadline so a stuck server fails the
+    /// test instead of hanging it.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let host = self.base.trim_start_matches("http://");
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
+        let mut stream = TcpStream::connect(host).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        stream
+            .read_to_end(&mut raw)
+            .unwrap_or_else(|e| panic!("{method} {path}: no complete answer: {e}"));
+        Response::parse(&raw)
+    }
+
+    /// Sends SIGTERM and expects a clean exit within a few seconds.
+    pub fn stop(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "gantry exited with {status}");
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("gantry did not stop within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A parsed HTTP response.
+pub struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Response {
+    fn parse(raw: &[u8]) -> Response {
+        let text = String::from_utf8_lossy(raw);
+        let (head, rest) = text.split_once("\r\n\r\n").expect("a header block");
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        let body = if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        };
+        Response {
+            status,
+            head: head.to_string(),
+            body,
+        }
+    }
+
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// Joins the chunks of a `Transfer-Encoding: chunked` body (streamed pages use it).
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").expect("a chunk size line");
+        let size = usize::from_str_radix(size.trim(), 16).expect("a hex chunk size");
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+}
+
+/// Fails with the whole text when `needle` is missing from it.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a server running.
+        let _ = self.child.kill();
+    }
+}

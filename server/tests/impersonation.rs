@@ -1,0 +1,144 @@
+//! Gantry acts as its users on the real local cluster: `Cluster::client_as` impersonates
+//! `gantry:<username>` in group `gantry:<role>`, and the RBAC of `k8s/rbac.yaml` plus the
+//! seeded bindings (alice in team-a, bob in team-b) decide. A data scientist of team-a can
+//! neither see nor create anything in team-b, whatever Gantry's own checks say.
+
+mod common;
+
+use std::time::Duration;
+
+use common::cluster::{kubeconfig_path, wait_for};
+use gantry_app::auth::rules::{Namespaces, Principal, Role};
+use gantry_app::cluster::{Cluster, ClusterSource, ClusterStatus};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{ListParams, PostParams};
+use kube::Api;
+
+fn user(username: &str, role: Role, namespaces: &[&str]) -> Principal {
+    Principal {
+        username: username.into(),
+        display_name: username.into(),
+        role,
+        namespaces: Namespaces::Only(namespaces.iter().map(|n| n.to_string()).collect()),
+    }
+}
+
+fn job() -> Job {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": { "name": "impersonated" },
+        "spec": { "template": { "spec": {
+            "restartPolicy": "Never",
+            "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime" }]
+        } } }
+    }))
+    .unwrap()
+}
+
+/// Whether the API server refused with 403.
+fn forbidden<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> bool {
+    matches!(result, Err(kube::Error::Api(ref status)) if status.code == 403)
+}
+
+/// Gantry's connection to the test cluster, as the server builds it.
+async fn gantry_cluster() -> Option<Cluster> {
+    let kubeconfig = kubeconfig_path("impersonation")?;
+    let cluster = Cluster::new(ClusterSource {
+        kubeconfig: vec![kubeconfig],
+        context: None,
+    });
+    cluster.connect_and_watch().await;
+    wait_for("Gantry to connect", Duration::from_secs(10), || async {
+        matches!(cluster.status(), ClusterStatus::Connected { .. }).then_some(())
+    })
+    .await;
+    Some(cluster)
+}
+
+#[tokio::test]
+async fn a_team_a_data_scientist_can_neither_see_nor_create_anything_in_team_b() {
+    let Some(cluster) = gantry_cluster().await else {
+        return;
+    };
+    let alice = cluster
+        .client_as(&user("alice", Role::DataScientist, &["team-a"]), &[])
+        .unwrap();
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+
+    let own_pods: Api<Pod> = Api::namespaced(alice.clone(), "team-a");
+    assert!(own_pods.list(&ListParams::default()).await.is_ok());
+    let own_jobs: Api<Job> = Api::namespaced(alice.clone(), "team-a");
+    own_jobs
+        .create(&dry_run, &job())
+        .await
+        .expect("alice may create jobs in team-a");
+
+    let other_pods: Api<Pod> = Api::namespaced(alice.clone(), "team-b");
+    assert!(forbidden(other_pods.list(&ListParams::default()).await));
+    assert!(forbidden(other_pods.get("anything").await));
+    let other_jobs: Api<Job> = Api::namespaced(alice.clone(), "team-b");
+    assert!(forbidden(other_jobs.create(&dry_run, &job()).await));
+    let all_pods: Api<Pod> = Api::all(alice.clone());
+    assert!(forbidden(all_pods.list(&ListParams::default()).await));
+
+    // The GPU inventory is for everyone; changing nodes is not.
+    let nodes: Api<Node> = Api::all(alice);
+    assert!(nodes.list(&ListParams::default().limit(1)).await.is_ok());
+    let cordon = kube::api::Patch::Merge(serde_json::json!({ "spec": { "unschedulable": true } }));
+    let patch = kube::api::PatchParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    assert!(forbidden(nodes.patch("gpu-h100-0", &patch, &cordon).await));
+}
+
+#[tokio::test]
+async fn roles_follow_the_impersonated_group() {
+    let Some(cluster) = gantry_cluster().await else {
+        return;
+    };
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+
+    // A viewer with no binding in team-a sees nothing there and creates nothing.
+    let viewer = cluster
+        .client_as(&user("victor", Role::Viewer, &["team-a"]), &[])
+        .unwrap();
+    let jobs: Api<Job> = Api::namespaced(viewer, "team-a");
+    assert!(forbidden(jobs.create(&dry_run, &job()).await));
+
+    // An ops admin works everywhere, nodes included, through the gantry:ops-admin group.
+    let ops = cluster
+        .client_as(&user("olga", Role::OpsAdmin, &[]), &[])
+        .unwrap();
+    let team_b: Api<Job> = Api::namespaced(ops.clone(), "team-b");
+    team_b
+        .create(&dry_run, &job())
+        .await
+        .expect("ops admins may create jobs anywhere");
+    let nodes: Api<Node> = Api::all(ops);
+    let cordon = kube::api::Patch::Merge(serde_json::json!({ "spec": { "unschedulable": true } }));
+    let patch = kube::api::PatchParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    nodes
+        .patch("gpu-h100-0", &patch, &cordon)
+        .await
+        .expect("ops admins may cordon");
+}
+
+#[test]
+fn users_and_groups_carry_the_gantry_prefix() {
+    let (name, groups) =
+        gantry_app::cluster::impersonation(&user("alice", Role::DataScientist, &[]));
+    assert_eq!(name, "gantry:alice");
+    assert_eq!(groups, ["gantry:data-scientist"]);
+}
