@@ -25,7 +25,12 @@ demo: setup build ## Run Gantry on embedded defaults: a seeded local cluster (le
 	@kubeconfig="$$($(CLUSTER)/up.sh $(DEMO_CLUSTER) | tail -n 1)" && $(CLUSTER)/seed.sh "$$kubeconfig" && \
 	  printf '\nThe demo cluster keeps running (stop it with make demo-down). To look at it:\n  export KUBECONFIG=%s\n  %s/kubectl get nodes\n\n' \
 	    "$$kubeconfig" "$$($(CLUSTER)/build.sh)"
+	@# The demo's admin password: random, made once, kept beside the demo's database.
+	@[ -s $(DEMO_DIR)/admin-password ] || (umask 077 && openssl rand -hex 12 > $(DEMO_DIR)/admin-password)
+	@printf 'Log in as admin with the password %s (kept in %s/admin-password).\n\n' \
+	  "$$(cat $(DEMO_DIR)/admin-password)" "$(DEMO_DIR)"
 	$(ENV) GANTRY_DATA_DIR=$(DEMO_DIR) KUBECONFIG=$(DEMO_CLUSTER)/kubeconfig \
+	  GANTRY_ADMIN_PASSWORD="$$(cat $(DEMO_DIR)/admin-password)" \
 	  GANTRY_SITE_ROOT=target/site exec $(TARGET_DIR)/debug/gantry
 
 demo-down: ## Stop the demo's local cluster (its data stays in data/demo/cluster)

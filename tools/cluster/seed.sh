@@ -28,7 +28,7 @@ missing() { # FILE KIND [NAMESPACE]
     local existing
     existing=" $(kubectl get "$2" ${3:+--namespace="$3"} -o jsonpath='{.items[*].metadata.name}') "
     awk -v existing="$existing" '
-        function flush() { if (doc != "" && index(existing, " " name " ") == 0) printf "---\n%s", doc; doc = ""; name = "" }
+        function flush() { if (name != "" && index(existing, " " name " ") == 0) printf "---\n%s", doc; doc = ""; name = "" }
         /^---/ { flush(); next }
         /^  name: / && name == "" { name = $2 }
         { doc = doc $0 "\n" }
