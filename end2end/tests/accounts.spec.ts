@@ -54,7 +54,9 @@ test("an admin creates a data scientist, who sees no Admin area, until disabled"
 
   // Disabled: her next request is anonymous.
   await row.getByLabel("Disabled").check();
+  const saved = page.waitForResponse("**/api/accounts/update");
   await row.getByRole("button", { name: "Save" }).click();
+  expect((await saved).status()).toBe(200);
   await expect(row.getByLabel("Disabled")).toBeChecked();
   await alicePage.goto("/jobs");
   await expect(alicePage).toHaveURL("/login?next=%2Fjobs");
