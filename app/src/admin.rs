@@ -215,7 +215,8 @@ pub fn AdminPage() -> impl IntoView {
         <section class="page">
             <h1>"Admin"</h1>
             <p class="lead">
-                "Who may use Gantry, what each of them may do, and a record of what they did."
+                "Who may use Gantry, what each of them may do, and a record of what they did. "
+                "Everyone's API tokens are on the " <a href="/tokens">"API tokens"</a> " page."
             </p>
             <Accounts />
             <AuditLog />

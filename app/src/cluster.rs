@@ -96,12 +96,17 @@ pub use self::ssr::{impersonation, Cluster, ClusterSource};
 
 #[cfg(feature = "ssr")]
 mod ssr {
+    use std::collections::HashMap;
     use std::path::PathBuf;
-    use std::sync::{Arc, RwLock};
-    use std::time::Duration;
+    use std::sync::{Arc, Mutex, RwLock};
+    use std::time::{Duration, Instant};
 
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+    };
+    use kube::api::PostParams;
     use kube::config::{KubeConfigOptions, Kubeconfig};
-    use kube::{Client, Config};
+    use kube::{Api, Client, Config};
 
     use crate::auth::rules::Principal;
     use crate::error::AppError;
@@ -134,6 +139,24 @@ mod ssr {
     pub struct Cluster {
         source: ClusterSource,
         inner: Arc<RwLock<Inner>>,
+        /// SubjectAccessReview answers, reused for at most [`ACCESS_TTL`].
+        access: Arc<Mutex<HashMap<AccessQuestion, (bool, Instant)>>>,
+    }
+
+    /// How long a SubjectAccessReview answer is trusted: RBAC changes reach filtered views
+    /// within this time, and a page of cached data costs one review, not one per row.
+    pub const ACCESS_TTL: Duration = Duration::from_secs(30);
+
+    /// "May this user `verb` `resource` (in `group`) in `namespace`?"
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct AccessQuestion {
+        pub user: String,
+        pub groups: Vec<String>,
+        pub verb: String,
+        pub group: String,
+        pub resource: String,
+        /// `None` for cluster-scoped resources, or all namespaces.
+        pub namespace: Option<String>,
     }
 
     struct Inner {
@@ -164,6 +187,7 @@ mod ssr {
                     connection: None,
                     status,
                 })),
+                access: Arc::default(),
             }
         }
 
@@ -193,6 +217,72 @@ mod ssr {
             config.auth_info.impersonate = Some(user);
             config.auth_info.impersonate_groups = Some(all_groups);
             Client::try_from(config).map_err(|e| AppError::internal("building a user's client", e))
+        }
+
+        /// Whether `principal` may `verb` `resource` in `namespace`, as the cluster's RBAC
+        /// answers a SubjectAccessReview for the user Gantry impersonates. For filtering data
+        /// served from Gantry's shared caches, which are read with Gantry's own account.
+        pub async fn allowed(
+            &self,
+            principal: &Principal,
+            groups: &[String],
+            verb: &str,
+            (group, resource): (&str, &str),
+            namespace: Option<&str>,
+        ) -> Result<bool, AppError> {
+            let (user, mut all_groups) = impersonation(principal);
+            all_groups.extend(groups.iter().cloned());
+            let question = AccessQuestion {
+                user,
+                groups: all_groups,
+                verb: verb.into(),
+                group: group.into(),
+                resource: resource.into(),
+                namespace: namespace.map(str::to_string),
+            };
+            if let Some((answer, at)) = self.access.lock().expect("access lock").get(&question) {
+                if at.elapsed() < ACCESS_TTL {
+                    return Ok(*answer);
+                }
+            }
+            let client = self
+                .inner
+                .read()
+                .expect("cluster lock")
+                .connection
+                .as_ref()
+                .map(|c| c.client.clone())
+                .ok_or_else(|| AppError::unavailable("Kubernetes", "not connected"))?;
+            let review = SubjectAccessReview {
+                spec: SubjectAccessReviewSpec {
+                    user: Some(question.user.clone()),
+                    groups: Some(question.groups.clone()),
+                    resource_attributes: Some(ResourceAttributes {
+                        verb: Some(question.verb.clone()),
+                        group: Some(question.group.clone()),
+                        resource: Some(question.resource.clone()),
+                        namespace: question.namespace.clone(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let answer = Api::<SubjectAccessReview>::all(client)
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(|e| {
+                    AppError::unavailable("Kubernetes", format!("access review failed: {e}"))
+                })?
+                .status
+                .is_some_and(|s| s.allowed);
+            let mut cache = self.access.lock().expect("access lock");
+            // Bounded: forget stale answers when the cache grows.
+            if cache.len() > 10_000 {
+                cache.retain(|_, (_, at)| at.elapsed() < ACCESS_TTL);
+            }
+            cache.insert(question, (answer, Instant::now()));
+            Ok(answer)
         }
 
         /// Builds a client (once) and asks the API server for its version.

@@ -135,6 +135,51 @@ async fn roles_follow_the_impersonated_group() {
         .expect("ops admins may cordon");
 }
 
+#[tokio::test]
+async fn access_reviews_answer_for_the_impersonated_user_and_are_cached() {
+    let Some(cluster) = gantry_cluster().await else {
+        return;
+    };
+    let alice = user("alice", Role::DataScientist, &["team-a"]);
+    let pods = ("", "pods");
+    assert!(cluster
+        .allowed(&alice, &[], "list", pods, Some("team-a"))
+        .await
+        .unwrap());
+    assert!(!cluster
+        .allowed(&alice, &[], "list", pods, Some("team-b"))
+        .await
+        .unwrap());
+    assert!(!cluster
+        .allowed(&alice, &[], "create", ("batch", "jobs"), Some("team-b"))
+        .await
+        .unwrap());
+    assert!(cluster
+        .allowed(&alice, &[], "list", ("", "nodes"), None)
+        .await
+        .unwrap());
+    let ops = user("olga", Role::OpsAdmin, &[]);
+    assert!(cluster
+        .allowed(&ops, &[], "patch", ("", "nodes"), None)
+        .await
+        .unwrap());
+
+    // A second question within 30 s is answered from the cache. 1,000 reviews would take
+    // seconds; 1,000 cache hits take microseconds each, so the bound is wide.
+    let started = std::time::Instant::now();
+    for _ in 0..1000 {
+        assert!(!cluster
+            .allowed(&alice, &[], "list", pods, Some("team-b"))
+            .await
+            .unwrap());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn users_and_groups_carry_the_gantry_prefix() {
     let (name, groups) =
