@@ -196,6 +196,12 @@ mod ssr {
             self.inner.read().expect("cluster lock").status.clone()
         }
 
+        /// Gantry's own client, for the watch-backed caches; `None` until connected.
+        pub fn client(&self) -> Option<Client> {
+            let inner = self.inner.read().expect("cluster lock");
+            inner.connection.as_ref().map(|c| c.client.clone())
+        }
+
         /// A client whose every request carries `Impersonate-User: gantry:<username>` and
         /// `Impersonate-Group: gantry:<role>` (plus `groups`), so the API server authorizes
         /// it as that user. 503 while no cluster is connected.

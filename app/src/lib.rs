@@ -15,7 +15,7 @@ pub mod url;
 mod admin;
 mod jobs;
 mod models;
-mod nodes;
+pub mod nodes;
 mod overview;
 mod serving;
 

@@ -10,6 +10,7 @@ use crate::auth::server::{AuthSettings, LoginLimiter};
 use crate::cluster::Cluster;
 use crate::error::AppError;
 use crate::http_metrics::HttpMetrics;
+use crate::nodes::cache::Inventory;
 
 /// Everything a request may need, built once at start and cloned cheaply (all fields are
 /// handles). Route handlers take it as axum state; server functions reach it with
@@ -28,6 +29,8 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     /// Failed logins per account and address, for rate limiting.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Watch-backed caches of Nodes and Pods: the GPU inventory.
+    pub inventory: Inventory,
 }
 
 /// The shared state inside a server function or a server-rendered component.

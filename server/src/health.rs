@@ -28,11 +28,17 @@ pub struct Readiness {
     ready: bool,
     database: Check,
     kubernetes: Check,
+    caches: Check,
 }
 
 impl Readiness {
-    /// Ready when the database answers and the cluster is connected.
-    pub fn assess(database: Result<(), String>, cluster: &ClusterStatus) -> Readiness {
+    /// Ready when the database answers, the cluster is connected and the node and pod
+    /// caches have synced (before that, GPU pages would answer 503).
+    pub fn assess(
+        database: Result<(), String>,
+        cluster: &ClusterStatus,
+        caches_synced: bool,
+    ) -> Readiness {
         let database = Check {
             ok: database.is_ok(),
             reason: database.err(),
@@ -47,17 +53,26 @@ impl Readiness {
                 reason: Some(reason.clone()),
             },
         };
+        let caches = Check {
+            ok: caches_synced,
+            reason: (!caches_synced).then(|| "the node and pod caches are still loading".into()),
+        };
         Readiness {
-            ready: database.ok && kubernetes.ok,
+            ready: database.ok && kubernetes.ok && caches.ok,
             database,
             kubernetes,
+            caches,
         }
     }
 }
 
 /// Ready to serve: 200 or 503, with each check and the reason it failed.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let readiness = Readiness::assess(crate::db::ping(&state.db).await, &state.cluster.status());
+    let readiness = Readiness::assess(
+        crate::db::ping(&state.db).await,
+        &state.cluster.status(),
+        state.inventory.synced(),
+    );
     let status = if readiness.ready {
         StatusCode::OK
     } else {
@@ -90,9 +105,15 @@ mod tests {
     }
 
     #[test]
-    fn ready_only_when_both_answer() {
-        assert!(Readiness::assess(Ok(()), &connected()).ready);
-        let no_db = Readiness::assess(Err("no answer within 1 s".into()), &connected());
+    fn ready_only_when_all_three_answer() {
+        assert!(Readiness::assess(Ok(()), &connected(), true).ready);
+        let loading = Readiness::assess(Ok(()), &connected(), false);
+        assert!(!loading.ready);
+        assert_eq!(
+            loading.caches.reason.as_deref(),
+            Some("the node and pod caches are still loading")
+        );
+        let no_db = Readiness::assess(Err("no answer within 1 s".into()), &connected(), true);
         assert!(!no_db.ready);
         assert_eq!(
             no_db.database.reason.as_deref(),
@@ -106,7 +127,7 @@ mod tests {
             context: None,
             reason: "no kubeconfig found".into(),
         };
-        let readiness = Readiness::assess(Ok(()), &status);
+        let readiness = Readiness::assess(Ok(()), &status, false);
         assert!(!readiness.ready);
         assert!(readiness.database.ok);
         assert_eq!(
@@ -114,7 +135,8 @@ mod tests {
             serde_json::json!({
                 "ready": false,
                 "database": { "ok": true },
-                "kubernetes": { "ok": false, "reason": "no kubeconfig found" }
+                "kubernetes": { "ok": false, "reason": "no kubeconfig found" },
+                "caches": { "ok": false, "reason": "the node and pod caches are still loading" }
             })
         );
     }

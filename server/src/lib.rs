@@ -15,6 +15,7 @@ use axum::Router;
 use gantry_app::auth::server::{self as auth, AuthSettings};
 use gantry_app::cluster::{Cluster, ClusterSource};
 use gantry_app::http_metrics::HttpMetrics;
+use gantry_app::nodes::cache::Inventory;
 use gantry_app::state::AppState;
 use gantry_app::{shell, App};
 use leptos::config::{Env, LeptosOptions};
@@ -55,6 +56,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         context: config.kube_context.clone(),
     });
     cluster.connect_and_watch().await;
+    let cluster_for_caches = cluster.clone();
 
     let leptos_options = LeptosOptions::builder()
         .output_name("gantry")
@@ -82,6 +84,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             secure_cookies: config.secure_cookies,
         }),
         login_limiter: Arc::default(),
+        inventory: Inventory::start(cluster_for_caches),
     })
 }
 

@@ -2,13 +2,15 @@
 # A component is a process started in the background with its output in
 # RUN_DIR/logs/NAME.log and its PID in RUN_DIR/pids/NAME.pid.
 
-# A TCP port nothing listens on, not among the arguments (ports already handed out).
+# A TCP port no socket uses, not among the arguments (ports already handed out). Drawn
+# below Linux's ephemeral range (32768 and up), where outgoing connections take their local
+# ports, so a port found free here is not taken a moment later by some client.
 free_port() {
     local port
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        port=$((20000 + RANDOM % 12000))
         [[ " $* " == *" $port "* ]] && continue
-        [[ -z "$(ss -Htln "sport = :$port")" ]] && break
+        [[ -z "$(ss -Htan "sport = :$port")" ]] && break
     done
     echo "$port"
 }

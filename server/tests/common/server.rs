@@ -115,6 +115,28 @@ impl TestServer {
         Response::parse(&raw)
     }
 
+    /// A POST that announces a body of `claimed` bytes and sends none: what a server that
+    /// limits bodies must refuse from the headers alone. (Sending megabytes instead races
+    /// the server's early answer against the client's writes.)
+    pub fn announce_body(&self, path: &str, claimed: usize) -> Response {
+        let host = self.base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(host).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {claimed}\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        stream
+            .read_to_end(&mut raw)
+            .unwrap_or_else(|e| panic!("POST {path}: no complete answer: {e}"));
+        Response::parse(&raw)
+    }
+
     /// Sends SIGTERM and expects a clean exit within a few seconds.
     pub fn stop(&mut self) {
         let status = Command::new("kill")

@@ -1,0 +1,119 @@
+//! The GPU inventory on the real local cluster: the caches see the seeded fleet with the
+//! right free counts, and follow a pod that takes GPUs and gives them back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::cluster::{connect, kubeconfig_path, wait_for};
+use gantry_app::cluster::{Cluster, ClusterSource};
+use gantry_app::nodes::cache::Inventory;
+use gantry_app::nodes::GpuNodeRow;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{DeleteParams, PostParams};
+use kube::Api;
+
+async fn inventory() -> Option<Inventory> {
+    let kubeconfig = kubeconfig_path("gpu-inventory")?;
+    let cluster = Cluster::new(ClusterSource {
+        kubeconfig: vec![kubeconfig],
+        context: None,
+    });
+    cluster.connect_and_watch().await;
+    let inventory = Inventory::start(cluster);
+    wait_for("the caches to sync", Duration::from_secs(30), || async {
+        inventory.synced().then_some(())
+    })
+    .await;
+    Some(inventory)
+}
+
+fn row(inventory: &Inventory, name: &str) -> GpuNodeRow {
+    inventory
+        .rows()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no row for {name}"))
+}
+
+#[tokio::test]
+async fn the_seeded_fleet_has_the_right_free_counts() {
+    let Some(inventory) = inventory().await else {
+        return;
+    };
+    let rows = inventory.rows().unwrap();
+    // 12 GPU nodes; the CPU nodes have no row.
+    assert_eq!(
+        rows.len(),
+        12,
+        "{:?}",
+        rows.iter().map(|r| &r.name).collect::<Vec<_>>()
+    );
+    assert!(rows.iter().all(|r| !r.name.starts_with("cpu-")));
+    let mig = row(&inventory, "gpu-a100-mig-0");
+    assert_eq!((mig.allocatable, mig.free), (24, 24));
+    assert_eq!(mig.resources["nvidia.com/mig-1g.10gb"], (16, 0));
+    let cordoned = row(&inventory, "gpu-a100-3");
+    assert!(cordoned.health.cordoned && cordoned.health.ready);
+    assert!(!row(&inventory, "gpu-h100-3").health.ready);
+    // llama-chat's two replicas hold one time-sliced L4 each; the failed job holds none.
+    // Right after seeding, pods of the older revisions are still Terminating, and hold
+    // their GPUs until they are gone (up to their 30 s grace period), as the scheduler counts.
+    wait_for(
+        "the old revisions' pods to let go of their L4s",
+        Duration::from_secs(60),
+        || async {
+            let rows = inventory.rows().ok()?;
+            let l4: i64 = rows
+                .iter()
+                .filter(|r| r.model == "NVIDIA-L4")
+                .map(|r| r.allocated)
+                .sum();
+            (l4 == 2).then_some(())
+        },
+    )
+    .await;
+    // The running fine-tune holds 4 H100s on one node (other tests may add their own).
+    assert!(rows
+        .iter()
+        .any(|r| r.model == "NVIDIA-H100-80GB-HBM3" && r.allocated >= 4));
+}
+
+#[tokio::test]
+async fn a_gpu_pod_takes_gpus_and_gives_them_back() {
+    let Some(test) = connect("gpu-inventory-pod").await else {
+        return;
+    };
+    let Some(inventory) = inventory().await else {
+        return;
+    };
+    let node = "gpu-a100-1";
+    let before = row(&inventory, node).allocated;
+    let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "takes-three" },
+        "spec": {
+            "nodeSelector": { "kubernetes.io/hostname": node },
+            "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
+                             "resources": { "limits": { "nvidia.com/gpu": "3" } } }]
+        }
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    wait_for(
+        "the inventory to count the pod",
+        Duration::from_secs(30),
+        || async { (row(&inventory, node).allocated == before + 3).then_some(()) },
+    )
+    .await;
+    pods.delete("takes-three", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    wait_for(
+        "the inventory to free the GPUs",
+        Duration::from_secs(30),
+        || async { (row(&inventory, node).allocated == before).then_some(()) },
+    )
+    .await;
+}
