@@ -52,3 +52,42 @@ test("the GPU nodes table filters by model, free GPUs and readiness", async ({ s
   await expect(page.getByTestId("node-count")).toHaveText("1 nodes match");
   await expect(table.locator("tbody tr")).toHaveCount(1);
 });
+
+test("an ops admin cordons and uncordons a node after confirming, on the record", async ({ shell, page }) => {
+  await shell.open("/nodes");
+  const row = page.getByTestId("nodes-table").locator('tr[data-node="gpu-a100-mig-1"]');
+  await row.getByRole("button", { name: "Cordon" }).click();
+  await expect(row).toContainText("Cordon gpu-a100-mig-1?");
+  await row.getByRole("button", { name: "Cancel" }).click();
+  await expect(row).not.toContainText("cordoned");
+
+  await row.getByRole("button", { name: "Cordon" }).click();
+  await row.getByRole("button", { name: "Confirm" }).click();
+  await expect(row).toContainText("Ready, cordoned");
+  await row.getByRole("button", { name: "Uncordon" }).click();
+  await row.getByRole("button", { name: "Confirm" }).click();
+  await expect(row).not.toContainText("cordoned");
+
+  await shell.open("/admin");
+  const audit = page.getByRole("region", { name: "Audit log" });
+  await audit.getByLabel("Object").fill("gpu-a100-mig-1");
+  await audit.getByLabel("Object").press("Enter");
+  await expect(page.getByTestId("audit-table")).toContainText("node.cordon");
+  await expect(page.getByTestId("audit-table")).toContainText("node.uncordon");
+});
+
+test("the JSON API answers with the session or a token, and refuses anonymous calls", async ({ shell, page, playwright, baseURL }) => {
+  await shell.open("/");
+  const summary = await page.request.get("/api/v1/gpu-summary");
+  expect(summary.status()).toBe(200);
+  const models = (await summary.json()).models.map((m: { model: string }) => m.model);
+  expect(models).toEqual(["NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-SXM4-80GB", "NVIDIA-H100-80GB-HBM3", "NVIDIA-L4"]);
+  const nodes = await page.request.get("/api/v1/gpu-nodes?model=NVIDIA-L4&sort=free");
+  const body = await nodes.json();
+  expect(body.matching).toBe(2);
+  expect(body.rows.map((r: { name: string }) => r.name).sort()).toEqual(["gpu-l4-0", "gpu-l4-1"]);
+
+  const anonymous = await playwright.request.newContext({ baseURL });
+  expect((await anonymous.get("/api/v1/gpu-summary")).status()).toBe(401);
+  await anonymous.dispose();
+});

@@ -119,6 +119,11 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/admin/audit.csv", get(gantry_app::audit::export_csv))
+        .route("/api/v1/gpu-nodes", get(gantry_app::nodes::api::gpu_nodes))
+        .route(
+            "/api/v1/gpu-summary",
+            get(gantry_app::nodes::api::gpu_summary),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -231,6 +231,21 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
         ),
     );
     case(
+        "data scientist cordons a node",
+        403,
+        server.request(
+            "POST",
+            "/api/nodes/cordon",
+            "node=gpu-h100-0&cordon=true",
+            &[("Cookie", &alice), origin[0]],
+        ),
+    );
+    case(
+        "no session: the GPU JSON API",
+        401,
+        server.request("GET", "/api/v1/gpu-summary", "", &[]),
+    );
+    case(
         "viewer sends Impersonate-User: gantry:admin",
         403,
         server.request(

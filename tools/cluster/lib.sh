@@ -43,12 +43,13 @@ start_component() { # NAME RUN_DIR COMMAND...
 }
 
 # Polls COMMAND once a second for at most SECONDS; fails with the component's log tail
-# if it does not succeed in time or the component exits.
+# if it does not succeed in time or the component exits. NB: "exits" is `kill -0`, not
+# component_alive: a process caught in the middle of its exec shows an empty command line.
 wait_until() { # NAME RUN_DIR SECONDS COMMAND...
     local name="$1" run="$2" limit="$3" waited=0
     shift 3
     until "$@" >/dev/null 2>&1; do
-        if ! component_alive "$name" "$run"; then
+        if ! kill -0 "$(<"$run/pids/$name.pid")" 2>/dev/null; then
             echo "cluster: $name exited while starting; last lines of $run/logs/$name.log:" >&2
             tail -n 20 "$run/logs/$name.log" >&2
             return 1

@@ -164,17 +164,19 @@ pub fn select(mut rows: Vec<GpuNodeRow>, filter: &NodeFilter) -> NodePage {
     }
 }
 
-/// The rows the caller may see: everyone Gantry lets in, if the cluster's RBAC lets them
+/// The rows `principal` may see: everyone Gantry lets in, if the cluster's RBAC lets them
 /// list nodes (a SubjectAccessReview for the impersonated user, cached 30 s).
 #[cfg(feature = "ssr")]
-async fn visible_rows() -> Result<Vec<GpuNodeRow>, AppError> {
+async fn visible_rows(
+    state: &crate::state::AppState,
+    principal: &crate::auth::rules::Principal,
+) -> Result<Vec<GpuNodeRow>, AppError> {
     use crate::auth::rules::Action;
-    let who = crate::auth::server::require(Action::View, None)?;
-    let state = crate::state::app_state()?;
+    principal.check(Action::View, None)?;
     let groups = &state.auth.impersonate_groups;
     if !state
         .cluster
-        .allowed(&who.principal, groups, "list", ("", "nodes"), None)
+        .allowed(principal, groups, "list", ("", "nodes"), None)
         .await?
     {
         return Err(AppError::forbidden(
@@ -184,14 +186,140 @@ async fn visible_rows() -> Result<Vec<GpuNodeRow>, AppError> {
     state.inventory.rows()
 }
 
+#[cfg(feature = "ssr")]
+async fn caller_rows() -> Result<Vec<GpuNodeRow>, AppError> {
+    use crate::auth::rules::Action;
+    let who = crate::auth::server::require(Action::View, None)?;
+    visible_rows(&crate::state::app_state()?, &who.principal).await
+}
+
 #[server(endpoint = "gpu-nodes")]
 pub async fn list_gpu_nodes(filter: NodeFilter) -> Result<NodePage, AppError> {
-    Ok(select(visible_rows().await?, &filter))
+    Ok(select(caller_rows().await?, &filter))
 }
 
 #[server(endpoint = "gpu-summary")]
 pub async fn get_gpu_summary() -> Result<GpuSummary, AppError> {
-    Ok(GpuSummary::from_rows(&visible_rows().await?))
+    Ok(GpuSummary::from_rows(&caller_rows().await?))
+}
+
+/// Cordons (or uncordons) a node, as the calling ops admin: the patch is impersonated, so
+/// the cluster's RBAC decides too, and the attempt is audited whatever its outcome.
+#[server(endpoint = "nodes/cordon")]
+pub async fn set_cordon(node: String, cordon: bool) -> Result<(), AppError> {
+    use crate::auth::rules::Action;
+    use k8s_openapi::api::core::v1::Node;
+    use kube::api::{Api, Patch, PatchParams};
+
+    let who = crate::auth::server::require(Action::OperateCluster, None)?;
+    let valid = !node.is_empty()
+        && node.len() <= 253
+        && node
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if !valid {
+        return Err(AppError::invalid("node", "not a node name"));
+    }
+    let state = crate::state::app_state()?;
+    let client = state
+        .cluster
+        .client_as(&who.principal, &state.auth.impersonate_groups)?;
+    let patch = serde_json::json!({ "spec": { "unschedulable": cordon } });
+    let result = Api::<Node>::all(client)
+        .patch(&node, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            kube::Error::Api(status) if status.code == 403 => {
+                AppError::forbidden(format!("the cluster refused: {}", status.message))
+            }
+            kube::Error::Api(status) if status.code == 404 => {
+                AppError::not_found(format!("node {node:?}"))
+            }
+            other => AppError::unavailable("Kubernetes", other.to_string()),
+        });
+    let outcome = match &result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    };
+    crate::audit::record(
+        &state.db,
+        &who.principal.username,
+        if cordon {
+            "node.cordon"
+        } else {
+            "node.uncordon"
+        },
+        &format!("node/{node}"),
+        &format!("spec.unschedulable -> {cordon}"),
+        &outcome,
+        &crate::auth::server::client_address(),
+    )
+    .await?;
+    result?;
+    // Answer once the cache has seen the change, so the page reloads the new state.
+    for _ in 0..40 {
+        let seen = state
+            .inventory
+            .rows()
+            .ok()
+            .and_then(|rows| rows.into_iter().find(|r| r.name == node))
+            .is_some_and(|r| r.health.cordoned == cordon);
+        if seen {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// The JSON API for scripts and dashboards (session or `Authorization: Bearer` token):
+/// `GET /api/v1/gpu-nodes` (the table's filters as query parameters) and
+/// `GET /api/v1/gpu-summary`. Errors are the same JSON `AppError` with its status.
+#[cfg(feature = "ssr")]
+pub mod api {
+    use axum::extract::{Query, State};
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
+    use axum::{Extension, Json};
+
+    use super::{select, visible_rows, GpuSummary, NodeFilter};
+    use crate::auth::server::Authenticated;
+    use crate::error::AppError;
+    use crate::state::AppState;
+
+    fn error(e: AppError) -> Response {
+        let status =
+            StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(e)).into_response()
+    }
+
+    pub async fn gpu_nodes(
+        State(state): State<AppState>,
+        who: Option<Extension<Authenticated>>,
+        Query(filter): Query<NodeFilter>,
+    ) -> Response {
+        let Some(Extension(who)) = who else {
+            return error(AppError::Unauthenticated);
+        };
+        match visible_rows(&state, &who.principal).await {
+            Ok(rows) => Json(select(rows, &filter)).into_response(),
+            Err(e) => error(e),
+        }
+    }
+
+    pub async fn gpu_summary(
+        State(state): State<AppState>,
+        who: Option<Extension<Authenticated>>,
+    ) -> Response {
+        let Some(Extension(who)) = who else {
+            return error(AppError::Unauthenticated);
+        };
+        match visible_rows(&state, &who.principal).await {
+            Ok(rows) => Json(GpuSummary::from_rows(&rows)).into_response(),
+            Err(e) => error(e),
+        }
+    }
 }
 
 /// The GPU node inventory.
@@ -211,8 +339,20 @@ pub fn NodesPage() -> impl IntoView {
         sort: sort.get(),
         page: page.get(),
     });
-    // Fetched by the browser after hydration (see audit::AuditLog for why).
-    let data = LocalResource::new(move || list_gpu_nodes(filter.get()));
+    let cordon = ServerAction::<SetCordon>::new();
+    // Fetched by the browser after hydration (see audit::AuditLog for why), and again after
+    // each cordon or uncordon.
+    let data = LocalResource::new(move || {
+        cordon.version().get();
+        list_gpu_nodes(filter.get())
+    });
+    let me = LocalResource::new(crate::auth::get_current_user);
+    let can_operate = Signal::derive(move || {
+        me.get()
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|user| user.role.may(crate::auth::rules::Action::OperateCluster))
+    });
     let on_filter = move |signal: RwSignal<String>| {
         move |ev| {
             signal.set(event_target_value(&ev));
@@ -279,14 +419,22 @@ pub fn NodesPage() -> impl IntoView {
             {move || match data.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
-                Some(Ok(result)) => view! { <NodeTable result page /> }.into_any(),
+                Some(Ok(result)) => view! { <NodeTable result page cordon can_operate /> }.into_any(),
             }}
+            <p class="form-error" role="alert" data-testid="cordon-error">
+                {move || cordon.value().get().and_then(Result::err).map(|e| e.to_string())}
+            </p>
         </section>
     }
 }
 
 #[component]
-fn NodeTable(result: NodePage, page: RwSignal<usize>) -> impl IntoView {
+fn NodeTable(
+    result: NodePage,
+    page: RwSignal<usize>,
+    cordon: ServerAction<SetCordon>,
+    can_operate: Signal<bool>,
+) -> impl IntoView {
     let pages = result.matching.div_ceil(PAGE_SIZE).max(1);
     let current = result.page;
     view! {
@@ -304,6 +452,7 @@ fn NodeTable(result: NodePage, page: RwSignal<usize>) -> impl IntoView {
                         <th>"Free"</th>
                         <th>"Resources"</th>
                         <th>"Health"</th>
+                        <th></th>
                     </tr>
                 </thead>
                 <tbody>
@@ -328,6 +477,8 @@ fn NodeTable(result: NodePage, page: RwSignal<usize>) -> impl IntoView {
                                 _ => row.model.clone(),
                             };
                             let key = row.name.clone();
+                            let node = row.name.clone();
+                            let cordoned = row.health.cordoned;
                             view! {
                                 <tr data-node=key>
                                     <td>{row.name}</td>
@@ -337,6 +488,15 @@ fn NodeTable(result: NodePage, page: RwSignal<usize>) -> impl IntoView {
                                     <td data-testid="free">{row.free}</td>
                                     <td>{resources}</td>
                                     <td>{health}</td>
+                                    <td>
+                                        <Show when=move || can_operate.get()>
+                                            <CordonButton
+                                                node=node.clone()
+                                                cordoned
+                                                action=cordon
+                                            />
+                                        </Show>
+                                    </td>
                                 </tr>
                             }
                         })
@@ -357,6 +517,46 @@ fn NodeTable(result: NodePage, page: RwSignal<usize>) -> impl IntoView {
                 "Next"
             </button>
         </nav>
+    }
+}
+
+/// Cordon or uncordon, in two steps: the first click asks, the second does it.
+#[component]
+fn CordonButton(node: String, cordoned: bool, action: ServerAction<SetCordon>) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    let verb = if cordoned { "Uncordon" } else { "Cordon" };
+    let node_for_confirm = node.clone();
+    view! {
+        <Show
+            when=move || asking.get()
+            fallback=move || {
+                view! {
+                    <button type="button" on:click=move |_| asking.set(true)>
+                        {verb}
+                    </button>
+                }
+            }
+        >
+            <span class="confirm">
+                {format!("{verb} {node_for_confirm}?")}
+                <button
+                    type="button"
+                    class="primary"
+                    on:click={
+                        let node = node.clone();
+                        move |_| {
+                            action.dispatch(SetCordon { node: node.clone(), cordon: !cordoned });
+                            asking.set(false);
+                        }
+                    }
+                >
+                    "Confirm"
+                </button>
+                <button type="button" on:click=move |_| asking.set(false)>
+                    "Cancel"
+                </button>
+            </span>
+        </Show>
     }
 }
 
