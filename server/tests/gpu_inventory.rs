@@ -28,12 +28,11 @@ async fn inventory() -> Option<Inventory> {
     Some(inventory)
 }
 
-fn row(inventory: &Inventory, name: &str) -> GpuNodeRow {
-    inventory
-        .rows()
-        .unwrap()
-        .into_iter()
+async fn row(inventory: &Inventory, name: &str) -> GpuNodeRow {
+    let rows = inventory.rows().await.unwrap();
+    rows.iter()
         .find(|r| r.name == name)
+        .cloned()
         .unwrap_or_else(|| panic!("no row for {name}"))
 }
 
@@ -42,7 +41,7 @@ async fn the_seeded_fleet_has_the_right_free_counts() {
     let Some(inventory) = inventory().await else {
         return;
     };
-    let rows = inventory.rows().unwrap();
+    let rows = inventory.rows().await.unwrap();
     // 12 GPU nodes; the CPU nodes have no row.
     assert_eq!(
         rows.len(),
@@ -51,12 +50,12 @@ async fn the_seeded_fleet_has_the_right_free_counts() {
         rows.iter().map(|r| &r.name).collect::<Vec<_>>()
     );
     assert!(rows.iter().all(|r| !r.name.starts_with("cpu-")));
-    let mig = row(&inventory, "gpu-a100-mig-0");
+    let mig = row(&inventory, "gpu-a100-mig-0").await;
     assert_eq!((mig.allocatable, mig.free), (24, 24));
     assert_eq!(mig.resources["nvidia.com/mig-1g.10gb"], (16, 0));
-    let cordoned = row(&inventory, "gpu-a100-3");
+    let cordoned = row(&inventory, "gpu-a100-3").await;
     assert!(cordoned.health.cordoned && cordoned.health.ready);
-    assert!(!row(&inventory, "gpu-h100-3").health.ready);
+    assert!(!row(&inventory, "gpu-h100-3").await.health.ready);
     // llama-chat's two replicas hold one time-sliced L4 each; the failed job holds none.
     // Right after seeding, pods of the older revisions are still Terminating, and hold
     // their GPUs until they are gone (up to their 30 s grace period), as the scheduler counts.
@@ -64,7 +63,7 @@ async fn the_seeded_fleet_has_the_right_free_counts() {
         "the old revisions' pods to let go of their L4s",
         Duration::from_secs(60),
         || async {
-            let rows = inventory.rows().ok()?;
+            let rows = inventory.rows().await.ok()?;
             let l4: i64 = rows
                 .iter()
                 .filter(|r| r.model == "NVIDIA-L4")
@@ -89,7 +88,7 @@ async fn a_gpu_pod_takes_gpus_and_gives_them_back() {
         return;
     };
     let node = "gpu-a100-1";
-    let before = row(&inventory, node).allocated;
+    let before = row(&inventory, node).await.allocated;
     let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
     let pod: Pod = serde_json::from_value(serde_json::json!({
         "metadata": { "name": "takes-three" },
@@ -104,7 +103,7 @@ async fn a_gpu_pod_takes_gpus_and_gives_them_back() {
     wait_for(
         "the inventory to count the pod",
         Duration::from_secs(30),
-        || async { (row(&inventory, node).allocated == before + 3).then_some(()) },
+        || async { (row(&inventory, node).await.allocated == before + 3).then_some(()) },
     )
     .await;
     pods.delete("takes-three", &DeleteParams::default().grace_period(0))
@@ -113,7 +112,7 @@ async fn a_gpu_pod_takes_gpus_and_gives_them_back() {
     wait_for(
         "the inventory to free the GPUs",
         Duration::from_secs(30),
-        || async { (row(&inventory, node).allocated == before).then_some(()) },
+        || async { (row(&inventory, node).await.allocated == before).then_some(()) },
     )
     .await;
 }

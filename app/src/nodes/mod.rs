@@ -127,9 +127,10 @@ impl GpuSummary {
     }
 }
 
-/// Applies `filter`'s conditions, sort and page to all rows.
-pub fn select(mut rows: Vec<GpuNodeRow>, filter: &NodeFilter) -> NodePage {
-    let mut models: Vec<String> = rows.iter().map(|r| r.model.clone()).collect();
+/// Applies `filter`'s conditions, sort and page to all rows; only the page is copied.
+pub fn select(all: &[GpuNodeRow], filter: &NodeFilter) -> NodePage {
+    let mut models: Vec<String> = all.iter().map(|r| r.model.clone()).collect();
+    let mut rows: Vec<&GpuNodeRow> = all.iter().collect();
     models.sort();
     models.dedup();
     let search = filter.search.trim().to_lowercase();
@@ -155,6 +156,7 @@ pub fn select(mut rows: Vec<GpuNodeRow>, filter: &NodeFilter) -> NodePage {
         .into_iter()
         .skip(filter.page * PAGE_SIZE)
         .take(PAGE_SIZE)
+        .cloned()
         .collect();
     NodePage {
         rows,
@@ -170,7 +172,7 @@ pub fn select(mut rows: Vec<GpuNodeRow>, filter: &NodeFilter) -> NodePage {
 async fn visible_rows(
     state: &crate::state::AppState,
     principal: &crate::auth::rules::Principal,
-) -> Result<Vec<GpuNodeRow>, AppError> {
+) -> Result<std::sync::Arc<Vec<GpuNodeRow>>, AppError> {
     use crate::auth::rules::Action;
     principal.check(Action::View, None)?;
     let groups = &state.auth.impersonate_groups;
@@ -183,11 +185,11 @@ async fn visible_rows(
             "the cluster does not let you list nodes",
         ));
     }
-    state.inventory.rows()
+    state.inventory.rows().await
 }
 
 #[cfg(feature = "ssr")]
-async fn caller_rows() -> Result<Vec<GpuNodeRow>, AppError> {
+async fn caller_rows() -> Result<std::sync::Arc<Vec<GpuNodeRow>>, AppError> {
     use crate::auth::rules::Action;
     let who = crate::auth::server::require(Action::View, None)?;
     visible_rows(&crate::state::app_state()?, &who.principal).await
@@ -195,7 +197,7 @@ async fn caller_rows() -> Result<Vec<GpuNodeRow>, AppError> {
 
 #[server(endpoint = "gpu-nodes")]
 pub async fn list_gpu_nodes(filter: NodeFilter) -> Result<NodePage, AppError> {
-    Ok(select(caller_rows().await?, &filter))
+    Ok(select(&caller_rows().await?, &filter))
 }
 
 #[server(endpoint = "gpu-summary")]
@@ -262,8 +264,9 @@ pub async fn set_cordon(node: String, cordon: bool) -> Result<(), AppError> {
         let seen = state
             .inventory
             .rows()
+            .await
             .ok()
-            .and_then(|rows| rows.into_iter().find(|r| r.name == node))
+            .and_then(|rows| rows.iter().find(|r| r.name == node).cloned())
             .is_some_and(|r| r.health.cordoned == cordon);
         if seen {
             break;
@@ -303,7 +306,7 @@ pub mod api {
             return error(AppError::Unauthenticated);
         };
         match visible_rows(&state, &who.principal).await {
-            Ok(rows) => Json(select(rows, &filter)).into_response(),
+            Ok(rows) => Json(select(&rows, &filter)).into_response(),
             Err(e) => error(e),
         }
     }
@@ -600,7 +603,7 @@ mod tests {
             row("c", "A100", 5, false, false),
         ];
         let only = |f: NodeFilter| {
-            select(rows.clone(), &f)
+            select(&rows, &f)
                 .rows
                 .into_iter()
                 .map(|r| r.name)
@@ -646,7 +649,7 @@ mod tests {
             .map(|i| row(&format!("n{i:03}"), "L4", 1, true, false))
             .collect();
         let third = select(
-            many,
+            &many,
             &NodeFilter {
                 page: 2,
                 ..Default::default()
