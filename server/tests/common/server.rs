@@ -97,22 +97,27 @@ impl TestServer {
             .iter()
             .map(|(k, v)| format!("{k}: {v}\r\n"))
             .collect();
+        self.exchange(&format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    /// Sends `raw` on a fresh connection and reads the whole answer.
+    fn exchange(&self, raw: &str) -> Response {
+        let host = self.base.trim_start_matches("http://");
         let mut stream = TcpStream::connect(host).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut raw = Vec::new();
+        stream.write_all(raw.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let first_line = raw.lines().next().unwrap_or_default();
         stream
-            .read_to_end(&mut raw)
-            .unwrap_or_else(|e| panic!("{method} {path}: no complete answer: {e}"));
-        Response::parse(&raw)
+            .read_to_end(&mut answer)
+            .unwrap_or_else(|e| panic!("{first_line}: no complete answer: {e}"));
+        Response::parse(&answer)
     }
 
     /// A POST that announces a body of `claimed` bytes and sends none: what a server that
@@ -120,21 +125,10 @@ impl TestServer {
     /// the server's early answer against the client's writes.)
     pub fn announce_body(&self, path: &str, claimed: usize) -> Response {
         let host = self.base.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(host).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
+        self.exchange(&format!(
             "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {claimed}\r\n\r\n"
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .unwrap_or_else(|e| panic!("POST {path}: no complete answer: {e}"));
-        Response::parse(&raw)
+        ))
     }
 
     /// Sends SIGTERM and expects a clean exit within a few seconds.
