@@ -4,6 +4,10 @@
 //! `hydrate` into the wasm that makes those pages interactive. One module per area; each holds
 //! its components, its server functions and, behind `ssr`, its server-side logic.
 
+// NB: release builds keep Leptos' full view types (debug builds erase them), and the nodes
+// table's nested views need more than the default depth of 128 to lay out.
+#![recursion_limit = "256"]
+
 pub mod audit;
 pub mod auth;
 pub mod cluster;
