@@ -174,14 +174,10 @@ pub async fn export_csv(
     use crate::auth::server::Authenticated;
 
     let Some(who) = request.extensions().get::<Authenticated>() else {
-        return (
-            axum::http::StatusCode::UNAUTHORIZED,
-            axum::Json(AppError::Unauthenticated),
-        )
-            .into_response();
+        return AppError::Unauthenticated.into_response();
     };
     if let Err(e) = who.principal.check(Action::Administer, None) {
-        return (axum::http::StatusCode::FORBIDDEN, axum::Json(e)).into_response();
+        return e.into_response();
     }
     // An export is not paged: up to a million lines, streamed from one query.
     match query(&state.db, &filter, 1_000_000).await {
@@ -196,11 +192,7 @@ pub async fn export_csv(
             to_csv(&entries),
         )
             .into_response(),
-        Err(e) => {
-            let status = axum::http::StatusCode::from_u16(e.status_code())
-                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-            (status, axum::Json(e)).into_response()
-        }
+        Err(e) => e.into_response(),
     }
 }
 

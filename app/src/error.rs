@@ -102,6 +102,17 @@ impl AppError {
     }
 }
 
+/// Plain axum routes (the JSON API, the CSV export, the request layers) answer errors the
+/// way server functions do: the variant's status and the JSON body.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.status_code())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self)).into_response()
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -11,7 +11,7 @@
 //! policy.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use gantry_app::error::AppError;
@@ -69,13 +69,10 @@ pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -
         None => next.run(request).await,
         Some(reason) => {
             tracing::warn!(reason, origin = ?text(header::ORIGIN), "refused a cross-site request");
-            (
-                StatusCode::FORBIDDEN,
-                axum::Json(AppError::forbidden(format!(
-                    "{reason}; state-changing requests must come from Gantry's own pages"
-                ))),
-            )
-                .into_response()
+            AppError::forbidden(format!(
+                "{reason}; state-changing requests must come from Gantry's own pages"
+            ))
+            .into_response()
         }
     }
 }

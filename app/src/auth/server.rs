@@ -10,7 +10,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use leptos::prelude::use_context;
@@ -453,9 +453,8 @@ pub async fn authenticate(
             Some((account, token_id)) => Some((account, Credential::Token(token_id))),
             None => {
                 return (
-                    StatusCode::UNAUTHORIZED,
                     [(header::WWW_AUTHENTICATE, "Bearer")],
-                    axum::Json(AppError::Unauthenticated),
+                    AppError::Unauthenticated,
                 )
                     .into_response()
             }
@@ -483,11 +482,7 @@ pub async fn authenticate(
         }
         None if request.uri().path().starts_with("/api/") => {
             if !is_public_api(request.uri().path()) {
-                return (
-                    StatusCode::UNAUTHORIZED,
-                    axum::Json(AppError::Unauthenticated),
-                )
-                    .into_response();
+                return AppError::Unauthenticated.into_response();
             }
         }
         None if request.method() == Method::GET && !is_public(request.uri().path()) => {

@@ -282,7 +282,6 @@ pub async fn set_cordon(node: String, cordon: bool) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 pub mod api {
     use axum::extract::{Query, State};
-    use axum::http::StatusCode;
     use axum::response::{IntoResponse, Response};
     use axum::{Extension, Json};
 
@@ -291,23 +290,17 @@ pub mod api {
     use crate::error::AppError;
     use crate::state::AppState;
 
-    fn error(e: AppError) -> Response {
-        let status =
-            StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(e)).into_response()
-    }
-
     pub async fn gpu_nodes(
         State(state): State<AppState>,
         who: Option<Extension<Authenticated>>,
         Query(filter): Query<NodeFilter>,
     ) -> Response {
         let Some(Extension(who)) = who else {
-            return error(AppError::Unauthenticated);
+            return AppError::Unauthenticated.into_response();
         };
         match visible_rows(&state, &who.principal).await {
             Ok(rows) => Json(select(&rows, &filter)).into_response(),
-            Err(e) => error(e),
+            Err(e) => e.into_response(),
         }
     }
 
@@ -316,11 +309,11 @@ pub mod api {
         who: Option<Extension<Authenticated>>,
     ) -> Response {
         let Some(Extension(who)) = who else {
-            return error(AppError::Unauthenticated);
+            return AppError::Unauthenticated.into_response();
         };
         match visible_rows(&state, &who.principal).await {
             Ok(rows) => Json(GpuSummary::from_rows(&rows)).into_response(),
-            Err(e) => error(e),
+            Err(e) => e.into_response(),
         }
     }
 }
