@@ -65,12 +65,7 @@ mod ssr {
         result: &str,
         client: &str,
     ) -> Result<(), AppError> {
-        let at = crate::auth::server::format_unix(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs(),
-        );
+        let at = crate::auth::server::now_rfc3339();
         sqlx::query(
             "INSERT INTO audit_log (at, actor, action, object, detail, result, client) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -104,13 +104,10 @@ pub fn random_secret(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn now_rfc3339() -> String {
-    // SQLite's own clock would do, but the audit log and accounts want the same format.
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    format_unix(secs)
+/// Now as stored in accounts, tokens and the audit log: `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+/// (SQLite's own clock would do, but every table wants the same format.)
+pub fn now_rfc3339() -> String {
+    format_unix(unix_now())
 }
 
 /// `secs` since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
@@ -135,11 +132,12 @@ pub fn format_unix(secs: u64) -> String {
     )
 }
 
-fn unix_now() -> i64 {
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_secs() as i64
+        .as_secs()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -329,7 +327,7 @@ const SESSION_LAST_SEEN: &str = "last_seen";
 pub async fn start_session(session: &Session, account_id: i64) -> Result<(), AppError> {
     let failed = |e| AppError::internal("starting a session", e);
     session.cycle_id().await.map_err(failed)?;
-    let now = unix_now();
+    let now = unix_now() as i64;
     session
         .insert(SESSION_ACCOUNT, account_id)
         .await
@@ -359,7 +357,7 @@ async fn session_account(settings: &AuthSettings, session: &Session) -> Option<i
     let account: i64 = session.get(SESSION_ACCOUNT).await.ok().flatten()?;
     let login_at: i64 = session.get(SESSION_LOGIN_AT).await.ok().flatten()?;
     let last_seen: i64 = session.get(SESSION_LAST_SEEN).await.ok().flatten()?;
-    let now = unix_now();
+    let now = unix_now() as i64;
     let idle = now - last_seen;
     let age = now - login_at;
     if idle > settings.session_idle.as_secs() as i64

@@ -58,10 +58,7 @@ pub async fn create_token(name: String, days: Option<String>) -> Result<String, 
         },
     };
     let token = auth::new_token();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let now = auth::unix_now();
     let expires_at = days.map(|d| auth::format_unix(now + u64::from(d) * 86_400));
     sqlx::query(
         "INSERT INTO api_tokens (account_id, name, prefix, token_hash, created_at, expires_at) \
@@ -137,12 +134,7 @@ pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     .map_err(|e| AppError::internal("revoking a token", e))?;
     let (owner,) = owner.ok_or_else(|| AppError::not_found(format!("token {id}")))?;
     sqlx::query("UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
-        .bind(auth::format_unix(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs(),
-        ))
+        .bind(auth::now_rfc3339())
         .bind(id)
         .execute(&state.db)
         .await
