@@ -379,6 +379,23 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
     assert!(wrong.is_empty(), "{wrong:#?}");
     assert!(cases.len() >= 20);
 
+    // The impersonation case above would be 403 for a viewer anyway; this shows the header
+    // changes nothing about who the caller is.
+    let me = server
+        .request(
+            "POST",
+            "/api/me",
+            "",
+            &[
+                ("Cookie", &victor),
+                origin[0],
+                ("Impersonate-User", "gantry:admin"),
+            ],
+        )
+        .json();
+    assert_eq!(me["username"], "victor", "{me}");
+    assert_eq!(me["role"], "viewer", "{me}");
+
     // Nothing was created or changed...
     let accounts = server
         .request(
