@@ -120,6 +120,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tokens") view=auth::tokens::TokensPage />
                     <Route path=path!("/") view=overview::OverviewPage />
                     <Route path=path!("/nodes") view=nodes::NodesPage />
+                    <Route path=path!("/nodes/:name") view=nodes::detail::NodeDetailPage />
                     <Route path=path!("/jobs") view=jobs::JobsPage />
                     <Route path=path!("/models") view=models::ModelsPage />
                     <Route path=path!("/serving") view=serving::ServingPage />

@@ -3,20 +3,49 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::nodes::{get_gpu_summary, GpuSummary};
+use crate::error::AppError;
+use crate::nodes::{live, GpuSummary, LiveBadge, PendingPod, StaleNotice};
 
-/// The landing page: GPUs by model, how many are free, and the nodes that need attention.
+/// The landing page: GPUs by model, how many are free, the nodes that need attention and
+/// the pods waiting for GPUs, kept current by the summary stream.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    // Fetched by the browser after hydration (see audit::AuditLog for why).
-    let summary = LocalResource::new(get_gpu_summary);
+    let summary: RwSignal<Option<Result<GpuSummary, AppError>>> = RwSignal::new(None);
+    let connection = RwSignal::new(live::Connection::Connecting);
+    #[cfg(feature = "hydrate")]
+    {
+        let stream = live::LiveStream::open(
+            "/api/v1/gpu-summary/stream",
+            move |text| {
+                summary.set(Some(
+                    serde_json::from_str::<Result<GpuSummary, AppError>>(&text).unwrap_or_else(
+                        |e| {
+                            Err(AppError::Transport {
+                                reason: format!("unreadable update: {e}"),
+                            })
+                        },
+                    ),
+                ))
+            },
+            move |state| connection.set(state),
+        );
+        let stream = StoredValue::new_local(stream);
+        on_cleanup(move || stream.set_value(None));
+    }
+    let stale = move || {
+        summary
+            .get()
+            .and_then(Result::ok)
+            .and_then(|s| s.stale_since)
+    };
     view! {
         <Title text="Overview" />
         <section class="page">
-            <h1>"Overview"</h1>
+            <h1>"Overview " <LiveBadge connection /></h1>
             <p class="lead">
                 "How many GPUs the cluster has and how many are free right now."
             </p>
+            <StaleNotice since=Signal::derive(stale) />
             {move || match summary.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
@@ -80,5 +109,76 @@ fn FleetSummary(summary: GpuSummary) -> impl IntoView {
         </div>
         {attention("Not ready:", summary.not_ready)}
         {attention("Cordoned:", summary.cordoned)}
+        <h2>"Waiting for GPUs"</h2>
+        <PendingPods
+            pending=summary.pending
+            count=summary.pending_count
+            elsewhere=summary.pending_elsewhere
+        />
+    }
+}
+
+/// Pods the scheduler could not place, with its reason.
+#[component]
+fn PendingPods(pending: Vec<PendingPod>, count: usize, elsewhere: usize) -> impl IntoView {
+    let more = count.saturating_sub(pending.len());
+    view! {
+        {pending.is_empty().then(|| view! { <p class="muted">"No pod is waiting for GPUs."</p> })}
+        {(!pending.is_empty())
+            .then(|| {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table" data-testid="pending-pods">
+                            <thead>
+                                <tr>
+                                    <th>"Namespace"</th>
+                                    <th>"Pod"</th>
+                                    <th>"Owner"</th>
+                                    <th>"Asks for"</th>
+                                    <th>"Waiting since"</th>
+                                    <th>"Scheduler's reason"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {pending
+                                    .into_iter()
+                                    .map(|p| {
+                                        let asks = p
+                                            .gpus
+                                            .iter()
+                                            .map(|(r, n)| format!("{n} × {}", r.trim_start_matches("nvidia.com/")))
+                                            .collect::<Vec<_>>()
+                                            .join(", ");
+                                        let owner = p
+                                            .owner
+                                            .map(|o| format!("{} {}", o.kind, o.name))
+                                            .unwrap_or_else(|| "–".into());
+                                        let key = p.name.clone();
+                                        view! {
+                                            <tr data-pod=key>
+                                                <td>{p.namespace}</td>
+                                                <td>{p.name}</td>
+                                                <td>{owner}</td>
+                                                <td>{asks}</td>
+                                                <td>{p.since}</td>
+                                                <td class="reason">{p.reason}</td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+            })}
+        {(more > 0).then(|| view! { <p class="muted">{format!("… and {more} more.")}</p> })}
+        {(elsewhere > 0)
+            .then(|| {
+                view! {
+                    <p class="muted">
+                        {format!("{elsewhere} more in namespaces you cannot see.")}
+                    </p>
+                }
+            })}
     }
 }

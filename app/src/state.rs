@@ -29,8 +29,10 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     /// Failed logins per account and address, for rate limiting.
     pub login_limiter: Arc<LoginLimiter>,
-    /// Watch-backed caches of Nodes and Pods: the GPU inventory.
+    /// Watch-fed index of Nodes and Pods: the GPU inventory.
     pub inventory: Inventory,
+    /// Turns true when the server starts shutting down, so that open streams end.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// The shared state inside a server function or a server-rendered component.

@@ -85,6 +85,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         }),
         login_limiter: Arc::default(),
         inventory: Inventory::start(cluster_for_caches),
+        stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
     })
 }
 
@@ -121,8 +122,16 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/audit.csv", get(gantry_app::audit::export_csv))
         .route("/api/v1/gpu-nodes", get(gantry_app::nodes::api::gpu_nodes))
         .route(
+            "/api/v1/gpu-nodes/stream",
+            get(gantry_app::nodes::live::gpu_nodes_stream),
+        )
+        .route(
             "/api/v1/gpu-summary",
             get(gantry_app::nodes::api::gpu_summary),
+        )
+        .route(
+            "/api/v1/gpu-summary/stream",
+            get(gantry_app::nodes::live::gpu_summary_stream),
         )
         .leptos_routes_with_context(
             &state,
@@ -170,11 +179,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let streams = state.stopping.clone();
     // Connection info gives the client address for the audit log and login rate limits.
     let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing open requests");
+        // Live streams never finish by themselves.
+        streams.send_replace(true);
         let _ = stopping_tx.send(());
     });
     let timeout = config.shutdown_timeout;

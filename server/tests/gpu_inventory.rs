@@ -28,10 +28,16 @@ async fn inventory() -> Option<Inventory> {
     Some(inventory)
 }
 
+fn all_rows(inventory: &Inventory) -> Vec<GpuNodeRow> {
+    inventory.read().unwrap().rows.values().cloned().collect()
+}
+
 async fn row(inventory: &Inventory, name: &str) -> GpuNodeRow {
-    let rows = inventory.rows().await.unwrap();
-    rows.iter()
-        .find(|r| r.name == name)
+    inventory
+        .read()
+        .unwrap()
+        .rows
+        .get(name)
         .cloned()
         .unwrap_or_else(|| panic!("no row for {name}"))
 }
@@ -41,7 +47,7 @@ async fn the_seeded_fleet_has_the_right_free_counts() {
     let Some(inventory) = inventory().await else {
         return;
     };
-    let rows = inventory.rows().await.unwrap();
+    let rows = all_rows(&inventory);
     // 12 GPU nodes; the CPU nodes have no row.
     assert_eq!(
         rows.len(),
@@ -63,8 +69,7 @@ async fn the_seeded_fleet_has_the_right_free_counts() {
         "the old revisions' pods to let go of their L4s",
         Duration::from_secs(60),
         || async {
-            let rows = inventory.rows().await.ok()?;
-            let l4: i64 = rows
+            let l4: i64 = all_rows(&inventory)
                 .iter()
                 .filter(|r| r.model == "NVIDIA-L4")
                 .map(|r| r.allocated)

@@ -1,56 +1,250 @@
-//! Watch-backed caches of Nodes and Pods (server only), read with Gantry's own account.
+//! The GPU inventory's index (server only): Nodes and Pods followed by watches, read with
+//! Gantry's own account, kept as a per-node index that each watch event updates in place.
 //!
-//! Started at boot; they wait for the cluster connection, fill from one LIST and then follow
-//! the watch, reconnecting with backoff. Pods that finished (Succeeded, Failed) are not
-//! cached: they hold no GPUs. Fields Gantry never reads are dropped before storing, so a
-//! 5,000-node, 50,000-pod cluster fits in a modest server.
+//! A request never lists anything and never walks 50,000 pods: a node's row is recomputed
+//! when the node or one of its pods changes, rows are kept sorted by name, and readers share
+//! an `RwLock`. Only what Gantry reads is stored ([`NodeInfo`], [`PodInfo`]): a few hundred
+//! bytes per pod instead of the whole object. Pods that finished (Succeeded, Failed) are not
+//! watched at all: they hold no GPUs.
+//!
+//! When a watch fails (API server down, network gone), the last state keeps being served,
+//! marked stale since the first failure; the watch restarts with backoff and, once its new
+//! LIST has completed, replaces the state and clears the mark.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Debug;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
-use kube::Api;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
 
-use super::inventory::node_row;
+use super::inventory::{node_row, NodeInfo, PodInfo};
 use super::GpuNodeRow;
 use crate::cluster::Cluster;
 use crate::error::AppError;
 
-/// How long computed rows are reused. Every request within this time shares one pass over
-/// 5,000 nodes and 50,000 pods instead of each making its own; well inside the 2 s in
-/// which a change must reach an open page.
-const ROWS_TTL: Duration = Duration::from_millis(500);
+/// A pod's identity in the index: namespace and name.
+pub type PodKey = (String, String);
 
-/// Rows computed at an instant, shared by the requests that follow within [`ROWS_TTL`].
-type Computed = Option<(Instant, Arc<Vec<GpuNodeRow>>)>;
+/// The index proper. Read through [`Inventory::read`]; written only by the watches.
+#[derive(Default)]
+pub struct Index {
+    pub nodes: HashMap<String, NodeInfo>,
+    pub pods: HashMap<PodKey, PodInfo>,
+    /// Which pods are bound to each node.
+    pub on_node: HashMap<String, BTreeSet<PodKey>>,
+    /// One row per GPU node, sorted by name: the table's default order needs no sort.
+    pub rows: BTreeMap<String, GpuNodeRow>,
+    /// Unbound pods that ask for GPUs.
+    pub pending: BTreeSet<PodKey>,
+    /// Per watch (nodes, pods): when it failed, in seconds since the epoch, until it is back.
+    stale: [Option<u64>; 2],
+}
 
-/// The caches, whether both have completed their first LIST, and the latest rows.
+impl Index {
+    /// Since when the shown state may be out of date (the earlier watch failure), if it is.
+    pub fn stale_since(&self) -> Option<u64> {
+        self.stale.iter().flatten().min().copied()
+    }
+
+    /// The pods bound to `node`.
+    pub fn pods_on<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a PodInfo> + 'a {
+        self.on_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.pods.get(key))
+    }
+
+    /// Recomputes `node`'s row; whether it changed.
+    fn recompute(&mut self, node: Option<&str>) -> bool {
+        let Some(node) = node else {
+            return false;
+        };
+        let row = self
+            .nodes
+            .get(node)
+            .and_then(|info| node_row(info, self.pods_on(node)));
+        if self.rows.get(node) == row.as_ref() {
+            return false;
+        }
+        match row {
+            Some(row) => self.rows.insert(node.to_string(), row),
+            None => self.rows.remove(node),
+        };
+        true
+    }
+
+    fn rebuild(&mut self) {
+        self.rows = self
+            .nodes
+            .values()
+            .filter_map(|info| Some((info.name.clone(), node_row(info, self.pods_on(&info.name))?)))
+            .collect();
+    }
+}
+
+/// How a watched kind enters the index.
+trait Indexed: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static {
+    type Key: Eq + Hash + Clone + Send;
+    type Info: Send;
+    /// 0 for nodes, 1 for pods: which stale mark is theirs.
+    const SLOT: usize;
+    const NAME: &'static str;
+    fn key(&self) -> Self::Key;
+    /// What the index keeps of the object; `None` when it keeps nothing.
+    fn info(&self) -> Option<Self::Info>;
+    /// Stores (or with `None` removes) one object; whether anything shown changed.
+    fn set(index: &mut Index, key: Self::Key, info: Option<Self::Info>) -> bool;
+    /// Replaces every object of this kind after a complete LIST.
+    fn replace(index: &mut Index, all: HashMap<Self::Key, Self::Info>);
+}
+
+impl Indexed for Node {
+    type Key = String;
+    type Info = NodeInfo;
+    const SLOT: usize = 0;
+    const NAME: &'static str = "nodes";
+
+    fn key(&self) -> String {
+        self.metadata.name.clone().unwrap_or_default()
+    }
+
+    fn info(&self) -> Option<NodeInfo> {
+        NodeInfo::from_node(self)
+    }
+
+    fn set(index: &mut Index, key: String, info: Option<NodeInfo>) -> bool {
+        if index.nodes.get(&key) == info.as_ref() {
+            return false;
+        }
+        match info {
+            Some(info) => index.nodes.insert(key.clone(), info),
+            None => index.nodes.remove(&key),
+        };
+        index.recompute(Some(&key))
+    }
+
+    fn replace(index: &mut Index, all: HashMap<String, NodeInfo>) {
+        index.nodes = all;
+        index.rebuild();
+    }
+}
+
+impl Indexed for Pod {
+    type Key = PodKey;
+    type Info = PodInfo;
+    const SLOT: usize = 1;
+    const NAME: &'static str = "pods";
+
+    fn key(&self) -> PodKey {
+        (
+            self.metadata.namespace.clone().unwrap_or_default(),
+            self.metadata.name.clone().unwrap_or_default(),
+        )
+    }
+
+    fn info(&self) -> Option<PodInfo> {
+        PodInfo::from_pod(self)
+    }
+
+    fn set(index: &mut Index, key: PodKey, info: Option<PodInfo>) -> bool {
+        // Most pod updates (status, heartbeats of other fields) change nothing kept here.
+        if index.pods.get(&key) == info.as_ref() {
+            return false;
+        }
+        let new_node = info.as_ref().and_then(|p| p.node.clone());
+        let waiting = info
+            .as_ref()
+            .is_some_and(|p| p.node.is_none() && p.gpu_total() > 0);
+        let old = match info {
+            Some(info) => index.pods.insert(key.clone(), info),
+            None => index.pods.remove(&key),
+        };
+        let old_node = old.and_then(|p| p.node);
+        if old_node != new_node {
+            if let Some(node) = &old_node {
+                if let Some(keys) = index.on_node.get_mut(node) {
+                    keys.remove(&key);
+                    if keys.is_empty() {
+                        index.on_node.remove(node);
+                    }
+                }
+            }
+            if let Some(node) = &new_node {
+                index
+                    .on_node
+                    .entry(node.clone())
+                    .or_default()
+                    .insert(key.clone());
+            }
+        }
+        let pending_changed = if waiting {
+            // A new reason from the scheduler is news too.
+            index.pending.insert(key);
+            true
+        } else {
+            index.pending.remove(&key)
+        };
+        let old_changed = index.recompute(old_node.as_deref());
+        let new_changed = old_node != new_node && index.recompute(new_node.as_deref());
+        pending_changed || old_changed || new_changed
+    }
+
+    fn replace(index: &mut Index, all: HashMap<PodKey, PodInfo>) {
+        index.on_node.clear();
+        index.pending.clear();
+        for (key, pod) in &all {
+            match &pod.node {
+                Some(node) => {
+                    index
+                        .on_node
+                        .entry(node.clone())
+                        .or_default()
+                        .insert(key.clone());
+                }
+                None if pod.gpu_total() > 0 => {
+                    index.pending.insert(key.clone());
+                }
+                None => {}
+            }
+        }
+        index.pods = all;
+        index.rebuild();
+    }
+}
+
+struct Shared {
+    index: RwLock<Index>,
+    /// Both watches have completed their first LIST.
+    synced: AtomicBool,
+    /// Counts changes to what is shown; open pages wait on it.
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+/// The inventory: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Inventory {
-    nodes: Store<Node>,
-    pods: Store<Pod>,
-    synced: Arc<AtomicBool>,
-    /// NB: an async mutex, held while computing, so a burst of requests waits for one
-    /// computation rather than starting fifty.
-    rows: Arc<tokio::sync::Mutex<Computed>>,
+    shared: Arc<Shared>,
 }
 
 impl Inventory {
-    /// Starts the caches in the background; they begin once `cluster` is connected.
+    /// Starts the watches in the background; they begin once `cluster` is connected.
     pub fn start(cluster: Cluster) -> Inventory {
-        let (nodes, node_writer) = reflector::store::<Node>();
-        let (pods, pod_writer) = reflector::store::<Pod>();
-        let synced = Arc::new(AtomicBool::new(false));
         let inventory = Inventory {
-            nodes: nodes.clone(),
-            pods: pods.clone(),
-            synced: synced.clone(),
-            rows: Arc::default(),
+            shared: Arc::new(Shared {
+                index: RwLock::default(),
+                synced: AtomicBool::new(false),
+                changes: tokio::sync::watch::Sender::new(0),
+            }),
         };
+        let shared = inventory.shared.clone();
         tokio::spawn(async move {
             let client = loop {
                 match cluster.client() {
@@ -58,26 +252,30 @@ impl Inventory {
                     None => tokio::time::sleep(Duration::from_secs(1)).await,
                 }
             };
-            let node_stream = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-                .default_backoff()
-                .modify(slim_node)
-                .reflect(node_writer)
-                .applied_objects();
+            let (nodes_ready, nodes_listed) = tokio::sync::oneshot::channel();
+            let (pods_ready, pods_listed) = tokio::sync::oneshot::channel();
+            tokio::spawn(follow(
+                Api::<Node>::all(client.clone()),
+                watcher::Config::default(),
+                shared.clone(),
+                nodes_ready,
+            ));
             let active = watcher::Config::default()
                 .fields("status.phase!=Succeeded,status.phase!=Failed")
                 .page_size(500);
-            let pod_stream = watcher(Api::<Pod>::all(client), active)
-                .default_backoff()
-                .modify(slim_pod)
-                .reflect(pod_writer)
-                .applied_objects();
-            tokio::spawn(node_stream.for_each(|_| async {}));
-            tokio::spawn(pod_stream.for_each(|_| async {}));
-            if nodes.wait_until_ready().await.is_ok() && pods.wait_until_ready().await.is_ok() {
-                synced.store(true, Ordering::Relaxed);
+            tokio::spawn(follow(
+                Api::<Pod>::all(client),
+                active,
+                shared.clone(),
+                pods_ready,
+            ));
+            if nodes_listed.await.is_ok() && pods_listed.await.is_ok() {
+                shared.synced.store(true, Ordering::Relaxed);
+                let index = shared.index.read().unwrap_or_else(|e| e.into_inner());
                 tracing::info!(
-                    nodes = nodes.state().len(),
-                    pods = pods.state().len(),
+                    nodes = index.nodes.len(),
+                    pods = index.pods.len(),
+                    gpu_nodes = index.rows.len(),
                     "node and pod caches synced"
                 );
             }
@@ -85,99 +283,94 @@ impl Inventory {
         inventory
     }
 
-    /// Whether both caches have their first full picture (`/readyz` waits for this).
+    /// Whether both watches have their first full picture (`/readyz` waits for this).
     pub fn synced(&self) -> bool {
-        self.synced.load(Ordering::Relaxed)
+        self.shared.synced.load(Ordering::Relaxed)
     }
 
-    /// Every GPU node's row, at most [`ROWS_TTL`] old; 503 until the caches have synced.
-    pub async fn rows(&self) -> Result<Arc<Vec<GpuNodeRow>>, AppError> {
+    /// The index, for reading; 503 until both watches have synced. Hold it briefly: the
+    /// watches wait while it is held.
+    pub fn read(&self) -> Result<RwLockReadGuard<'_, Index>, AppError> {
         if !self.synced() {
             return Err(AppError::unavailable(
                 "Kubernetes",
                 "the node and pod caches are still loading",
             ));
         }
-        let mut latest = self.rows.lock().await;
-        if let Some((at, rows)) = latest.as_ref() {
-            if at.elapsed() < ROWS_TTL {
-                return Ok(rows.clone());
-            }
-        }
-        // Tens of milliseconds of CPU at the scale limit: not on the async runtime.
-        let this = self.clone();
-        let rows = tokio::task::spawn_blocking(move || Arc::new(this.compute_rows()))
-            .await
-            .map_err(|e| AppError::internal("computing the GPU inventory", e))?;
-        *latest = Some((Instant::now(), rows.clone()));
-        Ok(rows)
+        // A panic while writing leaves a consistent index (each update is one assignment
+        // away from whole), so a poisoned lock is still read.
+        Ok(self.shared.index.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn compute_rows(&self) -> Vec<GpuNodeRow> {
-        let pods = self.pods.state();
-        // Group pods by node once: O(pods + nodes), not O(pods × nodes).
-        let mut by_node: std::collections::HashMap<&str, Vec<&Pod>> =
-            std::collections::HashMap::new();
-        for pod in &pods {
-            if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
-                by_node.entry(node).or_default().push(pod);
-            }
-        }
-        self.nodes
-            .state()
-            .iter()
-            .filter_map(|node| {
-                let name = node.metadata.name.as_deref().unwrap_or_default();
-                node_row(node, by_node.get(name).into_iter().flatten().copied())
-            })
-            .collect()
+    /// Ticks whenever anything shown changes: rows, pending pods, staleness.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.changes.subscribe()
     }
 }
 
-/// Keeps what the inventory reads: name, labels, unschedulable, taints, allocatable,
-/// capacity, conditions (without their messages).
-fn slim_node(node: &mut Node) {
-    node.metadata.managed_fields = None;
-    node.metadata.annotations = None;
-    if let Some(status) = node.status.as_mut() {
-        status.images = None;
-        status.node_info = None;
-        status.volumes_attached = None;
-        status.volumes_in_use = None;
-        for condition in status.conditions.iter_mut().flatten() {
-            condition.message = None;
+impl Shared {
+    fn write(&self, update: impl FnOnce(&mut Index) -> bool) {
+        let changed = update(&mut self.index.write().unwrap_or_else(|e| e.into_inner()));
+        if changed {
+            self.changes.send_modify(|n| *n += 1);
         }
     }
 }
 
-/// Keeps what allocation needs: node, phase, and each container's resources and restart
-/// policy. Everything else (env, commands, volumes, probes, statuses) is dropped.
-fn slim_pod(pod: &mut Pod) {
-    pod.metadata.managed_fields = None;
-    pod.metadata.annotations = None;
-    if let Some(spec) = pod.spec.as_mut() {
-        spec.volumes = None;
-        spec.affinity = None;
-        spec.tolerations = None;
-        for container in spec
-            .containers
-            .iter_mut()
-            .chain(spec.init_containers.iter_mut().flatten())
-        {
-            container.env = None;
-            container.env_from = None;
-            container.command = None;
-            container.args = None;
-            container.volume_mounts = None;
-            container.liveness_probe = None;
-            container.readiness_probe = None;
-            container.startup_probe = None;
-            container.ports = None;
+/// Follows one kind for ever: LIST then WATCH, each event applied to the index. On any
+/// error the state is marked stale and kept, and after a backoff (0.5 s doubling to 30 s)
+/// a new watch LISTs again; a complete LIST replaces the state and clears the mark.
+async fn follow<K: Indexed>(
+    api: Api<K>,
+    config: watcher::Config,
+    shared: Arc<Shared>,
+    first_list: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut first_list = Some(first_list);
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let mut events = std::pin::pin!(watcher::watcher(api.clone(), config.clone()));
+        let mut listing: HashMap<K::Key, K::Info> = HashMap::new();
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(Event::Init) => listing.clear(),
+                Ok(Event::InitApply(object)) => {
+                    if let Some(info) = object.info() {
+                        listing.insert(object.key(), info);
+                    }
+                }
+                Ok(Event::InitDone) => {
+                    let all = std::mem::take(&mut listing);
+                    shared.write(|index| {
+                        K::replace(index, all);
+                        index.stale[K::SLOT] = None;
+                        true
+                    });
+                    backoff = Duration::from_millis(500);
+                    if let Some(ready) = first_list.take() {
+                        let _ = ready.send(());
+                    }
+                }
+                Ok(Event::Apply(object)) => {
+                    shared.write(|index| K::set(index, object.key(), object.info()));
+                }
+                Ok(Event::Delete(object)) => {
+                    shared.write(|index| K::set(index, object.key(), None));
+                }
+                Err(error) => {
+                    tracing::warn!(kind = K::NAME, %error, ?backoff, "watch failed; serving the last state");
+                    shared.write(|index| {
+                        let first = index.stale[K::SLOT].is_none();
+                        if first {
+                            index.stale[K::SLOT] = Some(crate::auth::server::unix_now());
+                        }
+                        first
+                    });
+                    break;
+                }
+            }
         }
-    }
-    if let Some(status) = pod.status.as_mut() {
-        let phase = status.phase.take();
-        *status = Default::default();
-        status.phase = phase;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }

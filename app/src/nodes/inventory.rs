@@ -1,27 +1,70 @@
-//! GPU arithmetic over Nodes and Pods (server only): what each node has, what its pods
-//! hold, and what is free. Allocated GPUs are not an API field; they are summed here the
-//! way the scheduler counts requests.
+//! GPU arithmetic over Nodes and Pods (server only): what the caches keep of each, what each
+//! node has, what its pods hold, and what is free. Allocated GPUs are not an API field; they
+//! are summed here the way the scheduler counts requests.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::{GpuNodeRow, NodeHealth};
+use super::{GpuNodeRow, NodeHealth, Owner};
 
 /// The resource name of whole GPUs (and of time-sliced replicas) from the NVIDIA plugin.
 pub const GPU: &str = "nvidia.com/gpu";
 /// MIG slices in mixed mode are resources of their own: `nvidia.com/mig-<profile>`.
 pub const MIG_PREFIX: &str = "nvidia.com/mig-";
 
-/// A whole-number quantity (GPU counts are never fractional); anything else counts as 0.
-fn count(quantity: Option<&Quantity>) -> i64 {
-    quantity
-        .and_then(|q| q.0.trim().parse::<i64>().ok())
-        .unwrap_or(0)
+fn is_gpu_resource(name: &str) -> bool {
+    name == GPU || name.starts_with(MIG_PREFIX)
 }
 
-fn container_request(container: &Container, resource: &str) -> i64 {
+/// A whole-number quantity (GPU counts are never fractional); anything else counts as 0.
+fn count(quantity: &Quantity) -> i64 {
+    quantity.0.trim().parse::<i64>().unwrap_or(0)
+}
+
+/// A quantity in base units (`500m` → 0.5, `4Gi` → 4294967296, `1e3` → 1000), or `None`
+/// when it is not one.
+pub fn quantity_value(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let scale = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0_f64.powi(2),
+        "Gi" => 1024.0_f64.powi(3),
+        "Ti" => 1024.0_f64.powi(4),
+        "Pi" => 1024.0_f64.powi(5),
+        "Ei" => 1024.0_f64.powi(6),
+        _ => return None,
+    };
+    let value: f64 = number.parse().ok()?;
+    (value.is_finite() && value >= 0.0).then_some(value * scale)
+}
+
+/// CPU in millicores, rounded up as Kubernetes does.
+fn millicores(quantity: &Quantity) -> i64 {
+    quantity_value(&quantity.0).map_or(0, |v| (v * 1000.0).ceil() as i64)
+}
+
+/// Memory in bytes.
+fn bytes(quantity: &Quantity) -> i64 {
+    quantity_value(&quantity.0).map_or(0, |v| v.ceil() as i64)
+}
+
+fn container_request(container: &Container, resource: &str, unit: fn(&Quantity) -> i64) -> i64 {
     // Extended resources may only be set as limits; then the request equals the limit.
     let resources = container.resources.as_ref();
     let requests = resources
@@ -30,7 +73,7 @@ fn container_request(container: &Container, resource: &str) -> i64 {
     let limits = resources
         .and_then(|r| r.limits.as_ref())
         .and_then(|r| r.get(resource));
-    count(requests.or(limits))
+    requests.or(limits).map_or(0, unit)
 }
 
 /// Whether the pod still holds what it requested: not Succeeded, not Failed.
@@ -41,23 +84,23 @@ pub fn holds_resources(pod: &Pod) -> bool {
     )
 }
 
-/// The pod's effective request for `resource`, by Kubernetes' rule: the larger of the
-/// largest init container's request and the sum of the app containers', plus overhead.
+/// The pod's effective request for `resource` in `unit`, by Kubernetes' rule: the larger of
+/// the largest init container's request and the sum of the app containers', plus overhead.
 /// (Sidecars, init containers with `restartPolicy: Always`, run beside the app containers
 /// and are added to the sum.)
-pub fn effective_request(pod: &Pod, resource: &str) -> i64 {
+fn effective(pod: &Pod, resource: &str, unit: fn(&Quantity) -> i64) -> i64 {
     let Some(spec) = pod.spec.as_ref() else {
         return 0;
     };
     let apps: i64 = spec
         .containers
         .iter()
-        .map(|c| container_request(c, resource))
+        .map(|c| container_request(c, resource, unit))
         .sum();
     let mut sidecars = 0;
     let mut largest_init = 0;
     for init in spec.init_containers.iter().flatten() {
-        let request = container_request(init, resource);
+        let request = container_request(init, resource, unit);
         if init.restart_policy.as_deref() == Some("Always") {
             sidecars += request;
         } else {
@@ -65,24 +108,180 @@ pub fn effective_request(pod: &Pod, resource: &str) -> i64 {
             largest_init = largest_init.max(request + sidecars);
         }
     }
-    let overhead = count(spec.overhead.as_ref().and_then(|o| o.get(resource)));
+    let overhead = spec
+        .overhead
+        .as_ref()
+        .and_then(|o| o.get(resource))
+        .map_or(0, unit);
     (apps + sidecars).max(largest_init) + overhead
 }
 
-/// Every GPU-like resource a node offers: `nvidia.com/gpu` and each MIG profile.
-fn gpu_resources(node: &Node) -> BTreeMap<String, i64> {
-    let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
-    allocatable
-        .into_iter()
-        .flatten()
-        .filter(|(name, _)| name.as_str() == GPU || name.starts_with(MIG_PREFIX))
-        .map(|(name, q)| (name.clone(), count(Some(q))))
-        .filter(|(_, n)| *n > 0)
-        .collect()
+/// The pod's effective request of a GPU-like resource (whole units).
+pub fn effective_request(pod: &Pod, resource: &str) -> i64 {
+    effective(pod, resource, count)
 }
 
-fn label<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
-    node.metadata.labels.as_ref()?.get(key).map(String::as_str)
+/// What the inventory keeps of a pod: a few hundred bytes instead of the whole object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodInfo {
+    pub namespace: String,
+    pub name: String,
+    /// The node it is bound to; `None` while the scheduler has not placed it.
+    pub node: Option<String>,
+    /// The Job or Deployment (or other controller) it belongs to.
+    pub owner: Option<Owner>,
+    /// Effective requests of GPU-like resources, only those above 0.
+    pub gpus: BTreeMap<String, i64>,
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+    /// While unbound: the scheduler's latest reason (the `PodScheduled` condition carries the
+    /// same message as its `FailedScheduling` event).
+    pub unschedulable: Option<String>,
+    /// Creation time, in seconds since the epoch.
+    pub created: i64,
+}
+
+impl PodInfo {
+    /// `None` for pods that hold nothing any more (Succeeded or Failed).
+    pub fn from_pod(pod: &Pod) -> Option<PodInfo> {
+        if !holds_resources(pod) {
+            return None;
+        }
+        let spec = pod.spec.as_ref()?;
+        let mut resources: Vec<&String> = Vec::new();
+        for container in spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+        {
+            let r = container.resources.as_ref();
+            for map in [
+                r.and_then(|r| r.requests.as_ref()),
+                r.and_then(|r| r.limits.as_ref()),
+            ] {
+                resources.extend(map.into_iter().flat_map(|m| m.keys()));
+            }
+        }
+        resources.extend(spec.overhead.iter().flat_map(|o| o.keys()));
+        let gpus = resources
+            .into_iter()
+            .filter(|name| is_gpu_resource(name))
+            .map(|name| (name.clone(), effective(pod, name, count)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let node = spec.node_name.clone().filter(|n| !n.is_empty());
+        let unschedulable = if node.is_none() {
+            pod.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                .map(|c| c.message.clone().or(c.reason.clone()).unwrap_or_default())
+        } else {
+            None
+        };
+        Some(PodInfo {
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            node,
+            owner: owner(pod),
+            gpus,
+            cpu_millis: effective(pod, "cpu", millicores),
+            memory_bytes: effective(pod, "memory", bytes),
+            unschedulable,
+            created: pod
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(0, |t| t.0.as_second()),
+        })
+    }
+
+    /// All GPU-like units the pod asks for.
+    pub fn gpu_total(&self) -> i64 {
+        self.gpus.values().sum()
+    }
+}
+
+/// The pod's controller, with a Deployment's ReplicaSet named as the Deployment (its name is
+/// the Deployment's plus `-<pod-template-hash>`).
+fn owner(pod: &Pod) -> Option<Owner> {
+    let reference = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))?;
+    let hash = pod
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("pod-template-hash"));
+    if reference.kind == "ReplicaSet" {
+        if let Some(deployment) = hash.and_then(|h| reference.name.strip_suffix(&format!("-{h}"))) {
+            return Some(Owner {
+                kind: "Deployment".into(),
+                name: deployment.into(),
+            });
+        }
+    }
+    Some(Owner {
+        kind: reference.kind.clone(),
+        name: reference.name.clone(),
+    })
+}
+
+/// What the inventory keeps of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// Allocatable GPU-like resources: `nvidia.com/gpu` and each MIG profile.
+    pub gpus: BTreeMap<String, i64>,
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+    pub health: NodeHealth,
+    /// `key=value:Effect`, as `kubectl describe` writes them.
+    pub taints: Vec<String>,
+}
+
+impl NodeInfo {
+    pub fn from_node(node: &Node) -> Option<NodeInfo> {
+        let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        let gpus = allocatable
+            .into_iter()
+            .flatten()
+            .filter(|(name, _)| is_gpu_resource(name))
+            .map(|(name, q)| (name.clone(), count(q)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let get = |name: &str| allocatable.and_then(|a| a.get(name));
+        let taints = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|t| match &t.value {
+                Some(value) => format!("{}={value}:{}", t.key, t.effect),
+                None => format!("{}:{}", t.key, t.effect),
+            })
+            .collect();
+        Some(NodeInfo {
+            name: node.metadata.name.clone()?,
+            labels: node.metadata.labels.clone().unwrap_or_default(),
+            gpus,
+            cpu_millis: get("cpu").map_or(0, millicores),
+            memory_bytes: get("memory").map_or(0, bytes),
+            health: health(node),
+            taints,
+        })
+    }
+
+    fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
 }
 
 fn health(node: &Node) -> NodeHealth {
@@ -110,44 +309,55 @@ fn health(node: &Node) -> NodeHealth {
     }
 }
 
-/// One node's row: its GPUs by resource, what its pods hold, and what is free. Nodes
-/// without GPU resources give `None`.
-pub fn node_row<'a>(node: &Node, pods: impl IntoIterator<Item = &'a Pod>) -> Option<GpuNodeRow> {
-    let resources = gpu_resources(node);
-    if resources.is_empty() {
+/// One node's row: its GPUs by resource, what its pods hold, and what is free. `pods` are
+/// the pods bound to it; nodes without GPU resources give `None`.
+pub fn node_row<'a>(
+    node: &NodeInfo,
+    pods: impl IntoIterator<Item = &'a PodInfo>,
+) -> Option<GpuNodeRow> {
+    if node.gpus.is_empty() {
         return None;
     }
-    let name = node.metadata.name.clone()?;
-    let holding: Vec<&Pod> = pods
-        .into_iter()
-        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
-        .filter(|p| holds_resources(p))
-        .collect();
-    let allocated: BTreeMap<String, i64> = resources
-        .keys()
-        .map(|resource| {
-            let sum = holding.iter().map(|p| effective_request(p, resource)).sum();
-            (resource.clone(), sum)
-        })
-        .collect();
-    let total: i64 = resources.values().sum();
+    let mut allocated: BTreeMap<&str, i64> = node.gpus.keys().map(|r| (r.as_str(), 0)).collect();
+    let (mut cpu, mut memory) = (0, 0);
+    for pod in pods {
+        for (resource, n) in &pod.gpus {
+            if let Some(sum) = allocated.get_mut(resource.as_str()) {
+                *sum += n;
+            }
+        }
+        cpu += pod.cpu_millis;
+        memory += pod.memory_bytes;
+    }
+    let total: i64 = node.gpus.values().sum();
     let used: i64 = allocated.values().sum();
     Some(GpuNodeRow {
-        name,
-        model: label(node, "nvidia.com/gpu.product")
+        name: node.name.clone(),
+        model: node
+            .label("nvidia.com/gpu.product")
             .unwrap_or("unknown")
             .to_string(),
-        gpu_memory_mib: label(node, "nvidia.com/gpu.memory").and_then(|m| m.parse().ok()),
-        physical_gpus: label(node, "nvidia.com/gpu.count").and_then(|c| c.parse().ok()),
-        replicas: label(node, "nvidia.com/gpu.replicas").and_then(|r| r.parse().ok()),
+        family: node.label("nvidia.com/gpu.family").map(str::to_string),
+        gpu_memory_mib: node
+            .label("nvidia.com/gpu.memory")
+            .and_then(|m| m.parse().ok()),
+        physical_gpus: node
+            .label("nvidia.com/gpu.count")
+            .and_then(|c| c.parse().ok()),
+        replicas: node
+            .label("nvidia.com/gpu.replicas")
+            .and_then(|r| r.parse().ok()),
         allocatable: total,
         allocated: used,
         free: (total - used).max(0),
-        resources: resources
+        resources: node
+            .gpus
             .iter()
-            .map(|(resource, n)| (resource.clone(), (*n, allocated[resource])))
+            .map(|(resource, n)| (resource.clone(), (*n, allocated[resource.as_str()])))
             .collect(),
-        health: health(node),
+        cpu_millis: (node.cpu_millis, cpu),
+        memory_bytes: (node.memory_bytes, memory),
+        health: node.health.clone(),
     })
 }
 
@@ -168,6 +378,17 @@ mod tests {
             ] },
             "status": { "phase": phase }
         }))
+    }
+
+    /// The row the index computes: the node and the pods bound to it that hold resources.
+    fn row_of<'a>(node: &Node, pods: impl IntoIterator<Item = &'a Pod>) -> Option<GpuNodeRow> {
+        let node = NodeInfo::from_node(node)?;
+        let pods: Vec<PodInfo> = pods
+            .into_iter()
+            .filter_map(PodInfo::from_pod)
+            .filter(|p| p.node.as_deref() == Some(node.name.as_str()))
+            .collect();
+        node_row(&node, &pods)
     }
 
     fn node(allocatable: serde_json::Value, labels: serde_json::Value) -> Node {
@@ -194,7 +415,7 @@ mod tests {
             gpu_pod("n1", "Failed", "4"),
             gpu_pod("other", "Running", "8"),
         ];
-        let row = node_row(&h100, &pods).unwrap();
+        let row = row_of(&h100, &pods).unwrap();
         assert_eq!((row.allocatable, row.allocated, row.free), (8, 3, 5));
         assert_eq!(row.model, "H100");
     }
@@ -243,7 +464,7 @@ mod tests {
             ] },
             "status": { "phase": "Running" }
         }));
-        let row = node_row(&mig, [&slice]).unwrap();
+        let row = row_of(&mig, [&slice]).unwrap();
         assert_eq!(row.resources["nvidia.com/mig-1g.10gb"], (16, 0));
         assert_eq!(row.resources["nvidia.com/mig-3g.40gb"], (8, 2));
         assert_eq!((row.allocatable, row.allocated, row.free), (24, 2, 22));
@@ -255,7 +476,7 @@ mod tests {
             json!({ "nvidia.com/gpu": "16" }),
             json!({ "nvidia.com/gpu.product": "NVIDIA-L4", "nvidia.com/gpu.count": "4", "nvidia.com/gpu.replicas": "4" }),
         );
-        let row = node_row(&l4, [&gpu_pod("n1", "Running", "1")]).unwrap();
+        let row = row_of(&l4, [&gpu_pod("n1", "Running", "1")]).unwrap();
         assert_eq!((row.physical_gpus, row.replicas), (Some(4), Some(4)));
         assert_eq!((row.allocatable, row.free), (16, 15));
     }
@@ -263,13 +484,79 @@ mod tests {
     #[test]
     fn nodes_without_gpus_or_labels_are_handled() {
         let cpu = node(json!({ "cpu": "32" }), json!({}));
-        assert!(node_row(&cpu, []).is_none());
+        assert!(row_of(&cpu, []).is_none());
         let unlabeled = node(json!({ "nvidia.com/gpu": "2" }), json!({}));
-        let row = node_row(&unlabeled, []).unwrap();
+        let row = row_of(&unlabeled, []).unwrap();
         assert_eq!(row.model, "unknown");
         assert_eq!(row.gpu_memory_mib, None);
         assert!(row.health.ready && !row.health.cordoned);
         let odd = node(json!({ "nvidia.com/gpu": "not a number" }), json!({}));
-        assert!(node_row(&odd, []).is_none());
+        assert!(row_of(&odd, []).is_none());
+    }
+
+    #[test]
+    fn quantities_are_read_in_base_units() {
+        assert_eq!(quantity_value("500m"), Some(0.5));
+        assert_eq!(quantity_value("2"), Some(2.0));
+        assert_eq!(quantity_value("4Gi"), Some(4.0 * 1024.0 * 1024.0 * 1024.0));
+        assert_eq!(quantity_value("1e3"), Some(1000.0));
+        assert_eq!(quantity_value("1.5k"), Some(1500.0));
+        assert_eq!(quantity_value("12Xi"), None);
+        assert_eq!(quantity_value("-1"), None);
+        assert_eq!(quantity_value(""), None);
+    }
+
+    #[test]
+    fn a_pod_keeps_its_owner_requests_and_the_schedulers_reason() {
+        let waiting = pod(json!({
+            "metadata": {
+                "namespace": "team-a", "name": "chat-7d9f-x2",
+                "labels": { "pod-template-hash": "7d9f" },
+                "ownerReferences": [{ "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "name": "chat-7d9f", "uid": "u", "controller": true }]
+            },
+            "spec": { "containers": [{ "name": "a", "resources": {
+                "requests": { "cpu": "1500m", "memory": "2Gi" },
+                "limits": { "nvidia.com/gpu": "16" }
+            } }] },
+            "status": { "phase": "Pending", "conditions": [{ "type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/14 nodes are available: 14 Insufficient nvidia.com/gpu." }] }
+        }));
+        let info = PodInfo::from_pod(&waiting).unwrap();
+        assert_eq!(
+            info.owner
+                .as_ref()
+                .map(|o| (o.kind.as_str(), o.name.as_str())),
+            Some(("Deployment", "chat"))
+        );
+        assert_eq!(info.gpus[GPU], 16);
+        assert_eq!((info.cpu_millis, info.memory_bytes), (1500, 2 << 30));
+        assert_eq!(info.node, None);
+        assert!(info
+            .unschedulable
+            .unwrap()
+            .contains("Insufficient nvidia.com/gpu"));
+        assert!(PodInfo::from_pod(&gpu_pod("n1", "Succeeded", "1")).is_none());
+    }
+
+    #[test]
+    fn cpu_and_memory_requested_are_summed_per_node() {
+        let n = node(
+            json!({ "nvidia.com/gpu": "8", "cpu": "96", "memory": "1Ti" }),
+            json!({}),
+        );
+        let p = |cpu: &str| {
+            pod(json!({
+                "spec": { "nodeName": "n1", "containers": [
+                    { "name": "a", "resources": { "requests": { "cpu": cpu, "memory": "1Gi" } } }
+                ] },
+                "status": { "phase": "Running" }
+            }))
+        };
+        let row = row_of(&n, &[p("250m"), p("2")]).unwrap();
+        assert_eq!(row.cpu_millis, (96_000, 2_250));
+        assert_eq!(row.memory_bytes, (1 << 40, 2 << 30));
+        assert_eq!(row.free, 8);
     }
 }

@@ -1,13 +1,15 @@
-//! GPU nodes: every GPU node with its model, capacity, allocation and health, and the
-//! fleet's totals by model for the overview.
+//! GPU nodes: every GPU node with its model, capacity, allocation and health, the fleet's
+//! totals by model for the overview, and each node's detail.
 //!
-//! Answers come from watch-backed caches of Nodes and Pods (`cache`), never from a LIST per
-//! request; the arithmetic is in `inventory`.
+//! Answers come from a watch-fed index of Nodes and Pods (`cache`), never from a LIST per
+//! request; the arithmetic is in `inventory`; open pages get changes pushed (`live`).
 
 #[cfg(feature = "ssr")]
 pub mod cache;
+pub mod detail;
 #[cfg(feature = "ssr")]
 pub mod inventory;
+pub mod live;
 
 use std::collections::BTreeMap;
 
@@ -25,12 +27,21 @@ pub struct NodeHealth {
     pub pressure: Vec<String>,
 }
 
+/// The controller a pod belongs to: a Job, a Deployment (for its ReplicaSet's pods), …
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub kind: String,
+    pub name: String,
+}
+
 /// One GPU node as the table shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuNodeRow {
     pub name: String,
     /// `nvidia.com/gpu.product`, or `unknown`.
     pub model: String,
+    /// `nvidia.com/gpu.family`, e.g. `hopper`.
+    pub family: Option<String>,
     pub gpu_memory_mib: Option<u64>,
     /// Physical GPUs (`nvidia.com/gpu.count`).
     pub physical_gpus: Option<u32>,
@@ -42,6 +53,10 @@ pub struct GpuNodeRow {
     pub free: i64,
     /// Per resource (`nvidia.com/gpu`, `nvidia.com/mig-1g.10gb`, …): (allocatable, allocated).
     pub resources: BTreeMap<String, (i64, i64)>,
+    /// Millicores: (allocatable, requested by the node's pods).
+    pub cpu_millis: (i64, i64),
+    /// Bytes: (allocatable, requested by the node's pods).
+    pub memory_bytes: (i64, i64),
     pub health: NodeHealth,
 }
 
@@ -55,7 +70,8 @@ pub struct NodeFilter {
     pub min_free: i64,
     /// `ready`, `not-ready`, or empty for both.
     pub readiness: String,
-    /// A substring of the node's name or model.
+    /// Words that must each occur in the node's name, model or one of its labels written
+    /// `key=value` (so `gpu.family=hopper` finds Hopper nodes).
     pub search: String,
     /// `name` (default), `free` (most free first) or `model`.
     pub sort: String,
@@ -66,12 +82,14 @@ pub struct NodeFilter {
 pub const PAGE_SIZE: usize = 50;
 
 /// One page of the table and how many rows match in all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodePage {
     pub rows: Vec<GpuNodeRow>,
     pub matching: usize,
     pub page: usize,
     pub models: Vec<String>,
+    /// Set while the cluster cannot be watched: the time of the last known state.
+    pub stale_since: Option<String>,
 }
 
 /// Totals for one GPU model.
@@ -84,18 +102,39 @@ pub struct ModelSummary {
     pub free: i64,
 }
 
+/// A pod waiting for GPUs that the scheduler could not place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPod {
+    pub namespace: String,
+    pub name: String,
+    pub owner: Option<Owner>,
+    /// GPU-like resources it asks for.
+    pub gpus: BTreeMap<String, i64>,
+    /// The scheduler's reason, e.g. "0/14 nodes are available: … Insufficient nvidia.com/gpu".
+    pub reason: String,
+    pub since: String,
+}
+
 /// The fleet at a glance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuSummary {
     pub models: Vec<ModelSummary>,
     pub not_ready: Vec<String>,
     pub cordoned: Vec<String>,
+    /// Pending GPU pods in the namespaces the caller may list pods in, oldest first.
+    pub pending: Vec<PendingPod>,
+    /// Pending GPU pods in other namespaces, counted only.
+    pub pending_elsewhere: usize,
+    /// Pending GPU pods the caller may see, of which at most [`PENDING_SHOWN`] are listed.
+    pub pending_count: usize,
+    pub stale_since: Option<String>,
 }
 
 impl GpuSummary {
-    pub fn from_rows(rows: &[GpuNodeRow]) -> GpuSummary {
+    /// Totals of `rows`; pending pods and staleness are the caller's to fill in.
+    pub fn from_rows<'a>(rows: impl IntoIterator<Item = &'a GpuNodeRow> + Clone) -> GpuSummary {
         let mut models: BTreeMap<&str, ModelSummary> = BTreeMap::new();
-        for row in rows {
+        for row in rows.clone() {
             let entry = models.entry(&row.model).or_insert_with(|| ModelSummary {
                 model: row.model.clone(),
                 nodes: 0,
@@ -114,47 +153,73 @@ impl GpuSummary {
         GpuSummary {
             models: models.into_values().collect(),
             not_ready: rows
-                .iter()
+                .clone()
+                .into_iter()
                 .filter(|r| !r.health.ready)
                 .map(|r| r.name.clone())
                 .collect(),
             cordoned: rows
-                .iter()
+                .into_iter()
                 .filter(|r| r.health.cordoned)
                 .map(|r| r.name.clone())
                 .collect(),
+            pending: Vec::new(),
+            pending_elsewhere: 0,
+            pending_count: 0,
+            stale_since: None,
         }
     }
 }
 
-/// Applies `filter`'s conditions, sort and page to all rows; only the page is copied.
-pub fn select(all: &[GpuNodeRow], filter: &NodeFilter) -> NodePage {
-    let mut models: Vec<String> = all.iter().map(|r| r.model.clone()).collect();
-    let mut rows: Vec<&GpuNodeRow> = all.iter().collect();
-    models.sort();
+/// Applies `filter`'s conditions, sort and page to `rows` (given in name order); only the
+/// page is copied. `labels` finds a node's labels for the search.
+pub fn select<'a>(
+    rows: impl IntoIterator<Item = &'a GpuNodeRow>,
+    labels: impl Fn(&str) -> Option<&'a BTreeMap<String, String>>,
+    filter: &NodeFilter,
+) -> NodePage {
+    let mut models: Vec<&str> = Vec::new();
+    let search: Vec<String> = filter
+        .search
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let matches_word = |row: &GpuNodeRow, word: &str| {
+        row.name.to_lowercase().contains(word)
+            || row.model.to_lowercase().contains(word)
+            || labels(&row.name).is_some_and(|labels| {
+                labels
+                    .iter()
+                    .any(|(k, v)| format!("{k}={v}").to_lowercase().contains(word))
+            })
+    };
+    let mut rows: Vec<&GpuNodeRow> = rows
+        .into_iter()
+        .inspect(|r| models.push(&r.model))
+        .filter(|r| {
+            (filter.model.is_empty() || r.model == filter.model)
+                && r.free >= filter.min_free
+                && match filter.readiness.as_str() {
+                    "ready" => r.health.ready,
+                    "not-ready" => !r.health.ready,
+                    _ => true,
+                }
+                && search.iter().all(|word| matches_word(r, word))
+        })
+        .collect();
+    models.sort_unstable();
     models.dedup();
-    let search = filter.search.trim().to_lowercase();
-    rows.retain(|r| {
-        (filter.model.is_empty() || r.model == filter.model)
-            && r.free >= filter.min_free
-            && match filter.readiness.as_str() {
-                "ready" => r.health.ready,
-                "not-ready" => !r.health.ready,
-                _ => true,
-            }
-            && (search.is_empty()
-                || r.name.to_lowercase().contains(&search)
-                || r.model.to_lowercase().contains(&search))
-    });
+    // Stable sorts over name order: ties stay sorted by name.
     match filter.sort.as_str() {
-        "free" => rows.sort_by(|a, b| b.free.cmp(&a.free).then_with(|| a.name.cmp(&b.name))),
-        "model" => rows.sort_by(|a, b| a.model.cmp(&b.model).then_with(|| a.name.cmp(&b.name))),
-        _ => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+        "free" => rows.sort_by_key(|r| std::cmp::Reverse(r.free)),
+        "model" => rows.sort_by(|a, b| a.model.cmp(&b.model)),
+        _ => {}
     }
     let matching = rows.len();
     let rows = rows
         .into_iter()
-        .skip(filter.page * PAGE_SIZE)
+        .skip(filter.page.saturating_mul(PAGE_SIZE))
         .take(PAGE_SIZE)
         .cloned()
         .collect();
@@ -162,47 +227,129 @@ pub fn select(all: &[GpuNodeRow], filter: &NodeFilter) -> NodePage {
         rows,
         matching,
         page: filter.page,
-        models,
+        models: models.into_iter().map(str::to_string).collect(),
+        stale_since: None,
     }
 }
 
-/// The rows `principal` may see: everyone Gantry lets in, if the cluster's RBAC lets them
-/// list nodes (a SubjectAccessReview for the impersonated user, cached 30 s).
+/// At most this many pending pods are listed on the overview; the rest are counted.
+pub const PENDING_SHOWN: usize = 100;
+
+/// Server-side answers over the index, shared by server functions, the JSON API and the
+/// live streams.
 #[cfg(feature = "ssr")]
-async fn visible_rows(
-    state: &crate::state::AppState,
-    principal: &crate::auth::rules::Principal,
-) -> Result<std::sync::Arc<Vec<GpuNodeRow>>, AppError> {
-    use crate::auth::rules::Action;
-    principal.check(Action::View, None)?;
-    let groups = &state.auth.impersonate_groups;
-    if !state
-        .cluster
-        .allowed(principal, groups, "list", ("", "nodes"), None)
-        .await?
-    {
-        return Err(AppError::forbidden(
-            "the cluster does not let you list nodes",
-        ));
+pub mod answers {
+    use std::collections::BTreeSet;
+
+    use super::{select, GpuSummary, NodeFilter, NodePage, PendingPod, PENDING_SHOWN};
+    use crate::auth::rules::{Action, Principal};
+    use crate::auth::server::format_unix;
+    use crate::error::AppError;
+    use crate::state::AppState;
+
+    /// Whether `principal` may see the inventory: Gantry lets every user view, and the
+    /// cluster's RBAC must let them list nodes (a SubjectAccessReview for the impersonated
+    /// user, cached 30 s).
+    pub async fn check_visible(state: &AppState, principal: &Principal) -> Result<(), AppError> {
+        principal.check(Action::View, None)?;
+        let groups = &state.auth.impersonate_groups;
+        if state
+            .cluster
+            .allowed(principal, groups, "list", ("", "nodes"), None)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "the cluster does not let you list nodes",
+            ))
+        }
     }
-    state.inventory.rows().await
-}
 
-#[cfg(feature = "ssr")]
-async fn caller_rows() -> Result<std::sync::Arc<Vec<GpuNodeRow>>, AppError> {
-    use crate::auth::rules::Action;
-    let who = crate::auth::server::require(Action::View, None)?;
-    visible_rows(&crate::state::app_state()?, &who.principal).await
-}
+    /// Of `namespaces`, those whose pods `principal` may list, by Gantry's rules and the
+    /// cluster's: pods are shown by name only there.
+    pub async fn pod_namespaces<'a>(
+        state: &AppState,
+        principal: &Principal,
+        namespaces: impl IntoIterator<Item = &'a str>,
+    ) -> Result<BTreeSet<String>, AppError> {
+        let groups = &state.auth.impersonate_groups;
+        let mut visible = BTreeSet::new();
+        let distinct: BTreeSet<&str> = namespaces.into_iter().collect();
+        for namespace in distinct {
+            if principal.check(Action::View, Some(namespace)).is_ok()
+                && state
+                    .cluster
+                    .allowed(principal, groups, "list", ("", "pods"), Some(namespace))
+                    .await?
+            {
+                visible.insert(namespace.to_string());
+            }
+        }
+        Ok(visible)
+    }
 
-#[server(endpoint = "gpu-nodes")]
-pub async fn list_gpu_nodes(filter: NodeFilter) -> Result<NodePage, AppError> {
-    Ok(select(&caller_rows().await?, &filter))
+    /// One page of the nodes table (the caller has checked [`check_visible`]).
+    pub fn page(state: &AppState, filter: &NodeFilter) -> Result<NodePage, AppError> {
+        let index = state.inventory.read()?;
+        let mut page = select(
+            index.rows.values(),
+            |name| index.nodes.get(name).map(|n| &n.labels),
+            filter,
+        );
+        page.stale_since = index.stale_since().map(format_unix);
+        Ok(page)
+    }
+
+    /// The fleet's totals and the pending GPU pods `principal` may see.
+    pub async fn summary(state: &AppState, principal: &Principal) -> Result<GpuSummary, AppError> {
+        check_visible(state, principal).await?;
+        // The index is read in one go and released before any access review is awaited.
+        let (mut summary, mut waiting) = {
+            let index = state.inventory.read()?;
+            let mut summary = GpuSummary::from_rows(index.rows.values());
+            summary.stale_since = index.stale_since().map(format_unix);
+            let waiting: Vec<_> = index
+                .pending
+                .iter()
+                .filter_map(|key| index.pods.get(key).cloned())
+                .collect();
+            (summary, waiting)
+        };
+        let visible = pod_namespaces(
+            state,
+            principal,
+            waiting.iter().map(|p| p.namespace.as_str()),
+        )
+        .await?;
+        let before = waiting.len();
+        waiting.retain(|p| visible.contains(&p.namespace));
+        summary.pending_elsewhere = before - waiting.len();
+        summary.pending_count = waiting.len();
+        waiting.sort_by(|a, b| {
+            (a.created, &a.namespace, &a.name).cmp(&(b.created, &b.namespace, &b.name))
+        });
+        summary.pending = waiting
+            .into_iter()
+            .take(PENDING_SHOWN)
+            .map(|p| PendingPod {
+                since: format_unix(p.created.max(0) as u64),
+                namespace: p.namespace,
+                name: p.name,
+                owner: p.owner,
+                gpus: p.gpus,
+                reason: p.unschedulable.unwrap_or_default(),
+            })
+            .collect();
+        Ok(summary)
+    }
 }
 
 #[server(endpoint = "gpu-summary")]
 pub async fn get_gpu_summary() -> Result<GpuSummary, AppError> {
-    Ok(GpuSummary::from_rows(&caller_rows().await?))
+    use crate::auth::rules::Action;
+    let who = crate::auth::server::require(Action::View, None)?;
+    answers::summary(&crate::state::app_state()?, &who.principal).await
 }
 
 /// Cordons (or uncordons) a node, as the calling ops admin: the patch is impersonated, so
@@ -214,12 +361,7 @@ pub async fn set_cordon(node: String, cordon: bool) -> Result<(), AppError> {
     use kube::api::{Api, Patch, PatchParams};
 
     let who = crate::auth::server::require(Action::OperateCluster, None)?;
-    let valid = !node.is_empty()
-        && node.len() <= 253
-        && node
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-    if !valid {
+    if !detail::is_node_name(&node) {
         return Err(AppError::invalid("node", "not a node name"));
     }
     let state = crate::state::app_state()?;
@@ -258,34 +400,21 @@ pub async fn set_cordon(node: String, cordon: bool) -> Result<(), AppError> {
         &crate::auth::server::client_address(),
     )
     .await?;
-    result?;
-    // Answer once the cache has seen the change, so the page reloads the new state.
-    for _ in 0..40 {
-        let seen = state
-            .inventory
-            .rows()
-            .await
-            .ok()
-            .and_then(|rows| rows.iter().find(|r| r.name == node).cloned())
-            .is_some_and(|r| r.health.cordoned == cordon);
-        if seen {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Ok(())
+    result
 }
 
 /// The JSON API for scripts and dashboards (session or `Authorization: Bearer` token):
-/// `GET /api/v1/gpu-nodes` (the table's filters as query parameters) and
-/// `GET /api/v1/gpu-summary`. Errors are the same JSON `AppError` with its status.
+/// `GET /api/v1/gpu-nodes` (the table's filters as query parameters),
+/// `GET /api/v1/gpu-nodes/{name}` and `GET /api/v1/gpu-summary`. Errors are the same JSON
+/// `AppError` with its status.
 #[cfg(feature = "ssr")]
 pub mod api {
     use axum::extract::{Query, State};
     use axum::response::{IntoResponse, Response};
     use axum::{Extension, Json};
 
-    use super::{select, visible_rows, GpuSummary, NodeFilter};
+    use super::answers::{check_visible, page, summary};
+    use super::NodeFilter;
     use crate::auth::server::Authenticated;
     use crate::error::AppError;
     use crate::state::AppState;
@@ -298,8 +427,12 @@ pub mod api {
         let Some(Extension(who)) = who else {
             return AppError::Unauthenticated.into_response();
         };
-        match visible_rows(&state, &who.principal).await {
-            Ok(rows) => Json(select(&rows, &filter)).into_response(),
+        let answer = match check_visible(&state, &who.principal).await {
+            Ok(()) => page(&state, &filter),
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(page) => Json(page).into_response(),
             Err(e) => e.into_response(),
         }
     }
@@ -311,14 +444,14 @@ pub mod api {
         let Some(Extension(who)) = who else {
             return AppError::Unauthenticated.into_response();
         };
-        match visible_rows(&state, &who.principal).await {
-            Ok(rows) => Json(GpuSummary::from_rows(&rows)).into_response(),
+        match summary(&state, &who.principal).await {
+            Ok(summary) => Json(summary).into_response(),
             Err(e) => e.into_response(),
         }
     }
 }
 
-/// The GPU node inventory.
+/// The GPU node inventory, kept current by the nodes stream (`live`).
 #[component]
 pub fn NodesPage() -> impl IntoView {
     let model = RwSignal::new(String::new());
@@ -335,13 +468,10 @@ pub fn NodesPage() -> impl IntoView {
         sort: sort.get(),
         page: page.get(),
     });
+    let data: RwSignal<Option<Result<NodePage, AppError>>> = RwSignal::new(None);
+    let connection = RwSignal::new(live::Connection::Connecting);
+    follow_nodes(filter, data, connection);
     let cordon = ServerAction::<SetCordon>::new();
-    // Fetched by the browser after hydration (see audit::AuditLog for why), and again after
-    // each cordon or uncordon.
-    let data = LocalResource::new(move || {
-        cordon.version().get();
-        list_gpu_nodes(filter.get())
-    });
     let me = LocalResource::new(crate::auth::get_current_user);
     let can_operate = Signal::derive(move || {
         me.get()
@@ -355,11 +485,25 @@ pub fn NodesPage() -> impl IntoView {
             page.set(0);
         }
     };
+    let stale = move || data.get().and_then(Result::ok).and_then(|p| p.stale_since);
+    // The table is built once and then follows `result`; only errors and the first load
+    // replace it.
+    let error = Memo::new(move |_| data.with(|d| d.as_ref().and_then(|r| r.clone().err())));
+    let loaded = Memo::new(move |_| data.with(|d| matches!(d, Some(Ok(_)))));
+    let result = Memo::new(move |_| {
+        data.with(|d| {
+            d.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .cloned()
+                .unwrap_or_default()
+        })
+    });
     view! {
         <Title text="GPU nodes" />
         <section class="page">
-            <h1>"GPU nodes"</h1>
+            <h1>"GPU nodes" <LiveBadge connection /></h1>
             <p class="lead">"Every node with GPUs: model, capacity, allocated, free and health."</p>
+            <StaleNotice since=Signal::derive(stale) />
             <div class="filters" role="search" aria-label="Filter nodes">
                 <label>
                     "Model"
@@ -399,7 +543,7 @@ pub fn NodesPage() -> impl IntoView {
                     <input
                         type="search"
                         aria-label="Search"
-                        placeholder="gpu-h100"
+                        placeholder="gpu-h100 or gpu.family=hopper"
                         on:change=on_filter(search)
                     />
                 </label>
@@ -412,10 +556,10 @@ pub fn NodesPage() -> impl IntoView {
                     </select>
                 </label>
             </div>
-            {move || match data.get() {
-                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
-                Some(Ok(result)) => view! { <NodeTable result page cordon can_operate /> }.into_any(),
+            {move || match (error.get(), loaded.get()) {
+                (Some(error), _) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                (None, false) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                (None, true) => view! { <NodeTable result page cordon can_operate /> }.into_any(),
             }}
             <p class="form-error" role="alert" data-testid="cordon-error">
                 {move || cordon.value().get().and_then(Result::err).map(|e| e.to_string())}
@@ -424,18 +568,112 @@ pub fn NodesPage() -> impl IntoView {
     }
 }
 
+/// In the browser: follows the nodes stream for the current `filter` (reopened when it
+/// changes, closed when the page goes), writing each snapshot and delta into `data`.
+fn follow_nodes(
+    filter: Memo<NodeFilter>,
+    data: RwSignal<Option<Result<NodePage, AppError>>>,
+    connection: RwSignal<live::Connection>,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        let stream = StoredValue::new_local(None::<live::LiveStream>);
+        Effect::new(move |_| {
+            let filter = filter.get();
+            let url = format!("/api/v1/gpu-nodes/stream?{}", query(&filter));
+            // Dropping the previous stream closes it.
+            stream.set_value(None);
+            connection.set(live::Connection::Connecting);
+            let opened = live::LiveStream::open(
+                &url,
+                move |text| {
+                    let message: Result<Result<live::PageUpdate, AppError>, _> =
+                        serde_json::from_str(&text);
+                    data.update(|data| match message {
+                        Ok(Ok(live::PageUpdate::Snapshot(page))) => *data = Some(Ok(page)),
+                        Ok(Ok(live::PageUpdate::Delta(delta))) => {
+                            if let Some(Ok(page)) = data.as_mut() {
+                                delta.apply(page);
+                            }
+                        }
+                        Ok(Err(error)) => *data = Some(Err(error)),
+                        Err(e) => {
+                            *data = Some(Err(AppError::Transport {
+                                reason: format!("unreadable update: {e}"),
+                            }))
+                        }
+                    });
+                },
+                move |state| connection.set(state),
+            );
+            stream.set_value(opened);
+        });
+        on_cleanup(move || stream.set_value(None));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (filter, data, connection);
+}
+
+/// `filter` as query parameters for the stream and the JSON API.
+#[cfg(feature = "hydrate")]
+fn query(filter: &NodeFilter) -> String {
+    let Ok(params) = web_sys::UrlSearchParams::new() else {
+        return String::new();
+    };
+    params.append("model", &filter.model);
+    params.append("min_free", &filter.min_free.to_string());
+    params.append("readiness", &filter.readiness);
+    params.append("search", &filter.search);
+    params.append("sort", &filter.sort);
+    params.append("page", &filter.page.to_string());
+    params.to_string().into()
+}
+
+/// "Live" while the stream is open, otherwise what it is doing.
+#[component]
+pub fn LiveBadge(connection: RwSignal<live::Connection>) -> impl IntoView {
+    let text = move || match connection.get() {
+        live::Connection::Connecting => "connecting…",
+        live::Connection::Live => "live",
+        live::Connection::Reconnecting => "reconnecting…",
+        live::Connection::Closed => "updates stopped: reload the page",
+    };
+    view! {
+        <span class="live-badge" data-state=move || format!("{:?}", connection.get()).to_lowercase()
+            data-testid="live-badge" role="status">
+            {text}
+        </span>
+    }
+}
+
+/// The warning shown while the cluster cannot be watched: what is shown is the last known
+/// state, and since when.
+#[component]
+pub fn StaleNotice(since: Signal<Option<String>>) -> impl IntoView {
+    move || {
+        since.get().map(|since| {
+            view! {
+                <p class="stale" role="alert" data-testid="stale">
+                    <strong>{format!("Stale since {since}.")}</strong>
+                    " The cluster cannot be reached; these numbers are the last known state and will update when it is back."
+                </p>
+            }
+        })
+    }
+}
+
 #[component]
 fn NodeTable(
-    result: NodePage,
+    result: Memo<NodePage>,
     page: RwSignal<usize>,
     cordon: ServerAction<SetCordon>,
     can_operate: Signal<bool>,
 ) -> impl IntoView {
-    let pages = result.matching.div_ceil(PAGE_SIZE).max(1);
-    let current = result.page;
+    let pages = move || result.with(|r| r.matching.div_ceil(PAGE_SIZE).max(1));
+    let current = move || result.with(|r| r.page);
     view! {
         <p class="muted" data-testid="node-count">
-            {format!("{} nodes match", result.matching)}
+            {move || format!("{} nodes match", result.with(|r| r.matching))}
         </p>
         <div class="table-wrap">
             <table class="table" data-testid="nodes-table">
@@ -452,10 +690,12 @@ fn NodeTable(
                     </tr>
                 </thead>
                 <tbody>
-                    {result
-                        .rows
-                        .into_iter()
-                        .map(|row| {
+                    // Keyed by the row's content: a delta re-renders only the rows that
+                    // changed, so a cordon being confirmed on another row stays open.
+                    <For
+                        each=move || result.with(|r| r.rows.clone())
+                        key=|row| format!("{row:?}")
+                        children=move |row| {
                             let health = health_text(&row.health);
                             let resources = row
                                 .resources
@@ -477,7 +717,9 @@ fn NodeTable(
                             let cordoned = row.health.cordoned;
                             view! {
                                 <tr data-node=key>
-                                    <td>{row.name}</td>
+                                    <td>
+                                        <a href=format!("/nodes/{}", row.name)>{row.name.clone()}</a>
+                                    </td>
                                     <td>{model}</td>
                                     <td>{row.allocatable}</td>
                                     <td>{row.allocated}</td>
@@ -495,20 +737,24 @@ fn NodeTable(
                                     </td>
                                 </tr>
                             }
-                        })
-                        .collect_view()}
+                        }
+                    />
                 </tbody>
             </table>
         </div>
         <nav class="pager" aria-label="Pages">
-            <button type="button" disabled=current == 0 on:click=move |_| page.set(current - 1)>
-                "Previous"
-            </button>
-            <span>{format!("Page {} of {pages}", current + 1)}</span>
             <button
                 type="button"
-                disabled=current + 1 >= pages
-                on:click=move |_| page.set(current + 1)
+                disabled=move || current() == 0
+                on:click=move |_| page.set(current().saturating_sub(1))
+            >
+                "Previous"
+            </button>
+            <span>{move || format!("Page {} of {}", current() + 1, pages())}</span>
+            <button
+                type="button"
+                disabled=move || current() + 1 >= pages()
+                on:click=move |_| page.set(current() + 1)
             >
                 "Next"
             </button>
@@ -576,10 +822,13 @@ mod tests {
             gpu_memory_mib: None,
             physical_gpus: Some(8),
             replicas: None,
+            family: None,
             allocatable: 8,
             allocated: 8 - free,
             free,
             resources: BTreeMap::new(),
+            cpu_millis: (0, 0),
+            memory_bytes: (0, 0),
             health: NodeHealth {
                 ready,
                 cordoned,
@@ -596,7 +845,7 @@ mod tests {
             row("c", "A100", 5, false, false),
         ];
         let only = |f: NodeFilter| {
-            select(&rows, &f)
+            select(&rows, |_| None, &f)
                 .rows
                 .into_iter()
                 .map(|r| r.name)
@@ -643,6 +892,7 @@ mod tests {
             .collect();
         let third = select(
             &many,
+            |_| None,
             &NodeFilter {
                 page: 2,
                 ..Default::default()
