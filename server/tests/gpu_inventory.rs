@@ -121,3 +121,173 @@ async fn a_gpu_pod_takes_gpus_and_gives_them_back() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_pod_too_big_for_any_node_waits_with_the_schedulers_reason() {
+    let Some(test) = connect("gpu-inventory-pending").await else {
+        return;
+    };
+    let Some(inventory) = inventory().await else {
+        return;
+    };
+    let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "wants-sixty-four" },
+        "spec": { "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
+                                   "resources": { "limits": { "nvidia.com/gpu": "64" } } }] }
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let key = (test.namespace.clone(), "wants-sixty-four".to_string());
+    let reason = wait_for(
+        "the scheduler's reason in the index",
+        Duration::from_secs(30),
+        || async {
+            let index = inventory.read().ok()?;
+            index.pending.contains(&key).then_some(())?;
+            index.pods.get(&key)?.unschedulable.clone()
+        },
+    )
+    .await;
+    assert!(reason.contains("Insufficient nvidia.com/gpu"), "{reason}");
+    pods.delete("wants-sixty-four", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    wait_for(
+        "the pod to leave the pending list",
+        Duration::from_secs(30),
+        || async { (!inventory.read().ok()?.pending.contains(&key)).then_some(()) },
+    )
+    .await;
+}
+
+/// A TCP relay to the API server that can be cut and restored: an outage as Gantry sees
+/// it, without stopping the API server the other tests use.
+struct Relay {
+    port: u16,
+    target: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Relay {
+        let mut relay = Relay {
+            port: 0,
+            target,
+            tasks: Vec::new(),
+            connections: Default::default(),
+        };
+        relay.listen().await;
+        relay
+    }
+
+    async fn listen(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.port = listener.local_addr().unwrap().port();
+        let target = self.target.clone();
+        let connections = self.connections.clone();
+        self.tasks.push(tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                connections.lock().unwrap().push(relay.abort_handle());
+            }
+        }));
+    }
+
+    /// Refuses new connections and drops the open ones.
+    fn cut(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_outage_keeps_the_last_state_marked_stale_and_recovery_resyncs() {
+    let Some(test) = connect("gpu-inventory-outage").await else {
+        return;
+    };
+    let path = kubeconfig_path("gpu-inventory-outage").unwrap();
+    let kubeconfig = std::fs::read_to_string(&path).unwrap();
+    let server = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: https://"))
+        .expect("a server line")
+        .trim_end_matches('/')
+        .to_string();
+    let mut relay = Relay::start(server.clone()).await;
+    let relayed = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        relayed.path(),
+        kubeconfig.replace(
+            &format!("server: https://{server}"),
+            &format!("server: https://127.0.0.1:{}", relay.port),
+        ),
+    )
+    .unwrap();
+    let cluster = Cluster::new(ClusterSource {
+        kubeconfig: vec![relayed.path().to_path_buf()],
+        context: None,
+    });
+    cluster.connect_and_watch().await;
+    let inventory = Inventory::start(cluster);
+    wait_for("the caches to sync", Duration::from_secs(30), || async {
+        inventory.synced().then_some(())
+    })
+    .await;
+    let node = "gpu-a100-0";
+    let before = row(&inventory, node).await.allocated;
+    assert_eq!(inventory.read().unwrap().stale_since(), None);
+
+    relay.cut();
+    wait_for("the stale mark", Duration::from_secs(30), || async {
+        inventory.read().ok()?.stale_since()
+    })
+    .await;
+    // The last state is still served, whole.
+    assert_eq!(all_rows(&inventory).len(), 12);
+
+    // While Gantry is cut off, a pod takes GPUs; it cannot know.
+    let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "during-the-outage" },
+        "spec": {
+            "nodeSelector": { "kubernetes.io/hostname": node },
+            "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
+                             "resources": { "limits": { "nvidia.com/gpu": "1" } } }]
+        }
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(row(&inventory, node).await.allocated, before);
+
+    relay.listen().await;
+    wait_for(
+        "the resync to clear the mark and count the pod",
+        Duration::from_secs(60),
+        || async {
+            let index = inventory.read().ok()?;
+            let allocated = index.rows.get(node)?.allocated;
+            (index.stale_since().is_none() && allocated == before + 1).then_some(())
+        },
+    )
+    .await;
+    pods.delete(
+        "during-the-outage",
+        &DeleteParams::default().grace_period(0),
+    )
+    .await
+    .unwrap();
+}

@@ -839,9 +839,10 @@ mod tests {
 
     #[test]
     fn filters_sort_and_pages() {
+        // In name order, as the index keeps them.
         let rows = vec![
-            row("b", "H100", 2, true, false),
             row("a", "H100", 8, true, false),
+            row("b", "H100", 2, true, false),
             row("c", "A100", 5, false, false),
         ];
         let only = |f: NodeFilter| {
@@ -900,6 +901,37 @@ mod tests {
         );
         assert_eq!((third.rows.len(), third.matching), (20, 120));
         assert_eq!(third.rows[0].name, "n100");
+    }
+
+    #[test]
+    fn the_search_matches_every_word_in_names_models_and_labels() {
+        let rows = vec![
+            row("gpu-a", "H100", 8, true, false),
+            row("gpu-b", "H100", 8, true, false),
+        ];
+        let labels: BTreeMap<String, String> = [
+            ("nvidia.com/gpu.family".to_string(), "hopper".to_string()),
+            (
+                "topology.kubernetes.io/zone".to_string(),
+                "eu-1".to_string(),
+            ),
+        ]
+        .into();
+        let find = |search: &str| {
+            let filter = NodeFilter {
+                search: search.into(),
+                ..Default::default()
+            };
+            select(&rows, |name| (name == "gpu-b").then_some(&labels), &filter)
+                .rows
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(find("gpu.family=hopper"), ["gpu-b"]);
+        assert_eq!(find("h100 zone=eu-1"), ["gpu-b"]);
+        assert_eq!(find("h100, gpu-"), ["gpu-a", "gpu-b"]);
+        assert!(find("zone=us").is_empty());
     }
 
     #[test]

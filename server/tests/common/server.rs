@@ -131,6 +131,25 @@ impl TestServer {
         ))
     }
 
+    /// Opens a server-sent events stream at `path` with `cookie`; 200 expected.
+    pub fn events(&self, path: &str, cookie: &str) -> EventStream {
+        let host = self.base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(host).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
+        let mut lines = BufReader::new(stream);
+        let mut status = String::new();
+        lines.read_line(&mut status).unwrap();
+        assert!(status.contains(" 200 "), "{path}: {status}");
+        EventStream { lines }
+    }
+
     /// Sends SIGTERM and expects a clean exit within a few seconds.
     pub fn stop(&mut self) {
         let status = Command::new("kill")
@@ -149,6 +168,30 @@ impl TestServer {
                 panic!("gantry did not stop within 10 s of SIGTERM");
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// An open event stream, read one `data:` line at a time. The body is chunked, but hyper
+/// sends each event as one chunk, so a `data:` line is never split.
+pub struct EventStream {
+    lines: BufReader<TcpStream>,
+}
+
+impl EventStream {
+    /// The next event's data as JSON; panics after 30 s without one.
+    pub fn next(&mut self) -> serde_json::Value {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = self
+                .lines
+                .read_line(&mut line)
+                .expect("an event within 30 s");
+            assert!(read > 0, "the stream ended");
+            if let Some(data) = line.trim_end().strip_prefix("data: ") {
+                return serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}"));
+            }
         }
     }
 }
