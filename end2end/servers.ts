@@ -2,6 +2,8 @@
 // connected to the local cluster the test command started, one with no cluster at all (what
 // the shell does without one), one whose sessions expire after 3 idle seconds, and one that a
 // portal may embed.
+import { execFileSync } from "node:child_process";
+
 export const port = Number(process.env.GANTRY_E2E_PORT ?? 3399);
 export const clusterURL = `http://127.0.0.1:${port}`;
 export const offlineURL = `http://127.0.0.1:${port + 1}`;
@@ -21,6 +23,14 @@ export const kubeconfig = process.env.GANTRY_TEST_KUBECONFIG;
 if (!kubeconfig && process.env.GANTRY_TEST_REQUIRE_CLUSTER === "1") {
   throw new Error("GANTRY_TEST_REQUIRE_CLUSTER=1 but GANTRY_TEST_KUBECONFIG is not set");
 }
+
+// kubectl on that cluster, as a person at a terminal would use it (the one the cluster's
+// build made; GANTRY_TEST_KUBECTL is set next to GANTRY_TEST_KUBECONFIG).
+export function kubectl(args: string[], input?: string): string {
+  const binary = process.env.GANTRY_TEST_KUBECTL ?? "kubectl";
+  return execFileSync(binary, [`--kubeconfig=${kubeconfig}`, ...args], { input, encoding: "utf8" });
+}
+
 export const noCluster = kubeconfig
   ? undefined
   : "needs the local cluster: run `make test`, or set GANTRY_TEST_KUBECONFIG";

@@ -41,7 +41,10 @@ pub fn OverviewPage() -> impl IntoView {
     view! {
         <Title text="Overview" />
         <section class="page">
-            <h1>"Overview " <LiveBadge connection /></h1>
+            <div class="page-head">
+                <h1>"Overview"</h1>
+                <LiveBadge connection />
+            </div>
             <p class="lead">
                 "How many GPUs the cluster has and how many are free right now."
             </p>

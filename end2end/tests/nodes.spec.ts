@@ -1,7 +1,7 @@
 // The GPU inventory of the seeded fleet (tools/cluster/fleet), as a person reads it. Only
 // what other tests never change is checked: they run jobs on H100s, never on A100s or L4s.
 import { test, expect } from "./fixtures";
-import { noCluster } from "../servers";
+import { kubectl, noCluster } from "../servers";
 
 test.beforeEach(() => test.skip(!!noCluster, noCluster));
 
@@ -90,4 +90,90 @@ test("the JSON API answers with the session or a token, and refuses anonymous ca
   const anonymous = await playwright.request.newContext({ baseURL });
   expect((await anonymous.get("/api/v1/gpu-summary")).status()).toBe(401);
   await anonymous.dispose();
+});
+
+// A training job on one named H100 node: it stays Running (kwok's pod-complete delay).
+function trainingJob(name: string, node: string, gpus: number) {
+  return JSON.stringify({
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: "team-a" },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { annotations: { "pod-complete.stage.kwok.x-k8s.io/delay": "10m" } },
+        spec: {
+          restartPolicy: "Never",
+          nodeSelector: { "kubernetes.io/hostname": node },
+          containers: [{ name: "train", image: "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
+                         resources: { limits: { "nvidia.com/gpu": String(gpus) } } }],
+        },
+      },
+    },
+  });
+}
+
+test("a job started with kubectl shows as allocation within 2 s, without a reload", async ({ shell, page }) => {
+  const node = "gpu-h100-2";
+  await shell.open("/nodes");
+  await page.getByRole("search", { name: "Filter nodes" }).getByLabel("Search").fill(node);
+  await page.getByRole("search", { name: "Filter nodes" }).getByLabel("Search").press("Enter");
+  const row = page.getByTestId("nodes-table").locator(`tr[data-node="${node}"]`);
+  await expect(page.getByTestId("live-badge")).toHaveText("live");
+  const before = Number(await row.getByTestId("allocated").textContent());
+  // Marks this document: a reload would lose the mark.
+  await page.evaluate(() => ((window as unknown as { unreloaded: boolean }).unreloaded = true));
+
+  kubectl(["create", "-f", "-"], trainingJob("e2e-live", node, 2));
+  try {
+    await expect(row.getByTestId("allocated")).toHaveText(String(before + 2), { timeout: 2000 });
+    await expect(row.getByTestId("free")).toHaveText(String(8 - before - 2));
+  } finally {
+    // The Job first (so that nothing recreates its pod), then the pod without the grace
+    // period it would otherwise hold its GPUs for.
+    kubectl(["delete", "job", "e2e-live", "--namespace=team-a"]);
+    kubectl(["delete", "pods", "--selector=job-name=e2e-live", "--namespace=team-a", "--grace-period=0", "--force"]);
+  }
+  // The job finishing (here: deleted) gives the GPUs back, as live.
+  await expect(row.getByTestId("allocated")).toHaveText(String(before), { timeout: 10_000 });
+  expect(await page.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded)).toBe(true);
+});
+
+test("a node's page shows its capacity, the pods holding its GPUs and who owns them", async ({ shell, page }) => {
+  // The seeded fine-tune's node, wherever the scheduler put it.
+  const node = kubectl(["get", "pods", "--namespace=team-a", "--selector=job-name=llama-finetune",
+                        "--output=jsonpath={.items[0].spec.nodeName}"]).trim();
+  await shell.open("/nodes");
+  await page.getByRole("search", { name: "Filter nodes" }).getByLabel("GPU model").selectOption("NVIDIA-H100-80GB-HBM3");
+  await page.getByTestId("nodes-table").getByRole("link", { name: node, exact: true }).click();
+  await expect(shell.heading).toHaveText(node);
+  await expect(page.getByTestId("node-facts")).toContainText("NVIDIA-H100-80GB-HBM3");
+  await expect(page.getByTestId("node-facts")).toContainText("hopper");
+  const gpus = page.getByTestId("capacity").locator('[data-resource="nvidia.com/gpu"]');
+  await expect(gpus.getByRole("progressbar")).toBeVisible();
+  await expect(gpus).toContainText("of 8 allocated");
+  const pod = page.getByTestId("gpu-pods").locator("tbody tr", { hasText: "llama-finetune" });
+  await expect(pod.locator("td")).toContainText(["team-a", /^llama-finetune-/, "Job llama-finetune", "4 × gpu"]);
+  await expect(page.getByTestId("node-labels")).toContainText("nvidia.com/gpu.product=NVIDIA-H100-80GB-HBM3");
+});
+
+test("the overview lists a pod waiting for GPUs with the scheduler's reason", async ({ shell, page }) => {
+  await shell.open("/");
+  await expect(page.getByTestId("live-badge")).toHaveText("live");
+  const pod = JSON.stringify({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "e2e-too-big", namespace: "team-a" },
+    spec: { containers: [{ name: "train", image: "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
+                           resources: { limits: { "nvidia.com/gpu": "64" } } }] },
+  });
+  kubectl(["create", "-f", "-"], pod);
+  try {
+    const waiting = page.getByTestId("pending-pods").locator('tr[data-pod="e2e-too-big"]');
+    await expect(waiting).toContainText("64 × gpu");
+    await expect(waiting.locator("td.reason")).toContainText("Insufficient nvidia.com/gpu");
+  } finally {
+    kubectl(["delete", "pod", "e2e-too-big", "--namespace=team-a", "--grace-period=0", "--wait=false"]);
+  }
+  await expect(page.getByTestId("pending-pods").locator('tr[data-pod="e2e-too-big"]')).toHaveCount(0);
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs COMMAND with a fresh local cluster, seeded with the fleet, and always stops the
 # cluster afterwards, whatever COMMAND does. The test command runs its tests this way.
-# COMMAND sees GANTRY_TEST_KUBECONFIG (and GANTRY_TEST_REQUIRE_CLUSTER=1, so cluster
+# COMMAND sees GANTRY_TEST_KUBECONFIG, GANTRY_TEST_KUBECTL (the built kubectl, for tests
+# that act as a person at a terminal would) and GANTRY_TEST_REQUIRE_CLUSTER=1 (so cluster
 # tests fail instead of skipping). The run folder, with every component's log, is kept
 # when COMMAND fails and removed when it passes.
 #
@@ -26,4 +27,5 @@ trap 'exit 130' INT TERM
 kubeconfig="$("$here/up.sh" "$run" | tail -n 1)"
 "$here/seed.sh" "$kubeconfig"
 export GANTRY_TEST_KUBECONFIG="$kubeconfig" GANTRY_TEST_REQUIRE_CLUSTER=1
+export GANTRY_TEST_KUBECTL="$("$here/build.sh")/kubectl"
 "$@"

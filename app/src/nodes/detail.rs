@@ -187,7 +187,10 @@ pub fn NodeDetailPage() -> impl IntoView {
         <Title text=move || name.get() />
         <section class="page">
             <p><a href="/nodes">"← GPU nodes"</a></p>
-            <h1>{move || name.get()} " " <super::LiveBadge connection /></h1>
+            <div class="page-head">
+                <h1>{move || name.get()}</h1>
+                <super::LiveBadge connection />
+            </div>
             {move || match detail.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),

@@ -501,7 +501,10 @@ pub fn NodesPage() -> impl IntoView {
     view! {
         <Title text="GPU nodes" />
         <section class="page">
-            <h1>"GPU nodes" <LiveBadge connection /></h1>
+            <div class="page-head">
+                <h1>"GPU nodes"</h1>
+                <LiveBadge connection />
+            </div>
             <p class="lead">"Every node with GPUs: model, capacity, allocated, free and health."</p>
             <StaleNotice since=Signal::derive(stale) />
             <div class="filters" role="search" aria-label="Filter nodes">
@@ -722,7 +725,7 @@ fn NodeTable(
                                     </td>
                                     <td>{model}</td>
                                     <td>{row.allocatable}</td>
-                                    <td>{row.allocated}</td>
+                                    <td data-testid="allocated">{row.allocated}</td>
                                     <td data-testid="free">{row.free}</td>
                                     <td>{resources}</td>
                                     <td>{health}</td>
