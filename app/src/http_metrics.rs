@@ -70,10 +70,14 @@ impl HttpMetrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Everything registered, in Prometheus' text exposition format.
-    pub fn render(&self) -> String {
+    /// Everything registered, then `more` (figures read at scrape time), in Prometheus'
+    /// text exposition format.
+    pub fn render(&self, more: &Registry) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+        encode_registry(&mut out, &self.registry)
+            .and_then(|()| encode_registry(&mut out, more))
+            .and_then(|()| encode_eof(&mut out))
             .expect("writing to a String cannot fail");
         out
     }
@@ -89,7 +93,7 @@ mod tests {
         metrics.observe("GET", "/healthz", 200, Duration::from_millis(3));
         metrics.observe("GET", "/healthz", 200, Duration::from_millis(5));
         metrics.observe("GET", "/nodes", 404, Duration::from_millis(1));
-        let text = metrics.render();
+        let text = metrics.render(&Registry::default());
         assert!(
             text.contains(
                 r#"gantry_http_requests_total{method="GET",route="/healthz",status="200"} 2"#

@@ -54,6 +54,10 @@ fn metrics_count_requests_by_route_and_status() {
         &text,
         r#"gantry_http_request_duration_seconds_bucket{le="0.001""#,
     );
+    // No cluster here: the inventory is empty and says it has not synced.
+    assert_contains(&text, "gantry_inventory_synced 0\n");
+    assert_contains(&text, "gantry_inventory_pods 0\n");
+    assert!(text.ends_with("# EOF\n"), "{text}");
     server.stop();
 }
 

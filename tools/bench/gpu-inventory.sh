@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark of the GPU inventory at the scale limit: a local cluster with the fleet plus
-# 5,000 fake GPU nodes and PODS pods, Gantry (the build in CARGO_TARGET_DIR, debug unless
-# PROFILE=release) on top. Prints cache sync time, Gantry's memory, and wrk latencies of
-# the JSON API with 50 connections.
+# Benchmark of the GPU inventory at the scale limit: a local cluster with the fleet, then
+# 5,000 fake GPU nodes, then PODS pods (six in ten holding a GPU), and a release build of
+# Gantry following it all. Prints:
+#   - Gantry's memory before and after each step, and from that bytes per node and per pod;
+#   - wrk latencies (50 connections) of the overview's summary and of the nodes table's
+#     first page (50 rows, free ≥ 1, most free first), then the same page answered per
+#     request by paginated LISTs against the API server (the baseline), and their ratio;
+#   - time from a pod's bind to the open page's new free count (server-sent events).
 #
 #   tools/bench/gpu-inventory.sh [PODS]      PODS defaults to 50000
 set -euo pipefail
@@ -10,10 +14,14 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 pods="${1:-50000}"
-profile="${PROFILE:-debug}"
-gantry="${CARGO_TARGET_DIR:-$root/target}/$profile/gantry"
-[[ -x "$gantry" ]] || { echo "bench: build Gantry first ($gantry missing)" >&2; exit 1; }
+target="${CARGO_TARGET_DIR:-$root/target}"
 command -v wrk >/dev/null || { echo "bench: installing wrk" >&2; apt-get install -y -q wrk >/dev/null; }
+cd "$root"
+# The server and the benchmark client, optimised (the bench profile is the release one).
+cargo build --release -q -p gantry-server --bin gantry
+bench_client="$(cargo bench -q -p gantry-server --bench gpu_inventory --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
+[[ -x "$bench_client" ]] || { echo "bench: could not build the benchmark client" >&2; exit 1; }
 
 run="$(mktemp -d "${TMPDIR:-/tmp}/gantry-bench.XXXXXX")"
 gantry_pid=
@@ -26,29 +34,60 @@ trap cleanup EXIT
 
 kubeconfig="$("$root/tools/cluster/up.sh" "$run/cluster" | tail -n 1)"
 "$root/tools/cluster/seed.sh" "$kubeconfig"
-"$root/tools/cluster/seed.sh" "$kubeconfig" --scale 5000 "$pods"
+kubectl="$("$root/tools/cluster/build.sh")/kubectl --kubeconfig=$kubeconfig"
+$kubectl create namespace bench >/dev/null
 
 port=3977
+base="http://127.0.0.1:$port"
 password="bench admin password"
-started=$(date +%s%N)
 GANTRY_DATA_DIR="$run/data" GANTRY_LISTEN_ADDR="127.0.0.1:$port" KUBECONFIG="$kubeconfig" \
     GANTRY_ADMIN_PASSWORD="$password" RUST_LOG=warn GANTRY_SITE_ROOT="$root/target/site" \
-    "$gantry" >"$run/gantry.log" 2>&1 &
+    "$target/release/gantry" >"$run/gantry.log" 2>&1 &
 gantry_pid=$!
-until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
-synced=$(date +%s%N)
-echo "bench: caches synced $(((synced - started) / 1000000)) ms after start (5,012 nodes, $pods pods)"
-
-cookie="$(curl -fsS -c - -X POST -H "Origin: http://127.0.0.1:$port" \
-    --data "username=admin&password=${password// /+}" "http://127.0.0.1:$port/api/login" |
+until curl -fsS "$base/readyz" >/dev/null 2>&1; do sleep 0.2; done
+cookie="$(curl -fsS -c - -X POST -H "Origin: $base" \
+    --data "username=admin&password=${password// /+}" "$base/api/login" |
     awk '$6 == "gantry_session" { print $6 "=" $7 }')"
-rss() { awk '/^VmRSS:/ { printf "%d MiB", $2 / 1024 }' "/proc/$gantry_pid/status"; }
-echo "bench: Gantry RSS with caches synced: $(rss)"
 
-for path in "/api/v1/gpu-summary" "/api/v1/gpu-nodes?sort=free&min_free=1&page=0"; do
-    curl -fsS -H "Cookie: $cookie" "http://127.0.0.1:$port$path" -o /dev/null
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$gantry_pid/status"; }
+gauge() { curl -fsS "$base/metrics" | awk -v name="gantry_inventory_$1" '$1 == name { print $2 }'; }
+# Waits until Gantry's index holds at least $2 objects of kind $1.
+wait_gauge() {
+    local started=$SECONDS
+    until (($(gauge "$1") >= $2)); do sleep 1; done
+    echo "bench: Gantry holds $(gauge "$1") $1 ($((SECONDS - started)) s after the seed returned)"
+}
+
+rss0=$(rss_kib)
+echo "bench: Gantry RSS with the fleet (14 nodes): $((rss0 / 1024)) MiB"
+"$root/tools/cluster/seed.sh" "$kubeconfig" --scale 5000 0
+wait_gauge nodes 5014
+sleep 2
+rss1=$(rss_kib)
+"$root/tools/cluster/seed.sh" "$kubeconfig" --scale 5000 "$pods"
+# (The fleet's few pods come on top; they were in before the scale pods.)
+wait_gauge pods "$pods"
+sleep 2
+rss2=$(rss_kib)
+echo "bench: Gantry RSS: $((rss0 / 1024)) MiB (fleet), $((rss1 / 1024)) MiB (+5,000 nodes), $((rss2 / 1024)) MiB (+$pods pods)"
+echo "bench: RSS growth per cached node: $(((rss1 - rss0) * 1024 / 5000)) bytes; per cached pod: $(((rss2 - rss1) * 1024 / pods)) bytes"
+
+page="/api/v1/gpu-nodes?sort=free&min_free=1&page=0"
+for path in "/api/v1/gpu-summary" "$page"; do
+    curl -fsS -H "Cookie: $cookie" "$base$path" -o /dev/null
     echo "bench: wrk -c50 -t2 -d20s $path"
-    wrk -c50 -t2 -d20s --latency -H "Cookie: $cookie" "http://127.0.0.1:$port$path" |
-        grep -E "Latency|50%|90%|99%|Requests/sec|requests in"
+    wrk -c50 -t2 -d20s --latency -H "Cookie: $cookie" "$base$path" |
+        tee "$run/wrk.txt" | grep -E "Latency|50%|90%|99%|Requests/sec|requests in"
 done
-echo "bench: Gantry RSS after the load: $(rss)"
+gantry_p99=$(awk '$1 == "99%" { print $2 }' "$run/wrk.txt")
+echo "bench: baseline, the same page by paginated LISTs per request, 50 clients for 30 s"
+KUBECONFIG="$kubeconfig" "$bench_client" lists 50 30 | tee "$run/lists.txt"
+lists_p99=$(sed -n 's/.*latency:.* p99=\([0-9.]*\) ms.*/\1/p' "$run/lists.txt")
+echo "bench: p99 ratio, LISTs per request / Gantry's index: $lists_p99 ms / $gantry_p99 = $(
+    awk -v a="$lists_p99" -v b="$gantry_p99" 'BEGIN {
+        if (b ~ /us$/) b = b / 1000; else if (b ~ /ms$/) b = b + 0; else if (b ~ /s$/) b = b * 1000
+        printf "%.0f×", a / b }')"
+
+echo "bench: bind → page, 20 pods on 20 scale nodes"
+KUBECONFIG="$kubeconfig" "$bench_client" bind "$base" "$cookie" $(printf 'scale-gpu-%04d ' $(seq 4980 4999))
+echo "bench: Gantry RSS after the load: $(($(rss_kib) / 1024)) MiB"

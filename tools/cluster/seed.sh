@@ -84,9 +84,13 @@ echo "seed: $(grep -c '^---' "$tmp/nodes.yaml") of $nodes scale nodes created in
 
 kubectl create namespace scale --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
 # Pods name their node (spec.nodeName), as a scheduler would have: this measures the
-# API server and kwok holding M pods, not the scheduler's binding rate.
+# API server and kwok holding M pods, not the scheduler's binding rate. Pods are dealt to
+# the nodes in rounds; those of the first six rounds hold one GPU each (6 of a node's 8),
+# the others only CPU and memory.
 for ((i = 0; i < pods; i++)); do
-    printf -- '---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: scale-%05d\n  namespace: scale\n  labels: {app: scale}\nspec:\n  nodeName: scale-gpu-%04d\n  containers:\n  - name: main\n    image: pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\n    resources: {requests: {cpu: "1", memory: 1Gi}}\n' "$i" "$((i % nodes))"
+    gpu=""
+    ((i / nodes >= 6)) || gpu=', limits: {nvidia.com/gpu: "1"}'
+    printf -- '---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: scale-%05d\n  namespace: scale\n  labels: {app: scale}\nspec:\n  nodeName: scale-gpu-%04d\n  containers:\n  - name: main\n    image: pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\n    resources: {requests: {cpu: "1", memory: 1Gi}%s}\n' "$i" "$((i % nodes))" "$gpu"
 done >"$tmp/all-pods.yaml"
 missing "$tmp/all-pods.yaml" pods scale >"$tmp/pods.yaml"
 create_parallel "$tmp/pods.yaml"

@@ -302,6 +302,44 @@ impl Inventory {
         Ok(self.shared.index.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// The index's size and health as gauges for `/metrics`: objects held, GPU nodes,
+    /// pending GPU pods, and 1 while stale.
+    pub fn gauges(&self) -> prometheus_client::registry::Registry {
+        use prometheus_client::metrics::gauge::Gauge;
+        let mut registry = prometheus_client::registry::Registry::with_prefix("gantry_inventory");
+        let index = self.shared.index.read().unwrap_or_else(|e| e.into_inner());
+        let figures = [
+            ("nodes", "Nodes held", index.nodes.len() as i64),
+            (
+                "pods",
+                "Pods held (not Succeeded or Failed)",
+                index.pods.len() as i64,
+            ),
+            ("gpu_nodes", "Nodes with GPUs", index.rows.len() as i64),
+            (
+                "pending_gpu_pods",
+                "Unbound pods asking for GPUs",
+                index.pending.len() as i64,
+            ),
+            (
+                "synced",
+                "1 once both watches have listed",
+                i64::from(self.synced()),
+            ),
+            (
+                "stale",
+                "1 while a watch is failing",
+                i64::from(index.stale_since().is_some()),
+            ),
+        ];
+        for (name, help, value) in figures {
+            let gauge = Gauge::<i64>::default();
+            gauge.set(value);
+            registry.register(name, help, gauge);
+        }
+        registry
+    }
+
     /// Ticks whenever anything shown changes: rows, pending pods, staleness.
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.changes.subscribe()
