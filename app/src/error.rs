@@ -10,6 +10,30 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+/// One field's problem; `field` is the form's name for it (`env[2].name`, `gpus`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn summary(errors: &[FieldError]) -> String {
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.reason))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// An error a user can act on, or an internal one reduced to a reference they can report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -17,6 +41,10 @@ pub enum AppError {
     /// 400: one input field is wrong; `field` names it so the form can show the reason beside it.
     #[error("{field}: {reason}")]
     InvalidInput { field: String, reason: String },
+    /// 400: several fields of a form are wrong, each with its reason, so the form can show
+    /// every one beside its field.
+    #[error("{}", FieldError::summary(errors))]
+    InvalidFields { errors: Vec<FieldError> },
     /// 401: the caller is not logged in.
     #[error("you need to log in")]
     Unauthenticated,
@@ -51,7 +79,7 @@ impl AppError {
     /// The HTTP status this error is answered with.
     pub fn status_code(&self) -> u16 {
         match self {
-            AppError::InvalidInput { .. } => 400,
+            AppError::InvalidInput { .. } | AppError::InvalidFields { .. } => 400,
             AppError::Unauthenticated | AppError::WrongCredentials => 401,
             AppError::RateLimited { .. } => 429,
             AppError::Forbidden { .. } => 403,

@@ -17,7 +17,8 @@ pub mod theme;
 pub mod url;
 
 mod admin;
-mod jobs;
+pub mod jobs;
+pub mod live;
 mod models;
 pub mod nodes;
 mod overview;
@@ -122,6 +123,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/nodes") view=nodes::NodesPage />
                     <Route path=path!("/nodes/:name") view=nodes::detail::NodeDetailPage />
                     <Route path=path!("/jobs") view=jobs::JobsPage />
+                    <Route path=path!("/jobs/new") view=jobs::LaunchPage />
+                    <Route path=path!("/jobs/:namespace/:name") view=jobs::JobPage />
                     <Route path=path!("/models") view=models::ModelsPage />
                     <Route path=path!("/serving") view=serving::ServingPage />
                     <Route path=path!("/admin") view=admin::AdminPage />

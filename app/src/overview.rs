@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::error::AppError;
-use crate::nodes::{live, GpuSummary, LiveBadge, PendingPod, StaleNotice};
+use crate::live::{self, LiveBadge};
+use crate::nodes::{GpuSummary, PendingPod, StaleNotice};
 
 /// The landing page: GPUs by model, how many are free, the nodes that need attention and
 /// the pods waiting for GPUs, kept current by the summary stream.
@@ -12,26 +13,19 @@ use crate::nodes::{live, GpuSummary, LiveBadge, PendingPod, StaleNotice};
 pub fn OverviewPage() -> impl IntoView {
     let summary: RwSignal<Option<Result<GpuSummary, AppError>>> = RwSignal::new(None);
     let connection = RwSignal::new(live::Connection::Connecting);
-    #[cfg(feature = "hydrate")]
-    {
-        let stream = live::LiveStream::open(
-            "/api/v1/gpu-summary/stream",
-            move |text| {
-                summary.set(Some(
-                    serde_json::from_str::<Result<GpuSummary, AppError>>(&text).unwrap_or_else(
-                        |e| {
-                            Err(AppError::Transport {
-                                reason: format!("unreadable update: {e}"),
-                            })
-                        },
-                    ),
-                ))
-            },
-            move |state| connection.set(state),
-        );
-        let stream = StoredValue::new_local(stream);
-        on_cleanup(move || stream.set_value(None));
-    }
+    live::follow(
+        || "/api/v1/gpu-summary/stream".to_string(),
+        move |text| {
+            summary.set(Some(
+                serde_json::from_str::<Result<GpuSummary, AppError>>(&text).unwrap_or_else(|e| {
+                    Err(AppError::Transport {
+                        reason: format!("unreadable update: {e}"),
+                    })
+                }),
+            ))
+        },
+        connection,
+    );
     let stale = move || {
         summary
             .get()

@@ -10,6 +10,7 @@ use crate::auth::server::{AuthSettings, LoginLimiter};
 use crate::cluster::Cluster;
 use crate::error::AppError;
 use crate::http_metrics::HttpMetrics;
+use crate::jobs::cache::Jobs;
 use crate::nodes::cache::Inventory;
 
 /// Everything a request may need, built once at start and cloned cheaply (all fields are
@@ -31,6 +32,8 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Watch-fed index of Nodes and Pods: the GPU inventory.
     pub inventory: Inventory,
+    /// Every Job, followed by a watch, with its history in `db`.
+    pub jobs: Jobs,
     /// Turns true when the server starts shutting down, so that open streams end.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }

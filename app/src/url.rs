@@ -14,6 +14,15 @@ pub fn encode_component(value: &str) -> String {
         .collect()
 }
 
+/// `key=value` pairs joined with `&`, each value encoded.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={}", encode_component(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -23,5 +32,6 @@ mod tests {
             "%2Fjobs%3Fa%3Db%26c%20d"
         );
         assert_eq!(super::encode_component("team-a_1.x~"), "team-a_1.x~");
+        assert_eq!(super::query(&[("a", "1 2"), ("b", "")]), "a=1%202&b=");
     }
 }

@@ -57,6 +57,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     });
     cluster.connect_and_watch().await;
     let cluster_for_caches = cluster.clone();
+    let jobs = gantry_app::jobs::cache::Jobs::start(cluster.clone(), db.clone());
 
     let leptos_options = LeptosOptions::builder()
         .output_name("gantry")
@@ -85,6 +86,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         }),
         login_limiter: Arc::default(),
         inventory: Inventory::start(cluster_for_caches),
+        jobs,
         stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
     })
 }
@@ -123,7 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/gpu-nodes", get(gantry_app::nodes::api::gpu_nodes))
         .route(
             "/api/v1/gpu-nodes/stream",
-            get(gantry_app::nodes::live::gpu_nodes_stream),
+            get(gantry_app::live::gpu_nodes_stream),
         )
         .route(
             "/api/v1/gpu-summary",
@@ -131,7 +133,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/gpu-summary/stream",
-            get(gantry_app::nodes::live::gpu_summary_stream),
+            get(gantry_app::live::gpu_summary_stream),
+        )
+        .route(
+            "/api/v1/jobs",
+            get(gantry_app::jobs::api::list).post(gantry_app::jobs::api::create),
+        )
+        .route("/api/v1/jobs/stream", get(gantry_app::live::jobs_stream))
+        .route(
+            "/api/v1/jobs/{namespace}/{name}",
+            get(gantry_app::jobs::api::detail).delete(gantry_app::jobs::api::cancel),
+        )
+        .route(
+            "/api/v1/jobs/{namespace}/{name}/logs",
+            get(gantry_app::jobs::logs::stream),
+        )
+        .route(
+            "/api/v1/jobs/{namespace}/{name}/logs.txt",
+            get(gantry_app::jobs::logs::download),
         )
         .leptos_routes_with_context(
             &state,

@@ -8,8 +8,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use super::{health_text, live, GpuNodeRow, Owner, StaleNotice};
+use super::{health_text, GpuNodeRow, Owner, StaleNotice};
 use crate::error::AppError;
+use crate::live::{self, LiveBadge};
 
 /// A pod bound to the node that holds GPUs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,21 +165,16 @@ pub fn NodeDetailPage() -> impl IntoView {
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     let changed = RwSignal::new(0u64);
     let connection = RwSignal::new(live::Connection::Connecting);
-    #[cfg(feature = "hydrate")]
-    {
-        let stream = StoredValue::new_local(None::<live::LiveStream>);
-        Effect::new(move |_| {
-            let node = name.get();
-            stream.set_value(None);
-            let url = format!("/api/v1/gpu-nodes/stream?search={node}");
-            stream.set_value(live::LiveStream::open(
-                &url,
-                move |_| changed.update(|n| *n += 1),
-                move |state| connection.set(state),
-            ));
-        });
-        on_cleanup(move || stream.set_value(None));
-    }
+    live::follow(
+        move || {
+            format!(
+                "/api/v1/gpu-nodes/stream?{}",
+                crate::url::query(&[("search", &name.get())])
+            )
+        },
+        move |_| changed.update(|n| *n += 1),
+        connection,
+    );
     let detail = LocalResource::new(move || {
         changed.get();
         get_gpu_node(name.get())
@@ -189,7 +185,7 @@ pub fn NodeDetailPage() -> impl IntoView {
             <p><a href="/nodes">"← GPU nodes"</a></p>
             <div class="page-head">
                 <h1>{move || name.get()}</h1>
-                <super::LiveBadge connection />
+                <LiveBadge connection />
             </div>
             {move || match detail.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),

@@ -2,22 +2,22 @@
 //! totals by model for the overview, and each node's detail.
 //!
 //! Answers come from a watch-fed index of Nodes and Pods (`cache`), never from a LIST per
-//! request; the arithmetic is in `inventory`; open pages get changes pushed (`live`).
+//! request; the arithmetic is in `inventory`; open pages get changes pushed (`crate::live`).
 
 #[cfg(feature = "ssr")]
 pub mod cache;
 pub mod detail;
 #[cfg(feature = "ssr")]
 pub mod inventory;
-pub mod live;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::live::{self, LiveBadge};
 
 /// Ready, cordoned, and which pressure conditions are on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +229,71 @@ pub fn select<'a>(
         page: filter.page,
         models: models.into_iter().map(str::to_string).collect(),
         stale_since: None,
+    }
+}
+
+/// What the nodes stream sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PageUpdate {
+    /// The whole page, first thing on each connection.
+    Snapshot(NodePage),
+    /// What changed since the previous message.
+    Delta(PageDelta),
+}
+
+/// The page after a change, without the rows the client already has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageDelta {
+    pub matching: usize,
+    /// The page's node names, in order.
+    pub order: Vec<String>,
+    /// Rows that are new on the page or changed.
+    pub rows: Vec<GpuNodeRow>,
+    /// The model list, when it changed.
+    pub models: Option<Vec<String>>,
+    pub stale_since: Option<String>,
+}
+
+impl PageDelta {
+    /// The delta from `before` to `after`; `None` when nothing changed.
+    pub fn between(before: &NodePage, after: &NodePage) -> Option<PageDelta> {
+        if before == after {
+            return None;
+        }
+        let known: HashMap<&str, &GpuNodeRow> =
+            before.rows.iter().map(|r| (r.name.as_str(), r)).collect();
+        Some(PageDelta {
+            matching: after.matching,
+            order: after.rows.iter().map(|r| r.name.clone()).collect(),
+            rows: after
+                .rows
+                .iter()
+                .filter(|r| known.get(r.name.as_str()) != Some(r))
+                .cloned()
+                .collect(),
+            models: (before.models != after.models).then(|| after.models.clone()),
+            stale_since: after.stale_since.clone(),
+        })
+    }
+
+    /// Applies the delta to the page the client holds.
+    pub fn apply(self, page: &mut NodePage) {
+        let mut rows: HashMap<String, GpuNodeRow> = std::mem::take(&mut page.rows)
+            .into_iter()
+            .chain(self.rows)
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        page.rows = self
+            .order
+            .iter()
+            .filter_map(|name| rows.remove(name))
+            .collect();
+        page.matching = self.matching;
+        if let Some(models) = self.models {
+            page.models = models;
+        }
+        page.stale_since = self.stale_since;
     }
 }
 
@@ -470,7 +535,41 @@ pub fn NodesPage() -> impl IntoView {
     });
     let data: RwSignal<Option<Result<NodePage, AppError>>> = RwSignal::new(None);
     let connection = RwSignal::new(live::Connection::Connecting);
-    follow_nodes(filter, data, connection);
+    live::follow(
+        move || {
+            let f = filter.get();
+            let (min_free, page) = (f.min_free.to_string(), f.page.to_string());
+            format!(
+                "/api/v1/gpu-nodes/stream?{}",
+                crate::url::query(&[
+                    ("model", &f.model),
+                    ("min_free", &min_free),
+                    ("readiness", &f.readiness),
+                    ("search", &f.search),
+                    ("sort", &f.sort),
+                    ("page", &page),
+                ])
+            )
+        },
+        move |text| {
+            let message: Result<Result<PageUpdate, AppError>, _> = serde_json::from_str(&text);
+            data.update(|data| match message {
+                Ok(Ok(PageUpdate::Snapshot(page))) => *data = Some(Ok(page)),
+                Ok(Ok(PageUpdate::Delta(delta))) => {
+                    if let Some(Ok(page)) = data.as_mut() {
+                        delta.apply(page);
+                    }
+                }
+                Ok(Err(error)) => *data = Some(Err(error)),
+                Err(e) => {
+                    *data = Some(Err(AppError::Transport {
+                        reason: format!("unreadable update: {e}"),
+                    }))
+                }
+            });
+        },
+        connection,
+    );
     let cordon = ServerAction::<SetCordon>::new();
     let me = LocalResource::new(crate::auth::get_current_user);
     let can_operate = Signal::derive(move || {
@@ -568,84 +667,6 @@ pub fn NodesPage() -> impl IntoView {
                 {move || cordon.value().get().and_then(Result::err).map(|e| e.to_string())}
             </p>
         </section>
-    }
-}
-
-/// In the browser: follows the nodes stream for the current `filter` (reopened when it
-/// changes, closed when the page goes), writing each snapshot and delta into `data`.
-fn follow_nodes(
-    filter: Memo<NodeFilter>,
-    data: RwSignal<Option<Result<NodePage, AppError>>>,
-    connection: RwSignal<live::Connection>,
-) {
-    #[cfg(feature = "hydrate")]
-    {
-        let stream = StoredValue::new_local(None::<live::LiveStream>);
-        Effect::new(move |_| {
-            let filter = filter.get();
-            let url = format!("/api/v1/gpu-nodes/stream?{}", query(&filter));
-            // Dropping the previous stream closes it.
-            stream.set_value(None);
-            connection.set(live::Connection::Connecting);
-            let opened = live::LiveStream::open(
-                &url,
-                move |text| {
-                    let message: Result<Result<live::PageUpdate, AppError>, _> =
-                        serde_json::from_str(&text);
-                    data.update(|data| match message {
-                        Ok(Ok(live::PageUpdate::Snapshot(page))) => *data = Some(Ok(page)),
-                        Ok(Ok(live::PageUpdate::Delta(delta))) => {
-                            if let Some(Ok(page)) = data.as_mut() {
-                                delta.apply(page);
-                            }
-                        }
-                        Ok(Err(error)) => *data = Some(Err(error)),
-                        Err(e) => {
-                            *data = Some(Err(AppError::Transport {
-                                reason: format!("unreadable update: {e}"),
-                            }))
-                        }
-                    });
-                },
-                move |state| connection.set(state),
-            );
-            stream.set_value(opened);
-        });
-        on_cleanup(move || stream.set_value(None));
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (filter, data, connection);
-}
-
-/// `filter` as query parameters for the stream and the JSON API.
-#[cfg(feature = "hydrate")]
-fn query(filter: &NodeFilter) -> String {
-    let Ok(params) = web_sys::UrlSearchParams::new() else {
-        return String::new();
-    };
-    params.append("model", &filter.model);
-    params.append("min_free", &filter.min_free.to_string());
-    params.append("readiness", &filter.readiness);
-    params.append("search", &filter.search);
-    params.append("sort", &filter.sort);
-    params.append("page", &filter.page.to_string());
-    params.to_string().into()
-}
-
-/// "Live" while the stream is open, otherwise what it is doing.
-#[component]
-pub fn LiveBadge(connection: RwSignal<live::Connection>) -> impl IntoView {
-    let text = move || match connection.get() {
-        live::Connection::Connecting => "connecting…",
-        live::Connection::Live => "live",
-        live::Connection::Reconnecting => "reconnecting…",
-        live::Connection::Closed => "updates stopped: reload the page",
-    };
-    view! {
-        <span class="live-badge" data-state=move || format!("{:?}", connection.get()).to_lowercase()
-            data-testid="live-badge" role="status">
-            {text}
-        </span>
     }
 }
 
@@ -949,5 +970,56 @@ mod tests {
         assert_eq!((h100.nodes, h100.allocatable, h100.free), (3, 24, 8));
         assert_eq!(summary.not_ready, ["b"]);
         assert_eq!(summary.cordoned, ["c"]);
+    }
+}
+
+#[cfg(test)]
+mod delta_tests {
+    use super::*;
+
+    fn row(name: &str, free: i64) -> GpuNodeRow {
+        GpuNodeRow {
+            name: name.into(),
+            model: "H100".into(),
+            family: None,
+            gpu_memory_mib: None,
+            physical_gpus: Some(8),
+            replicas: None,
+            allocatable: 8,
+            allocated: 8 - free,
+            free,
+            resources: Default::default(),
+            cpu_millis: (0, 0),
+            memory_bytes: (0, 0),
+            health: NodeHealth {
+                ready: true,
+                cordoned: false,
+                pressure: vec![],
+            },
+        }
+    }
+
+    fn page(rows: Vec<GpuNodeRow>) -> NodePage {
+        NodePage {
+            matching: rows.len(),
+            rows,
+            page: 0,
+            models: vec!["H100".into()],
+            stale_since: None,
+        }
+    }
+
+    #[test]
+    fn a_delta_carries_only_changed_rows_and_rebuilds_the_page() {
+        let before = page(vec![row("a", 8), row("b", 8), row("c", 8)]);
+        let after = page(vec![row("a", 8), row("c", 4), row("d", 8)]);
+        assert_eq!(PageDelta::between(&before, &before), None);
+        let delta = PageDelta::between(&before, &after).unwrap();
+        let sent: Vec<_> = delta.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(sent, ["c", "d"]);
+        assert_eq!(delta.models, None);
+        let mut held = before;
+        delta.apply(&mut held);
+        assert_eq!(held, after);
     }
 }

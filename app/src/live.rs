@@ -1,87 +1,19 @@
-//! Changes pushed to open pages with server-sent events.
+//! Changes pushed to open pages with server-sent events, shared by every live page.
 //!
-//! `GET /api/v1/gpu-nodes/stream?<filters>` sends the table's page as a snapshot, then, after
-//! each change to the index (coalesced over [`COALESCE`]), a delta: the page's order and
-//! only the rows that changed. `GET /api/v1/gpu-summary/stream` sends the overview's summary
-//! whenever it changes (it is small). Every message is a JSON `Result<_, AppError>`.
+//! A feed sends its first message at once, then one after each change that alters what it
+//! shows (changes are coalesced over [`COALESCE`]): the GPU nodes table
+//! (`GET /api/v1/gpu-nodes/stream`, a snapshot then deltas, see `nodes::PageDelta`), the
+//! overview's summary (`GET /api/v1/gpu-summary/stream`) and the jobs list
+//! (`GET /api/v1/jobs/stream`). Every message is a JSON `Result<_, AppError>`.
 //!
 //! A stream ends after [`STREAM_LIFETIME`] and the browser reconnects on its own, through the
 //! login check again, so a page left open cannot outlive its session; it also ends when the
 //! caller's access is withdrawn and when the server shuts down.
 
-use std::collections::HashMap;
-
-use serde::{Deserialize, Serialize};
-
-use super::{GpuNodeRow, NodePage};
-
-/// What the nodes stream sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PageUpdate {
-    /// The whole page, first thing on each connection.
-    Snapshot(NodePage),
-    /// What changed since the previous message.
-    Delta(PageDelta),
-}
-
-/// The page after a change, without the rows the client already has.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PageDelta {
-    pub matching: usize,
-    /// The page's node names, in order.
-    pub order: Vec<String>,
-    /// Rows that are new on the page or changed.
-    pub rows: Vec<GpuNodeRow>,
-    /// The model list, when it changed.
-    pub models: Option<Vec<String>>,
-    pub stale_since: Option<String>,
-}
-
-impl PageDelta {
-    /// The delta from `before` to `after`; `None` when nothing changed.
-    pub fn between(before: &NodePage, after: &NodePage) -> Option<PageDelta> {
-        if before == after {
-            return None;
-        }
-        let known: HashMap<&str, &GpuNodeRow> =
-            before.rows.iter().map(|r| (r.name.as_str(), r)).collect();
-        Some(PageDelta {
-            matching: after.matching,
-            order: after.rows.iter().map(|r| r.name.clone()).collect(),
-            rows: after
-                .rows
-                .iter()
-                .filter(|r| known.get(r.name.as_str()) != Some(r))
-                .cloned()
-                .collect(),
-            models: (before.models != after.models).then(|| after.models.clone()),
-            stale_since: after.stale_since.clone(),
-        })
-    }
-
-    /// Applies the delta to the page the client holds.
-    pub fn apply(self, page: &mut NodePage) {
-        let mut rows: HashMap<String, GpuNodeRow> = std::mem::take(&mut page.rows)
-            .into_iter()
-            .chain(self.rows)
-            .map(|r| (r.name.clone(), r))
-            .collect();
-        page.rows = self
-            .order
-            .iter()
-            .filter_map(|name| rows.remove(name))
-            .collect();
-        page.matching = self.matching;
-        if let Some(models) = self.models {
-            page.models = models;
-        }
-        page.stale_since = self.stale_since;
-    }
-}
+use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-pub use server::{gpu_nodes_stream, gpu_summary_stream};
+pub use server::{gpu_nodes_stream, gpu_summary_stream, jobs_stream};
 
 #[cfg(feature = "ssr")]
 mod server {
@@ -96,12 +28,12 @@ mod server {
     use serde::Serialize;
     use tokio::time::Instant;
 
-    use super::{PageDelta, PageUpdate};
     use crate::auth::rules::Principal;
     use crate::auth::server::Authenticated;
     use crate::error::AppError;
+    use crate::jobs::{JobFilter, JobRow};
     use crate::nodes::answers::{check_visible, page, summary};
-    use crate::nodes::{GpuSummary, NodeFilter, NodePage};
+    use crate::nodes::{GpuSummary, NodeFilter, NodePage, PageDelta, PageUpdate};
     use crate::state::AppState;
 
     /// Changes arriving within this window go out as one message: at scale the watches
@@ -118,6 +50,10 @@ mod server {
         },
         Summary {
             last: Option<GpuSummary>,
+        },
+        Jobs {
+            filter: JobFilter,
+            last: Option<Vec<JobRow>>,
         },
     }
 
@@ -141,15 +77,24 @@ mod server {
                 }
                 Feed::Summary { last } => {
                     let now = summary(state, principal).await?;
-                    if last.as_ref() == Some(&now) {
-                        return Ok(None);
-                    }
-                    let message = json(&Ok::<_, AppError>(&now));
-                    *last = Some(now);
-                    Ok(Some(message))
+                    Ok(changed(last, now))
+                }
+                Feed::Jobs { filter, last } => {
+                    let now = crate::jobs::server::list(state, principal, filter).await?;
+                    Ok(changed(last, now))
                 }
             }
         }
+    }
+
+    /// The whole of `now` when it differs from what was sent last.
+    fn changed<T: Serialize + PartialEq>(last: &mut Option<T>, now: T) -> Option<String> {
+        if last.as_ref() == Some(&now) {
+            return None;
+        }
+        let message = json(&Ok::<_, AppError>(&now));
+        *last = Some(now);
+        Some(message)
     }
 
     fn json(value: &impl Serialize) -> String {
@@ -165,7 +110,8 @@ mod server {
         feed: Feed,
         state: AppState,
         principal: Principal,
-        changes: tokio::sync::watch::Receiver<u64>,
+        /// What the feed depends on; any tick re-evaluates it.
+        changes: Vec<tokio::sync::watch::Receiver<u64>>,
         stopping: tokio::sync::watch::Receiver<bool>,
         until: Instant,
         first: bool,
@@ -180,13 +126,18 @@ mod server {
         }
         loop {
             if !c.first {
+                let any_change = futures::future::select_all(
+                    c.changes.iter_mut().map(|r| Box::pin(r.changed())),
+                );
                 tokio::select! {
-                    changed = c.changes.changed() => changed.ok()?,
+                    (changed, _, _) = any_change => changed.ok()?,
                     _ = c.stopping.wait_for(|stopping| *stopping) => return None,
                     _ = tokio::time::sleep_until(c.until) => return None,
                 }
                 tokio::time::sleep(COALESCE).await;
-                c.changes.borrow_and_update();
+                for changes in &mut c.changes {
+                    changes.borrow_and_update();
+                }
             }
             let event = match c.feed.next(&c.state, &c.principal).await {
                 Ok(None) => continue,
@@ -213,12 +164,20 @@ mod server {
             return AppError::Unauthenticated.into_response();
         };
         // Refuse before streaming, with the error's own status.
-        if let Err(e) = check_visible(&state, &who.principal).await {
+        let allowed = match &feed {
+            Feed::Jobs { .. } => who.principal.check(crate::auth::rules::Action::View, None),
+            _ => check_visible(&state, &who.principal).await,
+        };
+        if let Err(e) = allowed {
             return e.into_response();
+        }
+        let mut changes = vec![state.inventory.changes()];
+        if let Feed::Jobs { .. } = feed {
+            changes.push(state.jobs.changes());
         }
         let connection = Connection {
             feed,
-            changes: state.inventory.changes(),
+            changes,
             stopping: state.stopping.subscribe(),
             state,
             principal: who.principal,
@@ -242,6 +201,15 @@ mod server {
         Query(filter): Query<NodeFilter>,
     ) -> Response {
         open(state, who, Feed::Nodes { filter, last: None }).await
+    }
+
+    /// `GET /api/v1/jobs/stream`, with the jobs list's filters as query parameters.
+    pub async fn jobs_stream(
+        State(state): State<AppState>,
+        who: Option<Extension<Authenticated>>,
+        Query(filter): Query<JobFilter>,
+    ) -> Response {
+        open(state, who, Feed::Jobs { filter, last: None }).await
     }
 
     /// `GET /api/v1/gpu-summary/stream`.
@@ -322,54 +290,49 @@ impl Drop for LiveStream {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::nodes::NodeHealth;
-
-    fn row(name: &str, free: i64) -> GpuNodeRow {
-        GpuNodeRow {
-            name: name.into(),
-            model: "H100".into(),
-            family: None,
-            gpu_memory_mib: None,
-            physical_gpus: Some(8),
-            replicas: None,
-            allocatable: 8,
-            allocated: 8 - free,
-            free,
-            resources: Default::default(),
-            cpu_millis: (0, 0),
-            memory_bytes: (0, 0),
-            health: NodeHealth {
-                ready: true,
-                cordoned: false,
-                pressure: vec![],
-            },
-        }
+/// In the browser: follows the stream at `url()` (reopened when the URL changes, closed
+/// when the page goes), handing each message to `on_message` and the connection's state to
+/// `connection`. On the server it does nothing: pages render "Loading…" until hydrated.
+pub fn follow(
+    url: impl Fn() -> String + 'static,
+    on_message: impl Fn(String) + Clone + 'static,
+    connection: RwSignal<Connection>,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        let stream = StoredValue::new_local(None::<LiveStream>);
+        Effect::new(move |_| {
+            let url = url();
+            // Dropping the previous stream closes it.
+            stream.set_value(None);
+            connection.set(Connection::Connecting);
+            stream.set_value(LiveStream::open(&url, on_message.clone(), move |state| {
+                connection.set(state)
+            }));
+        });
+        on_cleanup(move || stream.set_value(None));
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (url, on_message, connection);
+}
 
-    fn page(rows: Vec<GpuNodeRow>) -> NodePage {
-        NodePage {
-            matching: rows.len(),
-            rows,
-            page: 0,
-            models: vec!["H100".into()],
-            stale_since: None,
-        }
-    }
-
-    #[test]
-    fn a_delta_carries_only_changed_rows_and_rebuilds_the_page() {
-        let before = page(vec![row("a", 8), row("b", 8), row("c", 8)]);
-        let after = page(vec![row("a", 8), row("c", 4), row("d", 8)]);
-        assert_eq!(PageDelta::between(&before, &before), None);
-        let delta = PageDelta::between(&before, &after).unwrap();
-        let sent: Vec<_> = delta.rows.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(sent, ["c", "d"]);
-        assert_eq!(delta.models, None);
-        let mut held = before;
-        delta.apply(&mut held);
-        assert_eq!(held, after);
+/// "live" while the stream is open, otherwise what it is doing.
+#[component]
+pub fn LiveBadge(connection: RwSignal<Connection>) -> impl IntoView {
+    let text = move || match connection.get() {
+        Connection::Connecting => "connecting…",
+        Connection::Live => "live",
+        Connection::Reconnecting => "reconnecting…",
+        Connection::Closed => "updates stopped: reload the page",
+    };
+    view! {
+        <span
+            class="live-badge"
+            data-state=move || format!("{:?}", connection.get()).to_lowercase()
+            data-testid="live-badge"
+            role="status"
+        >
+            {text}
+        </span>
     }
 }

@@ -1,0 +1,362 @@
+//! Jobs followed by a watch (server only), read with Gantry's own account, and their
+//! history in Gantry's database: every Job seen gets a row, updated as its status changes
+//! and kept after the Job is gone (TTL, deletion), so the list still shows it the next day.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::Api;
+use sqlx::SqlitePool;
+
+use super::manifest::{LAUNCHED_BY, MANAGED_BY};
+use super::JobPhase;
+use crate::cluster::Cluster;
+use crate::error::AppError;
+use crate::nodes::inventory::quantity_value;
+
+/// What Gantry keeps of a Job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInfo {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// The Gantry user who launched it; `None` for Jobs made elsewhere.
+    pub launched_by: Option<String>,
+    /// Seconds since the epoch.
+    pub created: i64,
+    pub started: Option<i64>,
+    pub finished: Option<i64>,
+    pub phase: JobPhase,
+    /// Why it failed (`BackoffLimitExceeded: …`), when it did.
+    pub reason: Option<String>,
+    /// GPU-like units each pod asks for, and which resource.
+    pub gpus_per_pod: i64,
+    pub gpu_resource: Option<String>,
+    /// The `nvidia.com/gpu.product` it selects, if any.
+    pub gpu_model: Option<String>,
+    pub parallelism: i32,
+    pub completions: i32,
+    pub active: i32,
+    pub succeeded: i32,
+    pub failed: i32,
+}
+
+fn seconds(time: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<i64> {
+    time.map(|t| t.0.as_second())
+}
+
+/// The phase a person would name, and why it failed: conditions first (Complete, Failed,
+/// Suspended), then whether any pod is ready.
+pub fn phase(job: &Job) -> (JobPhase, Option<String>) {
+    let status = job.status.as_ref();
+    let condition = |kind: &str| {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .find(|c| c.type_ == kind && c.status == "True")
+    };
+    if condition("Complete").is_some() || condition("SuccessCriteriaMet").is_some() {
+        return (JobPhase::Succeeded, None);
+    }
+    if let Some(failed) = condition("Failed").or_else(|| condition("FailureTarget")) {
+        let reason = match (&failed.reason, &failed.message) {
+            (Some(reason), Some(message)) => format!("{reason}: {message}"),
+            (Some(text), None) | (None, Some(text)) => text.clone(),
+            (None, None) => "failed".into(),
+        };
+        return (JobPhase::Failed, Some(reason));
+    }
+    let suspended = job.spec.as_ref().and_then(|s| s.suspend).unwrap_or(false);
+    if condition("Suspended").is_some() || suspended {
+        return (JobPhase::Suspended, None);
+    }
+    if status.and_then(|s| s.ready).unwrap_or(0) > 0 {
+        return (JobPhase::Running, None);
+    }
+    (JobPhase::Pending, None)
+}
+
+impl JobInfo {
+    pub fn from_job(job: &Job) -> JobInfo {
+        let spec = job.spec.as_ref();
+        let status = job.status.as_ref();
+        let pod = spec.and_then(|s| s.template.spec.as_ref());
+        let gpu = pod.into_iter().flat_map(|p| &p.containers).find_map(|c| {
+            let resources = c.resources.as_ref()?;
+            resources
+                .limits
+                .iter()
+                .chain(resources.requests.iter())
+                .flatten()
+                .find(|(name, _)| name.starts_with("nvidia.com/"))
+                .map(|(name, q)| (name.clone(), quantity_value(&q.0).unwrap_or(0.0) as i64))
+        });
+        let (phase, reason) = phase(job);
+        let annotations = job.metadata.annotations.as_ref();
+        let managed = job
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(MANAGED_BY.0))
+            .is_some_and(|v| v == MANAGED_BY.1);
+        JobInfo {
+            namespace: job.metadata.namespace.clone().unwrap_or_default(),
+            name: job.metadata.name.clone().unwrap_or_default(),
+            uid: job.metadata.uid.clone().unwrap_or_default(),
+            launched_by: managed
+                .then(|| annotations.and_then(|a| a.get(LAUNCHED_BY)).cloned())
+                .flatten(),
+            created: seconds(job.metadata.creation_timestamp.as_ref()).unwrap_or(0),
+            started: seconds(status.and_then(|s| s.start_time.as_ref())),
+            finished: seconds(status.and_then(|s| s.completion_time.as_ref())).or_else(|| {
+                // Failed Jobs have no completion time: the Failed condition's time is it.
+                status
+                    .and_then(|s| s.conditions.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c.type_ == "Failed" && c.status == "True")
+                    .and_then(|c| seconds(c.last_transition_time.as_ref()))
+            }),
+            phase,
+            reason,
+            gpus_per_pod: gpu.as_ref().map_or(0, |(_, n)| *n),
+            gpu_resource: gpu.map(|(name, _)| name),
+            gpu_model: pod
+                .and_then(|p| p.node_selector.as_ref())
+                .and_then(|s| s.get("nvidia.com/gpu.product"))
+                .cloned(),
+            parallelism: spec.and_then(|s| s.parallelism).unwrap_or(1),
+            completions: spec.and_then(|s| s.completions).unwrap_or(1),
+            active: status.and_then(|s| s.active).unwrap_or(0),
+            succeeded: status.and_then(|s| s.succeeded).unwrap_or(0),
+            failed: status.and_then(|s| s.failed).unwrap_or(0),
+        }
+    }
+}
+
+type JobKey = (String, String);
+
+struct Shared {
+    jobs: RwLock<HashMap<JobKey, JobInfo>>,
+    synced: AtomicBool,
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+/// Every Job in the cluster, as last seen; cheap to clone.
+#[derive(Clone)]
+pub struct Jobs {
+    shared: Arc<Shared>,
+}
+
+impl Jobs {
+    /// Starts the watch in the background once `cluster` is connected; records history in `db`.
+    pub fn start(cluster: Cluster, db: SqlitePool) -> Jobs {
+        let jobs = Jobs {
+            shared: Arc::new(Shared {
+                jobs: RwLock::default(),
+                synced: AtomicBool::new(false),
+                changes: tokio::sync::watch::Sender::new(0),
+            }),
+        };
+        let shared = jobs.shared.clone();
+        tokio::spawn(async move {
+            let client = loop {
+                match cluster.client() {
+                    Some(client) => break client,
+                    None => tokio::time::sleep(Duration::from_secs(1)).await,
+                }
+            };
+            let events = watcher::watcher(Api::<Job>::all(client), watcher::Config::default())
+                .default_backoff();
+            let mut events = std::pin::pin!(events);
+            let mut listing = HashMap::new();
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(Event::Init) => listing.clear(),
+                    Ok(Event::InitApply(job)) => {
+                        let info = JobInfo::from_job(&job);
+                        listing.insert((info.namespace.clone(), info.name.clone()), info);
+                    }
+                    Ok(Event::InitDone) => {
+                        for info in listing.values() {
+                            record(&db, info).await;
+                        }
+                        let all = std::mem::take(&mut listing);
+                        *shared.jobs.write().unwrap_or_else(|e| e.into_inner()) = all;
+                        shared.synced.store(true, Ordering::Relaxed);
+                        shared.changes.send_modify(|n| *n += 1);
+                    }
+                    Ok(Event::Apply(job)) => {
+                        let info = JobInfo::from_job(&job);
+                        let key = (info.namespace.clone(), info.name.clone());
+                        let previous = shared
+                            .jobs
+                            .write()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(key, info.clone());
+                        if previous.as_ref() != Some(&info) {
+                            if previous.as_ref().map(|p| (&p.phase, p.started))
+                                != Some((&info.phase, info.started))
+                            {
+                                record(&db, &info).await;
+                            }
+                            shared.changes.send_modify(|n| *n += 1);
+                        }
+                    }
+                    Ok(Event::Delete(job)) => {
+                        let info = JobInfo::from_job(&job);
+                        shared
+                            .jobs
+                            .write()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&(info.namespace.clone(), info.name.clone()));
+                        record(&db, &info).await;
+                        gone(&db, &info.uid).await;
+                        shared.changes.send_modify(|n| *n += 1);
+                    }
+                    Err(error) => tracing::warn!(%error, "the Job watch failed; retrying"),
+                }
+            }
+        });
+        jobs
+    }
+
+    /// The Jobs, for reading; 503 until the first LIST is in.
+    pub fn read(&self) -> Result<RwLockReadGuard<'_, HashMap<JobKey, JobInfo>>, AppError> {
+        if !self.shared.synced.load(Ordering::Relaxed) {
+            return Err(AppError::unavailable(
+                "Kubernetes",
+                "the job list is still loading",
+            ));
+        }
+        Ok(self.shared.jobs.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Ticks whenever a Job changes.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.changes.subscribe()
+    }
+}
+
+fn format(secs: Option<i64>) -> Option<String> {
+    secs.map(|s| crate::auth::server::format_unix(s.max(0) as u64))
+}
+
+/// Creates or updates the Job's history row. A row written at launch keeps its launcher and
+/// form; failures are logged, never fatal to the watch.
+async fn record(db: &SqlitePool, job: &JobInfo) {
+    let result = sqlx::query(
+        "INSERT INTO jobs (uid, namespace, name, launched_by, created_at, started_at, finished_at,
+                           status, reason, gpus_per_pod, gpu_resource, gpu_model, completions)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (uid) DO UPDATE SET
+           started_at = excluded.started_at, finished_at = excluded.finished_at,
+           status = excluded.status, reason = excluded.reason",
+    )
+    .bind(&job.uid)
+    .bind(&job.namespace)
+    .bind(&job.name)
+    .bind(&job.launched_by)
+    .bind(format(Some(job.created)))
+    .bind(format(job.started))
+    .bind(format(job.finished))
+    .bind(job.phase.as_str())
+    .bind(&job.reason)
+    .bind(job.gpus_per_pod)
+    .bind(&job.gpu_resource)
+    .bind(&job.gpu_model)
+    .bind(job.completions)
+    .execute(db)
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, job = %job.name, "could not record the job's history");
+    }
+}
+
+async fn gone(db: &SqlitePool, uid: &str) {
+    let result = sqlx::query("UPDATE jobs SET deleted_at = ? WHERE uid = ? AND deleted_at IS NULL")
+        .bind(crate::auth::server::now_rfc3339())
+        .bind(uid)
+        .execute(db)
+        .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, "could not record that a job is gone");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(value: serde_json::Value) -> Job {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn the_phase_follows_conditions_then_readiness() {
+        let pending =
+            job(serde_json::json!({ "spec": { "template": {} }, "status": { "active": 1 } }));
+        assert_eq!(phase(&pending), (JobPhase::Pending, None));
+        let running = job(
+            serde_json::json!({ "spec": { "template": {} }, "status": { "active": 1, "ready": 1 } }),
+        );
+        assert_eq!(phase(&running).0, JobPhase::Running);
+        let done = job(serde_json::json!({ "spec": { "template": {} }, "status": {
+            "conditions": [{ "type": "Complete", "status": "True" }] } }));
+        assert_eq!(phase(&done).0, JobPhase::Succeeded);
+        let failed = job(serde_json::json!({ "spec": { "template": {} }, "status": {
+            "conditions": [{ "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                             "message": "Job has reached the specified backoff limit" }] } }));
+        assert_eq!(
+            phase(&failed),
+            (
+                JobPhase::Failed,
+                Some("BackoffLimitExceeded: Job has reached the specified backoff limit".into())
+            )
+        );
+        let suspended = job(serde_json::json!({ "spec": { "suspend": true, "template": {} } }));
+        assert_eq!(phase(&suspended).0, JobPhase::Suspended);
+    }
+
+    #[test]
+    fn a_job_keeps_its_gpus_model_and_launcher() {
+        let info = JobInfo::from_job(&job(serde_json::json!({
+            "metadata": { "namespace": "team-a", "name": "ft", "uid": "u1",
+                          "labels": { "app.kubernetes.io/managed-by": "gantry" },
+                          "annotations": { "gantry.dev/launched-by": "alice" } },
+            "spec": { "parallelism": 2, "completions": 4, "template": { "spec": {
+                "nodeSelector": { "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3" },
+                "containers": [{ "name": "train", "resources": { "limits": { "nvidia.com/gpu": "4" } } }]
+            } } },
+            "status": { "active": 2, "succeeded": 1 }
+        })));
+        assert_eq!(info.launched_by.as_deref(), Some("alice"));
+        assert_eq!(
+            (info.gpus_per_pod, info.gpu_resource.as_deref()),
+            (4, Some("nvidia.com/gpu"))
+        );
+        assert_eq!(info.gpu_model.as_deref(), Some("NVIDIA-H100-80GB-HBM3"));
+        assert_eq!(
+            (
+                info.parallelism,
+                info.completions,
+                info.active,
+                info.succeeded
+            ),
+            (2, 4, 2, 1)
+        );
+        // An annotation alone does not make a Job Gantry's.
+        let foreign = JobInfo::from_job(&job(serde_json::json!({
+            "metadata": { "annotations": { "gantry.dev/launched-by": "mallory" } },
+            "spec": { "template": {} }
+        })));
+        assert_eq!(foreign.launched_by, None);
+    }
+}

@@ -1,0 +1,543 @@
+//! Launch, list, inspect and cancel Jobs (server only). Everything that reads or writes a
+//! user's Jobs goes out as that user; lists come from the Job watch, filtered to the
+//! namespaces where the cluster lets the user list Jobs.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Namespace, PersistentVolumeClaim, Pod};
+use kube::api::{Api, DeleteParams, ListParams, PostParams, PropagationPolicy};
+use kube::Client;
+
+use super::cache::JobInfo;
+use super::form::{validate, Context, FieldError, JobForm};
+use super::{JobDetail, JobEvent, JobFilter, JobPhase, JobPod, JobRow};
+use crate::auth::rules::{Action, Principal};
+use crate::auth::server::format_unix;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Namespaces Gantry never offers for jobs.
+const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+
+async fn allowed_in(
+    state: &AppState,
+    principal: &Principal,
+    verb: &str,
+    namespace: &str,
+) -> Result<bool, AppError> {
+    state
+        .cluster
+        .allowed(
+            principal,
+            &state.auth.impersonate_groups,
+            verb,
+            ("batch", "jobs"),
+            Some(namespace),
+        )
+        .await
+}
+
+/// The namespaces `principal` may `verb` Jobs in, by Gantry's rules and the cluster's.
+async fn job_namespaces(
+    state: &AppState,
+    principal: &Principal,
+    action: Action,
+    verb: &str,
+) -> Result<Vec<String>, AppError> {
+    let candidates: Vec<String> = match &principal.namespaces {
+        crate::auth::rules::Namespaces::Only(names) => names.clone(),
+        crate::auth::rules::Namespaces::All => {
+            let client = state
+                .cluster
+                .client()
+                .ok_or_else(|| AppError::unavailable("Kubernetes", "not connected"))?;
+            Api::<Namespace>::all(client)
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| AppError::unavailable("Kubernetes", e.to_string()))?
+                .items
+                .into_iter()
+                .filter_map(|n| n.metadata.name)
+                .filter(|n| !SYSTEM_NAMESPACES.contains(&n.as_str()))
+                .collect()
+        }
+    };
+    let mut namespaces = Vec::new();
+    for namespace in candidates {
+        if principal.check(action, Some(&namespace)).is_ok()
+            && allowed_in(state, principal, verb, &namespace).await?
+        {
+            namespaces.push(namespace);
+        }
+    }
+    Ok(namespaces)
+}
+
+/// What the launch form offers and checks against: the user's namespaces, the GPU models
+/// present and the most of each GPU resource one node has.
+pub async fn context(state: &AppState, principal: &Principal) -> Result<Context, AppError> {
+    principal.check(Action::LaunchJobs, None)?;
+    let namespaces = job_namespaces(state, principal, Action::LaunchJobs, "create").await?;
+    let index = state.inventory.read()?;
+    let mut models: Vec<String> = index.rows.values().map(|r| r.model.clone()).collect();
+    models.sort();
+    models.dedup();
+    let mut largest: Vec<(String, i64)> = Vec::new();
+    for row in index.rows.values() {
+        for (resource, (allocatable, _)) in &row.resources {
+            match largest.iter_mut().find(|(r, _)| r == resource) {
+                Some((_, most)) => *most = (*most).max(*allocatable),
+                None => largest.push((resource.clone(), *allocatable)),
+            }
+        }
+    }
+    largest.sort();
+    Ok(Context {
+        namespaces,
+        models,
+        largest,
+    })
+}
+
+/// The manifest for `form`, or every field's problem.
+pub async fn preview(
+    state: &AppState,
+    principal: &Principal,
+    form: &JobForm,
+) -> Result<Job, AppError> {
+    let context = context(state, principal).await?;
+    let checked = validate(form, &context).map_err(|errors| AppError::InvalidFields { errors })?;
+    Ok(super::manifest::job(form, &checked, &principal.username))
+}
+
+/// Maps the API server's refusal of a Job to the form's fields where it names one.
+fn refusal(error: kube::Error, form: &JobForm) -> AppError {
+    let kube::Error::Api(status) = error else {
+        return AppError::unavailable("Kubernetes", error.to_string());
+    };
+    match status.code {
+        403 if status.message.contains("exceeded quota") => AppError::InvalidFields {
+            errors: vec![FieldError::new(
+                "gpus",
+                format!("the namespace's ResourceQuota refuses: {}", status.message),
+            )],
+        },
+        403 => AppError::forbidden(format!("the cluster refused: {}", status.message)),
+        409 => AppError::InvalidFields {
+            errors: vec![FieldError::new(
+                "name",
+                format!(
+                    "a job named {:?} already exists in {}",
+                    form.name, form.namespace
+                ),
+            )],
+        },
+        // Invalid: admission, LimitRange and validation speak through the message; the
+        // field path (`spec.template.spec.containers[0].resources…`) is mapped where known.
+        422 | 400 => {
+            let message = status.message.clone();
+            let field = [
+                ("resources.limits.cpu", "cpu_limit"),
+                ("resources.requests.cpu", "cpu_request"),
+                ("resources.limits.memory", "memory_limit"),
+                ("resources.requests.memory", "memory_request"),
+                ("nvidia.com", "gpus"),
+                ("image", "image"),
+                ("metadata.name", "name"),
+                ("env", "env"),
+                ("volumeMounts", "mounts"),
+                ("labels", "labels"),
+            ]
+            .into_iter()
+            .find(|(path, _)| message.contains(path))
+            .map_or("form", |(_, field)| field);
+            AppError::InvalidFields {
+                errors: vec![FieldError::new(field, message)],
+            }
+        }
+        _ => AppError::unavailable("Kubernetes", status.message),
+    }
+}
+
+/// Validates, checks the claims exist, asks the API server for a dry run (admission,
+/// ResourceQuota, LimitRange), then creates the Job as the user, records it and audits it.
+pub async fn launch(
+    state: &AppState,
+    principal: &Principal,
+    form: JobForm,
+) -> Result<JobInfo, AppError> {
+    principal.check(Action::LaunchJobs, Some(&form.namespace))?;
+    let job = preview(state, principal, &form).await?;
+    let client = state
+        .cluster
+        .client_as(principal, &state.auth.impersonate_groups)?;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &form.namespace);
+    let mut missing = Vec::new();
+    for (i, mount) in form.mounts.iter().enumerate() {
+        match claims.get_opt(&mount.claim).await {
+            Ok(Some(_)) => {}
+            Ok(None) => missing.push(FieldError::new(
+                format!("mounts[{i}].claim"),
+                format!(
+                    "no PersistentVolumeClaim {:?} in {}",
+                    mount.claim, form.namespace
+                ),
+            )),
+            Err(e) => return Err(refusal(e, &form)),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(AppError::InvalidFields { errors: missing });
+    }
+    let jobs: Api<Job> = Api::namespaced(client, &form.namespace);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    jobs.create(&dry_run, &job)
+        .await
+        .map_err(|e| refusal(e, &form))?;
+    let outcome = jobs.create(&PostParams::default(), &job).await;
+    crate::audit::record(
+        &state.db,
+        &principal.username,
+        "job.launch",
+        &format!("job/{}/{}", form.namespace, form.name),
+        &format!("{} × {} {}", form.gpus, form.gpu_resource, form.gpu_model),
+        &match &outcome {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        },
+        &crate::auth::server::client_address(),
+    )
+    .await?;
+    let created = outcome.map_err(|e| refusal(e, &form))?;
+    let info = JobInfo::from_job(&created);
+    let form_json =
+        serde_json::to_string(&form).map_err(|e| AppError::internal("saving a job's form", e))?;
+    sqlx::query(
+        "INSERT INTO jobs (uid, namespace, name, launched_by, form, created_at, status,
+                           gpus_per_pod, gpu_resource, gpu_model, completions)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (uid) DO UPDATE SET launched_by = excluded.launched_by, form = excluded.form",
+    )
+    .bind(&info.uid)
+    .bind(&info.namespace)
+    .bind(&info.name)
+    .bind(&principal.username)
+    .bind(form_json)
+    .bind(format_unix(info.created.max(0) as u64))
+    .bind(info.phase.as_str())
+    .bind(info.gpus_per_pod)
+    .bind(&info.gpu_resource)
+    .bind(&info.gpu_model)
+    .bind(info.completions)
+    .execute(&state.db)
+    .await
+    .map_err(|e| AppError::internal("recording a launched job", e))?;
+    Ok(info)
+}
+
+/// The scheduler's reason for the first unbound pod of a Job, from the GPU inventory's index.
+fn waiting_reason(state: &AppState, namespace: &str, job: &str) -> Option<String> {
+    let index = state.inventory.read().ok()?;
+    index.pending.iter().find_map(|key| {
+        let pod = index.pods.get(key)?;
+        let owned = pod.namespace == namespace
+            && pod
+                .owner
+                .as_ref()
+                .is_some_and(|o| o.kind == "Job" && o.name == job);
+        owned.then(|| pod.unschedulable.clone()).flatten()
+    })
+}
+
+fn row(state: &AppState, job: &JobInfo, now: i64) -> JobRow {
+    let reason = match job.phase {
+        JobPhase::Pending => waiting_reason(state, &job.namespace, &job.name),
+        _ => job.reason.clone(),
+    };
+    JobRow {
+        namespace: job.namespace.clone(),
+        name: job.name.clone(),
+        phase: job.phase.clone(),
+        reason,
+        launched_by: job.launched_by.clone(),
+        created: format_unix(job.created.max(0) as u64),
+        duration_secs: job.started.map(|s| job.finished.unwrap_or(now) - s),
+        gpus_per_pod: job.gpus_per_pod,
+        gpu_resource: job.gpu_resource.clone(),
+        gpu_model: job.gpu_model.clone(),
+        parallelism: job.parallelism,
+        completions: job.completions,
+        succeeded: job.succeeded,
+        failed: job.failed,
+        active: job.active,
+        in_cluster: true,
+    }
+}
+
+/// At most this many jobs are listed; the newest first.
+pub const LIST_LIMIT: usize = 500;
+
+/// The jobs `principal` may see that match `filter`: those in the cluster, then those only
+/// the history remembers.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    filter: &JobFilter,
+) -> Result<Vec<JobRow>, AppError> {
+    principal.check(Action::View, None)?;
+    let visible: BTreeSet<String> = job_namespaces(state, principal, Action::View, "list")
+        .await?
+        .into_iter()
+        .collect();
+    let now = crate::auth::server::unix_now() as i64;
+    let matches = |row: &JobRow| {
+        (filter.namespace.is_empty() || row.namespace == filter.namespace)
+            && (filter.status.is_empty() || row.phase.as_str() == filter.status)
+            && (!filter.mine || row.launched_by.as_deref() == Some(principal.username.as_str()))
+            && (filter.search.is_empty() || row.name.contains(filter.search.trim()))
+    };
+    let mut rows: Vec<JobRow> = {
+        let jobs = state.jobs.read()?;
+        jobs.values()
+            .filter(|j| visible.contains(&j.namespace))
+            .map(|j| row(state, j, now))
+            .filter(|r| matches(r))
+            .collect()
+    };
+    let gone: Vec<HistoryRow> = sqlx::query_as(
+        "SELECT namespace, name, launched_by, created_at, status, reason,
+                gpus_per_pod, gpu_resource, gpu_model, completions
+         FROM jobs WHERE deleted_at IS NOT NULL ORDER BY created_at DESC LIMIT ?",
+    )
+    .bind(LIST_LIMIT as i64)
+    .fetch_all(&state.db)
+    .await
+    .map_err(|e| AppError::internal("reading the job history", e))?;
+    let live: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.namespace.clone(), r.name.clone()))
+        .collect();
+    rows.extend(
+        gone.into_iter()
+            .filter(|h| {
+                visible.contains(&h.namespace)
+                    && !live.contains(&(h.namespace.clone(), h.name.clone()))
+            })
+            .map(HistoryRow::into_row)
+            .filter(|r| matches(r)),
+    );
+    rows.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.name.cmp(&b.name)));
+    rows.truncate(LIST_LIMIT);
+    Ok(rows)
+}
+
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    namespace: String,
+    name: String,
+    launched_by: Option<String>,
+    created_at: String,
+    status: String,
+    reason: Option<String>,
+    gpus_per_pod: i64,
+    gpu_resource: Option<String>,
+    gpu_model: Option<String>,
+    completions: i64,
+}
+
+impl HistoryRow {
+    fn into_row(self) -> JobRow {
+        JobRow {
+            phase: JobPhase::parse(&self.status),
+            namespace: self.namespace,
+            name: self.name,
+            reason: self.reason,
+            launched_by: self.launched_by,
+            created: self.created_at,
+            duration_secs: None,
+            gpus_per_pod: self.gpus_per_pod,
+            gpu_resource: self.gpu_resource,
+            gpu_model: self.gpu_model,
+            parallelism: 0,
+            completions: self.completions as i32,
+            succeeded: 0,
+            failed: 0,
+            active: 0,
+            in_cluster: false,
+        }
+    }
+}
+
+async fn user_client(
+    state: &AppState,
+    principal: &Principal,
+    namespace: &str,
+) -> Result<Client, AppError> {
+    principal.check(Action::View, Some(namespace))?;
+    state
+        .cluster
+        .client_as(principal, &state.auth.impersonate_groups)
+}
+
+fn kube_error(error: kube::Error, what: &str) -> AppError {
+    match error {
+        kube::Error::Api(status) if status.code == 404 => AppError::not_found(what),
+        kube::Error::Api(status) if status.code == 403 => {
+            AppError::forbidden(format!("the cluster refused: {}", status.message))
+        }
+        other => AppError::unavailable("Kubernetes", other.to_string()),
+    }
+}
+
+/// One job: its row, conditions, pods and events, read as the user.
+pub async fn detail(
+    state: &AppState,
+    principal: &Principal,
+    namespace: &str,
+    name: &str,
+) -> Result<JobDetail, AppError> {
+    let client = user_client(state, principal, namespace).await?;
+    let what = format!("job {namespace}/{name}");
+    let job = Api::<Job>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+        .map_err(|e| kube_error(e, &what))?;
+    let info = JobInfo::from_job(&job);
+    let now = crate::auth::server::unix_now() as i64;
+    let selector = format!("job-name={name}");
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| kube_error(e, &what))?;
+    let pods: Vec<JobPod> = pods
+        .items
+        .into_iter()
+        .map(|p| {
+            let status = p.status.unwrap_or_default();
+            JobPod {
+                name: p.metadata.name.unwrap_or_default(),
+                phase: status.phase.unwrap_or_default(),
+                node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
+                restarts: status
+                    .container_statuses
+                    .iter()
+                    .flatten()
+                    .map(|c| c.restart_count)
+                    .sum(),
+                containers: p
+                    .spec
+                    .map(|s| s.containers.into_iter().map(|c| c.name).collect())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let names: BTreeSet<&str> = std::iter::once(name)
+        .chain(pods.iter().map(|p| p.name.as_str()))
+        .collect();
+    let mut events: Vec<JobEvent> = Api::<Event>::namespaced(client, namespace)
+        .list(&ListParams::default())
+        .await
+        .map(|list| list.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| {
+            e.involved_object
+                .name
+                .as_deref()
+                .is_some_and(|n| names.contains(n))
+        })
+        .map(|e| JobEvent {
+            object: format!(
+                "{}/{}",
+                e.involved_object.kind.unwrap_or_default(),
+                e.involved_object.name.unwrap_or_default()
+            ),
+            kind: e.type_.unwrap_or_default(),
+            reason: e.reason.unwrap_or_default(),
+            message: e.message.unwrap_or_default(),
+            last_seen: e
+                .last_timestamp
+                .map(|t| t.0)
+                .or(e.event_time.map(|t| t.0))
+                .or(e.metadata.creation_timestamp.map(|t| t.0))
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    events.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    let conditions = job
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            format!(
+                "{}={}{}",
+                c.type_,
+                c.status,
+                c.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+            )
+        })
+        .collect();
+    let container = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.first());
+    Ok(JobDetail {
+        row: row(state, &info, now),
+        image: container.and_then(|c| c.image.clone()).unwrap_or_default(),
+        command: container
+            .map(|c| {
+                c.command
+                    .iter()
+                    .flatten()
+                    .chain(c.args.iter().flatten())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default(),
+        conditions,
+        pods,
+        events,
+    })
+}
+
+/// Deletes the Job and, in the background, its pods; as the user, audited.
+pub async fn cancel(
+    state: &AppState,
+    principal: &Principal,
+    namespace: &str,
+    name: &str,
+) -> Result<(), AppError> {
+    principal.check(Action::LaunchJobs, Some(namespace))?;
+    let client = user_client(state, principal, namespace).await?;
+    let params = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..Default::default()
+    };
+    let outcome = Api::<Job>::namespaced(client, namespace)
+        .delete(name, &params)
+        .await
+        .map(|_| ())
+        .map_err(|e| kube_error(e, &format!("job {namespace}/{name}")));
+    crate::audit::record(
+        &state.db,
+        &principal.username,
+        "job.cancel",
+        &format!("job/{namespace}/{name}"),
+        "delete, background propagation",
+        &match &outcome {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        },
+        &crate::auth::server::client_address(),
+    )
+    .await?;
+    outcome
+}
