@@ -63,6 +63,9 @@ pub struct JobForm {
     pub active_deadline_seconds: String,
     pub ttl_seconds_after_finished: String,
     pub labels: Vec<KeyValue>,
+    /// Annotations on the job's pods (for tooling that reads them: sidecar injectors,
+    /// scrapers, and on the local cluster kwok's run time).
+    pub annotations: Vec<KeyValue>,
     pub hyperparameters: Vec<KeyValue>,
     /// `args` (`--key=value` appended) or `env` (`HP_KEY=value`).
     pub hyperparameters_as: String,
@@ -93,6 +96,7 @@ impl Default for JobForm {
             active_deadline_seconds: String::new(),
             ttl_seconds_after_finished: String::new(),
             labels: Vec::new(),
+            annotations: Vec::new(),
             hyperparameters: Vec::new(),
             hyperparameters_as: "args".into(),
         }
@@ -169,7 +173,7 @@ fn label_key_problem(key: &str) -> Option<String> {
         None => (None, key),
     };
     if name.is_empty() || !is_label_name(name) {
-        return Some("a label key is a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, with an optional DNS prefix and '/'".into());
+        return Some("a key is a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, with an optional DNS prefix and '/'".into());
     }
     if let Some(prefix) = prefix {
         if !is_dns_subdomain(prefix) {
@@ -502,6 +506,20 @@ pub fn validate(form: &JobForm, context: &Context) -> Result<Checked, Vec<FieldE
             fail(
                 &format!("labels[{i}].value"),
                 "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+            );
+        }
+    }
+    let mut seen_annotations = std::collections::BTreeSet::new();
+    for (i, annotation) in form.annotations.iter().enumerate() {
+        if let Some(problem) = label_key_problem(&annotation.key) {
+            fail(&format!("annotations[{i}].key"), &problem);
+        } else if !seen_annotations.insert(annotation.key.clone()) {
+            fail(&format!("annotations[{i}].key"), "set twice");
+        }
+        if annotation.value.len() > 4096 {
+            fail(
+                &format!("annotations[{i}].value"),
+                "longer than 4096 characters",
             );
         }
     }
@@ -1095,7 +1113,7 @@ mod tests {
                     ..good()
                 },
                 "labels[0].key",
-                "label key",
+                "a key is",
             ),
             (
                 "reserved label prefix",
@@ -1123,6 +1141,24 @@ mod tests {
                 },
                 "labels[1].key",
                 "set twice",
+            ),
+            (
+                "annotation with a space",
+                JobForm {
+                    annotations: vec![kv("run time", "5m")],
+                    ..good()
+                },
+                "annotations[0].key",
+                "a key is",
+            ),
+            (
+                "oversized annotation",
+                JobForm {
+                    annotations: vec![kv("note", &"x".repeat(4097))],
+                    ..good()
+                },
+                "annotations[0].value",
+                "longer than 4096",
             ),
             (
                 "bad hyperparameter key",

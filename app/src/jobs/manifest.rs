@@ -160,6 +160,12 @@ pub fn job(form: &JobForm, checked: &Checked, launched_by: &str) -> Job {
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
+                    annotations: (!form.annotations.is_empty()).then(|| {
+                        form.annotations
+                            .iter()
+                            .map(|a| (a.key.clone(), a.value.clone()))
+                            .collect()
+                    }),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
@@ -226,6 +232,10 @@ mod tests {
                 key: "team".into(),
                 value: "nlp".into(),
             }],
+            annotations: vec![KeyValue {
+                key: "example.com/run".into(),
+                value: "5m".into(),
+            }],
             hyperparameters: vec![KeyValue {
                 key: "lr".into(),
                 value: "3e-4".into(),
@@ -248,6 +258,10 @@ mod tests {
         assert_eq!(job["metadata"]["annotations"][LAUNCHED_BY], "alice");
         assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 3600);
         assert_eq!(job["spec"]["template"]["metadata"]["labels"]["team"], "nlp");
+        assert_eq!(
+            job["spec"]["template"]["metadata"]["annotations"]["example.com/run"],
+            "5m"
+        );
         assert_eq!(pod["restartPolicy"], "Never");
         assert_eq!(
             pod["nodeSelector"]["nvidia.com/gpu.product"],

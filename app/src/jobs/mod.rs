@@ -487,6 +487,7 @@ pub fn LaunchPage() -> impl IntoView {
     let deadline = text("");
     let ttl = text("");
     let labels = text("");
+    let annotations = text("");
     let hyperparameters = text("");
     let hyperparameters_as = text(&defaults.hyperparameters_as);
     let form = move || JobForm {
@@ -512,6 +513,7 @@ pub fn LaunchPage() -> impl IntoView {
         active_deadline_seconds: deadline.get(),
         ttl_seconds_after_finished: ttl.get(),
         labels: pairs(&labels.get()),
+        annotations: pairs(&annotations.get()),
         hyperparameters: pairs(&hyperparameters.get()),
         hyperparameters_as: hyperparameters_as.get(),
     };
@@ -668,6 +670,7 @@ pub fn LaunchPage() -> impl IntoView {
                         </select>
                     </label>
                     {area("Labels (key=value)", "labels", labels, "team=nlp")}
+                    {area("Pod annotations (key=value)", "annotations", annotations, "pod-complete.stage.kwok.x-k8s.io/delay=5m")}
                 </fieldset>
                 <fieldset>
                     <legend>"Run"</legend>
