@@ -104,6 +104,27 @@ impl TestServer {
         ))
     }
 
+    /// A request with a JSON body, as API clients send.
+    pub fn request_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let host = self.base.trim_start_matches("http://");
+        let body = body.to_string();
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
+        self.exchange(&format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
     /// Sends `raw` on a fresh connection and reads the whole answer.
     fn exchange(&self, raw: &str) -> Response {
         let host = self.base.trim_start_matches("http://");

@@ -1,0 +1,303 @@
+//! Training jobs through Gantry's JSON API on the real local cluster: a launched job is
+//! bound by the scheduler to a node of the chosen GPU model and succeeds; too many GPUs
+//! wait with the scheduler's reason; a failing pod stage fails the job with its reason;
+//! bad input creates nothing; cancel deletes, and the history keeps what the TTL removed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cluster::{connect, kubeconfig_path, wait_for, TestCluster};
+use common::server::{assert_contains, TestServer};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::ListParams;
+use kube::Api;
+use serde_json::{json, Value};
+
+struct Gantry {
+    server: TestServer,
+    cookie: String,
+    origin: String,
+}
+
+impl Gantry {
+    fn start(test: &str) -> Option<Gantry> {
+        let kubeconfig = kubeconfig_path(test)?;
+        let server = TestServer::spawn_with(&[("KUBECONFIG", kubeconfig.to_str().unwrap())]);
+        let started = Instant::now();
+        while server.get("/readyz").status != 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "not ready in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let cookie = server.login();
+        let origin = server.base.clone();
+        Some(Gantry {
+            server,
+            cookie,
+            origin,
+        })
+    }
+
+    fn launch(&self, form: &Value) -> common::server::Response {
+        self.server.request_json(
+            "POST",
+            "/api/v1/jobs",
+            form,
+            &[("Cookie", &self.cookie), ("Origin", &self.origin)],
+        )
+    }
+
+    fn list(&self, namespace: &str) -> Vec<Value> {
+        let response = self.server.request(
+            "GET",
+            &format!("/api/v1/jobs?namespace={namespace}"),
+            "",
+            &[("Cookie", &self.cookie)],
+        );
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.json().as_array().unwrap().clone()
+    }
+
+    /// The job's row once `check` accepts it.
+    async fn row_when(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        wait_for(what, Duration::from_secs(60), || async {
+            self.list(namespace)
+                .into_iter()
+                .find(|r| r["name"] == name && check(r))
+        })
+        .await
+    }
+}
+
+fn form(test: &TestCluster, name: &str) -> Value {
+    json!({
+        "name": name,
+        "namespace": test.namespace,
+        "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
+        "command": "python\n-m\ntrain",
+        "gpus": "2",
+        "gpu_model": "NVIDIA-H100-80GB-HBM3",
+        "gpu_resource": "nvidia.com/gpu",
+        "cpu_request": "2",
+        "memory_request": "8Gi",
+        "shm_size": "1Gi",
+        "hyperparameters": [{ "key": "lr", "value": "3e-4" }],
+        "hyperparameters_as": "args"
+    })
+}
+
+#[tokio::test]
+async fn a_launched_job_runs_on_the_chosen_model_and_succeeds() {
+    let Some(test) = connect("jobs-run").await else {
+        return;
+    };
+    let gantry = Gantry::start("jobs-run").unwrap();
+    let launched = gantry.launch(&form(&test, "h100-run"));
+    assert_eq!(launched.status, 201, "{}", launched.body);
+
+    let done = gantry
+        .row_when(&test.namespace, "h100-run", "the job to succeed", |r| {
+            r["phase"] == "Succeeded"
+        })
+        .await;
+    assert_eq!(done["launched_by"], "admin");
+    assert_eq!(done["gpus_per_pod"], 2);
+    // The scheduler bound its pod to an H100 node.
+    let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
+    let pod = pods
+        .list(&ListParams::default().labels("job-name=h100-run"))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let node_name = pod.spec.as_ref().unwrap().node_name.clone().expect("bound");
+    let node = Api::<Node>::all(test.client.clone())
+        .get(&node_name)
+        .await
+        .unwrap();
+    assert_eq!(
+        node.metadata.labels.unwrap()["nvidia.com/gpu.product"],
+        "NVIDIA-H100-80GB-HBM3"
+    );
+    let container = &pod.spec.unwrap().containers[0];
+    assert_eq!(container.args.as_ref().unwrap(), &["--lr=3e-4"]);
+    // The audit log has the launch.
+    let audit = gantry
+        .server
+        .request("GET", "/admin/audit.csv", "", &[("Cookie", &gantry.cookie)]);
+    assert_contains(
+        &audit.body,
+        &format!("job.launch,job/{}/h100-run", test.namespace),
+    );
+}
+
+#[tokio::test]
+async fn too_many_gpus_for_the_model_wait_with_the_schedulers_reason() {
+    let Some(test) = connect("jobs-pending").await else {
+        return;
+    };
+    let gantry = Gantry::start("jobs-pending").unwrap();
+    // The A100-80GB nodes are in MIG mode: no whole GPUs at all.
+    let mut pending = form(&test, "no-whole-a100");
+    pending["gpu_model"] = json!("NVIDIA-A100-SXM4-80GB");
+    pending["gpus"] = json!("1");
+    let launched = gantry.launch(&pending);
+    assert_eq!(launched.status, 201, "{}", launched.body);
+    let row = gantry
+        .row_when(
+            &test.namespace,
+            "no-whole-a100",
+            "the scheduler's reason",
+            |r| {
+                r["reason"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("Insufficient nvidia.com/gpu"))
+            },
+        )
+        .await;
+    assert_eq!(row["phase"], "Pending");
+}
+
+#[tokio::test]
+async fn a_failing_pod_fails_the_job_with_its_reason() {
+    let Some(test) = connect("jobs-fail").await else {
+        return;
+    };
+    let gantry = Gantry::start("jobs-fail").unwrap();
+    let mut failing = form(&test, "oom");
+    failing["annotations"] = json!([
+        { "key": "pod-fail.stage.kwok.x-k8s.io/delay", "value": "1s" },
+        { "key": "pod-fail.stage.kwok.x-k8s.io/exit-code", "value": "137" },
+        { "key": "pod-fail.stage.kwok.x-k8s.io/reason", "value": "OOMKilled" }
+    ]);
+    assert_eq!(gantry.launch(&failing).status, 201);
+    let row = gantry
+        .row_when(&test.namespace, "oom", "the job to fail", |r| {
+            r["phase"] == "Failed"
+        })
+        .await;
+    assert_contains(row["reason"].as_str().unwrap(), "BackoffLimitExceeded");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_by_field_and_creates_nothing() {
+    let Some(test) = connect("jobs-bad").await else {
+        return;
+    };
+    let gantry = Gantry::start("jobs-bad").unwrap();
+    let jobs: Api<Job> = Api::namespaced(test.client.clone(), &test.namespace);
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("upper-case name", json!({ "name": "Bad" }), "name"),
+        ("fractional GPUs", json!({ "gpus": "1.5" }), "gpus"),
+        ("more GPUs than any node", json!({ "gpus": "64" }), "gpus"),
+        (
+            "javascript: image",
+            json!({ "image": "javascript:alert(1)" }),
+            "image",
+        ),
+        (
+            "unknown model",
+            json!({ "gpu_model": "NVIDIA-B200" }),
+            "gpu_model",
+        ),
+        (
+            "missing claim",
+            json!({ "mounts": [{ "claim": "nowhere", "path": "/data", "read_only": false }] }),
+            "mounts[0].claim",
+        ),
+        (
+            "forbidden namespace",
+            json!({ "namespace": "kube-system" }),
+            "namespace",
+        ),
+    ];
+    for (i, (what, change, field)) in cases.into_iter().enumerate() {
+        let mut bad = form(&test, &format!("bad-{i}"));
+        for (key, value) in change.as_object().unwrap() {
+            bad[key] = value.clone();
+        }
+        let answer = gantry.launch(&bad);
+        assert_eq!(answer.status, 400, "{what}: {}", answer.body);
+        let body = answer.json();
+        let fields: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: {body}"))
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, [field], "{what}: {body}");
+    }
+    assert!(jobs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    // A name taken is the name's problem, and the first job is untouched.
+    assert_eq!(gantry.launch(&form(&test, "taken")).status, 201);
+    let again = gantry.launch(&form(&test, "taken"));
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert_contains(&again.body, "already exists");
+}
+
+#[tokio::test]
+async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed() {
+    let Some(test) = connect("jobs-cancel").await else {
+        return;
+    };
+    let gantry = Gantry::start("jobs-cancel").unwrap();
+    let mut long = form(&test, "long");
+    long["annotations"] =
+        json!([{ "key": "pod-complete.stage.kwok.x-k8s.io/delay", "value": "10m" }]);
+    assert_eq!(gantry.launch(&long).status, 201);
+    gantry
+        .row_when(&test.namespace, "long", "the job to run", |r| {
+            r["phase"] == "Running"
+        })
+        .await;
+    let cancelled = gantry.server.request(
+        "DELETE",
+        &format!("/api/v1/jobs/{}/long", test.namespace),
+        "",
+        &[("Cookie", &gantry.cookie), ("Origin", &gantry.origin)],
+    );
+    assert_eq!(cancelled.status, 204, "{}", cancelled.body);
+    let jobs: Api<Job> = Api::namespaced(test.client.clone(), &test.namespace);
+    wait_for("the Job to be gone", Duration::from_secs(30), || async {
+        jobs.get_opt("long").await.unwrap().is_none().then_some(())
+    })
+    .await;
+
+    let mut short = form(&test, "short-lived");
+    short["ttl_seconds_after_finished"] = json!("0");
+    assert_eq!(gantry.launch(&short).status, 201);
+    wait_for(
+        "the TTL to delete the Job",
+        Duration::from_secs(60),
+        || async {
+            jobs.get_opt("short-lived")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    let kept = gantry
+        .row_when(&test.namespace, "short-lived", "the history row", |r| {
+            r["in_cluster"] == false
+        })
+        .await;
+    assert_eq!(kept["phase"], "Succeeded", "{kept}");
+    assert_eq!(kept["launched_by"], "admin");
+}
