@@ -277,6 +277,16 @@ async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed() {
         jobs.get_opt("long").await.unwrap().is_none().then_some(())
     })
     .await;
+    let cancelled = gantry
+        .row_when(
+            &test.namespace,
+            "long",
+            "the cancelled job's history",
+            |r| r["in_cluster"] == false,
+        )
+        .await;
+    assert_eq!(cancelled["phase"], "Failed");
+    assert_eq!(cancelled["reason"], "deleted before it finished");
 
     let mut short = form(&test, "short-lived");
     short["ttl_seconds_after_finished"] = json!("0");

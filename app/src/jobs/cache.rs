@@ -280,12 +280,21 @@ async fn record(db: &SqlitePool, job: &JobInfo) {
     }
 }
 
+/// Marks the Job gone from the cluster. One deleted before it finished (cancelled, or
+/// removed by hand) is recorded as failed for that reason, not left "Running" for ever.
 async fn gone(db: &SqlitePool, uid: &str) {
-    let result = sqlx::query("UPDATE jobs SET deleted_at = ? WHERE uid = ? AND deleted_at IS NULL")
-        .bind(crate::auth::server::now_rfc3339())
-        .bind(uid)
-        .execute(db)
-        .await;
+    let result = sqlx::query(
+        "UPDATE jobs SET deleted_at = ?,
+           reason = CASE WHEN status IN ('Pending', 'Running', 'Suspended')
+                         THEN 'deleted before it finished' ELSE reason END,
+           status = CASE WHEN status IN ('Pending', 'Running', 'Suspended')
+                         THEN 'Failed' ELSE status END
+         WHERE uid = ? AND deleted_at IS NULL",
+    )
+    .bind(crate::auth::server::now_rfc3339())
+    .bind(uid)
+    .execute(db)
+    .await;
     if let Err(error) = result {
         tracing::warn!(%error, "could not record that a job is gone");
     }

@@ -568,7 +568,7 @@ pub fn LaunchPage() -> impl IntoView {
         view! {
             <label class="field">
                 <span>{label}</span>
-                <input name=key prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) placeholder=hint />
+                <input aria-label=label name=key prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) placeholder=hint />
                 <span class="field-error" data-field=key>{error_for(key)}</span>
             </label>
         }
@@ -580,7 +580,7 @@ pub fn LaunchPage() -> impl IntoView {
         view! {
             <label class="field wide">
                 <span>{label}</span>
-                <textarea name=key rows="3" prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) placeholder=hint></textarea>
+                <textarea aria-label=label name=key rows="3" prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) placeholder=hint></textarea>
                 <span class="field-error" data-field=key>{error_for(key)}</span>
             </label>
         }
@@ -600,7 +600,7 @@ pub fn LaunchPage() -> impl IntoView {
                     {field("Name", "name", name, "llama-finetune")}
                     <label class="field">
                         <span>"Namespace"</span>
-                        <select name="namespace" on:change=move |ev| namespace.set(event_target_value(&ev)) prop:value=move || namespace.get()>
+                        <select aria-label="Namespace" name="namespace" on:change=move |ev| namespace.set(event_target_value(&ev)) prop:value=move || namespace.get()>
                             <option value="">"Choose…"</option>
                             {move || {
                                 context.get().and_then(Result::ok).map(|c| c.namespaces).unwrap_or_default()
@@ -620,7 +620,7 @@ pub fn LaunchPage() -> impl IntoView {
                     {field("GPUs", "gpus", gpus, "1")}
                     <label class="field">
                         <span>"GPU model"</span>
-                        <select name="gpu_model" on:change=move |ev| gpu_model.set(event_target_value(&ev)) prop:value=move || gpu_model.get()>
+                        <select aria-label="GPU model" name="gpu_model" on:change=move |ev| gpu_model.set(event_target_value(&ev)) prop:value=move || gpu_model.get()>
                             <option value="">"Any model"</option>
                             {move || {
                                 context.get().and_then(Result::ok).map(|c| c.models).unwrap_or_default()
@@ -633,7 +633,7 @@ pub fn LaunchPage() -> impl IntoView {
                     </label>
                     <label class="field">
                         <span>"GPU resource"</span>
-                        <select name="gpu_resource" on:change=move |ev| gpu_resource.set(event_target_value(&ev)) prop:value=move || gpu_resource.get()>
+                        <select aria-label="GPU resource" name="gpu_resource" on:change=move |ev| gpu_resource.set(event_target_value(&ev)) prop:value=move || gpu_resource.get()>
                             {move || {
                                 context.get().and_then(Result::ok).map(|c| c.largest).unwrap_or_default()
                                     .into_iter()
@@ -664,7 +664,7 @@ pub fn LaunchPage() -> impl IntoView {
                     {area("Hyperparameters (key=value)", "hyperparameters", hyperparameters, "lr=3e-4")}
                     <label class="field">
                         <span>"Pass hyperparameters as"</span>
-                        <select name="hyperparameters_as" on:change=move |ev| hyperparameters_as.set(event_target_value(&ev))>
+                        <select aria-label="Pass hyperparameters as" name="hyperparameters_as" on:change=move |ev| hyperparameters_as.set(event_target_value(&ev))>
                             <option value="args">"--key=value arguments"</option>
                             <option value="env">"HP_KEY environment variables"</option>
                         </select>

@@ -1,0 +1,71 @@
+// Training jobs as a data scientist works with them: fill the form, preview the manifest,
+// launch, watch the job run, read its logs live, cancel it; bad input stays on the form.
+import { test, expect } from "./fixtures";
+import { noCluster } from "../servers";
+
+test.beforeEach(() => test.skip(!!noCluster, noCluster));
+
+test("launch a 4-GPU H100 job from the form, watch it run, read its logs, cancel it", async ({ shell, page }) => {
+  const name = `e2e-train-${Date.now() % 100000}`;
+  await shell.open("/jobs");
+  await page.getByRole("link", { name: "Launch a job" }).click();
+  await expect(shell.heading).toHaveText("Launch a training job");
+  await shell.waitForHydration();
+
+  const form = page.locator("form.launch");
+  await form.getByLabel("Name", { exact: true }).fill(name);
+  await form.getByLabel("Namespace", { exact: true }).selectOption("team-a");
+  await form.getByLabel("Image", { exact: true }).fill("pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime");
+  await form.getByLabel("Command (one word per line)").fill("torchrun\n--nproc-per-node=4\ntrain.py");
+  await form.getByLabel("GPUs", { exact: true }).fill("4");
+  await form.getByLabel("GPU model", { exact: true }).selectOption("NVIDIA-H100-80GB-HBM3");
+  await form.getByLabel("Hyperparameters (key=value)").fill("lr=3e-4");
+  // On the local cluster kwok keeps the pod running for as long as this says.
+  await form.getByLabel("Pod annotations (key=value)").fill("pod-complete.stage.kwok.x-k8s.io/delay=10m");
+
+  await page.getByRole("button", { name: "Preview manifest" }).click();
+  const manifest = page.getByTestId("manifest");
+  await expect(manifest).toContainText('"nvidia.com/gpu": "4"');
+  await expect(manifest).toContainText('"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"');
+  await expect(manifest).toContainText('"--lr=3e-4"');
+
+  await page.getByRole("button", { name: "Launch" }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
+  await expect(shell.heading).toHaveText(name);
+  await expect(page.getByTestId("job-facts").getByTestId("job-status")).toHaveText("Running", { timeout: 15_000 });
+  await expect(page.getByTestId("job-pods")).toContainText("gpu-h100-");
+  // The log follows: the training banner, then progress lines as they are written.
+  await expect(page.getByTestId("job-log")).toContainText("Starting training", { timeout: 15_000 });
+  await expect(page.getByTestId("job-log")).toContainText(/step \d+ loss=/, { timeout: 15_000 });
+  await page.getByLabel("Search the log").fill("NCCL");
+  await expect(page.getByTestId("job-log")).toContainText("NCCL initialised");
+  await expect(page.getByTestId("job-log")).not.toContainText("Loaded dataset");
+
+  await shell.open("/jobs");
+  const row = page.getByTestId("jobs-table").locator(`tr[data-job="${name}"]`);
+  await expect(row.getByTestId("job-status")).toHaveText("Running");
+  await expect(row).toContainText("4 × gpu (NVIDIA-H100-80GB-HBM3)");
+  await row.getByRole("link", { name }).click();
+
+  await page.getByRole("button", { name: "Cancel job" }).click();
+  await page.getByRole("button", { name: "Confirm" }).click();
+  // The list keeps it, from the history, with why it ended.
+  await shell.open("/jobs");
+  await expect(row.getByTestId("job-status")).toHaveText("Failed: deleted before it finished", { timeout: 15_000 });
+});
+
+test("bad input is shown beside each field and launches nothing", async ({ shell, page }) => {
+  await shell.open("/jobs/new");
+  const form = page.locator("form.launch");
+  await form.getByLabel("Name", { exact: true }).fill("Bad_Name");
+  await form.getByLabel("Namespace", { exact: true }).selectOption("team-a");
+  await form.getByLabel("Image", { exact: true }).fill("javascript:alert(1)");
+  await form.getByLabel("GPUs", { exact: true }).fill("1.5");
+  await page.getByRole("button", { name: "Launch" }).click();
+  await expect(form.locator('[data-field="name"]')).toContainText("lower-case letters");
+  await expect(form.locator('[data-field="image"]')).toContainText("no scheme");
+  await expect(form.locator('[data-field="gpus"]')).toContainText("whole number");
+  await expect(page).toHaveURL(/\/jobs\/new$/);
+  await shell.open("/jobs");
+  await expect(page.getByTestId("jobs-table")).not.toContainText("Bad_Name");
+});
