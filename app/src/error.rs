@@ -173,7 +173,7 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         AppError::Forbidden { .. } | AppError::Unauthenticated | AppError::WrongCredentials => {
             "Not allowed"
         }
-        AppError::InvalidInput { .. } => "Invalid input",
+        AppError::InvalidInput { .. } | AppError::InvalidFields { .. } => "Invalid input",
         AppError::Unavailable { .. } => "Unavailable",
         _ => "Something went wrong",
     };
@@ -193,6 +193,12 @@ mod tests {
     fn every_variant_has_its_status() {
         let cases = [
             (AppError::invalid("name", "must be DNS-1123"), 400),
+            (
+                AppError::InvalidFields {
+                    errors: vec![FieldError::new("gpus", "a whole number")],
+                },
+                400,
+            ),
             (AppError::Unauthenticated, 401),
             (AppError::WrongCredentials, 401),
             (

@@ -1,7 +1,8 @@
 // Training jobs as a data scientist works with them: fill the form, preview the manifest,
 // launch, watch the job run, read its logs live, cancel it; bad input stays on the form.
-import { test, expect } from "./fixtures";
+import { test, expect, type Shell } from "./fixtures";
 import { noCluster } from "../servers";
+import type { Page } from "@playwright/test";
 
 test.beforeEach(() => test.skip(!!noCluster, noCluster));
 
@@ -68,4 +69,46 @@ test("bad input is shown beside each field and launches nothing", async ({ shell
   await expect(page).toHaveURL(/\/jobs\/new$/);
   await shell.open("/jobs");
   await expect(page.getByTestId("jobs-table")).not.toContainText("Bad_Name");
+});
+
+/** Launches a long-running 1-GPU job through the form and waits for its page. */
+async function launch(shell: Shell, page: Page, name: string) {
+  await shell.open("/jobs/new");
+  const form = page.locator("form.launch");
+  await form.getByLabel("Name", { exact: true }).fill(name);
+  await form.getByLabel("Namespace", { exact: true }).selectOption("team-a");
+  await form.getByLabel("Image", { exact: true }).fill("pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime");
+  await form.getByLabel("GPU model", { exact: true }).selectOption("NVIDIA-H100-80GB-HBM3");
+  await form.getByLabel("Pod annotations (key=value)").fill("pod-complete.stage.kwok.x-k8s.io/delay=10m");
+  await page.getByRole("button", { name: "Launch" }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
+}
+
+test("suspend and resume a job; clone it into a prefilled form; re-run it", async ({ shell, page }) => {
+  const name = `e2e-clone-${Date.now() % 100000}`;
+  await launch(shell, page, name);
+  const status = page.getByTestId("job-facts").getByTestId("job-status");
+  await expect(status).toHaveText("Running", { timeout: 15_000 });
+
+  await page.getByRole("button", { name: "Suspend" }).click();
+  await expect(status).toHaveText("Suspended");
+  await page.getByRole("button", { name: "Resume" }).click();
+  await expect(status).toHaveText("Running", { timeout: 15_000 });
+
+  await page.getByRole("link", { name: "Clone" }).click();
+  const form = page.locator("form.launch");
+  await expect(form.getByLabel("Name", { exact: true })).toHaveValue(`${name}-copy`);
+  await expect(form.getByLabel("GPU model", { exact: true })).toHaveValue("NVIDIA-H100-80GB-HBM3");
+  await expect(form.getByLabel("Pod annotations (key=value)")).toHaveValue("pod-complete.stage.kwok.x-k8s.io/delay=10m");
+
+  await shell.open(`/jobs/team-a/${name}`);
+  await page.getByRole("button", { name: "Re-run" }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}-r2$`));
+  await expect(page.getByTestId("job-facts").getByTestId("job-status")).toHaveText("Running", { timeout: 15_000 });
+  for (const job of [name, `${name}-r2`]) {
+    await shell.open(`/jobs/team-a/${job}`);
+    await page.getByRole("button", { name: "Cancel job" }).click();
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await expect(page.getByRole("alert").filter({ hasText: "not found" })).toBeVisible();
+  }
 });

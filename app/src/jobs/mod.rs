@@ -167,6 +167,29 @@ pub async fn cancel_job(namespace: String, name: String) -> Result<(), AppError>
     server::cancel(&state, &principal, &namespace, &name).await
 }
 
+/// Suspends or resumes the job, as the caller.
+#[server(endpoint = "jobs/suspend")]
+pub async fn suspend_job(namespace: String, name: String, suspend: bool) -> Result<(), AppError> {
+    let (state, principal) = caller()?;
+    server::set_suspended(&state, &principal, &namespace, &name, suspend).await
+}
+
+/// The form a job was launched with, to launch a copy.
+#[server(endpoint = "jobs/form")]
+pub async fn get_job_form(namespace: String, name: String) -> Result<JobForm, AppError> {
+    let (state, principal) = caller()?;
+    server::form_of(&state, &principal, &namespace, &name).await
+}
+
+/// Launches the job again, unchanged, under a new name; answers that name.
+#[server(endpoint = "jobs/rerun")]
+pub async fn rerun_job(namespace: String, name: String) -> Result<String, AppError> {
+    let (state, principal) = caller()?;
+    Ok(server::rerun(&state, &principal, &namespace, &name)
+        .await?
+        .name)
+}
+
 /// The JSON API: `GET /api/v1/jobs` (the list's filters as query parameters),
 /// `POST /api/v1/jobs` (a [`JobForm`] as JSON; 400 with every field's problem),
 /// `GET /api/v1/jobs/{namespace}/{name}`, `DELETE /api/v1/jobs/{namespace}/{name}`.
@@ -517,6 +540,76 @@ pub fn LaunchPage() -> impl IntoView {
         hyperparameters: pairs(&hyperparameters.get()),
         hyperparameters_as: hyperparameters_as.get(),
     };
+    // `?from=namespace/name`: a copy of that job's form, under a new name.
+    let query = leptos_router::hooks::use_query_map();
+    let source = LocalResource::new(move || {
+        let from = query.read().get("from").unwrap_or_default();
+        async move {
+            match from.split_once('/') {
+                Some((namespace, name)) => Some(get_job_form(namespace.into(), name.into()).await),
+                None => None,
+            }
+        }
+    });
+    Effect::new(move |_| {
+        let Some(Some(Ok(from))) = source.get() else {
+            return;
+        };
+        let lines = |pairs: &[KeyValue]| {
+            pairs
+                .iter()
+                .map(|p| format!("{}={}", p.key, p.value))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        name.set(format!(
+            "{}-copy",
+            from.name.chars().take(58).collect::<String>()
+        ));
+        namespace.set(from.namespace.clone());
+        image.set(from.image.clone());
+        command.set(from.command.clone());
+        args.set(from.args.clone());
+        env.set(lines(&from.env));
+        secret_env.set(
+            from.secret_env
+                .iter()
+                .map(|s| format!("{}={}/{}", s.name, s.secret, s.key))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        gpus.set(from.gpus.clone());
+        gpu_model.set(from.gpu_model.clone());
+        gpu_resource.set(from.gpu_resource.clone());
+        cpu_request.set(from.cpu_request.clone());
+        cpu_limit.set(from.cpu_limit.clone());
+        memory_request.set(from.memory_request.clone());
+        memory_limit.set(from.memory_limit.clone());
+        mount_lines.set(
+            from.mounts
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}:{}{}",
+                        m.claim,
+                        m.path,
+                        if m.read_only { ":ro" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        shm_size.set(from.shm_size.clone());
+        parallelism.set(from.parallelism.clone());
+        completions.set(from.completions.clone());
+        backoff_limit.set(from.backoff_limit.clone());
+        deadline.set(from.active_deadline_seconds.clone());
+        ttl.set(from.ttl_seconds_after_finished.clone());
+        labels.set(lines(&from.labels));
+        annotations.set(lines(&from.annotations));
+        hyperparameters.set(lines(&from.hyperparameters));
+        hyperparameters_as.set(from.hyperparameters_as.clone());
+    });
     let preview = Action::new_local(move |form: &JobForm| preview_job(form.clone()));
     let launch = Action::new_local(move |form: &JobForm| launch_job(form.clone()));
     // Errors from the last preview or launch, by field; other errors shown above the buttons.
@@ -594,6 +687,10 @@ pub fn LaunchPage() -> impl IntoView {
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
                 _ => ().into_any(),
             }}
+            {move || match source.get() {
+                Some(Some(Err(error))) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                _ => ().into_any(),
+            }}
             <form class="launch" on:submit=move |ev| ev.prevent_default()>
                 <fieldset>
                     <legend>"Job"</legend>
@@ -664,7 +761,7 @@ pub fn LaunchPage() -> impl IntoView {
                     {area("Hyperparameters (key=value)", "hyperparameters", hyperparameters, "lr=3e-4")}
                     <label class="field">
                         <span>"Pass hyperparameters as"</span>
-                        <select aria-label="Pass hyperparameters as" name="hyperparameters_as" on:change=move |ev| hyperparameters_as.set(event_target_value(&ev))>
+                        <select aria-label="Pass hyperparameters as" name="hyperparameters_as" on:change=move |ev| hyperparameters_as.set(event_target_value(&ev)) prop:value=move || hyperparameters_as.get()>
                             <option value="args">"--key=value arguments"</option>
                             <option value="env">"HP_KEY environment variables"</option>
                         </select>
@@ -724,7 +821,35 @@ pub fn JobPage() -> impl IntoView {
         get_job(namespace.get(), name.get())
     });
     let cancel = ServerAction::<CancelJob>::new();
+    let suspend = ServerAction::<SuspendJob>::new();
+    let rerun = ServerAction::<RerunJob>::new();
     let asking = RwSignal::new(false);
+    let suspended = move || {
+        detail
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|d| d.row.phase == JobPhase::Suspended)
+    };
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(new_name)) = rerun.value().get() {
+            navigate(
+                &format!("/jobs/{}/{new_name}", namespace.get_untracked()),
+                Default::default(),
+            );
+        }
+    });
+    let action_error = move || {
+        [
+            cancel.value().get(),
+            suspend.value().get(),
+            rerun.value().get().map(|r| r.map(|_| ())),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map(|e| e.to_string())
+    };
     view! {
         <Title text=move || name.get() />
         <section class="page">
@@ -753,9 +878,16 @@ pub fn JobPage() -> impl IntoView {
                     </span>
                 </Show>
             </div>
-            <p class="form-error" role="alert">
-                {move || cancel.value().get().and_then(Result::err).map(|e| e.to_string())}
-            </p>
+            <div class="actions">
+                <button type="button" on:click=move |_| {
+                    suspend.dispatch(SuspendJob { namespace: namespace.get(), name: name.get(), suspend: !suspended() });
+                }>{move || if suspended() { "Resume" } else { "Suspend" }}</button>
+                <a class="button" href=move || format!("/jobs/new?from={}/{}", namespace.get(), name.get())>"Clone"</a>
+                <button type="button" on:click=move |_| {
+                    rerun.dispatch(RerunJob { namespace: namespace.get(), name: name.get() });
+                }>"Re-run"</button>
+            </div>
+            <p class="form-error" role="alert">{action_error}</p>
             <JobLogs namespace name detail=Signal::derive(move || detail.get().and_then(Result::ok)) />
         </section>
     }

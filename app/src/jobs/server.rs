@@ -541,3 +541,100 @@ pub async fn cancel(
     .await?;
     outcome
 }
+
+/// Suspends (or resumes) the Job, as the user, audited: a suspended Job's pods are removed
+/// and its GPUs freed until it resumes.
+pub async fn set_suspended(
+    state: &AppState,
+    principal: &Principal,
+    namespace: &str,
+    name: &str,
+    suspend: bool,
+) -> Result<(), AppError> {
+    principal.check(Action::LaunchJobs, Some(namespace))?;
+    let client = user_client(state, principal, namespace).await?;
+    let patch = serde_json::json!({ "spec": { "suspend": suspend } });
+    let outcome = Api::<Job>::namespaced(client, namespace)
+        .patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| kube_error(e, &format!("job {namespace}/{name}")));
+    crate::audit::record(
+        &state.db,
+        &principal.username,
+        if suspend { "job.suspend" } else { "job.resume" },
+        &format!("job/{namespace}/{name}"),
+        &format!("spec.suspend -> {suspend}"),
+        &match &outcome {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        },
+        &crate::auth::server::client_address(),
+    )
+    .await?;
+    outcome
+}
+
+/// The form a job was launched with (newest launch of that name), for clone and re-run.
+pub async fn form_of(
+    state: &AppState,
+    principal: &Principal,
+    namespace: &str,
+    name: &str,
+) -> Result<JobForm, AppError> {
+    principal.check(Action::View, Some(namespace))?;
+    if !allowed_in(state, principal, "list", namespace).await? {
+        return Err(AppError::forbidden(format!(
+            "the cluster does not let you list jobs in {namespace}"
+        )));
+    }
+    let stored: Option<(String,)> = sqlx::query_as(
+        "SELECT form FROM jobs WHERE namespace = ? AND name = ? AND form IS NOT NULL
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(&state.db)
+    .await
+    .map_err(|e| AppError::internal("reading a job's form", e))?;
+    let (form,) = stored.ok_or_else(|| {
+        AppError::not_found(format!(
+            "a launch form for {namespace}/{name} (only jobs launched through Gantry have one)"
+        ))
+    })?;
+    serde_json::from_str(&form).map_err(|e| AppError::internal("reading a job's form", e))
+}
+
+/// Launches the job again under a new name: the original's name with `-rN`, the first free N.
+pub async fn rerun(
+    state: &AppState,
+    principal: &Principal,
+    namespace: &str,
+    name: &str,
+) -> Result<JobInfo, AppError> {
+    let mut form = form_of(state, principal, namespace, name).await?;
+    let base: String = name
+        .chars()
+        .take(56)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string();
+    let taken: BTreeSet<String> = state
+        .jobs
+        .read()?
+        .keys()
+        .filter(|(ns, _)| ns == namespace)
+        .map(|(_, n)| n.clone())
+        .collect();
+    form.name = (2..1000)
+        .map(|n| format!("{base}-r{n}"))
+        .find(|candidate| !taken.contains(candidate))
+        .ok_or_else(|| AppError::Conflict {
+            reason: "no free name for a re-run".into(),
+        })?;
+    launch(state, principal, form).await
+}
