@@ -19,3 +19,12 @@ CREATE TABLE jobs (
     deleted_at TEXT                    -- when the Job left the cluster
 );
 CREATE INDEX jobs_by_namespace ON jobs (namespace, created_at);
+
+-- The last lines of each pod's log, captured when its job finished, so they outlive the pods.
+CREATE TABLE job_logs (
+    job_uid TEXT NOT NULL REFERENCES jobs (uid),
+    pod TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    captured_at TEXT NOT NULL,
+    PRIMARY KEY (job_uid, pod)
+);

@@ -251,7 +251,7 @@ async fn bad_input_is_refused_by_field_and_creates_nothing() {
 }
 
 #[tokio::test]
-async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed() {
+async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed_with_their_last_log_lines() {
     let Some(test) = connect("jobs-cancel").await else {
         return;
     };
@@ -289,7 +289,7 @@ async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed() {
     assert_eq!(cancelled["reason"], "deleted before it finished");
 
     let mut short = form(&test, "short-lived");
-    short["ttl_seconds_after_finished"] = json!("0");
+    short["ttl_seconds_after_finished"] = json!("3");
     assert_eq!(gantry.launch(&short).status, 201);
     wait_for(
         "the TTL to delete the Job",
@@ -310,4 +310,19 @@ async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed() {
         .await;
     assert_eq!(kept["phase"], "Succeeded", "{kept}");
     assert_eq!(kept["launched_by"], "admin");
+    // Its page is the history's: the form it was launched with, and its pod's last lines.
+    let detail = gantry
+        .server
+        .request(
+            "GET",
+            &format!("/api/v1/jobs/{}/short-lived", test.namespace),
+            "",
+            &[("Cookie", &gantry.cookie)],
+        )
+        .json();
+    assert_eq!(detail["image"], "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime");
+    assert_contains(
+        detail["captured"][0]["lines"].as_str().unwrap_or_else(|| panic!("{detail}")),
+        "Starting training",
+    );
 }

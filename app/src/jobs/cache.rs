@@ -173,8 +173,9 @@ impl Jobs {
                     None => tokio::time::sleep(Duration::from_secs(1)).await,
                 }
             };
-            let events = watcher::watcher(Api::<Job>::all(client), watcher::Config::default())
-                .default_backoff();
+            let events =
+                watcher::watcher(Api::<Job>::all(client.clone()), watcher::Config::default())
+                    .default_backoff();
             let mut events = std::pin::pin!(events);
             let mut listing = HashMap::new();
             while let Some(event) = events.next().await {
@@ -206,6 +207,13 @@ impl Jobs {
                                 != Some((&info.phase, info.started))
                             {
                                 record(&db, &info).await;
+                                if matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed) {
+                                    tokio::spawn(capture_logs(
+                                        client.clone(),
+                                        db.clone(),
+                                        info.clone(),
+                                    ));
+                                }
                             }
                             shared.changes.send_modify(|n| *n += 1);
                         }
@@ -277,6 +285,58 @@ async fn record(db: &SqlitePool, job: &JobInfo) {
     .await;
     if let Err(error) = result {
         tracing::warn!(%error, job = %job.name, "could not record the job's history");
+    }
+}
+
+/// Lines kept of each pod's log when its job finishes, and the most bytes of them.
+pub const CAPTURED_LINES: i64 = 1_000;
+const CAPTURED_BYTES: usize = 256 * 1024;
+
+/// Keeps the last [`CAPTURED_LINES`] of each of the finished job's pods' logs in the
+/// database. Read with Gantry's own account (it needs `pods/log`); a pod already gone (a
+/// TTL of 0 can remove it first) is skipped.
+async fn capture_logs(client: kube::Client, db: SqlitePool, job: JobInfo) {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{ListParams, LogParams};
+
+    let pods: Api<Pod> = Api::namespaced(client, &job.namespace);
+    let Ok(list) = pods
+        .list(&ListParams::default().labels(&format!("job-name={}", job.name)))
+        .await
+    else {
+        return;
+    };
+    let params = LogParams {
+        tail_lines: Some(CAPTURED_LINES),
+        ..Default::default()
+    };
+    for pod in list.items.into_iter().filter_map(|p| p.metadata.name) {
+        let mut text = match pods.logs(&pod, &params).await {
+            Ok(text) => text,
+            Err(error) => {
+                tracing::info!(%error, %pod, "no log to capture");
+                continue;
+            }
+        };
+        if text.len() > CAPTURED_BYTES {
+            let cut = text.len() - CAPTURED_BYTES;
+            let start = text[cut..].find('\n').map_or(cut, |i| cut + i + 1);
+            text = text.split_off(start);
+        }
+        let result = sqlx::query(
+            "INSERT INTO job_logs (job_uid, pod, lines, captured_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (job_uid, pod) DO UPDATE SET lines = excluded.lines,
+               captured_at = excluded.captured_at",
+        )
+        .bind(&job.uid)
+        .bind(&pod)
+        .bind(text)
+        .bind(crate::auth::server::now_rfc3339())
+        .execute(&db)
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, %pod, "could not keep a pod's last log lines");
+        }
     }
 }
 

@@ -112,7 +112,15 @@ pub struct JobEvent {
     pub last_seen: String,
 }
 
-/// Everything the job's page shows besides its logs.
+/// A pod's last log lines, captured when its job finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedLog {
+    pub pod: String,
+    pub lines: String,
+}
+
+/// Everything the job's page shows besides its live logs. For a job gone from the cluster,
+/// what the history kept: its row, and the captured logs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobDetail {
     pub row: JobRow,
@@ -121,6 +129,7 @@ pub struct JobDetail {
     pub conditions: Vec<String>,
     pub pods: Vec<JobPod>,
     pub events: Vec<JobEvent>,
+    pub captured: Vec<CapturedLog>,
 }
 
 #[cfg(feature = "ssr")]
@@ -928,6 +937,13 @@ fn JobSummary(detail: JobDetail) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        {(!detail.captured.is_empty()).then(|| view! {
+            <h2>"Last log lines, kept when the job finished"</h2>
+            {detail.captured.into_iter().map(|c| view! {
+                <h3>{c.pod}</h3>
+                <pre class="log" data-testid="captured-log">{c.lines}</pre>
+            }).collect_view()}
+        })}
         <h2>"Events"</h2>
         <ul class="events" data-testid="job-events">
             {detail.events.into_iter().map(|e| view! {

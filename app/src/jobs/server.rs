@@ -402,10 +402,14 @@ pub async fn detail(
 ) -> Result<JobDetail, AppError> {
     let client = user_client(state, principal, namespace).await?;
     let what = format!("job {namespace}/{name}");
-    let job = Api::<Job>::namespaced(client.clone(), namespace)
-        .get(name)
+    let job = match Api::<Job>::namespaced(client.clone(), namespace)
+        .get_opt(name)
         .await
-        .map_err(|e| kube_error(e, &what))?;
+    {
+        Ok(Some(job)) => job,
+        Ok(None) => return remembered(state, principal, namespace, name).await,
+        Err(e) => return Err(kube_error(e, &what)),
+    };
     let info = JobInfo::from_job(&job);
     let now = crate::auth::server::unix_now() as i64;
     let selector = format!("job-name={name}");
@@ -505,7 +509,74 @@ pub async fn detail(
         conditions,
         pods,
         events,
+        captured: Vec::new(),
     })
+}
+
+/// A job gone from the cluster, as the history kept it (newest of that name), with its
+/// captured logs; 404 when the history never saw it either.
+async fn remembered(
+    state: &AppState,
+    principal: &Principal,
+    namespace: &str,
+    name: &str,
+) -> Result<JobDetail, AppError> {
+    if !allowed_in(state, principal, "list", namespace).await? {
+        return Err(AppError::forbidden(format!(
+            "the cluster does not let you list jobs in {namespace}"
+        )));
+    }
+    let history: Option<(String, Option<String>, HistoryRow)> = {
+        let row: Option<HistoryWithForm> = sqlx::query_as(
+            "SELECT uid, form, namespace, name, launched_by, created_at, status, reason,
+                    gpus_per_pod, gpu_resource, gpu_model, completions
+             FROM jobs WHERE namespace = ? AND name = ? ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(&state.db)
+        .await
+        .map_err(|e| AppError::internal("reading the job history", e))?;
+        row.map(|r| (r.uid, r.form, r.row))
+    };
+    let Some((uid, form, row)) = history else {
+        return Err(AppError::not_found(format!("job {namespace}/{name}")));
+    };
+    let captured: Vec<(String, String)> =
+        sqlx::query_as("SELECT pod, lines FROM job_logs WHERE job_uid = ? ORDER BY pod")
+            .bind(&uid)
+            .fetch_all(&state.db)
+            .await
+            .map_err(|e| AppError::internal("reading captured logs", e))?;
+    let form: Option<JobForm> = form.and_then(|f| serde_json::from_str(&f).ok());
+    Ok(JobDetail {
+        row: row.into_row(),
+        image: form.as_ref().map(|f| f.image.clone()).unwrap_or_default(),
+        command: form
+            .as_ref()
+            .map(|f| {
+                format!("{} {}", f.command, f.args)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default(),
+        conditions: Vec::new(),
+        pods: Vec::new(),
+        events: Vec::new(),
+        captured: captured
+            .into_iter()
+            .map(|(pod, lines)| super::CapturedLog { pod, lines })
+            .collect(),
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct HistoryWithForm {
+    uid: String,
+    form: Option<String>,
+    #[sqlx(flatten)]
+    row: HistoryRow,
 }
 
 /// Deletes the Job and, in the background, its pods; as the user, audited.
