@@ -92,7 +92,8 @@ test("the JSON API answers with the session or a token, and refuses anonymous ca
   await anonymous.dispose();
 });
 
-// A training job on one named H100 node: it stays Running (kwok's pod-complete delay).
+// A training job placed on one named node (spec.nodeName, as a scheduler would have
+// bound it); it would stay Running for 10 minutes (kwok's pod-complete delay).
 function trainingJob(name: string, node: string, gpus: number) {
   return JSON.stringify({
     apiVersion: "batch/v1",
@@ -104,7 +105,7 @@ function trainingJob(name: string, node: string, gpus: number) {
         metadata: { annotations: { "pod-complete.stage.kwok.x-k8s.io/delay": "10m" } },
         spec: {
           restartPolicy: "Never",
-          nodeSelector: { "kubernetes.io/hostname": node },
+          nodeName: node,
           containers: [{ name: "train", image: "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
                          resources: { limits: { "nvidia.com/gpu": String(gpus) } } }],
         },
@@ -114,7 +115,9 @@ function trainingJob(name: string, node: string, gpus: number) {
 }
 
 test("a job started with kubectl shows as allocation within 2 s, without a reload", async ({ shell, page }) => {
-  const node = "gpu-h100-2";
+  // The NotReady H100 node: the scheduler places nothing there, so the jobs other tests
+  // launch meanwhile cannot change its numbers.
+  const node = "gpu-h100-3";
   await shell.open("/nodes");
   await page.getByRole("search", { name: "Filter nodes" }).getByLabel("Search").fill(node);
   await page.getByRole("search", { name: "Filter nodes" }).getByLabel("Search").press("Enter");

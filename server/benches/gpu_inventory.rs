@@ -71,17 +71,23 @@ fn percentiles(what: &str, mut samples: Vec<Duration>) {
     );
 }
 
-async fn list_all<K>(api: Api<K>, mut params: ListParams) -> Result<Vec<K>, Error>
+/// Every object of a paginated LIST, each page converted by `keep` as it arrives (holding
+/// 50,000 whole Pods per request would take gigabytes per client).
+async fn list_all<K, T>(
+    api: Api<K>,
+    mut params: ListParams,
+    keep: impl Fn(&K) -> Option<T>,
+) -> Result<Vec<T>, Error>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
-    let mut items = Vec::new();
+    let mut kept = Vec::new();
     loop {
         let page = api.list(&params).await?;
-        items.extend(page.items);
+        kept.extend(page.items.iter().filter_map(&keep));
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params.continue_token = Some(token),
-            _ => return Ok(items),
+            _ => return Ok(kept),
         }
     }
 }
@@ -92,13 +98,13 @@ async fn page_by_lists(client: Client) -> Result<usize, Error> {
     let nodes = list_all(
         Api::<Node>::all(client.clone()),
         ListParams::default().limit(500),
+        NodeInfo::from_node,
     )
     .await?;
     let active = ListParams::default()
         .limit(500)
         .fields("status.phase!=Succeeded,status.phase!=Failed");
-    let pods = list_all(Api::<Pod>::all(client), active).await?;
-    let pods: Vec<PodInfo> = pods.iter().filter_map(PodInfo::from_pod).collect();
+    let pods = list_all(Api::<Pod>::all(client), active, PodInfo::from_pod).await?;
     let mut on_node: HashMap<&str, Vec<&PodInfo>> = HashMap::new();
     for pod in &pods {
         if let Some(node) = &pod.node {
@@ -106,8 +112,7 @@ async fn page_by_lists(client: Client) -> Result<usize, Error> {
         }
     }
     let rows: BTreeMap<String, GpuNodeRow> = nodes
-        .iter()
-        .filter_map(NodeInfo::from_node)
+        .into_iter()
         .filter_map(|n| {
             let row = node_row(
                 &n,

@@ -251,7 +251,8 @@ async fn bad_input_is_refused_by_field_and_creates_nothing() {
 }
 
 #[tokio::test]
-async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed_with_their_last_log_lines() {
+async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed_with_their_last_log_lines(
+) {
     let Some(test) = connect("jobs-cancel").await else {
         return;
     };
@@ -320,9 +321,14 @@ async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed_with_
             &[("Cookie", &gantry.cookie)],
         )
         .json();
-    assert_eq!(detail["image"], "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime");
+    assert_eq!(
+        detail["image"],
+        "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime"
+    );
     assert_contains(
-        detail["captured"][0]["lines"].as_str().unwrap_or_else(|| panic!("{detail}")),
+        detail["captured"][0]["lines"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{detail}")),
         "Starting training",
     );
 }
