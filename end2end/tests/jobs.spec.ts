@@ -55,7 +55,8 @@ test("launch a 4-GPU H100 job from the form, watch it run, read its logs, cancel
   await expect(row.getByTestId("job-status")).toHaveText("Failed: deleted before it finished", { timeout: 15_000 });
 });
 
-test("bad input is shown beside each field and launches nothing", async ({ shell, page }) => {
+test("bad input is shown beside each field and launches nothing", async ({ shell, page, expectedConsoleErrors }) => {
+  expectedConsoleErrors.push(/status of 400/);
   await shell.open("/jobs/new");
   const form = page.locator("form.launch");
   await form.getByLabel("Name", { exact: true }).fill("Bad_Name");

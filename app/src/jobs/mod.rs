@@ -711,7 +711,10 @@ pub fn LaunchPage() -> impl IntoView {
                             {move || {
                                 context.get().and_then(Result::ok).map(|c| c.namespaces).unwrap_or_default()
                                     .into_iter()
-                                    .map(|n| view! { <option value=n.clone()>{n.clone()}</option> })
+                                    .map(|n| {
+                                        let value = n.clone();
+                                        view! { <option value=n.clone() prop:selected=move || namespace.get() == value>{n.clone()}</option> }
+                                    })
                                     .collect_view()
                             }}
                         </select>
@@ -731,7 +734,10 @@ pub fn LaunchPage() -> impl IntoView {
                             {move || {
                                 context.get().and_then(Result::ok).map(|c| c.models).unwrap_or_default()
                                     .into_iter()
-                                    .map(|m| view! { <option value=m.clone()>{m.clone()}</option> })
+                                    .map(|m| {
+                                        let value = m.clone();
+                                        view! { <option value=m.clone() prop:selected=move || gpu_model.get() == value>{m.clone()}</option> }
+                                    })
                                     .collect_view()
                             }}
                         </select>
@@ -745,7 +751,8 @@ pub fn LaunchPage() -> impl IntoView {
                                     .into_iter()
                                     .map(|(r, most)| {
                                         let label = format!("{r} (up to {most} per node)");
-                                        view! { <option value=r.clone()>{label}</option> }
+                                        let value = r.clone();
+                                        view! { <option value=r.clone() prop:selected=move || gpu_resource.get() == value>{label}</option> }
                                     })
                                     .collect_view()
                             }}
