@@ -54,6 +54,24 @@ mod ssr {
     use super::{AuditEntry, AuditFilter};
     use crate::error::AppError;
 
+    /// Appends the entry for an attempted change: its outcome is "ok" or the error the user
+    /// saw, its client this request's address.
+    pub async fn attempt<T, E: std::fmt::Display>(
+        db: &SqlitePool,
+        actor: &str,
+        action: &str,
+        object: &str,
+        detail: &str,
+        outcome: &Result<T, E>,
+    ) -> Result<(), AppError> {
+        let result = match outcome {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        let client = crate::auth::server::client_address();
+        record(db, actor, action, object, detail, &result, &client).await
+    }
+
     /// Appends one entry. Failing to audit fails the action that wanted auditing: an
     /// unrecorded change is worse than a refused one.
     pub async fn record(

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cluster;
 pub mod error;
 pub mod layout;
+pub mod quantity;
 pub mod theme;
 pub mod url;
 

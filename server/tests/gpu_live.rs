@@ -4,29 +4,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::cluster::{connect, kubeconfig_path, wait_for};
+use common::cluster::{connect, wait_for};
 use common::server::{assert_contains, TestServer};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, PostParams};
 use kube::Api;
-
-/// A Gantry on the local cluster, ready (caches synced), and an admin's session cookie.
-fn gantry(test: &str) -> Option<(TestServer, String)> {
-    let kubeconfig = kubeconfig_path(test)?;
-    let server = TestServer::spawn_with(&[("KUBECONFIG", kubeconfig.to_str().unwrap())]);
-    let started = Instant::now();
-    while server.get("/readyz").status != 200 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "not ready in 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let cookie = server.login();
-    Some((server, cookie))
-}
 
 fn row<'a>(update: &'a serde_json::Value, node: &str) -> Option<&'a serde_json::Value> {
     update["Ok"]["rows"]
@@ -40,7 +24,7 @@ async fn the_stream_pushes_only_the_changed_row_when_a_gpu_pod_is_bound() {
     let Some(test) = connect("gpu-live").await else {
         return;
     };
-    let (server, cookie) = gantry("gpu-live").unwrap();
+    let (server, cookie) = TestServer::on_cluster("gpu-live").unwrap();
     let node = "gpu-a100-2";
     let mut events = server.events(
         "/api/v1/gpu-nodes/stream?model=NVIDIA-A100-SXM4-40GB",
@@ -97,7 +81,7 @@ async fn an_ops_admin_cordons_and_uncordons_through_the_api_on_the_record() {
     let Some(test) = connect("gpu-cordon").await else {
         return;
     };
-    let (server, cookie) = gantry("gpu-cordon").unwrap();
+    let (server, cookie) = TestServer::on_cluster("gpu-cordon").unwrap();
     let origin = server.base.clone();
     let node = "gpu-l4-1";
     let nodes: Api<Node> = Api::all(test.client.clone());

@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::cluster::{connect, kubeconfig_path, wait_for, TestCluster};
+use common::cluster::{connect, wait_for, TestCluster};
 use common::server::{assert_contains, TestServer};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -23,17 +23,7 @@ struct Gantry {
 
 impl Gantry {
     fn start(test: &str) -> Option<Gantry> {
-        let kubeconfig = kubeconfig_path(test)?;
-        let server = TestServer::spawn_with(&[("KUBECONFIG", kubeconfig.to_str().unwrap())]);
-        let started = Instant::now();
-        while server.get("/readyz").status != 200 {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "not ready in 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let cookie = server.login();
+        let (server, cookie) = TestServer::on_cluster(test)?;
         let origin = server.base.clone();
         Some(Gantry {
             server,

@@ -18,7 +18,6 @@ use super::manifest::{LAUNCHED_BY, MANAGED_BY};
 use super::JobPhase;
 use crate::cluster::Cluster;
 use crate::error::AppError;
-use crate::nodes::inventory::quantity_value;
 
 /// What Gantry keeps of a Job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +95,12 @@ impl JobInfo {
                 .chain(resources.requests.iter())
                 .flatten()
                 .find(|(name, _)| name.starts_with("nvidia.com/"))
-                .map(|(name, q)| (name.clone(), quantity_value(&q.0).unwrap_or(0.0) as i64))
+                .map(|(name, q)| {
+                    (
+                        name.clone(),
+                        crate::quantity::parse(&q.0).unwrap_or(0.0) as i64,
+                    )
+                })
         });
         let (phase, reason) = phase(job);
         let annotations = job.metadata.annotations.as_ref();

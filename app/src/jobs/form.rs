@@ -269,41 +269,6 @@ fn image_problem(image: &str) -> Option<&'static str> {
     None
 }
 
-/// A Kubernetes quantity in base units, or why it is not one.
-pub fn quantity(text: &str) -> Result<f64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
-        .unwrap_or(text.len());
-    let (number, suffix) = text.split_at(split);
-    let scale = match suffix {
-        "" => 1.0,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        _ => {
-            return Err(format!(
-                "unknown unit {suffix:?}; use m, k, M, G, T, Ki, Mi, Gi or Ti"
-            ))
-        }
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a quantity such as 500m, 4, 16Gi"))?;
-    if !value.is_finite() || value < 0.0 {
-        return Err("must not be negative".into());
-    }
-    Ok(value * scale)
-}
-
 /// Checks every field; all problems at once, so the form can show each beside its field.
 pub fn validate(form: &JobForm, context: &Context) -> Result<Checked, Vec<FieldError>> {
     let mut errors = Vec::new();
@@ -372,7 +337,7 @@ pub fn validate(form: &JobForm, context: &Context) -> Result<Checked, Vec<FieldE
         if text.trim().is_empty() {
             return None;
         }
-        match quantity(text) {
+        match crate::quantity::parse(text) {
             Ok(v) => Some(v),
             Err(reason) => {
                 fail(field, &reason);

@@ -704,22 +704,17 @@ pub fn LaunchPage() -> impl IntoView {
                 <fieldset>
                     <legend>"Job"</legend>
                     {field("Name", "name", name, "llama-finetune")}
-                    <label class="field">
-                        <span>"Namespace"</span>
-                        <select aria-label="Namespace" name="namespace" on:change=move |ev| namespace.set(event_target_value(&ev)) prop:value=move || namespace.get()>
-                            <option value="">"Choose…"</option>
-                            {move || {
-                                context.get().and_then(Result::ok).map(|c| c.namespaces).unwrap_or_default()
-                                    .into_iter()
-                                    .map(|n| {
-                                        let value = n.clone();
-                                        view! { <option value=n.clone() prop:selected=move || namespace.get() == value>{n.clone()}</option> }
-                                    })
-                                    .collect_view()
-                            }}
-                        </select>
-                        <span class="field-error" data-field="namespace">{error_for("namespace")}</span>
-                    </label>
+                    <Choice
+                        label="Namespace"
+                        key="namespace"
+                        value=namespace
+                        blank="Choose…"
+                        options=Signal::derive(move || {
+                            context.get().and_then(Result::ok).map(|c| c.namespaces).unwrap_or_default()
+                                .into_iter().map(|n| (n.clone(), n)).collect()
+                        })
+                        error=Signal::derive(error_for("namespace"))
+                    />
                     {field("Image", "image", image, "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime")}
                     {area("Command (one word per line)", "command", command, "torchrun\n--nproc-per-node=4")}
                     {area("Arguments (one per line)", "args", args, "train.py")}
@@ -727,38 +722,27 @@ pub fn LaunchPage() -> impl IntoView {
                 <fieldset>
                     <legend>"GPUs"</legend>
                     {field("GPUs", "gpus", gpus, "1")}
-                    <label class="field">
-                        <span>"GPU model"</span>
-                        <select aria-label="GPU model" name="gpu_model" on:change=move |ev| gpu_model.set(event_target_value(&ev)) prop:value=move || gpu_model.get()>
-                            <option value="">"Any model"</option>
-                            {move || {
-                                context.get().and_then(Result::ok).map(|c| c.models).unwrap_or_default()
-                                    .into_iter()
-                                    .map(|m| {
-                                        let value = m.clone();
-                                        view! { <option value=m.clone() prop:selected=move || gpu_model.get() == value>{m.clone()}</option> }
-                                    })
-                                    .collect_view()
-                            }}
-                        </select>
-                        <span class="field-error" data-field="gpu_model">{error_for("gpu_model")}</span>
-                    </label>
-                    <label class="field">
-                        <span>"GPU resource"</span>
-                        <select aria-label="GPU resource" name="gpu_resource" on:change=move |ev| gpu_resource.set(event_target_value(&ev)) prop:value=move || gpu_resource.get()>
-                            {move || {
-                                context.get().and_then(Result::ok).map(|c| c.largest).unwrap_or_default()
-                                    .into_iter()
-                                    .map(|(r, most)| {
-                                        let label = format!("{r} (up to {most} per node)");
-                                        let value = r.clone();
-                                        view! { <option value=r.clone() prop:selected=move || gpu_resource.get() == value>{label}</option> }
-                                    })
-                                    .collect_view()
-                            }}
-                        </select>
-                        <span class="field-error" data-field="gpu_resource">{error_for("gpu_resource")}</span>
-                    </label>
+                    <Choice
+                        label="GPU model"
+                        key="gpu_model"
+                        value=gpu_model
+                        blank="Any model"
+                        options=Signal::derive(move || {
+                            context.get().and_then(Result::ok).map(|c| c.models).unwrap_or_default()
+                                .into_iter().map(|m| (m.clone(), m)).collect()
+                        })
+                        error=Signal::derive(error_for("gpu_model"))
+                    />
+                    <Choice
+                        label="GPU resource"
+                        key="gpu_resource"
+                        value=gpu_resource
+                        options=Signal::derive(move || {
+                            context.get().and_then(Result::ok).map(|c| c.largest).unwrap_or_default()
+                                .into_iter().map(|(r, most)| (r.clone(), format!("{r} (up to {most} per node)"))).collect()
+                        })
+                        error=Signal::derive(error_for("gpu_resource"))
+                    />
                     <p class="muted">"Free GPUs by model are on the "<a href="/">"Overview"</a>"."</p>
                 </fieldset>
                 <fieldset>
@@ -810,6 +794,40 @@ pub fn LaunchPage() -> impl IntoView {
                 })
             }}
         </section>
+    }
+}
+
+/// A labelled select whose options arrive later (from the cluster): each option is marked
+/// selected from `value`, so a value set before the options exist (a clone) still shows.
+#[component]
+fn Choice(
+    label: &'static str,
+    key: &'static str,
+    value: RwSignal<String>,
+    /// The first option, meaning "none chosen", if any.
+    #[prop(optional)]
+    blank: Option<&'static str>,
+    /// (value, text) pairs.
+    options: Signal<Vec<(String, String)>>,
+    error: Signal<String>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <select aria-label=label name=key on:change=move |ev| value.set(event_target_value(&ev)) prop:value=move || value.get()>
+                {blank.map(|text| view! { <option value="">{text}</option> })}
+                {move || {
+                    options.get()
+                        .into_iter()
+                        .map(|(option, text)| {
+                            let this = option.clone();
+                            view! { <option value=option prop:selected=move || value.get() == this>{text}</option> }
+                        })
+                        .collect_view()
+                }}
+            </select>
+            <span class="field-error" data-field=key>{move || error.get()}</span>
+        </label>
     }
 }
 

@@ -199,17 +199,13 @@ pub async fn launch(
         .await
         .map_err(|e| refusal(e, &form))?;
     let outcome = jobs.create(&PostParams::default(), &job).await;
-    crate::audit::record(
+    crate::audit::attempt(
         &state.db,
         &principal.username,
         "job.launch",
         &format!("job/{}/{}", form.namespace, form.name),
         &format!("{} × {} {}", form.gpus, form.gpu_resource, form.gpu_model),
-        &match &outcome {
-            Ok(_) => "ok".to_string(),
-            Err(e) => e.to_string(),
-        },
-        &crate::auth::server::client_address(),
+        &outcome,
     )
     .await?;
     let created = outcome.map_err(|e| refusal(e, &form))?;
@@ -597,17 +593,13 @@ pub async fn cancel(
         .await
         .map(|_| ())
         .map_err(|e| kube_error(e, &format!("job {namespace}/{name}")));
-    crate::audit::record(
+    crate::audit::attempt(
         &state.db,
         &principal.username,
         "job.cancel",
         &format!("job/{namespace}/{name}"),
         "delete, background propagation",
-        &match &outcome {
-            Ok(()) => "ok".to_string(),
-            Err(e) => e.to_string(),
-        },
-        &crate::auth::server::client_address(),
+        &outcome,
     )
     .await?;
     outcome
@@ -634,17 +626,13 @@ pub async fn set_suspended(
         .await
         .map(|_| ())
         .map_err(|e| kube_error(e, &format!("job {namespace}/{name}")));
-    crate::audit::record(
+    crate::audit::attempt(
         &state.db,
         &principal.username,
         if suspend { "job.suspend" } else { "job.resume" },
         &format!("job/{namespace}/{name}"),
         &format!("spec.suspend -> {suspend}"),
-        &match &outcome {
-            Ok(()) => "ok".to_string(),
-            Err(e) => e.to_string(),
-        },
-        &crate::auth::server::client_address(),
+        &outcome,
     )
     .await?;
     outcome

@@ -23,45 +23,14 @@ fn count(quantity: &Quantity) -> i64 {
     quantity.0.trim().parse::<i64>().unwrap_or(0)
 }
 
-/// A quantity in base units (`500m` → 0.5, `4Gi` → 4294967296, `1e3` → 1000), or `None`
-/// when it is not one.
-pub fn quantity_value(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
-        .unwrap_or(text.len());
-    let (number, suffix) = text.split_at(split);
-    let scale = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0_f64.powi(2),
-        "Gi" => 1024.0_f64.powi(3),
-        "Ti" => 1024.0_f64.powi(4),
-        "Pi" => 1024.0_f64.powi(5),
-        "Ei" => 1024.0_f64.powi(6),
-        _ => return None,
-    };
-    let value: f64 = number.parse().ok()?;
-    (value.is_finite() && value >= 0.0).then_some(value * scale)
-}
-
 /// CPU in millicores, rounded up as Kubernetes does.
 fn millicores(quantity: &Quantity) -> i64 {
-    quantity_value(&quantity.0).map_or(0, |v| (v * 1000.0).ceil() as i64)
+    crate::quantity::parse(&quantity.0).map_or(0, |v| (v * 1000.0).ceil() as i64)
 }
 
 /// Memory in bytes.
 fn bytes(quantity: &Quantity) -> i64 {
-    quantity_value(&quantity.0).map_or(0, |v| v.ceil() as i64)
+    crate::quantity::parse(&quantity.0).map_or(0, |v| v.ceil() as i64)
 }
 
 fn container_request(container: &Container, resource: &str, unit: fn(&Quantity) -> i64) -> i64 {
@@ -492,18 +461,6 @@ mod tests {
         assert!(row.health.ready && !row.health.cordoned);
         let odd = node(json!({ "nvidia.com/gpu": "not a number" }), json!({}));
         assert!(row_of(&odd, []).is_none());
-    }
-
-    #[test]
-    fn quantities_are_read_in_base_units() {
-        assert_eq!(quantity_value("500m"), Some(0.5));
-        assert_eq!(quantity_value("2"), Some(2.0));
-        assert_eq!(quantity_value("4Gi"), Some(4.0 * 1024.0 * 1024.0 * 1024.0));
-        assert_eq!(quantity_value("1e3"), Some(1000.0));
-        assert_eq!(quantity_value("1.5k"), Some(1500.0));
-        assert_eq!(quantity_value("12Xi"), None);
-        assert_eq!(quantity_value("-1"), None);
-        assert_eq!(quantity_value(""), None);
     }
 
     #[test]

@@ -447,11 +447,7 @@ pub async fn set_cordon(node: String, cordon: bool) -> Result<(), AppError> {
             }
             other => AppError::unavailable("Kubernetes", other.to_string()),
         });
-    let outcome = match &result {
-        Ok(()) => "ok".to_string(),
-        Err(e) => e.to_string(),
-    };
-    crate::audit::record(
+    crate::audit::attempt(
         &state.db,
         &who.principal.username,
         if cordon {
@@ -461,8 +457,7 @@ pub async fn set_cordon(node: String, cordon: bool) -> Result<(), AppError> {
         },
         &format!("node/{node}"),
         &format!("spec.unschedulable -> {cordon}"),
-        &outcome,
-        &crate::auth::server::client_address(),
+        &result,
     )
     .await?;
     result

@@ -83,8 +83,8 @@ impl TestServer {
             .to_string()
     }
 
-    /// One HTTP/1.1 request on a fresh connection, with a deadline so a stuck server fails the
-    /// test instead of hanging it.
+    /// One HTTP/1.1 request with a form body on a fresh connection, with a deadline so a
+    /// stuck server fails the test instead of hanging it.
     pub fn request(
         &self,
         method: &str,
@@ -92,16 +92,13 @@ impl TestServer {
         body: &str,
         headers: &[(&str, &str)],
     ) -> Response {
-        let host = self.base.trim_start_matches("http://");
-        let extra: String = headers
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}\r\n"))
-            .collect();
-        self.exchange(&format!(
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ))
+        self.send(
+            method,
+            path,
+            "application/x-www-form-urlencoded",
+            body,
+            headers,
+        )
     }
 
     /// A request with a JSON body, as API clients send.
@@ -112,15 +109,25 @@ impl TestServer {
         body: &serde_json::Value,
         headers: &[(&str, &str)],
     ) -> Response {
+        self.send(method, path, "application/json", &body.to_string(), headers)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Response {
         let host = self.base.trim_start_matches("http://");
-        let body = body.to_string();
         let extra: String = headers
             .iter()
             .map(|(k, v)| format!("{k}: {v}\r\n"))
             .collect();
         self.exchange(&format!(
             "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ))
     }
@@ -150,6 +157,23 @@ impl TestServer {
             "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {claimed}\r\n\r\n"
         ))
+    }
+
+    /// A server on the local cluster (`None` when [`super::cluster::kubeconfig_path`] says to
+    /// skip), ready with its caches synced, and the first admin's session cookie.
+    pub fn on_cluster(test: &str) -> Option<(TestServer, String)> {
+        let kubeconfig = super::cluster::kubeconfig_path(test)?;
+        let server = TestServer::spawn_with(&[("KUBECONFIG", kubeconfig.to_str().unwrap())]);
+        let started = Instant::now();
+        while server.get("/readyz").status != 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "not ready in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let cookie = server.login();
+        Some((server, cookie))
     }
 
     /// Opens a server-sent events stream at `path` with `cookie`; 200 expected.
