@@ -12,7 +12,7 @@ DEMO_DIR := data/demo
 CLUSTER := tools/cluster
 DEMO_CLUSTER := $(DEMO_DIR)/cluster
 
-.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster
+.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ e2e: ## Playwright in Debian's Chromium against a freshly started server
 
 bench-cluster: setup ## Seed time and API server memory for 1,000 and 5,000 fake GPU nodes (minutes)
 	@$(CLUSTER)/bench.sh
+
+bench-inventory: setup ## GPU inventory at 5,000 nodes and 50,000 pods: memory, latency, LIST baseline, bind to page (about 30 min)
+	$(ENV) tools/bench/gpu-inventory.sh
 
 watch: setup ## Rebuild and reload the page on every change (development)
 	$(ENV) cargo leptos watch
