@@ -28,3 +28,13 @@ CREATE TABLE job_logs (
     captured_at TEXT NOT NULL,
     PRIMARY KEY (job_uid, pod)
 );
+
+-- Launch forms saved by their owner to start from later.
+CREATE TABLE job_templates (
+    id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    form TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (owner, name)
+);

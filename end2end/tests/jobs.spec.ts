@@ -114,3 +114,24 @@ test("suspend and resume a job; clone it into a prefilled form; re-run it", asyn
     await expect(page.getByTestId("job-facts").getByTestId("job-status")).toHaveText("Failed: deleted before it finished");
   }
 });
+
+test("save a filled form as a template and start a new one from it", async ({ shell, page }) => {
+  const template = `e2e template ${Date.now() % 100000}`;
+  await shell.open("/jobs/new");
+  const form = page.locator("form.launch");
+  await form.getByLabel("Image", { exact: true }).fill("nvcr.io/nvidia/pytorch:24.05-py3");
+  await form.getByLabel("GPUs", { exact: true }).fill("2");
+  await form.getByLabel("GPU model", { exact: true }).selectOption("NVIDIA-H100-80GB-HBM3");
+  await form.getByLabel("Hyperparameters (key=value)").fill("lr=1e-4\nepochs=3");
+  await page.getByLabel("Template name").fill(template);
+  await page.getByRole("button", { name: "Save template" }).click();
+  await expect(page.getByTestId("template-saved")).toHaveText("Saved.");
+
+  await shell.open("/jobs/new");
+  await expect(form.getByLabel("Image", { exact: true })).toHaveValue("");
+  await page.getByLabel("Start from a template").selectOption({ label: template });
+  await expect(form.getByLabel("Image", { exact: true })).toHaveValue("nvcr.io/nvidia/pytorch:24.05-py3");
+  await expect(form.getByLabel("GPUs", { exact: true })).toHaveValue("2");
+  await expect(form.getByLabel("GPU model", { exact: true })).toHaveValue("NVIDIA-H100-80GB-HBM3");
+  await expect(form.getByLabel("Hyperparameters (key=value)")).toHaveValue("lr=1e-4\nepochs=3");
+});

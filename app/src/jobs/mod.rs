@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::live::{self, LiveBadge};
-use form::{Context, FieldError, JobForm, KeyValue, Mount, SecretRef};
+use form::{Context, FieldError, JobForm};
 
 /// Where a job stands, as a person would say it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +197,35 @@ pub async fn rerun_job(namespace: String, name: String) -> Result<String, AppErr
     Ok(server::rerun(&state, &principal, &namespace, &name)
         .await?
         .name)
+}
+
+/// A saved launch form, as the template list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub id: i64,
+    pub name: String,
+    pub updated_at: String,
+}
+
+/// The caller's templates, by name.
+#[server(endpoint = "jobs/templates")]
+pub async fn list_templates() -> Result<Vec<Template>, AppError> {
+    let (state, principal) = caller()?;
+    server::templates(&state, &principal).await
+}
+
+/// One of the caller's templates.
+#[server(endpoint = "jobs/template")]
+pub async fn get_template(id: i64) -> Result<JobForm, AppError> {
+    let (state, principal) = caller()?;
+    server::template(&state, &principal, id).await
+}
+
+/// Saves `form` as the caller's template `name` (replacing one of that name).
+#[server(endpoint = "jobs/templates/save", input = server_fn::codec::Json)]
+pub async fn save_template(name: String, form: JobForm) -> Result<(), AppError> {
+    let (state, principal) = caller()?;
+    server::save_template(&state, &principal, &name, &form).await
 }
 
 /// The JSON API: `GET /api/v1/jobs` (the list's filters as query parameters),
@@ -438,117 +467,172 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
     }
 }
 
-/// Lines of a textarea: `KEY=value` pairs.
-fn pairs(text: &str) -> Vec<KeyValue> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => KeyValue {
-                key: k.trim().into(),
-                value: v.trim().into(),
-            },
-            None => KeyValue {
-                key: l.into(),
-                value: String::new(),
-            },
-        })
-        .collect()
+/// The launch form's inputs, one text signal each; lists are edited as lines of text
+/// (see `form::lines`).
+#[derive(Clone, Copy)]
+struct FormFields {
+    name: RwSignal<String>,
+    namespace: RwSignal<String>,
+    image: RwSignal<String>,
+    command: RwSignal<String>,
+    args: RwSignal<String>,
+    env: RwSignal<String>,
+    secret_env: RwSignal<String>,
+    gpus: RwSignal<String>,
+    gpu_model: RwSignal<String>,
+    gpu_resource: RwSignal<String>,
+    cpu_request: RwSignal<String>,
+    cpu_limit: RwSignal<String>,
+    memory_request: RwSignal<String>,
+    memory_limit: RwSignal<String>,
+    mounts: RwSignal<String>,
+    shm_size: RwSignal<String>,
+    parallelism: RwSignal<String>,
+    completions: RwSignal<String>,
+    backoff_limit: RwSignal<String>,
+    deadline: RwSignal<String>,
+    ttl: RwSignal<String>,
+    labels: RwSignal<String>,
+    annotations: RwSignal<String>,
+    hyperparameters: RwSignal<String>,
+    hyperparameters_as: RwSignal<String>,
 }
 
-/// `NAME=secret/key` lines.
-fn secret_refs(text: &str) -> Vec<SecretRef> {
-    pairs(text)
-        .into_iter()
-        .map(|kv| {
-            let (secret, key) = kv.value.split_once('/').unwrap_or((kv.value.as_str(), ""));
-            SecretRef {
-                name: kv.key,
-                secret: secret.into(),
-                key: key.into(),
-            }
-        })
-        .collect()
-}
+impl FormFields {
+    fn new(form: &JobForm) -> FormFields {
+        let text = |value: &str| RwSignal::new(value.to_string());
+        FormFields {
+            name: text(&form.name),
+            namespace: text(&form.namespace),
+            image: text(&form.image),
+            command: text(&form.command),
+            args: text(&form.args),
+            env: text(&form::lines::pairs_text(&form.env)),
+            secret_env: text(&form::lines::secrets_text(&form.secret_env)),
+            gpus: text(&form.gpus),
+            gpu_model: text(&form.gpu_model),
+            gpu_resource: text(&form.gpu_resource),
+            cpu_request: text(&form.cpu_request),
+            cpu_limit: text(&form.cpu_limit),
+            memory_request: text(&form.memory_request),
+            memory_limit: text(&form.memory_limit),
+            mounts: text(&form::lines::mounts_text(&form.mounts)),
+            shm_size: text(&form.shm_size),
+            parallelism: text(&form.parallelism),
+            completions: text(&form.completions),
+            backoff_limit: text(&form.backoff_limit),
+            deadline: text(&form.active_deadline_seconds),
+            ttl: text(&form.ttl_seconds_after_finished),
+            labels: text(&form::lines::pairs_text(&form.labels)),
+            annotations: text(&form::lines::pairs_text(&form.annotations)),
+            hyperparameters: text(&form::lines::pairs_text(&form.hyperparameters)),
+            hyperparameters_as: text(&form.hyperparameters_as),
+        }
+    }
 
-/// `claim:/path` or `claim:/path:ro` lines.
-fn mounts(text: &str) -> Vec<Mount> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (claim, rest) = l.split_once(':').unwrap_or((l, ""));
-            let (path, read_only) = match rest.strip_suffix(":ro") {
-                Some(path) => (path, true),
-                None => (rest, false),
-            };
-            Mount {
-                claim: claim.trim().into(),
-                path: path.trim().into(),
-                read_only,
-            }
-        })
-        .collect()
+    /// Replaces every input with `form`'s value (a clone, a template).
+    fn fill(&self, form: &JobForm) {
+        let other = FormFields::new(form);
+        for (mine, theirs) in self.all().into_iter().zip(other.all()) {
+            mine.set(theirs.get_untracked());
+            theirs.dispose();
+        }
+    }
+
+    fn all(&self) -> [RwSignal<String>; 25] {
+        [
+            self.name,
+            self.namespace,
+            self.image,
+            self.command,
+            self.args,
+            self.env,
+            self.secret_env,
+            self.gpus,
+            self.gpu_model,
+            self.gpu_resource,
+            self.cpu_request,
+            self.cpu_limit,
+            self.memory_request,
+            self.memory_limit,
+            self.mounts,
+            self.shm_size,
+            self.parallelism,
+            self.completions,
+            self.backoff_limit,
+            self.deadline,
+            self.ttl,
+            self.labels,
+            self.annotations,
+            self.hyperparameters,
+            self.hyperparameters_as,
+        ]
+    }
+
+    fn form(&self) -> JobForm {
+        JobForm {
+            name: self.name.get(),
+            namespace: self.namespace.get(),
+            image: self.image.get(),
+            command: self.command.get(),
+            args: self.args.get(),
+            env: form::lines::pairs(&self.env.get()),
+            secret_env: form::lines::secrets(&self.secret_env.get()),
+            gpus: self.gpus.get(),
+            gpu_model: self.gpu_model.get(),
+            gpu_resource: self.gpu_resource.get(),
+            cpu_request: self.cpu_request.get(),
+            cpu_limit: self.cpu_limit.get(),
+            memory_request: self.memory_request.get(),
+            memory_limit: self.memory_limit.get(),
+            mounts: form::lines::mounts(&self.mounts.get()),
+            shm_size: self.shm_size.get(),
+            parallelism: self.parallelism.get(),
+            completions: self.completions.get(),
+            backoff_limit: self.backoff_limit.get(),
+            active_deadline_seconds: self.deadline.get(),
+            ttl_seconds_after_finished: self.ttl.get(),
+            labels: form::lines::pairs(&self.labels.get()),
+            annotations: form::lines::pairs(&self.annotations.get()),
+            hyperparameters: form::lines::pairs(&self.hyperparameters.get()),
+            hyperparameters_as: self.hyperparameters_as.get(),
+        }
+    }
 }
 
 /// The launch form: every field, the manifest preview, and each error beside its field.
 #[component]
 pub fn LaunchPage() -> impl IntoView {
     let context = LocalResource::new(get_launch_context);
-    let defaults = JobForm::default();
-    let text = |value: &str| RwSignal::new(value.to_string());
-    let name = text("");
-    let namespace = text("");
-    let image = text("");
-    let command = text("");
-    let args = text("");
-    let env = text("");
-    let secret_env = text("");
-    let gpus = text(&defaults.gpus);
-    let gpu_model = text("");
-    let gpu_resource = text(&defaults.gpu_resource);
-    let cpu_request = text(&defaults.cpu_request);
-    let cpu_limit = text("");
-    let memory_request = text(&defaults.memory_request);
-    let memory_limit = text("");
-    let mount_lines = text("");
-    let shm_size = text("");
-    let parallelism = text(&defaults.parallelism);
-    let completions = text(&defaults.completions);
-    let backoff_limit = text(&defaults.backoff_limit);
-    let deadline = text("");
-    let ttl = text("");
-    let labels = text("");
-    let annotations = text("");
-    let hyperparameters = text("");
-    let hyperparameters_as = text(&defaults.hyperparameters_as);
-    let form = move || JobForm {
-        name: name.get(),
-        namespace: namespace.get(),
-        image: image.get(),
-        command: command.get(),
-        args: args.get(),
-        env: pairs(&env.get()),
-        secret_env: secret_refs(&secret_env.get()),
-        gpus: gpus.get(),
-        gpu_model: gpu_model.get(),
-        gpu_resource: gpu_resource.get(),
-        cpu_request: cpu_request.get(),
-        cpu_limit: cpu_limit.get(),
-        memory_request: memory_request.get(),
-        memory_limit: memory_limit.get(),
-        mounts: mounts(&mount_lines.get()),
-        shm_size: shm_size.get(),
-        parallelism: parallelism.get(),
-        completions: completions.get(),
-        backoff_limit: backoff_limit.get(),
-        active_deadline_seconds: deadline.get(),
-        ttl_seconds_after_finished: ttl.get(),
-        labels: pairs(&labels.get()),
-        annotations: pairs(&annotations.get()),
-        hyperparameters: pairs(&hyperparameters.get()),
-        hyperparameters_as: hyperparameters_as.get(),
-    };
+    let fields = FormFields::new(&JobForm::default());
+    let FormFields {
+        name,
+        namespace,
+        image,
+        command,
+        args,
+        env,
+        secret_env,
+        gpus,
+        gpu_model,
+        gpu_resource,
+        cpu_request,
+        cpu_limit,
+        memory_request,
+        memory_limit,
+        mounts: mount_lines,
+        shm_size,
+        parallelism,
+        completions,
+        backoff_limit,
+        deadline,
+        ttl,
+        labels,
+        annotations,
+        hyperparameters,
+        hyperparameters_as,
+    } = fields;
+    let form = move || fields.form();
     // `?from=namespace/name`: a copy of that job's form, under a new name.
     let query = leptos_router::hooks::use_query_map();
     let source = LocalResource::new(move || {
@@ -561,63 +645,36 @@ pub fn LaunchPage() -> impl IntoView {
         }
     });
     Effect::new(move |_| {
-        let Some(Some(Ok(from))) = source.get() else {
-            return;
-        };
-        let lines = |pairs: &[KeyValue]| {
-            pairs
-                .iter()
-                .map(|p| format!("{}={}", p.key, p.value))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        name.set(format!(
-            "{}-copy",
-            from.name.chars().take(58).collect::<String>()
-        ));
-        namespace.set(from.namespace.clone());
-        image.set(from.image.clone());
-        command.set(from.command.clone());
-        args.set(from.args.clone());
-        env.set(lines(&from.env));
-        secret_env.set(
-            from.secret_env
-                .iter()
-                .map(|s| format!("{}={}/{}", s.name, s.secret, s.key))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
-        gpus.set(from.gpus.clone());
-        gpu_model.set(from.gpu_model.clone());
-        gpu_resource.set(from.gpu_resource.clone());
-        cpu_request.set(from.cpu_request.clone());
-        cpu_limit.set(from.cpu_limit.clone());
-        memory_request.set(from.memory_request.clone());
-        memory_limit.set(from.memory_limit.clone());
-        mount_lines.set(
-            from.mounts
-                .iter()
-                .map(|m| {
-                    format!(
-                        "{}:{}{}",
-                        m.claim,
-                        m.path,
-                        if m.read_only { ":ro" } else { "" }
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
-        shm_size.set(from.shm_size.clone());
-        parallelism.set(from.parallelism.clone());
-        completions.set(from.completions.clone());
-        backoff_limit.set(from.backoff_limit.clone());
-        deadline.set(from.active_deadline_seconds.clone());
-        ttl.set(from.ttl_seconds_after_finished.clone());
-        labels.set(lines(&from.labels));
-        annotations.set(lines(&from.annotations));
-        hyperparameters.set(lines(&from.hyperparameters));
-        hyperparameters_as.set(from.hyperparameters_as.clone());
+        if let Some(Some(Ok(mut from))) = source.get() {
+            from.name = format!("{}-copy", from.name.chars().take(58).collect::<String>());
+            fields.fill(&from);
+        }
+    });
+    // Templates: the caller's saved forms.
+    let templates = LocalResource::new(list_templates);
+    let chosen = RwSignal::new(String::new());
+    let template = LocalResource::new(move || {
+        let id = chosen.get();
+        async move {
+            match id.parse::<i64>() {
+                Ok(id) => Some(get_template(id).await),
+                Err(_) => None,
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Some(Ok(saved))) = template.get() {
+            fields.fill(&saved);
+        }
+    });
+    let template_name = RwSignal::new(String::new());
+    let save = Action::new_local(move |(name, form): &(String, JobForm)| {
+        save_template(name.clone(), form.clone())
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            templates.refetch();
+        }
     });
     let preview = Action::new_local(move |form: &JobForm| preview_job(form.clone()));
     let launch = Action::new_local(move |form: &JobForm| launch_job(form.clone()));
@@ -692,6 +749,34 @@ pub fn LaunchPage() -> impl IntoView {
         <section class="page">
             <h1>"Launch a training job"</h1>
             <p class="lead">"Fill in what the job needs; Gantry writes the Job, checks it with the cluster, and shows it before anything runs."</p>
+            <div class="filters" role="group" aria-label="Templates">
+                <label>
+                    "Start from a template"
+                    <select aria-label="Start from a template" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                        <option value="">"Blank form"</option>
+                        {move || {
+                            templates.get().and_then(Result::ok).unwrap_or_default()
+                                .into_iter()
+                                .map(|t| view! { <option value=t.id.to_string()>{t.name}</option> })
+                                .collect_view()
+                        }}
+                    </select>
+                </label>
+                <label>
+                    "Save this form as"
+                    <input aria-label="Template name" placeholder="llama fine-tune, 4 × H100"
+                        prop:value=move || template_name.get()
+                        on:input=move |ev| template_name.set(event_target_value(&ev)) />
+                </label>
+                <button type="button" on:click=move |_| { save.dispatch((template_name.get(), form())); }>"Save template"</button>
+                <span class="muted" role="status" data-testid="template-saved">
+                    {move || match save.value().get() {
+                        Some(Ok(())) => "Saved.".to_string(),
+                        Some(Err(e)) => e.to_string(),
+                        None => String::new(),
+                    }}
+                </span>
+            </div>
             {move || match context.get() {
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
                 _ => ().into_any(),

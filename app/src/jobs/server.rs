@@ -697,3 +697,74 @@ pub async fn rerun(
         })?;
     launch(state, principal, form).await
 }
+
+/// The caller's templates (a template is its owner's alone).
+pub async fn templates(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<super::Template>, AppError> {
+    principal.check(Action::LaunchJobs, None)?;
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, name, updated_at FROM job_templates WHERE owner = ? ORDER BY name",
+    )
+    .bind(&principal.username)
+    .fetch_all(&state.db)
+    .await
+    .map_err(|e| AppError::internal("reading templates", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, updated_at)| super::Template {
+            id,
+            name,
+            updated_at,
+        })
+        .collect())
+}
+
+pub async fn template(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+) -> Result<JobForm, AppError> {
+    principal.check(Action::LaunchJobs, None)?;
+    let form: Option<(String,)> =
+        sqlx::query_as("SELECT form FROM job_templates WHERE id = ? AND owner = ?")
+            .bind(id)
+            .bind(&principal.username)
+            .fetch_optional(&state.db)
+            .await
+            .map_err(|e| AppError::internal("reading a template", e))?;
+    let (form,) = form.ok_or_else(|| AppError::not_found("template"))?;
+    serde_json::from_str(&form).map_err(|e| AppError::internal("reading a template", e))
+}
+
+/// Saves the form as it is, unchecked: a template may be half filled in.
+pub async fn save_template(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    form: &JobForm,
+) -> Result<(), AppError> {
+    principal.check(Action::LaunchJobs, None)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "name",
+            "1 to 100 characters, no control characters",
+        ));
+    }
+    let form =
+        serde_json::to_string(form).map_err(|e| AppError::internal("saving a template", e))?;
+    sqlx::query(
+        "INSERT INTO job_templates (owner, name, form, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (owner, name) DO UPDATE SET form = excluded.form, updated_at = excluded.updated_at",
+    )
+    .bind(&principal.username)
+    .bind(name)
+    .bind(form)
+    .bind(crate::auth::server::now_rfc3339())
+    .execute(&state.db)
+    .await
+    .map_err(|e| AppError::internal("saving a template", e))?;
+    Ok(())
+}
