@@ -135,3 +135,11 @@ test("save a filled form as a template and start a new one from it", async ({ sh
   await expect(form.getByLabel("GPU model", { exact: true })).toHaveValue("NVIDIA-H100-80GB-HBM3");
   await expect(form.getByLabel("Hyperparameters (key=value)")).toHaveValue("lr=1e-4\nepochs=3");
 });
+
+test("Kubeflow's PyTorchJobs and TrainJobs are listed beside Jobs", async ({ shell, page }) => {
+  await shell.open("/jobs");
+  const table = page.getByTestId("jobs-table");
+  await expect(table.locator('tr[data-job="bert-ddp"] td')).toContainText(["bert-ddp", "PyTorchJob", "team-a", "Running"]);
+  await expect(table.locator('tr[data-job="bert-ddp"]')).toContainText("2 × gpu");
+  await expect(table.locator('tr[data-job="llama-sft"] td')).toContainText(["llama-sft", "TrainJob", "team-a", "Succeeded"]);
+});

@@ -322,3 +322,43 @@ async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed_with_
         "Starting training",
     );
 }
+
+#[tokio::test]
+async fn kubeflow_jobs_are_listed_beside_batch_jobs() {
+    let Some(gantry) = Gantry::start("jobs-kubeflow") else {
+        return;
+    };
+    // The seed installs stand-in CRDs and one job of each kind (tools/cluster/fleet/kubeflow.yaml).
+    let rows = wait_for("the Kubeflow jobs", Duration::from_secs(30), || async {
+        let rows = gantry.list("team-a");
+        rows.iter().any(|r| r["kind"] == "TrainJob").then_some(rows)
+    })
+    .await;
+    let find = |name: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let pytorch = find("bert-ddp");
+    assert_eq!(
+        (
+            &pytorch["kind"],
+            &pytorch["phase"],
+            &pytorch["gpus_per_pod"],
+            &pytorch["parallelism"]
+        ),
+        (
+            &json!("PyTorchJob"),
+            &json!("Running"),
+            &json!(2),
+            &json!(4)
+        )
+    );
+    let train = find("llama-sft");
+    assert_eq!(
+        (&train["kind"], &train["phase"]),
+        (&json!("TrainJob"), &json!("Succeeded"))
+    );
+    // The batch Jobs are there too.
+    assert_eq!(find("llama-finetune")["kind"], "Job");
+}

@@ -56,6 +56,16 @@ if [[ $# -eq 0 ]]; then
     # demo users' bindings.
     kubectl apply --server-side --force-conflicts --field-manager=gantry-seed \
         -f "$here/fleet/workloads.yaml" -f "$here/../../k8s/rbac.yaml" -f "$here/fleet/users.yaml" >/dev/null
+    # Kubeflow's job kinds (stand-in CRDs, see fleet/kubeflow.yaml) and one job of each,
+    # with the status their controllers would have written.
+    kubectl apply --server-side --field-manager=gantry-seed -f "$here/fleet/kubeflow.yaml" >/dev/null
+    kubectl wait --for=condition=Established --timeout=30s \
+        crd/pytorchjobs.kubeflow.org crd/trainjobs.trainer.kubeflow.org >/dev/null
+    kubectl apply --server-side --field-manager=gantry-seed -f "$here/fleet/kubeflow-jobs.yaml" >/dev/null
+    kubectl patch pytorchjob bert-ddp --namespace=team-a --subresource=status --type=merge \
+        -p '{"status":{"conditions":[{"type":"Created","status":"True","reason":"PyTorchJobCreated"},{"type":"Running","status":"True","reason":"PyTorchJobRunning"}]}}' >/dev/null
+    kubectl patch trainjob llama-sft --namespace=team-a --subresource=status --type=merge \
+        -p '{"status":{"conditions":[{"type":"Complete","status":"True","reason":"JobsCompleted"}]}}' >/dev/null
     if ! kubectl get deployment llama-chat --namespace=ml-serving >/dev/null 2>&1; then
         for tag in v0.6.1 v0.6.2 v0.6.3; do
             sed "s/IMAGE_TAG/$tag/" "$here/fleet/serving.yaml" |

@@ -149,8 +149,9 @@ type JobKey = (String, String);
 
 struct Shared {
     jobs: RwLock<HashMap<JobKey, JobInfo>>,
+    kubeflow: super::kubeflow::KubeflowJobs,
     synced: AtomicBool,
-    changes: tokio::sync::watch::Sender<u64>,
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Every Job in the cluster, as last seen; cheap to clone.
@@ -165,8 +166,9 @@ impl Jobs {
         let jobs = Jobs {
             shared: Arc::new(Shared {
                 jobs: RwLock::default(),
+                kubeflow: Arc::default(),
                 synced: AtomicBool::new(false),
-                changes: tokio::sync::watch::Sender::new(0),
+                changes: Arc::new(tokio::sync::watch::Sender::new(0)),
             }),
         };
         let shared = jobs.shared.clone();
@@ -177,6 +179,11 @@ impl Jobs {
                     None => tokio::time::sleep(Duration::from_secs(1)).await,
                 }
             };
+            tokio::spawn(super::kubeflow::follow(
+                client.clone(),
+                shared.kubeflow.clone(),
+                shared.changes.clone(),
+            ));
             let events =
                 watcher::watcher(Api::<Job>::all(client.clone()), watcher::Config::default())
                     .default_backoff();
@@ -249,6 +256,16 @@ impl Jobs {
             ));
         }
         Ok(self.shared.jobs.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Kubeflow's training jobs, when their CRDs are installed.
+    pub fn kubeflow(
+        &self,
+    ) -> RwLockReadGuard<'_, HashMap<(String, String, String), super::kubeflow::KubeflowJob>> {
+        self.shared
+            .kubeflow
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ticks whenever a Job changes.

@@ -3,11 +3,14 @@
 //!
 //! `form` (the launch form and its validation, also in the wasm), `manifest` (the Job it
 //! becomes), `cache` (the Job watch and the history table), `server` (launch, list,
-//! detail, cancel, as the user), `logs` (streamed logs).
+//! detail, cancel, as the user), `logs` (streamed logs), `kubeflow` (PyTorchJob and
+//! TrainJob, listed read-only when installed).
 
 #[cfg(feature = "ssr")]
 pub mod cache;
 pub mod form;
+#[cfg(feature = "ssr")]
+pub mod kubeflow;
 pub mod logs;
 #[cfg(feature = "ssr")]
 pub mod manifest;
@@ -59,6 +62,8 @@ impl JobPhase {
 /// One job in the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRow {
+    /// `Job`, or a Kubeflow kind (`PyTorchJob`, `TrainJob`), listed read-only.
+    pub kind: String,
     pub namespace: String,
     pub name: String,
     pub phase: JobPhase,
@@ -412,6 +417,7 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
                 <thead>
                     <tr>
                         <th>"Job"</th>
+                        <th>"Kind"</th>
                         <th>"Namespace"</th>
                         <th>"Status"</th>
                         <th>"Progress"</th>
@@ -442,7 +448,14 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
                             let key = r.name.clone();
                             view! {
                                 <tr data-job=key data-phase=phase>
-                                    <td><a href=href>{r.name.clone()}</a></td>
+                                    <td>
+                                        {if r.kind == "Job" {
+                                            view! { <a href=href>{r.name.clone()}</a> }.into_any()
+                                        } else {
+                                            r.name.clone().into_any()
+                                        }}
+                                    </td>
+                                    <td>{r.kind.clone()}</td>
                                     <td>{r.namespace.clone()}</td>
                                     <td class="status" data-testid="job-status">{status}</td>
                                     <td>

@@ -255,6 +255,7 @@ fn row(state: &AppState, job: &JobInfo, now: i64) -> JobRow {
         _ => job.reason.clone(),
     };
     JobRow {
+        kind: "Job".into(),
         namespace: job.namespace.clone(),
         name: job.name.clone(),
         phase: job.phase.clone(),
@@ -304,6 +305,44 @@ pub async fn list(
             .filter(|r| matches(r))
             .collect()
     };
+    // Kubeflow's jobs, where the cluster lets the caller list that kind.
+    let kubeflow: Vec<super::kubeflow::KubeflowJob> =
+        state.jobs.kubeflow().values().cloned().collect();
+    for job in kubeflow {
+        let allowed = principal.check(Action::View, Some(&job.namespace)).is_ok()
+            && state
+                .cluster
+                .allowed(
+                    principal,
+                    &state.auth.impersonate_groups,
+                    "list",
+                    (&job.group, &job.resource),
+                    Some(&job.namespace),
+                )
+                .await?;
+        let row = JobRow {
+            kind: job.kind,
+            namespace: job.namespace,
+            name: job.name,
+            phase: job.phase,
+            reason: job.reason,
+            launched_by: None,
+            created: format_unix(job.created.max(0) as u64),
+            duration_secs: None,
+            gpus_per_pod: job.gpus_per_pod,
+            gpu_resource: (job.gpus_per_pod > 0).then(|| "nvidia.com/gpu".to_string()),
+            gpu_model: None,
+            parallelism: job.pods,
+            completions: 1,
+            succeeded: 0,
+            failed: 0,
+            active: 0,
+            in_cluster: true,
+        };
+        if allowed && matches(&row) {
+            rows.push(row);
+        }
+    }
     let gone: Vec<HistoryRow> = sqlx::query_as(
         "SELECT namespace, name, launched_by, created_at, status, reason,
                 gpus_per_pod, gpu_resource, gpu_model, completions
@@ -348,6 +387,7 @@ struct HistoryRow {
 impl HistoryRow {
     fn into_row(self) -> JobRow {
         JobRow {
+            kind: "Job".into(),
             phase: JobPhase::parse(&self.status),
             namespace: self.namespace,
             name: self.name,
