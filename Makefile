@@ -12,7 +12,7 @@ DEMO_DIR := data/demo
 CLUSTER := tools/cluster
 DEMO_CLUSTER := $(DEMO_DIR)/cluster
 
-.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory
+.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench-cluster: setup ## Seed time and API server memory for 1,000 and 5,000 fake
 
 bench-inventory: setup ## GPU inventory at 5,000 nodes and 50,000 pods: memory, latency, LIST baseline, bind to page (about 30 min)
 	$(ENV) tools/bench/gpu-inventory.sh
+
+bench-jobs: setup ## Training jobs: launch to list, 200 status changes to the page, 1,000 log lines/s (minutes)
+	$(ENV) tools/bench/jobs.sh
 
 watch: setup ## Rebuild and reload the page on every change (development)
 	$(ENV) cargo leptos watch
