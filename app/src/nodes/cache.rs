@@ -25,7 +25,7 @@ use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
 use super::inventory::{node_row, NodeInfo, PodInfo};
-use super::GpuNodeRow;
+use super::{GpuNodeRow, GpuSummary, NodeFilter, NodePage};
 use crate::cluster::Cluster;
 use crate::error::AppError;
 
@@ -220,8 +220,21 @@ impl Indexed for Pod {
     }
 }
 
+/// Answers computed for the index as it was at a generation (see [`Inventory::generation`]),
+/// reused by every request until the index changes: at 50 clients asking the same thing,
+/// one filter-and-sort of 5,000 rows serves them all.
+#[derive(Default)]
+pub struct Memo {
+    pub pages: HashMap<NodeFilter, (u64, NodePage)>,
+    pub summary: Option<(u64, GpuSummary, Vec<PodInfo>)>,
+}
+
+/// Different filters remembered at most; beyond, the memo starts afresh.
+const MEMO_PAGES: usize = 256;
+
 struct Shared {
     index: RwLock<Index>,
+    memo: std::sync::Mutex<Memo>,
     /// Both watches have completed their first LIST.
     synced: AtomicBool,
     /// Counts changes to what is shown; open pages wait on it.
@@ -240,6 +253,7 @@ impl Inventory {
         let inventory = Inventory {
             shared: Arc::new(Shared {
                 index: RwLock::default(),
+                memo: Default::default(),
                 synced: AtomicBool::new(false),
                 changes: tokio::sync::watch::Sender::new(0),
             }),
@@ -338,6 +352,54 @@ impl Inventory {
             registry.register(name, help, gauge);
         }
         registry
+    }
+
+    /// Counts changes to what is shown; answers computed at one generation hold until the next.
+    pub fn generation(&self) -> u64 {
+        *self.shared.changes.borrow()
+    }
+
+    /// The page for `filter` at the current generation, computed by `compute` only when
+    /// the index changed since it was last asked for.
+    pub fn page(
+        &self,
+        filter: &NodeFilter,
+        compute: impl FnOnce() -> Result<NodePage, AppError>,
+    ) -> Result<NodePage, AppError> {
+        let generation = self.generation();
+        if let Some((at, page)) = self.memo().pages.get(filter) {
+            if *at == generation {
+                return Ok(page.clone());
+            }
+        }
+        let page = compute()?;
+        let mut memo = self.memo();
+        if memo.pages.len() >= MEMO_PAGES {
+            memo.pages.clear();
+        }
+        memo.pages
+            .insert(filter.clone(), (generation, page.clone()));
+        Ok(page)
+    }
+
+    /// The totals and pending pods at the current generation, likewise.
+    pub fn summary(
+        &self,
+        compute: impl FnOnce() -> Result<(GpuSummary, Vec<PodInfo>), AppError>,
+    ) -> Result<(GpuSummary, Vec<PodInfo>), AppError> {
+        let generation = self.generation();
+        if let Some((at, summary, pending)) = &self.memo().summary {
+            if *at == generation {
+                return Ok((summary.clone(), pending.clone()));
+            }
+        }
+        let (summary, pending) = compute()?;
+        self.memo().summary = Some((generation, summary.clone(), pending.clone()));
+        Ok((summary, pending))
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        self.shared.memo.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ticks whenever anything shown changes: rows, pending pods, staleness.

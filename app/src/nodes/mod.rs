@@ -61,7 +61,7 @@ pub struct GpuNodeRow {
 }
 
 /// Filters, sort and page of the nodes table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NodeFilter {
     /// Exact GPU model, or empty for all.
@@ -356,21 +356,23 @@ pub mod answers {
 
     /// One page of the nodes table (the caller has checked [`check_visible`]).
     pub fn page(state: &AppState, filter: &NodeFilter) -> Result<NodePage, AppError> {
-        let index = state.inventory.read()?;
-        let mut page = select(
-            index.rows.values(),
-            |name| index.nodes.get(name).map(|n| &n.labels),
-            filter,
-        );
-        page.stale_since = index.stale_since().map(format_unix);
-        Ok(page)
+        state.inventory.page(filter, || {
+            let index = state.inventory.read()?;
+            let mut page = select(
+                index.rows.values(),
+                |name| index.nodes.get(name).map(|n| &n.labels),
+                filter,
+            );
+            page.stale_since = index.stale_since().map(format_unix);
+            Ok(page)
+        })
     }
 
     /// The fleet's totals and the pending GPU pods `principal` may see.
     pub async fn summary(state: &AppState, principal: &Principal) -> Result<GpuSummary, AppError> {
         check_visible(state, principal).await?;
         // The index is read in one go and released before any access review is awaited.
-        let (mut summary, mut waiting) = {
+        let (mut summary, mut waiting) = state.inventory.summary(|| {
             let index = state.inventory.read()?;
             let mut summary = GpuSummary::from_rows(index.rows.values());
             summary.stale_since = index.stale_since().map(format_unix);
@@ -379,8 +381,8 @@ pub mod answers {
                 .iter()
                 .filter_map(|key| index.pods.get(key).cloned())
                 .collect();
-            (summary, waiting)
-        };
+            Ok((summary, waiting))
+        })?;
         let visible = pod_namespaces(
             state,
             principal,
