@@ -189,7 +189,8 @@ async fn bind(client: Client, base: &str, cookie: &str, nodes: &[&str]) -> Resul
         }))?;
         let created = Instant::now();
         pods.create(&PostParams::default(), &pod).await?;
-        let shown = tokio::time::timeout(Duration::from_secs(30), async {
+        // At scale the scheduler may take a while to bind; the figure starts at the bind.
+        let shown = tokio::time::timeout(Duration::from_secs(300), async {
             loop {
                 if free_of(&events.next().await?, node) == Some(before - 1) {
                     return Ok::<_, Error>(Instant::now());
