@@ -183,6 +183,13 @@ async fn bind(client: Client, base: &str, cookie: &str, nodes: &[&str]) -> Resul
             "metadata": { "name": name },
             "spec": {
                 "nodeSelector": { "kubernetes.io/hostname": node },
+                // On two cores kwok cannot renew 5,000 node leases while it starts 50,000
+                // pods, so the node controller taints nodes not-ready now and then; the
+                // figure is about Gantry, not kwok, so the pod tolerates that.
+                "tolerations": [
+                    { "key": "node.kubernetes.io/not-ready", "operator": "Exists" },
+                    { "key": "node.kubernetes.io/unreachable", "operator": "Exists" }
+                ],
                 "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
                                  "resources": { "limits": { "nvidia.com/gpu": "1" } } }]
             }
