@@ -225,6 +225,32 @@ mod ssr {
             Client::try_from(config).map_err(|e| AppError::internal("building a user's client", e))
         }
 
+        /// Of `namespaces`, those where `principal` may see things by Gantry's scopes and may
+        /// list `resource` by the cluster's RBAC (one cached review per distinct namespace):
+        /// how data from Gantry's shared caches is cut down to what each user may see.
+        pub async fn namespaces_listing<'a>(
+            &self,
+            principal: &Principal,
+            groups: &[String],
+            resource: (&str, &str),
+            namespaces: impl IntoIterator<Item = &'a str>,
+        ) -> Result<std::collections::BTreeSet<String>, AppError> {
+            let distinct: std::collections::BTreeSet<&str> = namespaces.into_iter().collect();
+            let mut visible = std::collections::BTreeSet::new();
+            for namespace in distinct {
+                if principal
+                    .check(crate::auth::rules::Action::View, Some(namespace))
+                    .is_ok()
+                    && self
+                        .allowed(principal, groups, "list", resource, Some(namespace))
+                        .await?
+                {
+                    visible.insert(namespace.to_string());
+                }
+            }
+            Ok(visible)
+        }
+
         /// Whether `principal` may `verb` `resource` in `namespace`, as the cluster's RBAC
         /// answers a SubjectAccessReview for the user Gantry impersonates. For filtering data
         /// served from Gantry's shared caches, which are read with Gantry's own account.

@@ -55,11 +55,14 @@ mod server {
     /// The pods to read: the named one (if it belongs to the job) or all of the job's.
     async fn pods(
         state: &AppState,
-        who: &Authenticated,
+        who: Option<Extension<Authenticated>>,
         namespace: &str,
         job: &str,
         query: &LogQuery,
     ) -> Result<(Api<Pod>, Vec<String>), AppError> {
+        let Some(Extension(who)) = who else {
+            return Err(AppError::Unauthenticated);
+        };
         who.principal.check(Action::View, Some(namespace))?;
         let client = state
             .cluster
@@ -109,10 +112,7 @@ mod server {
         Path((namespace, job)): Path<(String, String)>,
         Query(query): Query<LogQuery>,
     ) -> Response {
-        let Some(Extension(who)) = who else {
-            return AppError::Unauthenticated.into_response();
-        };
-        let (api, names) = match pods(&state, &who, &namespace, &job, &query).await {
+        let (api, names) = match pods(&state, who, &namespace, &job, &query).await {
             Ok(found) => found,
             Err(e) => return e.into_response(),
         };
@@ -159,10 +159,7 @@ mod server {
         Path((namespace, job)): Path<(String, String)>,
         Query(query): Query<LogQuery>,
     ) -> Response {
-        let Some(Extension(who)) = who else {
-            return AppError::Unauthenticated.into_response();
-        };
-        let (api, names) = match pods(&state, &who, &namespace, &job, &query).await {
+        let (api, names) = match pods(&state, who, &namespace, &job, &query).await {
             Ok(found) => found,
             Err(e) => return e.into_response(),
         };

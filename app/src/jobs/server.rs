@@ -38,12 +38,27 @@ async fn allowed_in(
         .await
 }
 
-/// The namespaces `principal` may `verb` Jobs in, by Gantry's rules and the cluster's.
-async fn job_namespaces(
+/// 403 unless the cluster lets `principal` list Jobs in `namespace`: what reading a job's
+/// history (which outlives the Job and its RBAC check) requires.
+async fn may_list_jobs(
     state: &AppState,
     principal: &Principal,
-    action: Action,
-    verb: &str,
+    namespace: &str,
+) -> Result<(), AppError> {
+    if allowed_in(state, principal, "list", namespace).await? {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "the cluster does not let you list jobs in {namespace}"
+        )))
+    }
+}
+
+/// The namespaces `principal` may create Jobs in, by Gantry's rules and the cluster's. For
+/// the launch form only: with every namespace in scope, this LISTs the cluster's namespaces.
+async fn launch_namespaces(
+    state: &AppState,
+    principal: &Principal,
 ) -> Result<Vec<String>, AppError> {
     let candidates: Vec<String> = match &principal.namespaces {
         crate::auth::rules::Namespaces::Only(names) => names.clone(),
@@ -65,8 +80,10 @@ async fn job_namespaces(
     };
     let mut namespaces = Vec::new();
     for namespace in candidates {
-        if principal.check(action, Some(&namespace)).is_ok()
-            && allowed_in(state, principal, verb, &namespace).await?
+        if principal
+            .check(Action::LaunchJobs, Some(&namespace))
+            .is_ok()
+            && allowed_in(state, principal, "create", &namespace).await?
         {
             namespaces.push(namespace);
         }
@@ -78,7 +95,7 @@ async fn job_namespaces(
 /// present and the most of each GPU resource one node has.
 pub async fn context(state: &AppState, principal: &Principal) -> Result<Context, AppError> {
     principal.check(Action::LaunchJobs, None)?;
-    let namespaces = job_namespaces(state, principal, Action::LaunchJobs, "create").await?;
+    let namespaces = launch_namespaces(state, principal).await?;
     let index = state.inventory.read()?;
     let mut models: Vec<String> = index.rows.values().map(|r| r.model.clone()).collect();
     models.sort();
@@ -286,10 +303,6 @@ pub async fn list(
     filter: &JobFilter,
 ) -> Result<Vec<JobRow>, AppError> {
     principal.check(Action::View, None)?;
-    let visible: BTreeSet<String> = job_namespaces(state, principal, Action::View, "list")
-        .await?
-        .into_iter()
-        .collect();
     let now = crate::auth::server::unix_now() as i64;
     let matches = |row: &JobRow| {
         (filter.namespace.is_empty() || row.namespace == filter.namespace)
@@ -297,52 +310,16 @@ pub async fn list(
             && (!filter.mine || row.launched_by.as_deref() == Some(principal.username.as_str()))
             && (filter.search.is_empty() || row.name.contains(filter.search.trim()))
     };
+    // Every candidate row first (from the watches and the history, no cluster call), then
+    // one access review per namespace and kind they come from (each cached 30 s).
     let mut rows: Vec<JobRow> = {
         let jobs = state.jobs.read()?;
-        jobs.values()
-            .filter(|j| visible.contains(&j.namespace))
-            .map(|j| row(state, j, now))
-            .filter(|r| matches(r))
-            .collect()
+        jobs.values().map(|j| row(state, j, now)).collect()
     };
-    // Kubeflow's jobs, where the cluster lets the caller list that kind.
-    let kubeflow: Vec<super::kubeflow::KubeflowJob> =
-        state.jobs.kubeflow().values().cloned().collect();
-    for job in kubeflow {
-        let allowed = principal.check(Action::View, Some(&job.namespace)).is_ok()
-            && state
-                .cluster
-                .allowed(
-                    principal,
-                    &state.auth.impersonate_groups,
-                    "list",
-                    (&job.group, &job.resource),
-                    Some(&job.namespace),
-                )
-                .await?;
-        let row = JobRow {
-            kind: job.kind,
-            namespace: job.namespace,
-            name: job.name,
-            phase: job.phase,
-            reason: job.reason,
-            launched_by: None,
-            created: format_unix(job.created.max(0) as u64),
-            duration_secs: None,
-            gpus_per_pod: job.gpus_per_pod,
-            gpu_resource: (job.gpus_per_pod > 0).then(|| "nvidia.com/gpu".to_string()),
-            gpu_model: None,
-            parallelism: job.pods,
-            completions: 1,
-            succeeded: 0,
-            failed: 0,
-            active: 0,
-            in_cluster: true,
-        };
-        if allowed && matches(&row) {
-            rows.push(row);
-        }
-    }
+    let live: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.namespace.clone(), r.name.clone()))
+        .collect();
     let gone: Vec<HistoryRow> = sqlx::query_as(
         "SELECT namespace, name, launched_by, created_at, status, reason,
                 gpus_per_pod, gpu_resource, gpu_model, completions
@@ -352,19 +329,64 @@ pub async fn list(
     .fetch_all(&state.db)
     .await
     .map_err(|e| AppError::internal("reading the job history", e))?;
-    let live: BTreeSet<(String, String)> = rows
-        .iter()
-        .map(|r| (r.namespace.clone(), r.name.clone()))
-        .collect();
     rows.extend(
         gone.into_iter()
-            .filter(|h| {
-                visible.contains(&h.namespace)
-                    && !live.contains(&(h.namespace.clone(), h.name.clone()))
-            })
-            .map(HistoryRow::into_row)
-            .filter(|r| matches(r)),
+            .filter(|h| !live.contains(&(h.namespace.clone(), h.name.clone())))
+            .map(HistoryRow::into_row),
     );
+    rows.retain(|r| matches(r));
+    let groups = &state.auth.impersonate_groups;
+    let visible = state
+        .cluster
+        .namespaces_listing(
+            principal,
+            groups,
+            ("batch", "jobs"),
+            rows.iter().map(|r| r.namespace.as_str()),
+        )
+        .await?;
+    rows.retain(|r| visible.contains(&r.namespace));
+    // Kubeflow's jobs, where the cluster lets the caller list that kind.
+    let kubeflow: Vec<super::kubeflow::KubeflowJob> =
+        state.jobs.kubeflow().values().cloned().collect();
+    for (group, _, resource) in super::kubeflow::KINDS {
+        let of_kind: Vec<&super::kubeflow::KubeflowJob> =
+            kubeflow.iter().filter(|j| j.resource == resource).collect();
+        let visible = state
+            .cluster
+            .namespaces_listing(
+                principal,
+                groups,
+                (group, resource),
+                of_kind.iter().map(|j| j.namespace.as_str()),
+            )
+            .await?;
+        rows.extend(
+            of_kind
+                .into_iter()
+                .filter(|j| visible.contains(&j.namespace))
+                .map(|job| JobRow {
+                    kind: job.kind.clone(),
+                    namespace: job.namespace.clone(),
+                    name: job.name.clone(),
+                    phase: job.phase.clone(),
+                    reason: job.reason.clone(),
+                    launched_by: None,
+                    created: format_unix(job.created.max(0) as u64),
+                    duration_secs: None,
+                    gpus_per_pod: job.gpus_per_pod,
+                    gpu_resource: (job.gpus_per_pod > 0).then(|| "nvidia.com/gpu".to_string()),
+                    gpu_model: None,
+                    parallelism: job.pods,
+                    completions: 1,
+                    succeeded: 0,
+                    failed: 0,
+                    active: 0,
+                    in_cluster: true,
+                })
+                .filter(|r| matches(r)),
+        );
+    }
     rows.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.name.cmp(&b.name)));
     rows.truncate(LIST_LIMIT);
     Ok(rows)
@@ -557,11 +579,7 @@ async fn remembered(
     namespace: &str,
     name: &str,
 ) -> Result<JobDetail, AppError> {
-    if !allowed_in(state, principal, "list", namespace).await? {
-        return Err(AppError::forbidden(format!(
-            "the cluster does not let you list jobs in {namespace}"
-        )));
-    }
+    may_list_jobs(state, principal, namespace).await?;
     let history: Option<(String, Option<String>, HistoryRow)> = {
         let row: Option<HistoryWithForm> = sqlx::query_as(
             "SELECT uid, form, namespace, name, launched_by, created_at, status, reason,
@@ -686,11 +704,7 @@ pub async fn form_of(
     name: &str,
 ) -> Result<JobForm, AppError> {
     principal.check(Action::View, Some(namespace))?;
-    if !allowed_in(state, principal, "list", namespace).await? {
-        return Err(AppError::forbidden(format!(
-            "the cluster does not let you list jobs in {namespace}"
-        )));
-    }
+    may_list_jobs(state, principal, namespace).await?;
     let stored: Option<(String,)> = sqlx::query_as(
         "SELECT form FROM jobs WHERE namespace = ? AND name = ? AND form IS NOT NULL
          ORDER BY created_at DESC LIMIT 1",

@@ -339,19 +339,10 @@ pub mod answers {
         namespaces: impl IntoIterator<Item = &'a str>,
     ) -> Result<BTreeSet<String>, AppError> {
         let groups = &state.auth.impersonate_groups;
-        let mut visible = BTreeSet::new();
-        let distinct: BTreeSet<&str> = namespaces.into_iter().collect();
-        for namespace in distinct {
-            if principal.check(Action::View, Some(namespace)).is_ok()
-                && state
-                    .cluster
-                    .allowed(principal, groups, "list", ("", "pods"), Some(namespace))
-                    .await?
-            {
-                visible.insert(namespace.to_string());
-            }
-        }
-        Ok(visible)
+        state
+            .cluster
+            .namespaces_listing(principal, groups, ("", "pods"), namespaces)
+            .await
     }
 
     /// One page of the nodes table (the caller has checked [`check_visible`]).
