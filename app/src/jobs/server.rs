@@ -2,7 +2,7 @@
 //! user's Jobs goes out as that user; lists come from the Job watch, filtered to the
 //! namespaces where the cluster lets the user list Jobs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Namespace, PersistentVolumeClaim, Pod};
@@ -253,22 +253,31 @@ pub async fn launch(
 }
 
 /// The scheduler's reason for the first unbound pod of a Job, from the GPU inventory's index.
-fn waiting_reason(state: &AppState, namespace: &str, job: &str) -> Option<String> {
-    let index = state.inventory.read().ok()?;
-    index.pending.iter().find_map(|key| {
-        let pod = index.pods.get(key)?;
-        let owned = pod.namespace == namespace
-            && pod
-                .owner
-                .as_ref()
-                .is_some_and(|o| o.kind == "Job" && o.name == job);
-        owned.then(|| pod.unschedulable.clone()).flatten()
-    })
+/// The scheduler's latest reason for each Job with an unbound pod, (namespace, job) →
+/// reason, from one pass over the inventory's pending pods.
+fn waiting_reasons(state: &AppState) -> HashMap<(String, String), String> {
+    let Ok(index) = state.inventory.read() else {
+        return HashMap::new();
+    };
+    index
+        .pending
+        .iter()
+        .filter_map(|key| {
+            let pod = index.pods.get(key)?;
+            let owner = pod.owner.as_ref().filter(|o| o.kind == "Job")?;
+            Some((
+                (pod.namespace.clone(), owner.name.clone()),
+                pod.unschedulable.clone()?,
+            ))
+        })
+        .collect()
 }
 
-fn row(state: &AppState, job: &JobInfo, now: i64) -> JobRow {
+fn row(job: &JobInfo, now: i64, waiting: &HashMap<(String, String), String>) -> JobRow {
     let reason = match job.phase {
-        JobPhase::Pending => waiting_reason(state, &job.namespace, &job.name),
+        JobPhase::Pending => waiting
+            .get(&(job.namespace.clone(), job.name.clone()))
+            .cloned(),
         _ => job.reason.clone(),
     };
     JobRow {
@@ -314,7 +323,8 @@ pub async fn list(
     // one access review per namespace and kind they come from (each cached 30 s).
     let mut rows: Vec<JobRow> = {
         let jobs = state.jobs.read()?;
-        jobs.values().map(|j| row(state, j, now)).collect()
+        let waiting = waiting_reasons(state);
+        jobs.values().map(|j| row(j, now, &waiting)).collect()
     };
     let live: BTreeSet<(String, String)> = rows
         .iter()
@@ -551,7 +561,7 @@ pub async fn detail(
         .and_then(|s| s.template.spec.as_ref())
         .and_then(|p| p.containers.first());
     Ok(JobDetail {
-        row: row(state, &info, now),
+        row: row(&info, now, &waiting_reasons(state)),
         image: container.and_then(|c| c.image.clone()).unwrap_or_default(),
         command: container
             .map(|c| {
