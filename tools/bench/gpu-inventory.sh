@@ -13,43 +13,10 @@
 #                                            BASELINE=0 skips the LIST baseline
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pods="${1:-50000}"
-target="${CARGO_TARGET_DIR:-$root/target}"
 command -v wrk >/dev/null || { echo "bench: installing wrk" >&2; apt-get install -y -q wrk >/dev/null; }
-cd "$root"
-# The server and the benchmark client, optimised (the bench profile is the release one).
-cargo build --release -q -p gantry-server --bin gantry
-bench_client="$(cargo bench -q -p gantry-server --bench gpu_inventory --no-run --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
-[[ -x "$bench_client" ]] || { echo "bench: could not build the benchmark client" >&2; exit 1; }
-
-run="$(mktemp -d "${TMPDIR:-/tmp}/gantry-bench.XXXXXX")"
-gantry_pid=
-cleanup() {
-    [[ -z "$gantry_pid" ]] || kill "$gantry_pid" 2>/dev/null || true
-    "$root/tools/cluster/down.sh" "$run/cluster"
-    rm -rf "$run"
-}
-trap cleanup EXIT
-
-kubeconfig="$("$root/tools/cluster/up.sh" "$run/cluster" | tail -n 1)"
-"$root/tools/cluster/seed.sh" "$kubeconfig"
-kubectl="$("$root/tools/cluster/build.sh")/kubectl --kubeconfig=$kubeconfig"
-$kubectl create namespace bench >/dev/null
-
-port=3977
-base="http://127.0.0.1:$port"
-password="bench admin password"
-GANTRY_DATA_DIR="$run/data" GANTRY_LISTEN_ADDR="127.0.0.1:$port" KUBECONFIG="$kubeconfig" \
-    GANTRY_ADMIN_PASSWORD="$password" RUST_LOG=warn GANTRY_SITE_ROOT="$root/target/site" \
-    "$target/release/gantry" >"$run/gantry.log" 2>&1 &
-gantry_pid=$!
-until curl -fsS "$base/readyz" >/dev/null 2>&1; do sleep 0.2; done
-cookie="$(curl -fsS -c - -X POST -H "Origin: $base" \
-    --data "username=admin&password=${password// /+}" "$base/api/login" |
-    awk '$6 == "gantry_session" { print $6 "=" $7 }')"
+start_bench gpu_inventory 3977
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$gantry_pid/status"; }
 gauge() { curl -fsS "$base/metrics" | awk -v name="gantry_inventory_$1" '$1 == name { print $2 }'; }
