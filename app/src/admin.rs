@@ -25,12 +25,11 @@ pub struct AccountView {
 
 #[server(endpoint = "accounts")]
 pub async fn list_accounts() -> Result<Vec<AccountView>, AppError> {
+    use crate::auth::accounts;
     use crate::auth::rules::Action;
-    use crate::auth::server as auth;
 
-    auth::require(Action::Administer, None)?;
-    let state = crate::state::app_state()?;
-    auth::list_accounts(&state.db)
+    let (state, _) = crate::state::caller(Action::Administer, None)?;
+    accounts::list_accounts(&state.db)
         .await?
         .into_iter()
         .map(|row| {
@@ -56,11 +55,10 @@ pub async fn create_account(
     role: String,
     namespaces: String,
 ) -> Result<(), AppError> {
+    use crate::auth::accounts;
     use crate::auth::rules::{self, Action, Namespaces, Principal};
-    use crate::auth::server as auth;
 
-    let who = auth::require(Action::Administer, None)?;
-    let state = crate::state::app_state()?;
+    let (state, who) = crate::state::caller(Action::Administer, None)?;
     let username = username.trim().to_string();
     rules::validate_username(&username)?;
     let display_name = validate_display_name(&display_name)?;
@@ -73,13 +71,13 @@ pub async fn create_account(
         role,
         namespaces: namespaces.clone(),
     };
-    let result = auth::insert_account(&state.db, &principal, password).await;
+    let result = accounts::insert_account(&state.db, &principal, password).await;
     let detail = format!("role={} namespaces={}", role.as_str(), namespaces.to_text());
-    audit_result(
-        &state,
-        &who.principal.username,
+    crate::audit::attempt(
+        &state.db,
+        &who.username,
         "account.create",
-        &username,
+        &format!("account/{username}"),
         &detail,
         &result,
     )
@@ -96,24 +94,23 @@ pub async fn update_account(
     namespaces: String,
     disabled: Option<String>,
 ) -> Result<(), AppError> {
+    use crate::auth::accounts;
     use crate::auth::rules::{Action, Namespaces};
-    use crate::auth::server as auth;
 
-    let who = auth::require(Action::Administer, None)?;
-    let state = crate::state::app_state()?;
+    let (state, who) = crate::state::caller(Action::Administer, None)?;
     let role = parse_role(&role)?;
     let namespaces = Namespaces::parse(&namespaces)?;
     let disabled = disabled.is_some_and(|v| v == "on" || v == "true");
-    let row = auth::find_account(&state.db, &username)
+    let row = accounts::find_account(&state.db, &username)
         .await?
         .ok_or_else(|| AppError::not_found(format!("account {username:?}")))?;
-    if username == who.principal.username && (disabled || role != Role::OpsAdmin) {
+    if username == who.username && (disabled || role != Role::OpsAdmin) {
         return Err(AppError::Conflict {
             reason: "you cannot disable your own account or take away your own ops-admin role"
                 .into(),
         });
     }
-    let result = auth::update_account(&state.db, row.id, role, &namespaces, disabled).await;
+    let result = accounts::update_account(&state.db, row.id, role, &namespaces, disabled).await;
     let detail = format!(
         "role: {} -> {}; namespaces: {} -> {}; disabled: {} -> {}",
         row.role,
@@ -123,11 +120,11 @@ pub async fn update_account(
         row.disabled,
         disabled
     );
-    audit_result(
-        &state,
-        &who.principal.username,
+    crate::audit::attempt(
+        &state.db,
+        &who.username,
         "account.update",
-        &username,
+        &format!("account/{username}"),
         &detail,
         &result,
     )
@@ -138,21 +135,20 @@ pub async fn update_account(
 /// Sets a new password for an account (the user is told it by the admin, out of band).
 #[server(endpoint = "accounts/password")]
 pub async fn reset_password(username: String, password: String) -> Result<(), AppError> {
+    use crate::auth::accounts;
     use crate::auth::rules::{self, Action};
-    use crate::auth::server as auth;
 
-    let who = auth::require(Action::Administer, None)?;
-    let state = crate::state::app_state()?;
+    let (state, who) = crate::state::caller(Action::Administer, None)?;
     rules::validate_password(&password)?;
-    let row = auth::find_account(&state.db, &username)
+    let row = accounts::find_account(&state.db, &username)
         .await?
         .ok_or_else(|| AppError::not_found(format!("account {username:?}")))?;
-    let result = auth::set_password(&state.db, row.id, password).await;
-    audit_result(
-        &state,
-        &who.principal.username,
+    let result = accounts::set_password(&state.db, row.id, password).await;
+    crate::audit::attempt(
+        &state.db,
+        &who.username,
         "account.password",
-        &username,
+        &format!("account/{username}"),
         "",
         &result,
     )
@@ -177,34 +173,6 @@ fn validate_display_name(name: &str) -> Result<String, AppError> {
         ));
     }
     Ok(name.to_string())
-}
-
-/// Records an account change and its outcome; the change's own error (if any) is what
-/// the caller sees, unless auditing itself fails.
-#[cfg(feature = "ssr")]
-async fn audit_result<T>(
-    state: &crate::state::AppState,
-    actor: &str,
-    action: &str,
-    username: &str,
-    detail: &str,
-    result: &Result<T, AppError>,
-) -> Result<(), AppError> {
-    let outcome = match result {
-        Ok(_) => "ok".to_string(),
-        Err(e) => e.to_string(),
-    };
-    let client = crate::auth::server::client_address();
-    crate::audit::record(
-        &state.db,
-        actor,
-        action,
-        &format!("account/{username}"),
-        detail,
-        &outcome,
-        &client,
-    )
-    .await
 }
 
 /// The administration area.

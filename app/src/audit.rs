@@ -68,7 +68,7 @@ mod ssr {
             Ok(_) => "ok".to_string(),
             Err(e) => e.to_string(),
         };
-        let client = crate::auth::server::client_address();
+        let client = crate::auth::caller::client_address();
         record(db, actor, action, object, detail, &result, &client).await
     }
 
@@ -83,7 +83,7 @@ mod ssr {
         result: &str,
         client: &str,
     ) -> Result<(), AppError> {
-        let at = crate::auth::server::now_rfc3339();
+        let at = crate::time::now_rfc3339();
         sqlx::query(
             "INSERT INTO audit_log (at, actor, action, object, detail, result, client) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -167,9 +167,7 @@ mod ssr {
 /// The audit log, filtered (ops admins only).
 #[server(endpoint = "audit")]
 pub async fn list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
-    use crate::auth::rules::Action;
-    crate::auth::server::require(Action::Administer, None)?;
-    let state = crate::state::app_state()?;
+    let (state, _) = crate::state::caller(crate::auth::rules::Action::Administer, None)?;
     query(&state.db, &filter, PAGE_SIZE).await
 }
 
@@ -177,19 +175,13 @@ pub async fn list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, AppError
 #[cfg(feature = "ssr")]
 pub async fn export_csv(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    caller: crate::auth::caller::Caller,
     axum::extract::Query(filter): axum::extract::Query<AuditFilter>,
-    request: axum::extract::Request,
 ) -> axum::response::Response {
     use axum::http::header;
     use axum::response::IntoResponse;
 
-    use crate::auth::rules::Action;
-    use crate::auth::server::Authenticated;
-
-    let Some(who) = request.extensions().get::<Authenticated>() else {
-        return AppError::Unauthenticated.into_response();
-    };
-    if let Err(e) = who.principal.check(Action::Administer, None) {
+    if let Err(e) = caller.check(crate::auth::rules::Action::Administer, None) {
         return e.into_response();
     }
     // An export is not paged: up to a million lines, streamed from one query.

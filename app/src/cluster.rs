@@ -38,7 +38,7 @@ pub enum ClusterStatus {
 #[server(endpoint = "cluster-status")]
 pub async fn get_cluster_status() -> Result<ClusterStatus, AppError> {
     // The reason may name files and hosts: signed-in users only.
-    crate::auth::server::require(crate::auth::rules::Action::View, None)?;
+    crate::auth::caller::require(crate::auth::rules::Action::View, None)?;
     Ok(crate::state::app_state()?.cluster.status())
 }
 
@@ -110,9 +110,11 @@ mod ssr {
 
     use crate::auth::rules::Principal;
     use crate::error::AppError;
+    use crate::locks;
 
-    /// The Kubernetes user and groups Gantry acts as for `principal`. The `gantry:` prefix
-    /// keeps them apart from the cluster's own users; `k8s/rbac.yaml` binds the groups.
+    /// The Kubernetes user and groups Gantry acts as for `principal` (before the configured
+    /// extra groups). The `gantry:` prefix keeps them apart from the cluster's own users;
+    /// `k8s/rbac.yaml` binds the groups.
     pub fn impersonation(principal: &Principal) -> (String, Vec<String>) {
         (
             format!("gantry:{}", principal.username),
@@ -132,6 +134,8 @@ mod ssr {
         pub kubeconfig: Vec<PathBuf>,
         /// The context to use instead of the kubeconfig's current one.
         pub context: Option<String>,
+        /// Groups sent with every impersonated request, besides `gantry:<role>`.
+        pub impersonate_groups: Vec<String>,
     }
 
     /// The shared connection: a client once one could be built, and the latest probe's result.
@@ -193,35 +197,45 @@ mod ssr {
 
         /// The latest probe's result.
         pub fn status(&self) -> ClusterStatus {
-            self.inner.read().expect("cluster lock").status.clone()
+            locks::read(&self.inner).status.clone()
         }
 
         /// Gantry's own client, for the watch-backed caches; `None` until connected.
         pub fn client(&self) -> Option<Client> {
-            let inner = self.inner.read().expect("cluster lock");
+            let inner = locks::read(&self.inner);
             inner.connection.as_ref().map(|c| c.client.clone())
         }
 
+        /// Gantry's own client, once connected: what the watches wait for before they start.
+        pub async fn wait_for_client(&self) -> Client {
+            loop {
+                match self.client() {
+                    Some(client) => return client,
+                    None => tokio::time::sleep(Duration::from_secs(1)).await,
+                }
+            }
+        }
+
+        /// The user and every group Gantry impersonates for `principal`.
+        fn identity(&self, principal: &Principal) -> (String, Vec<String>) {
+            let (user, mut groups) = impersonation(principal);
+            groups.extend(self.source.impersonate_groups.iter().cloned());
+            (user, groups)
+        }
+
         /// A client whose every request carries `Impersonate-User: gantry:<username>` and
-        /// `Impersonate-Group: gantry:<role>` (plus `groups`), so the API server authorizes
-        /// it as that user. 503 while no cluster is connected.
-        pub fn client_as(
-            &self,
-            principal: &Principal,
-            groups: &[String],
-        ) -> Result<Client, AppError> {
-            let connection = self
-                .inner
-                .read()
-                .expect("cluster lock")
+        /// `Impersonate-Group: gantry:<role>` (plus the configured groups), so the API server
+        /// authorizes it as that user: the one way Gantry acts for a user. 503 while no
+        /// cluster is connected.
+        pub fn as_user(&self, principal: &Principal) -> Result<Client, AppError> {
+            let connection = locks::read(&self.inner)
                 .connection
                 .clone()
                 .ok_or_else(|| AppError::unavailable("Kubernetes", "not connected"))?;
             let mut config = connection.config;
-            let (user, mut all_groups) = impersonation(principal);
-            all_groups.extend(groups.iter().cloned());
+            let (user, groups) = self.identity(principal);
             config.auth_info.impersonate = Some(user);
-            config.auth_info.impersonate_groups = Some(all_groups);
+            config.auth_info.impersonate_groups = Some(groups);
             Client::try_from(config).map_err(|e| AppError::internal("building a user's client", e))
         }
 
@@ -231,7 +245,6 @@ mod ssr {
         pub async fn namespaces_listing<'a>(
             &self,
             principal: &Principal,
-            groups: &[String],
             resource: (&str, &str),
             namespaces: impl IntoIterator<Item = &'a str>,
         ) -> Result<std::collections::BTreeSet<String>, AppError> {
@@ -242,7 +255,7 @@ mod ssr {
                     .check(crate::auth::rules::Action::View, Some(namespace))
                     .is_ok()
                     && self
-                        .allowed(principal, groups, "list", resource, Some(namespace))
+                        .allowed(principal, "list", resource, Some(namespace))
                         .await?
                 {
                     visible.insert(namespace.to_string());
@@ -257,33 +270,26 @@ mod ssr {
         pub async fn allowed(
             &self,
             principal: &Principal,
-            groups: &[String],
             verb: &str,
             (group, resource): (&str, &str),
             namespace: Option<&str>,
         ) -> Result<bool, AppError> {
-            let (user, mut all_groups) = impersonation(principal);
-            all_groups.extend(groups.iter().cloned());
+            let (user, groups) = self.identity(principal);
             let question = AccessQuestion {
                 user,
-                groups: all_groups,
+                groups,
                 verb: verb.into(),
                 group: group.into(),
                 resource: resource.into(),
                 namespace: namespace.map(str::to_string),
             };
-            if let Some((answer, at)) = self.access.lock().expect("access lock").get(&question) {
+            if let Some((answer, at)) = locks::lock(&self.access).get(&question) {
                 if at.elapsed() < ACCESS_TTL {
                     return Ok(*answer);
                 }
             }
             let client = self
-                .inner
-                .read()
-                .expect("cluster lock")
-                .connection
-                .as_ref()
-                .map(|c| c.client.clone())
+                .client()
                 .ok_or_else(|| AppError::unavailable("Kubernetes", "not connected"))?;
             let review = SubjectAccessReview {
                 spec: SubjectAccessReviewSpec {
@@ -308,7 +314,7 @@ mod ssr {
                 })?
                 .status
                 .is_some_and(|s| s.allowed);
-            let mut cache = self.access.lock().expect("access lock");
+            let mut cache = locks::lock(&self.access);
             // Bounded: forget stale answers when the cache grows.
             if cache.len() > 10_000 {
                 cache.retain(|_, (_, at)| at.elapsed() < ACCESS_TTL);
@@ -319,7 +325,7 @@ mod ssr {
 
         /// Builds a client (once) and asks the API server for its version.
         async fn probe(&self) -> ClusterStatus {
-            let existing = self.inner.read().expect("cluster lock").connection.clone();
+            let existing = locks::read(&self.inner).connection.clone();
             let connection = match existing {
                 Some(connection) => Ok(connection),
                 None => build_connection(&self.source).await,
@@ -328,7 +334,7 @@ mod ssr {
                 Ok(connection) => ask_version(connection).await,
                 Err(status) => status.clone(),
             };
-            let mut inner = self.inner.write().expect("cluster lock");
+            let mut inner = locks::write(&self.inner);
             if let Ok(connection) = connection {
                 inner.connection = Some(connection);
             }

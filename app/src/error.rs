@@ -130,6 +130,37 @@ impl AppError {
     }
 }
 
+/// What every fallible function in Gantry returns.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// The API server's answer about `what` (`job team-a/x`, `node "gpu-1"`) as the user
+    /// should read it: its 404 is ours, its 403 and 409 carry its message, and anything else
+    /// (a timeout, a refused connection, a 5xx) means the cluster is unavailable.
+    pub fn from_kube(error: kube::Error, what: &str) -> AppError {
+        match error {
+            kube::Error::Api(status) => match status.code {
+                404 => AppError::not_found(what),
+                403 => AppError::forbidden(format!("the cluster refused: {}", status.message)),
+                409 => AppError::Conflict {
+                    reason: status.message,
+                },
+                _ => AppError::unavailable("Kubernetes", status.message),
+            },
+            other => AppError::unavailable("Kubernetes", other.to_string()),
+        }
+    }
+}
+
+/// For calls whose object needs no name in the message (`?` on a kube call).
+#[cfg(feature = "ssr")]
+impl From<kube::Error> for AppError {
+    fn from(error: kube::Error) -> Self {
+        AppError::from_kube(error, "the object")
+    }
+}
+
 /// Plain axum routes (the JSON API, the CSV export, the request layers) answer errors the
 /// way server functions do: the variant's status and the JSON body.
 #[cfg(feature = "ssr")]

@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
+use crate::auth::get_current_user;
+use crate::auth::pages::login::UserMenu;
 use crate::auth::rules::{Action, Role};
-use crate::auth::{get_current_user, UserMenu};
 use crate::cluster::{get_cluster_status, ClusterBadge, NotConnectedBanner};
 use crate::theme::ThemeToggle;
 
@@ -134,6 +135,22 @@ pub fn EmptyState(
                 {children()}
             </div>
         </section>
+    }
+}
+
+/// The warning shown while the cluster cannot be watched: what is shown is the last known
+/// state, and since when.
+#[component]
+pub fn StaleNotice(since: Signal<Option<String>>) -> impl IntoView {
+    move || {
+        since.get().map(|since| {
+            view! {
+                <p class="stale" role="alert" data-testid="stale">
+                    <strong>{format!("Stale since {since}.")}</strong>
+                    " The cluster cannot be reached; these numbers are the last known state and will update when it is back."
+                </p>
+            }
+        })
     }
 }
 

@@ -13,16 +13,22 @@ pub mod auth;
 pub mod cluster;
 pub mod error;
 pub mod layout;
+#[cfg(feature = "ssr")]
+pub mod locks;
+pub mod names;
 pub mod quantity;
 pub mod theme;
+#[cfg(feature = "ssr")]
+pub mod time;
 pub mod url;
+#[cfg(feature = "ssr")]
+pub mod watch;
 
 mod admin;
 pub mod jobs;
 pub mod live;
 mod models;
 pub mod nodes;
-mod overview;
 mod serving;
 
 #[cfg(feature = "ssr")]
@@ -118,14 +124,14 @@ pub fn App() -> impl IntoView {
                         <ErrorNotice error=AppError::not_found("this page") />
                     }
                 }>
-                    <Route path=path!("/login") view=auth::LoginPage />
-                    <Route path=path!("/tokens") view=auth::tokens::TokensPage />
-                    <Route path=path!("/") view=overview::OverviewPage />
-                    <Route path=path!("/nodes") view=nodes::NodesPage />
-                    <Route path=path!("/nodes/:name") view=nodes::detail::NodeDetailPage />
-                    <Route path=path!("/jobs") view=jobs::JobsPage />
-                    <Route path=path!("/jobs/new") view=jobs::LaunchPage />
-                    <Route path=path!("/jobs/:namespace/:name") view=jobs::JobPage />
+                    <Route path=path!("/login") view=auth::pages::login::LoginPage />
+                    <Route path=path!("/tokens") view=auth::pages::tokens::TokensPage />
+                    <Route path=path!("/") view=nodes::pages::overview::OverviewPage />
+                    <Route path=path!("/nodes") view=nodes::pages::list::NodesPage />
+                    <Route path=path!("/nodes/:name") view=nodes::pages::detail::NodeDetailPage />
+                    <Route path=path!("/jobs") view=jobs::pages::list::JobsPage />
+                    <Route path=path!("/jobs/new") view=jobs::pages::launch::LaunchPage />
+                    <Route path=path!("/jobs/:namespace/:name") view=jobs::pages::detail::JobPage />
                     <Route path=path!("/models") view=models::ModelsPage />
                     <Route path=path!("/serving") view=serving::ServingPage />
                     <Route path=path!("/admin") view=admin::AdminPage />

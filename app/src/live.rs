@@ -1,39 +1,42 @@
-//! Changes pushed to open pages with server-sent events, shared by every live page.
+//! The live transport: changes pushed to open pages with server-sent events. Transport only:
+//! each area owns its feeds (`<area>/stream.rs`) and this module knows none of them.
 //!
-//! A feed sends its first message at once, then one after each change that alters what it
-//! shows (changes are coalesced over [`COALESCE`]): the GPU nodes table
-//! (`GET /api/v1/gpu-nodes/stream`, a snapshot then deltas, see `nodes::PageDelta`), the
-//! overview's summary (`GET /api/v1/gpu-summary/stream`) and the jobs list
-//! (`GET /api/v1/jobs/stream`). Every message is a JSON `Result<_, AppError>`.
+//! On the server, a [`Feed`] says what it wakes on and computes its next message; [`serve`]
+//! sends the first message at once (or refuses with the error's own status), then one after
+//! each change that alters what the feed shows, coalescing changes over [`COALESCE`]. Streams
+//! that are not change-driven (a pod's log) hand their messages to [`sse`], which gives every
+//! stream the same lifetime, shutdown and keep-alive. Every message is a JSON
+//! `Result<_, AppError>`; after an error the stream ends.
 //!
 //! A stream ends after [`STREAM_LIFETIME`] and the browser reconnects on its own, through the
 //! login check again, so a page left open cannot outlive its session; it also ends when the
 //! caller's access is withdrawn and when the server shuts down.
+//!
+//! In the browser, [`subscribe`] follows a stream of `T` into a callback, reopening it when
+//! its URL changes and closing it with the page.
 
 use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
-pub use server::{gpu_nodes_stream, gpu_summary_stream, jobs_stream};
+pub use server::{changed, message, serve, sse, Feed, COALESCE, STREAM_LIFETIME};
 
 #[cfg(feature = "ssr")]
 mod server {
     use std::convert::Infallible;
+    use std::future::Future;
     use std::time::Duration;
 
-    use axum::extract::{Query, State};
     use axum::response::sse::{Event, KeepAlive, Sse};
     use axum::response::{IntoResponse, Response};
-    use axum::Extension;
-    use futures::Stream;
+    use futures::{Stream, StreamExt};
     use serde::Serialize;
     use tokio::time::Instant;
 
-    use crate::auth::rules::Principal;
-    use crate::auth::server::Authenticated;
+    use crate::auth::caller::Caller;
     use crate::error::AppError;
-    use crate::jobs::{JobFilter, JobRow};
-    use crate::nodes::answers::{check_visible, page, summary};
-    use crate::nodes::{GpuSummary, NodeFilter, NodePage, PageDelta, PageUpdate};
     use crate::state::AppState;
 
     /// Changes arriving within this window go out as one message: at scale the watches
@@ -42,182 +45,121 @@ mod server {
     /// How long one connection lasts before the browser reconnects.
     pub const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 
-    /// What one connection follows, with what it sent last.
-    enum Feed {
-        Nodes {
-            filter: NodeFilter,
-            last: Option<NodePage>,
-        },
-        Summary {
-            last: Option<GpuSummary>,
-        },
-        Jobs {
-            filter: JobFilter,
-            last: Option<Vec<JobRow>>,
-        },
-    }
+    /// What one open page follows: a list, a summary, one object.
+    pub trait Feed: Send + 'static {
+        /// The ticks that may change what the feed shows (the caches' change counters).
+        fn wakes_on(&self, state: &AppState) -> Vec<tokio::sync::watch::Receiver<u64>>;
 
-    impl Feed {
-        /// The next message, or `None` when nothing this feed shows has changed.
-        async fn next(
+        /// The next message (see [`message`], [`changed`]), or `None` when nothing the feed
+        /// shows has changed since the last one. An error ends the stream; on the first call
+        /// it refuses the stream with its status (401, 403, 503) before anything is sent.
+        fn next(
             &mut self,
             state: &AppState,
-            principal: &Principal,
-        ) -> Result<Option<String>, AppError> {
-            match self {
-                Feed::Nodes { filter, last } => {
-                    check_visible(state, principal).await?;
-                    let now = page(state, filter)?;
-                    let update = match last.as_ref() {
-                        None => Some(PageUpdate::Snapshot(now.clone())),
-                        Some(before) => PageDelta::between(before, &now).map(PageUpdate::Delta),
-                    };
-                    *last = Some(now);
-                    Ok(update.map(|u| json(&Ok::<_, AppError>(u))))
-                }
-                Feed::Summary { last } => {
-                    let now = summary(state, principal).await?;
-                    Ok(changed(last, now))
-                }
-                Feed::Jobs { filter, last } => {
-                    let now = crate::jobs::server::list(state, principal, filter).await?;
-                    Ok(changed(last, now))
-                }
-            }
-        }
+            caller: &Caller,
+        ) -> impl Future<Output = Result<Option<String>, AppError>> + Send;
     }
 
-    /// The whole of `now` when it differs from what was sent last.
-    fn changed<T: Serialize + PartialEq>(last: &mut Option<T>, now: T) -> Option<String> {
+    /// A message: `value` as JSON, `Ok`.
+    pub fn message(value: &impl Serialize) -> String {
+        encode(&Ok::<_, AppError>(value))
+    }
+
+    /// The message for `now` when it differs from what was sent last (kept in `last`).
+    pub fn changed<T: Serialize + PartialEq>(last: &mut Option<T>, now: T) -> Option<String> {
         if last.as_ref() == Some(&now) {
             return None;
         }
-        let message = json(&Ok::<_, AppError>(&now));
+        let text = message(&now);
         *last = Some(now);
-        Some(message)
+        Some(text)
     }
 
-    fn json(value: &impl Serialize) -> String {
+    fn encode(value: &impl Serialize) -> String {
         serde_json::to_string(value).unwrap_or_else(|e| {
-            json(&Err::<(), _>(AppError::internal(
+            encode(&Err::<(), _>(AppError::internal(
                 "encoding a live update",
                 e,
             )))
         })
     }
 
-    struct Connection {
-        feed: Feed,
-        state: AppState,
-        principal: Principal,
-        /// What the feed depends on; any tick re-evaluates it.
-        changes: Vec<tokio::sync::watch::Receiver<u64>>,
-        stopping: tokio::sync::watch::Receiver<bool>,
-        until: Instant,
-        first: bool,
-        done: bool,
-    }
-
-    /// The connection's next event: the first message at once, then one per change that
-    /// altered what it shows; `None` ends the stream.
-    async fn next_event(mut c: Connection) -> Option<(Result<Event, Infallible>, Connection)> {
-        if c.done {
-            return None;
-        }
-        loop {
-            if !c.first {
-                let any_change = futures::future::select_all(
-                    c.changes.iter_mut().map(|r| Box::pin(r.changed())),
-                );
-                tokio::select! {
-                    (changed, _, _) = any_change => changed.ok()?,
-                    _ = c.stopping.wait_for(|stopping| *stopping) => return None,
-                    _ = tokio::time::sleep_until(c.until) => return None,
-                }
-                tokio::time::sleep(COALESCE).await;
-                for changes in &mut c.changes {
-                    changes.borrow_and_update();
-                }
-            }
-            let event = match c.feed.next(&c.state, &c.principal).await {
-                Ok(None) => continue,
-                Ok(Some(message)) => Event::default().data(message),
-                Err(error) => {
-                    // Withdrawn access or a cache gone: say so, and stop.
-                    c.done = true;
-                    Event::default().data(json(&Err::<(), _>(error)))
-                }
-            };
-            let event = if c.first {
-                // Reconnect a second after the stream ends (see STREAM_LIFETIME).
-                event.retry(Duration::from_secs(1))
-            } else {
-                event
-            };
-            c.first = false;
-            return Some((Ok(event), c));
-        }
-    }
-
-    async fn open(state: AppState, who: Option<Extension<Authenticated>>, feed: Feed) -> Response {
-        let Some(Extension(who)) = who else {
-            return AppError::Unauthenticated.into_response();
-        };
+    /// Serves `feed` to `caller` as server-sent events (see the module's documentation).
+    pub async fn serve(mut feed: impl Feed, state: AppState, caller: Caller) -> Response {
         // Refuse before streaming, with the error's own status.
-        let allowed = match &feed {
-            Feed::Jobs { .. } => who.principal.check(crate::auth::rules::Action::View, None),
-            _ => check_visible(&state, &who.principal).await,
+        let first = match feed.next(&state, &caller).await {
+            Ok(first) => first,
+            Err(error) => return error.into_response(),
         };
-        if let Err(e) = allowed {
-            return e.into_response();
+        let mut changes = feed.wakes_on(&state);
+        for receiver in &mut changes {
+            receiver.borrow_and_update();
         }
-        let mut changes = vec![state.inventory.changes()];
-        if let Feed::Jobs { .. } = feed {
-            changes.push(state.jobs.changes());
-        }
-        let connection = Connection {
-            feed,
-            changes,
-            stopping: state.stopping.subscribe(),
-            state,
-            principal: who.principal,
-            until: Instant::now() + STREAM_LIFETIME,
-            first: true,
-            done: false,
-        };
-        stream(connection).into_response()
+        let opening = futures::stream::iter(first.map(Ok));
+        let later = futures::stream::unfold(
+            (feed, state.clone(), caller, changes, false),
+            |(mut feed, state, caller, mut changes, done)| async move {
+                if done {
+                    return None;
+                }
+                loop {
+                    let any_change = futures::future::select_all(
+                        changes.iter_mut().map(|r| Box::pin(r.changed())),
+                    );
+                    any_change.await.0.ok()?;
+                    tokio::time::sleep(COALESCE).await;
+                    for receiver in &mut changes {
+                        receiver.borrow_and_update();
+                    }
+                    match feed.next(&state, &caller).await {
+                        Ok(None) => continue,
+                        Ok(Some(text)) => {
+                            return Some((Ok(text), (feed, state, caller, changes, false)))
+                        }
+                        // Withdrawn access or a cache gone: say so, and stop.
+                        Err(error) => {
+                            return Some((Err(error), (feed, state, caller, changes, true)))
+                        }
+                    }
+                }
+            },
+        );
+        sse(&state, STREAM_LIFETIME, opening.chain(later)).await
     }
 
-    fn stream(
-        connection: Connection,
-    ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + Send + 'static> {
-        Sse::new(futures::stream::unfold(connection, next_event)).keep_alive(KeepAlive::default())
-    }
-
-    /// `GET /api/v1/gpu-nodes/stream`, with the table's filters as query parameters.
-    pub async fn gpu_nodes_stream(
-        State(state): State<AppState>,
-        who: Option<Extension<Authenticated>>,
-        Query(filter): Query<NodeFilter>,
+    /// Sends `messages` (text already encoded, or an error) as server-sent events, until
+    /// `lifetime` is over (then the browser reconnects) or the server shuts down.
+    pub async fn sse(
+        state: &AppState,
+        lifetime: Duration,
+        messages: impl Stream<Item = Result<String, AppError>> + Send + 'static,
     ) -> Response {
-        open(state, who, Feed::Nodes { filter, last: None }).await
-    }
-
-    /// `GET /api/v1/jobs/stream`, with the jobs list's filters as query parameters.
-    pub async fn jobs_stream(
-        State(state): State<AppState>,
-        who: Option<Extension<Authenticated>>,
-        Query(filter): Query<JobFilter>,
-    ) -> Response {
-        open(state, who, Feed::Jobs { filter, last: None }).await
-    }
-
-    /// `GET /api/v1/gpu-summary/stream`.
-    pub async fn gpu_summary_stream(
-        State(state): State<AppState>,
-        who: Option<Extension<Authenticated>>,
-    ) -> Response {
-        open(state, who, Feed::Summary { last: None }).await
+        let mut stopping = state.stopping.subscribe();
+        let until = Instant::now() + lifetime;
+        let mut first = true;
+        let events = messages
+            .map(move |item| {
+                let data = match item {
+                    Ok(text) => text,
+                    Err(error) => encode(&Err::<(), _>(error)),
+                };
+                let event = Event::default().data(data);
+                if std::mem::take(&mut first) {
+                    // Reconnect a second after the stream ends (see STREAM_LIFETIME).
+                    Ok::<_, Infallible>(event.retry(Duration::from_secs(1)))
+                } else {
+                    Ok(event)
+                }
+            })
+            .take_until(async move {
+                tokio::select! {
+                    _ = stopping.wait_for(|stopping| *stopping) => {},
+                    _ = tokio::time::sleep_until(until) => {},
+                }
+            });
+        Sse::new(events)
+            .keep_alive(KeepAlive::default())
+            .into_response()
     }
 }
 
@@ -291,9 +233,10 @@ impl Drop for LiveStream {
 }
 
 /// In the browser: follows the stream at `url()` (reopened when the URL changes, closed
-/// when the page goes), handing each message to `on_message` and the connection's state to
-/// `connection`. On the server it does nothing: pages render "Loading…" until hydrated.
-pub fn follow(
+/// when the page goes), handing each message's text to `on_message` and the connection's
+/// state to `connection`. On the server it does nothing: pages render "Loading…" until
+/// hydrated.
+fn follow(
     url: impl Fn() -> String + 'static,
     on_message: impl Fn(String) + Clone + 'static,
     connection: RwSignal<Connection>,
@@ -314,6 +257,28 @@ pub fn follow(
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (url, on_message, connection);
+}
+
+/// In the browser: follows the stream of `T` at `url()` (see [`follow`]), handing each
+/// message to `on_message`, decoded; a message that cannot be decoded arrives as an error.
+pub fn subscribe<T: DeserializeOwned + 'static>(
+    url: impl Fn() -> String + 'static,
+    on_message: impl Fn(Result<T, AppError>) + Clone + 'static,
+    connection: RwSignal<Connection>,
+) {
+    follow(
+        url,
+        move |text| {
+            on_message(
+                serde_json::from_str::<Result<T, AppError>>(&text).unwrap_or_else(|e| {
+                    Err(AppError::Transport {
+                        reason: format!("unreadable update: {e}"),
+                    })
+                }),
+            )
+        },
+        connection,
+    )
 }
 
 /// "live" while the stream is open, otherwise what it is doing.

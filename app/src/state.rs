@@ -6,7 +6,10 @@ use axum::extract::FromRef;
 use leptos::prelude::*;
 use sqlx::SqlitePool;
 
-use crate::auth::server::{AuthSettings, LoginLimiter};
+use crate::auth::caller::{self, Caller};
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::rules::Action;
+use crate::auth::settings::AuthSettings;
 use crate::cluster::Cluster;
 use crate::error::AppError;
 use crate::http_metrics::HttpMetrics;
@@ -26,7 +29,7 @@ pub struct AppState {
     pub cluster: Cluster,
     /// Request counts and latencies, served at `/metrics`.
     pub http_metrics: Arc<HttpMetrics>,
-    /// Session lifetimes and impersonation groups.
+    /// Session lifetimes, cookies and trusted origins.
     pub auth: Arc<AuthSettings>,
     /// Failed logins per account and address, for rate limiting.
     pub login_limiter: Arc<LoginLimiter>,
@@ -36,6 +39,13 @@ pub struct AppState {
     pub jobs: Jobs,
     /// Turns true when the server starts shutting down, so that open streams end.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// The shared state and the caller inside a server function, if the caller may take
+/// `action` (in `namespace`): what every server function starts with.
+pub fn caller(action: Action, namespace: Option<&str>) -> Result<(AppState, Caller), AppError> {
+    let caller = caller::require(action, namespace)?;
+    Ok((app_state()?, caller))
 }
 
 /// The shared state inside a server function or a server-rendered component.

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use gantry_app::nodes::inventory::{node_row, NodeInfo, PodInfo};
-use gantry_app::nodes::{select, GpuNodeRow, NodeFilter};
+use gantry_app::nodes::select::select;
+use gantry_app::nodes::{GpuNodeRow, NodeFilter};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::watcher;

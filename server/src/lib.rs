@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use gantry_app::auth::server::{self as auth, AuthSettings};
+use gantry_app::auth::settings::AuthSettings;
+use gantry_app::auth::{accounts, layer};
 use gantry_app::cluster::{Cluster, ClusterSource};
 use gantry_app::http_metrics::HttpMetrics;
 use gantry_app::nodes::cache::Inventory;
@@ -43,7 +44,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .await
         .map_err(|e| anyhow::anyhow!("GANTRY_DATABASE_URL {}: {e}", config.database_url))?;
     db::record_start(&db, VERSION).await?;
-    auth::ensure_first_admin(&db, config.admin_password.clone().map(|s| s.0))
+    accounts::ensure_first_admin(&db, config.admin_password.clone().map(|s| s.0))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let sessions = SqliteStore::new(db.clone());
@@ -54,6 +55,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let cluster = Cluster::new(ClusterSource {
         kubeconfig: config.kubeconfig.clone(),
         context: config.kube_context.clone(),
+        impersonate_groups: config.impersonate_groups.clone(),
     });
     cluster.connect_and_watch().await;
     let cluster_for_caches = cluster.clone();
@@ -79,7 +81,6 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         auth: Arc::new(AuthSettings {
             session_idle: config.session_idle,
             session_lifetime: config.session_lifetime,
-            impersonate_groups: config.impersonate_groups.clone(),
             trusted_origins: config.trusted_origins.clone(),
             embed_origins: config.embed_origins.clone(),
             secure_cookies: config.secure_cookies,
@@ -95,7 +96,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
 /// embed Gantry, `SameSite=None` (and `Partitioned`, added by `security::headers`, which
 /// tower-sessions 0.14 cannot set) so the cookie works inside their frames; CSRF is then
 /// stopped by the Origin check in `security`. The idle expiry here only sets the
-/// cookie's lifetime; both timeouts are enforced on the server in `auth::server`.
+/// cookie's lifetime; both timeouts are enforced on the server in `auth::session`.
 fn session_layer(state: &AppState) -> SessionManagerLayer<SqliteStore> {
     let embedded = !state.auth.embed_origins.is_empty();
     let idle =
@@ -112,7 +113,8 @@ fn session_layer(state: &AppState) -> SessionManagerLayer<SqliteStore> {
         .with_expiry(Expiry::OnInactivity(idle))
 }
 
-/// Every route: probes, pages, server functions, static files.
+/// Every route: probes, each area's JSON API and streams, pages, server functions, static
+/// files; then the request layers, outermost last.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
@@ -122,36 +124,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/admin/audit.csv", get(gantry_app::audit::export_csv))
-        .route("/api/v1/gpu-nodes", get(gantry_app::nodes::api::gpu_nodes))
-        .route(
-            "/api/v1/gpu-nodes/stream",
-            get(gantry_app::live::gpu_nodes_stream),
-        )
-        .route(
-            "/api/v1/gpu-summary",
-            get(gantry_app::nodes::api::gpu_summary),
-        )
-        .route(
-            "/api/v1/gpu-summary/stream",
-            get(gantry_app::live::gpu_summary_stream),
-        )
-        .route(
-            "/api/v1/jobs",
-            get(gantry_app::jobs::api::list).post(gantry_app::jobs::api::create),
-        )
-        .route("/api/v1/jobs/stream", get(gantry_app::live::jobs_stream))
-        .route(
-            "/api/v1/jobs/{namespace}/{name}",
-            get(gantry_app::jobs::api::detail).delete(gantry_app::jobs::api::cancel),
-        )
-        .route(
-            "/api/v1/jobs/{namespace}/{name}/logs",
-            get(gantry_app::jobs::logs::stream),
-        )
-        .route(
-            "/api/v1/jobs/{namespace}/{name}/logs.txt",
-            get(gantry_app::jobs::logs::download),
-        )
+        // Each area's JSON API and live streams: one line per area.
+        .merge(gantry_app::nodes::api::router())
+        .merge(gantry_app::jobs::api::router())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -162,7 +137,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(http::server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::authenticate,
+            layer::authenticate,
         ))
         .layer(session_layer(&state))
         .layer(axum::middleware::from_fn_with_state(

@@ -18,6 +18,7 @@ async fn inventory() -> Option<Inventory> {
     let cluster = Cluster::new(ClusterSource {
         kubeconfig: vec![kubeconfig],
         context: None,
+        impersonate_groups: Vec::new(),
     });
     cluster.connect_and_watch().await;
     let inventory = Inventory::start(cluster);
@@ -239,6 +240,7 @@ async fn an_outage_keeps_the_last_state_marked_stale_and_recovery_resyncs() {
     let cluster = Cluster::new(ClusterSource {
         kubeconfig: vec![relayed.path().to_path_buf()],
         context: None,
+        impersonate_groups: Vec::new(),
     });
     cluster.connect_and_watch().await;
     let inventory = Inventory::start(cluster);

@@ -1,4 +1,4 @@
-//! Gantry acts as its users on the real local cluster: `Cluster::client_as` impersonates
+//! Gantry acts as its users on the real local cluster: `Cluster::as_user` impersonates
 //! `gantry:<username>` in group `gantry:<role>`, and the RBAC of `k8s/rbac.yaml` plus the
 //! seeded bindings (alice in team-a, bob in team-b) decide. A data scientist of team-a can
 //! neither see nor create anything in team-b, whatever Gantry's own checks say.
@@ -48,6 +48,7 @@ async fn gantry_cluster() -> Option<Cluster> {
     let cluster = Cluster::new(ClusterSource {
         kubeconfig: vec![kubeconfig],
         context: None,
+        impersonate_groups: Vec::new(),
     });
     cluster.connect_and_watch().await;
     wait_for("Gantry to connect", Duration::from_secs(10), || async {
@@ -63,7 +64,7 @@ async fn a_team_a_data_scientist_can_neither_see_nor_create_anything_in_team_b()
         return;
     };
     let alice = cluster
-        .client_as(&user("alice", Role::DataScientist, &["team-a"]), &[])
+        .as_user(&user("alice", Role::DataScientist, &["team-a"]))
         .unwrap();
     let dry_run = PostParams {
         dry_run: true,
@@ -109,15 +110,13 @@ async fn roles_follow_the_impersonated_group() {
 
     // A viewer with no binding in team-a sees nothing there and creates nothing.
     let viewer = cluster
-        .client_as(&user("victor", Role::Viewer, &["team-a"]), &[])
+        .as_user(&user("victor", Role::Viewer, &["team-a"]))
         .unwrap();
     let jobs: Api<Job> = Api::namespaced(viewer, "team-a");
     assert!(forbidden(jobs.create(&dry_run, &job()).await));
 
     // An ops admin works everywhere, nodes included, through the gantry:ops-admin group.
-    let ops = cluster
-        .client_as(&user("olga", Role::OpsAdmin, &[]), &[])
-        .unwrap();
+    let ops = cluster.as_user(&user("olga", Role::OpsAdmin, &[])).unwrap();
     let team_b: Api<Job> = Api::namespaced(ops.clone(), "team-b");
     team_b
         .create(&dry_run, &job())
@@ -143,24 +142,24 @@ async fn access_reviews_answer_for_the_impersonated_user_and_are_cached() {
     let alice = user("alice", Role::DataScientist, &["team-a"]);
     let pods = ("", "pods");
     assert!(cluster
-        .allowed(&alice, &[], "list", pods, Some("team-a"))
+        .allowed(&alice, "list", pods, Some("team-a"))
         .await
         .unwrap());
     assert!(!cluster
-        .allowed(&alice, &[], "list", pods, Some("team-b"))
+        .allowed(&alice, "list", pods, Some("team-b"))
         .await
         .unwrap());
     assert!(!cluster
-        .allowed(&alice, &[], "create", ("batch", "jobs"), Some("team-b"))
+        .allowed(&alice, "create", ("batch", "jobs"), Some("team-b"))
         .await
         .unwrap());
     assert!(cluster
-        .allowed(&alice, &[], "list", ("", "nodes"), None)
+        .allowed(&alice, "list", ("", "nodes"), None)
         .await
         .unwrap());
     let ops = user("olga", Role::OpsAdmin, &[]);
     assert!(cluster
-        .allowed(&ops, &[], "patch", ("", "nodes"), None)
+        .allowed(&ops, "patch", ("", "nodes"), None)
         .await
         .unwrap());
 
@@ -169,7 +168,7 @@ async fn access_reviews_answer_for_the_impersonated_user_and_are_cached() {
     let started = std::time::Instant::now();
     for _ in 0..1000 {
         assert!(!cluster
-            .allowed(&alice, &[], "list", pods, Some("team-b"))
+            .allowed(&alice, "list", pods, Some("team-b"))
             .await
             .unwrap());
     }

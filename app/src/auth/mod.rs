@@ -1,25 +1,62 @@
-//! Identity: logging in and out, who the current user is, and what they may do.
+//! Identity: logging in and out, who the current user is, what they may do, and API tokens.
 //!
-//! `rules` holds the checks (shared with the wasm, so the UI hides what the server refuses);
-//! `server` holds accounts, sessions, tokens and the request layer. Every server function in
-//! every area starts with `auth::server::require(action, namespace)`.
+//! `rules` holds the checks (shared with the wasm, so the UI hides what the server refuses).
+//! On the server: `caller` (who is calling, for handlers and server functions), `layer` (the
+//! request layer that finds out), `session`, `login`, `limiter`, `password`, and the stores of
+//! the `accounts` and `api_tokens` tables. Every server function in every area starts with
+//! `state::caller(action, namespace)` or `caller::require`.
 
+#[cfg(feature = "ssr")]
+pub mod accounts;
+#[cfg(feature = "ssr")]
+pub mod caller;
+#[cfg(feature = "ssr")]
+pub mod layer;
+#[cfg(feature = "ssr")]
+pub mod limiter;
+#[cfg(feature = "ssr")]
+pub mod login;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod password;
 pub mod rules;
 #[cfg(feature = "ssr")]
-pub mod server;
-pub mod tokens;
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod settings;
+#[cfg(feature = "ssr")]
+pub mod token_store;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use rules::Principal;
 
+/// An API token as lists show it: never the secret, only its first characters. Tokens are
+/// for automation (CI pipelines registering models and deploying): created by a user, shown
+/// once, stored as a SHA-256 hash, acting with that user's role and namespaces, optionally
+/// expiring, revocable. Sent as `Authorization: Bearer gantry_…`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct TokenView {
+    pub id: i64,
+    pub owner: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+/// The longest a token may live, in days; longer-lived automation renews.
+pub const MAX_DAYS: u32 = 365;
+
 /// The signed-in user, or `None`.
 #[server(endpoint = "me")]
 pub async fn get_current_user() -> Result<Option<Principal>, AppError> {
-    Ok(server::current().map(|who| who.principal))
+    Ok(caller::current().map(|caller| caller.principal))
 }
 
 /// Logs in: a new session for the account, and the path to go to next. Refusals say
@@ -38,11 +75,11 @@ pub async fn login(
         .await
         .map_err(|e| AppError::internal("reading the session", e))?;
     let username = username.trim().to_lowercase();
-    let client = server::client_address();
+    let client = caller::client_address();
     let ip = client.parse().ok();
-    match server::check_login(&state, &username, password, ip).await {
+    match login::check_login(&state, &username, password, ip).await {
         Ok(row) => {
-            server::start_session(&session, row.id).await?;
+            session::start_session(&session, row.id).await?;
             audit::record(
                 &state.db,
                 &username,
@@ -53,7 +90,7 @@ pub async fn login(
                 &client,
             )
             .await?;
-            Ok(server::safe_next(next.as_deref().unwrap_or("/")))
+            Ok(layer::safe_next(next.as_deref().unwrap_or("/")))
         }
         Err(error) => {
             // Only names that could be usernames are logged, so the log cannot be fed markup.
@@ -91,7 +128,7 @@ pub async fn logout() -> Result<(), AppError> {
     let session = leptos_axum::extract::<tower_sessions::Session>()
         .await
         .map_err(|e| AppError::internal("reading the session", e))?;
-    if let Some(who) = server::current() {
+    if let Some(who) = caller::current() {
         let name = &who.principal.username;
         audit::record(
             &state.db,
@@ -100,89 +137,99 @@ pub async fn logout() -> Result<(), AppError> {
             &format!("account/{name}"),
             "",
             "ok",
-            &server::client_address(),
+            &caller::client_address(),
         )
         .await?;
     }
-    server::end_session(&session).await
+    session::end_session(&session).await
 }
 
-/// A full page load, so that every part of the page (header, navigation, data) is rendered
-/// again for the new user rather than patched.
-fn reload_at(path: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        let _ = window().location().assign(path);
+/// Creates a token for the caller and returns its secret, the only time it is shown.
+#[server(endpoint = "tokens/create")]
+pub async fn create_token(name: String, days: Option<String>) -> Result<String, AppError> {
+    use crate::time::{format_unix, unix_now};
+
+    let (state, caller) = crate::state::caller(rules::Action::View, None)?;
+    if matches!(caller.via, caller::Credential::Token(_)) {
+        return Err(AppError::forbidden(
+            "tokens cannot create tokens; log in to make one",
+        ));
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = path;
-}
-
-/// The login form. After logging in, the user lands where they were going (`?next=`).
-#[component]
-pub fn LoginPage() -> impl IntoView {
-    let query = use_query_map();
-    let next = query.read_untracked().get("next");
-    let action = ServerAction::<Login>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(target)) = action.value().get() {
-            reload_at(&target);
-        }
-    });
-    let error = move || {
-        action
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| e.to_string())
-    };
-    view! {
-        <Title text="Log in" />
-        <section class="login">
-            <h1>"Log in to Gantry"</h1>
-            <ActionForm action attr:class="login-form" attr:aria-label="Log in">
-                <input type="hidden" name="next" value=next />
-                <label>
-                    "Username"
-                    <input type="text" name="username" autocomplete="username" required autofocus />
-                </label>
-                <label>
-                    "Password"
-                    <input type="password" name="password" autocomplete="current-password" required />
-                </label>
-                <p class="form-error" role="alert" data-testid="login-error">{error}</p>
-                <button type="submit" class="primary" disabled=move || action.pending().get()>
-                    "Log in"
-                </button>
-            </ActionForm>
-        </section>
+    let name = name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "name",
+            "use 1 to 100 characters on one line",
+        ));
     }
-}
-
-/// The signed-in user's name and role in the header, with the logout button.
-#[component]
-pub fn UserMenu(user: Principal) -> impl IntoView {
-    let action = ServerAction::<Logout>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = action.value().get() {
-            reload_at("/login");
-        }
-    });
-    view! {
-        <span class="user" data-testid="user">
-            <span class="user-name">{user.display_name}</span>
-            <span class="user-role">{user.role.as_str()}</span>
-            <a class="user-tokens" href="/tokens">"API tokens"</a>
-        </span>
-        <button
-            type="button"
-            class="logout"
-            data-testid="logout"
-            on:click=move |_| {
-                action.dispatch(Logout {});
+    let days = match days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => None,
+        Some(text) => match text.parse::<u32>() {
+            Ok(d) if (1..=MAX_DAYS).contains(&d) => Some(d),
+            _ => {
+                return Err(AppError::invalid(
+                    "days",
+                    format!("a whole number of days from 1 to {MAX_DAYS}, or empty for no expiry"),
+                ))
             }
-        >
-            "Log out"
-        </button>
-    }
+        },
+    };
+    let token = token_store::new_token();
+    let now = unix_now();
+    let expires_at = days.map(|d| format_unix(now + u64::from(d) * 86_400));
+    token_store::insert(
+        &state.db,
+        caller.account_id,
+        &name,
+        &token,
+        &format_unix(now),
+        expires_at.as_deref(),
+    )
+    .await?;
+    let user = &caller.username;
+    let detail = format!(
+        "name={name:?} expires={}",
+        expires_at.as_deref().unwrap_or("never")
+    );
+    crate::audit::record(
+        &state.db,
+        user,
+        "token.create",
+        &format!("account/{user}"),
+        &detail,
+        "ok",
+        &caller::client_address(),
+    )
+    .await?;
+    Ok(token)
+}
+
+/// The caller's tokens; ops admins see everyone's.
+#[server(endpoint = "tokens")]
+pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
+    let (state, caller) = crate::state::caller(rules::Action::View, None)?;
+    let everyone = caller.role.may(rules::Action::Administer);
+    token_store::list(&state.db, everyone, caller.account_id).await
+}
+
+/// Revokes a token: the caller's own, or anyone's for an ops admin. 404 for others', so a
+/// user cannot learn which token ids exist.
+#[server(endpoint = "tokens/revoke")]
+pub async fn revoke_token(id: i64) -> Result<(), AppError> {
+    let (state, caller) = crate::state::caller(rules::Action::View, None)?;
+    let everyone = caller.role.may(rules::Action::Administer);
+    let owner = token_store::owner(&state.db, id, everyone, caller.account_id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("token {id}")))?;
+    token_store::revoke(&state.db, id).await?;
+    crate::audit::record(
+        &state.db,
+        &caller.username,
+        "token.revoke",
+        &format!("token/{id} of {owner}"),
+        "",
+        "ok",
+        &caller::client_address(),
+    )
+    .await
 }

@@ -101,7 +101,7 @@ impl Namespaces {
         }
         let mut names: Vec<String> = Vec::new();
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            if !is_dns1123_label(name) {
+            if !crate::names::is_dns_label(name) {
                 return Err(AppError::invalid(
                     "namespaces",
                     format!(
@@ -155,18 +155,6 @@ impl Principal {
         }
         Ok(())
     }
-}
-
-/// Kubernetes' DNS-1123 label: what namespace names must be.
-pub fn is_dns1123_label(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
 }
 
 /// Usernames: 1–64 of lower-case letters, digits, `.`, `_`, `-`, starting with a letter or

@@ -5,19 +5,18 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher;
 use kube::Api;
 use sqlx::SqlitePool;
 
 use super::manifest::{LAUNCHED_BY, MANAGED_BY};
-use super::JobPhase;
+use super::{store, JobPhase};
 use crate::cluster::Cluster;
 use crate::error::AppError;
+use crate::locks;
+use crate::watch::{self, Change, StaleMarks};
 
 /// What Gantry keeps of a Job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +133,7 @@ impl JobInfo {
             gpu_resource: gpu.map(|(name, _)| name),
             gpu_model: pod
                 .and_then(|p| p.node_selector.as_ref())
-                .and_then(|s| s.get("nvidia.com/gpu.product"))
+                .and_then(|s| s.get(crate::names::GPU_PRODUCT))
                 .cloned(),
             parallelism: spec.and_then(|s| s.parallelism).unwrap_or(1),
             completions: spec.and_then(|s| s.completions).unwrap_or(1),
@@ -151,7 +150,22 @@ struct Shared {
     jobs: RwLock<HashMap<JobKey, JobInfo>>,
     kubeflow: super::kubeflow::KubeflowJobs,
     synced: AtomicBool,
+    /// The Job watch's and each Kubeflow kind's failures.
+    stale: StaleMarks,
     changes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Shared {
+    /// Marks the Job watch stale since `since` (or current again with `None`), and says so.
+    fn set_stale(&self, since: Option<u64>) {
+        if self.stale.set(JOBS, since) {
+            self.tick();
+        }
+    }
+
+    fn tick(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
 }
 
 /// Every Job in the cluster, as last seen; cheap to clone.
@@ -168,81 +182,32 @@ impl Jobs {
                 jobs: RwLock::default(),
                 kubeflow: Arc::default(),
                 synced: AtomicBool::new(false),
+                stale: Default::default(),
                 changes: Arc::new(tokio::sync::watch::Sender::new(0)),
             }),
         };
         let shared = jobs.shared.clone();
         tokio::spawn(async move {
-            let client = loop {
-                match cluster.client() {
-                    Some(client) => break client,
-                    None => tokio::time::sleep(Duration::from_secs(1)).await,
-                }
-            };
+            let client = cluster.wait_for_client().await;
             tokio::spawn(super::kubeflow::follow(
                 client.clone(),
                 shared.kubeflow.clone(),
+                shared.stale.clone(),
                 shared.changes.clone(),
             ));
-            let events =
-                watcher::watcher(Api::<Job>::all(client.clone()), watcher::Config::default())
-                    .default_backoff();
-            let mut events = std::pin::pin!(events);
-            let mut listing = HashMap::new();
-            while let Some(event) = events.next().await {
-                match event {
-                    Ok(Event::Init) => listing.clear(),
-                    Ok(Event::InitApply(job)) => {
-                        let info = JobInfo::from_job(&job);
-                        listing.insert((info.namespace.clone(), info.name.clone()), info);
-                    }
-                    Ok(Event::InitDone) => {
-                        for info in listing.values() {
-                            record(&db, info).await;
-                        }
-                        let all = std::mem::take(&mut listing);
-                        *shared.jobs.write().unwrap_or_else(|e| e.into_inner()) = all;
-                        shared.synced.store(true, Ordering::Relaxed);
-                        shared.changes.send_modify(|n| *n += 1);
-                    }
-                    Ok(Event::Apply(job)) => {
-                        let info = JobInfo::from_job(&job);
-                        let key = (info.namespace.clone(), info.name.clone());
-                        let previous = shared
-                            .jobs
-                            .write()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(key, info.clone());
-                        if previous.as_ref() != Some(&info) {
-                            if previous.as_ref().map(|p| (&p.phase, p.started))
-                                != Some((&info.phase, info.started))
-                            {
-                                record(&db, &info).await;
-                                if matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed) {
-                                    tokio::spawn(capture_logs(
-                                        client.clone(),
-                                        db.clone(),
-                                        info.clone(),
-                                    ));
-                                }
-                            }
-                            shared.changes.send_modify(|n| *n += 1);
-                        }
-                    }
-                    Ok(Event::Delete(job)) => {
-                        let info = JobInfo::from_job(&job);
-                        shared
-                            .jobs
-                            .write()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .remove(&(info.namespace.clone(), info.name.clone()));
-                        record(&db, &info).await;
-                        gone(&db, &info.uid).await;
-                        shared.changes.send_modify(|n| *n += 1);
-                    }
-                    Err(error) => tracing::warn!(%error, "the Job watch failed; retrying"),
-                }
-            }
+            let follower = JobFollower {
+                shared,
+                db,
+                client: client.clone(),
+            };
+            watch::follow(
+                JOBS,
+                Api::<Job>::all(client),
+                watcher::Config::default(),
+                |job| JobInfo::from_job(&job),
+                follower,
+            )
+            .await
         });
         jobs
     }
@@ -255,57 +220,77 @@ impl Jobs {
                 "the job list is still loading",
             ));
         }
-        Ok(self.shared.jobs.read().unwrap_or_else(|e| e.into_inner()))
+        Ok(locks::read(&self.shared.jobs))
     }
 
     /// Kubeflow's training jobs, when their CRDs are installed.
     pub fn kubeflow(
         &self,
     ) -> RwLockReadGuard<'_, HashMap<(String, String, String), super::kubeflow::KubeflowJob>> {
-        self.shared
-            .kubeflow
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        locks::read(&self.shared.kubeflow)
     }
 
-    /// Ticks whenever a Job changes.
+    /// Since when the list may be out of date (the earliest failing watch), if it is.
+    pub fn stale_since(&self) -> Option<u64> {
+        self.shared.stale.since()
+    }
+
+    /// Ticks whenever a Job (or a Kubeflow job) changes, or a watch fails or recovers.
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.changes.subscribe()
     }
 }
 
-fn format(secs: Option<i64>) -> Option<String> {
-    secs.map(|s| crate::auth::server::format_unix(s.max(0) as u64))
+/// The name of the Job watch, in the log and the stale marks.
+const JOBS: &str = "jobs";
+
+/// Applies the Job watch's changes to the cache and the history.
+struct JobFollower {
+    shared: Arc<Shared>,
+    db: SqlitePool,
+    client: kube::Client,
 }
 
-/// Creates or updates the Job's history row. A row written at launch keeps its launcher and
-/// form; failures are logged, never fatal to the watch.
-async fn record(db: &SqlitePool, job: &JobInfo) {
-    let result = sqlx::query(
-        "INSERT INTO jobs (uid, namespace, name, launched_by, created_at, started_at, finished_at,
-                           status, reason, gpus_per_pod, gpu_resource, gpu_model, completions)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (uid) DO UPDATE SET
-           started_at = excluded.started_at, finished_at = excluded.finished_at,
-           status = excluded.status, reason = excluded.reason",
-    )
-    .bind(&job.uid)
-    .bind(&job.namespace)
-    .bind(&job.name)
-    .bind(&job.launched_by)
-    .bind(format(Some(job.created)))
-    .bind(format(job.started))
-    .bind(format(job.finished))
-    .bind(job.phase.as_str())
-    .bind(&job.reason)
-    .bind(job.gpus_per_pod)
-    .bind(&job.gpu_resource)
-    .bind(&job.gpu_model)
-    .bind(job.completions)
-    .execute(db)
-    .await;
-    if let Err(error) = result {
-        tracing::warn!(%error, job = %job.name, "could not record the job's history");
+impl watch::Follower<JobInfo> for JobFollower {
+    async fn apply(&mut self, change: Change<JobInfo>) {
+        match change {
+            Change::Listed(all) => {
+                for info in &all {
+                    store::record(&self.db, info).await;
+                }
+                *locks::write(&self.shared.jobs) = all
+                    .into_iter()
+                    .map(|info| ((info.namespace.clone(), info.name.clone()), info))
+                    .collect();
+                self.shared.synced.store(true, Ordering::Relaxed);
+                self.shared.set_stale(None);
+                self.shared.tick();
+            }
+            Change::Applied(info) => {
+                let key = (info.namespace.clone(), info.name.clone());
+                let previous = locks::write(&self.shared.jobs).insert(key, info.clone());
+                if previous.as_ref() == Some(&info) {
+                    return;
+                }
+                if previous.as_ref().map(|p| (&p.phase, p.started))
+                    != Some((&info.phase, info.started))
+                {
+                    store::record(&self.db, &info).await;
+                    if matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed) {
+                        tokio::spawn(capture_logs(self.client.clone(), self.db.clone(), info));
+                    }
+                }
+                self.shared.tick();
+            }
+            Change::Deleted(info) => {
+                locks::write(&self.shared.jobs)
+                    .remove(&(info.namespace.clone(), info.name.clone()));
+                store::record(&self.db, &info).await;
+                store::gone(&self.db, &info.uid).await;
+                self.shared.tick();
+            }
+            Change::Stale(since) => self.shared.set_stale(Some(since)),
+        }
     }
 }
 
@@ -344,40 +329,7 @@ async fn capture_logs(client: kube::Client, db: SqlitePool, job: JobInfo) {
             let start = text[cut..].find('\n').map_or(cut, |i| cut + i + 1);
             text = text.split_off(start);
         }
-        let result = sqlx::query(
-            "INSERT INTO job_logs (job_uid, pod, lines, captured_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (job_uid, pod) DO UPDATE SET lines = excluded.lines,
-               captured_at = excluded.captured_at",
-        )
-        .bind(&job.uid)
-        .bind(&pod)
-        .bind(text)
-        .bind(crate::auth::server::now_rfc3339())
-        .execute(&db)
-        .await;
-        if let Err(error) = result {
-            tracing::warn!(%error, %pod, "could not keep a pod's last log lines");
-        }
-    }
-}
-
-/// Marks the Job gone from the cluster. One deleted before it finished (cancelled, or
-/// removed by hand) is recorded as failed for that reason, not left "Running" for ever.
-async fn gone(db: &SqlitePool, uid: &str) {
-    let result = sqlx::query(
-        "UPDATE jobs SET deleted_at = ?,
-           reason = CASE WHEN status IN ('Pending', 'Running', 'Suspended')
-                         THEN 'deleted before it finished' ELSE reason END,
-           status = CASE WHEN status IN ('Pending', 'Running', 'Suspended')
-                         THEN 'Failed' ELSE status END
-         WHERE uid = ? AND deleted_at IS NULL",
-    )
-    .bind(crate::auth::server::now_rfc3339())
-    .bind(uid)
-    .execute(db)
-    .await;
-    if let Err(error) = result {
-        tracing::warn!(%error, "could not record that a job is gone");
+        store::keep_log(&db, &job.uid, &pod, text).await;
     }
 }
 

@@ -7,15 +7,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use futures::StreamExt;
-use kube::api::{ApiResource, DynamicObject};
+use kube::api::DynamicObject;
 use kube::discovery::Discovery;
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher;
 use kube::{Api, Client};
 use serde_json::Value;
 
 use super::JobPhase;
+use crate::locks;
+use crate::names::GPU;
+use crate::watch::{self, Change, StaleMarks};
 
 /// The kinds looked for: (group, kind, resource as RBAC names it).
 pub const KINDS: [(&str, &str, &str); 2] = [
@@ -73,10 +74,10 @@ pub fn phase(status: &Value) -> (JobPhase, Option<String>) {
 }
 
 fn gpus(limits: &Value) -> i64 {
-    limits["nvidia.com/gpu"]
+    limits[GPU]
         .as_str()
         .and_then(|q| q.parse().ok())
-        .or_else(|| limits["nvidia.com/gpu"].as_i64())
+        .or_else(|| limits[GPU].as_i64())
         .unwrap_or(0)
 }
 
@@ -134,10 +135,12 @@ fn from_object(kind: &str, group: &str, resource: &str, object: &DynamicObject) 
 pub type KubeflowJobs = Arc<RwLock<HashMap<(String, String, String), KubeflowJob>>>;
 
 /// Finds the installed kinds (retrying every five minutes for the missing ones) and follows
-/// each with a watch into `jobs`, ticking `changes` on every change.
+/// each with a watch into `jobs`, ticking `changes` on every change; a failing watch is marked
+/// in `stale` under its kind.
 pub async fn follow(
     client: Client,
     jobs: KubeflowJobs,
+    stale: StaleMarks,
     changes: Arc<tokio::sync::watch::Sender<u64>>,
 ) {
     let mut followed: Vec<&str> = Vec::new();
@@ -156,13 +159,19 @@ pub async fn follow(
                 if let Some((api_resource, _)) = found {
                     tracing::info!(kind, version = %api_resource.version, "following Kubeflow jobs");
                     followed.push(kind);
-                    tokio::spawn(watch_kind(
-                        client.clone(),
-                        api_resource,
-                        group,
-                        resource,
-                        jobs.clone(),
-                        changes.clone(),
+                    let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource);
+                    let follower = KindFollower {
+                        kind,
+                        jobs: jobs.clone(),
+                        stale: stale.clone(),
+                        changes: changes.clone(),
+                    };
+                    tokio::spawn(watch::follow(
+                        kind,
+                        api,
+                        watcher::Config::default(),
+                        move |object| from_object(kind, group, resource, &object),
+                        follower,
                     ));
                 }
             }
@@ -174,47 +183,41 @@ pub async fn follow(
     }
 }
 
-async fn watch_kind(
-    client: Client,
-    api_resource: ApiResource,
-    group: &'static str,
-    resource: &'static str,
+/// Applies one kind's watch to the shared map.
+struct KindFollower {
+    kind: &'static str,
     jobs: KubeflowJobs,
+    stale: StaleMarks,
     changes: Arc<tokio::sync::watch::Sender<u64>>,
-) {
-    let kind = api_resource.kind.clone();
-    let api: Api<DynamicObject> = Api::all_with(client, &api_resource);
-    let events = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    let mut events = std::pin::pin!(events);
-    let key = |job: &KubeflowJob| (job.kind.clone(), job.namespace.clone(), job.name.clone());
-    let mut listing = Vec::new();
-    while let Some(event) = events.next().await {
-        let mut all = jobs.write().unwrap_or_else(|e| e.into_inner());
-        match event {
-            Ok(Event::Init) => listing.clear(),
-            Ok(Event::InitApply(object)) => {
-                listing.push(from_object(&kind, group, resource, &object))
-            }
-            Ok(Event::InitDone) => {
-                all.retain(|(k, _, _), _| *k != kind);
-                for job in listing.drain(..) {
+}
+
+impl watch::Follower<KubeflowJob> for KindFollower {
+    async fn apply(&mut self, change: Change<KubeflowJob>) {
+        let key = |job: &KubeflowJob| (job.kind.clone(), job.namespace.clone(), job.name.clone());
+        let changed = match change {
+            Change::Listed(listing) => {
+                let mut all = locks::write(&self.jobs);
+                all.retain(|(k, _, _), _| k != self.kind);
+                for job in listing {
                     all.insert(key(&job), job);
                 }
+                drop(all);
+                self.stale.set(self.kind, None);
+                true
             }
-            Ok(Event::Apply(object)) => {
-                let job = from_object(&kind, group, resource, &object);
-                all.insert(key(&job), job);
+            Change::Applied(job) => {
+                locks::write(&self.jobs).insert(key(&job), job);
+                true
             }
-            Ok(Event::Delete(object)) => {
-                all.remove(&key(&from_object(&kind, group, resource, &object)));
+            Change::Deleted(job) => {
+                locks::write(&self.jobs).remove(&key(&job));
+                true
             }
-            Err(error) => {
-                tracing::warn!(%kind, %error, "the Kubeflow job watch failed; retrying");
-                continue;
-            }
+            Change::Stale(since) => self.stale.set(self.kind, Some(since)),
+        };
+        if changed {
+            self.changes.send_modify(|n| *n += 1);
         }
-        drop(all);
-        changes.send_modify(|n| *n += 1);
     }
 }
 

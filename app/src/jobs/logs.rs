@@ -31,52 +31,39 @@ pub use server::{download, stream};
 
 #[cfg(feature = "ssr")]
 mod server {
-    use std::convert::Infallible;
-    use std::time::Duration;
-
     use axum::extract::{Path, Query, State};
     use axum::http::header;
-    use axum::response::sse::{Event, KeepAlive, Sse};
     use axum::response::{IntoResponse, Response};
-    use axum::Extension;
     use futures::{AsyncBufReadExt, StreamExt};
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{Api, ListParams, LogParams};
 
     use super::{LogLine, LogQuery};
+    use crate::auth::caller::Caller;
     use crate::auth::rules::Action;
-    use crate::auth::server::Authenticated;
     use crate::error::AppError;
+    use crate::live;
     use crate::state::AppState;
 
-    /// A log stream ends after this long; the page reconnects with a fresh tail.
-    const STREAM_LIFETIME: Duration = Duration::from_secs(1800);
+    /// A log stream ends after this long; the page reconnects with a fresh tail (so longer
+    /// than other streams, whose reconnection costs nothing).
+    const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(1800);
 
     /// The pods to read: the named one (if it belongs to the job) or all of the job's.
     async fn pods(
         state: &AppState,
-        who: Option<Extension<Authenticated>>,
+        caller: &Caller,
         namespace: &str,
         job: &str,
         query: &LogQuery,
     ) -> Result<(Api<Pod>, Vec<String>), AppError> {
-        let Some(Extension(who)) = who else {
-            return Err(AppError::Unauthenticated);
-        };
-        who.principal.check(Action::View, Some(namespace))?;
-        let client = state
-            .cluster
-            .client_as(&who.principal, &state.auth.impersonate_groups)?;
+        caller.check(Action::View, Some(namespace))?;
+        let client = state.cluster.as_user(caller)?;
         let api: Api<Pod> = Api::namespaced(client, namespace);
         let list = api
             .list(&ListParams::default().labels(&format!("job-name={job}")))
             .await
-            .map_err(|e| match e {
-                kube::Error::Api(s) if s.code == 403 => {
-                    AppError::forbidden(format!("the cluster refused: {}", s.message))
-                }
-                other => AppError::unavailable("Kubernetes", other.to_string()),
-            })?;
+            .map_err(|e| AppError::from_kube(e, &format!("the pods of job {namespace}/{job}")))?;
         let mut names: Vec<String> = list
             .items
             .into_iter()
@@ -108,11 +95,11 @@ mod server {
     /// [`LogLine`] (or an `AppError`, after which the stream ends).
     pub async fn stream(
         State(state): State<AppState>,
-        who: Option<Extension<Authenticated>>,
+        caller: Caller,
         Path((namespace, job)): Path<(String, String)>,
         Query(query): Query<LogQuery>,
     ) -> Response {
-        let (api, names) = match pods(&state, who, &namespace, &job, &query).await {
+        let (api, names) = match pods(&state, &caller, &namespace, &job, &query).await {
             Ok(found) => found,
             Err(e) => return e.into_response(),
         };
@@ -127,39 +114,22 @@ mod server {
             };
             streams.push(lines.map(move |line| (pod.clone(), line)));
         }
-        let mut stopping = state.stopping.subscribe();
-        let until = tokio::time::Instant::now() + STREAM_LIFETIME;
-        let events = futures::stream::select_all(streams)
-            .map(|(pod, line)| {
-                let message = match line {
-                    Ok(line) => serde_json::to_string(&Ok::<_, AppError>(LogLine { pod, line })),
-                    Err(e) => serde_json::to_string(&Err::<LogLine, _>(AppError::unavailable(
-                        "Kubernetes",
-                        e.to_string(),
-                    ))),
-                };
-                Ok::<_, Infallible>(Event::default().data(message.unwrap_or_default()))
-            })
-            .take_until(async move {
-                tokio::select! {
-                    _ = stopping.wait_for(|s| *s) => {},
-                    _ = tokio::time::sleep_until(until) => {},
-                }
-            });
-        Sse::new(events)
-            .keep_alive(KeepAlive::default())
-            .into_response()
+        let lines = futures::stream::select_all(streams).map(|(pod, line)| match line {
+            Ok(line) => Ok(live::message(&LogLine { pod, line })),
+            Err(e) => Err(AppError::unavailable("Kubernetes", e.to_string())),
+        });
+        live::sse(&state, STREAM_LIFETIME, lines).await
     }
 
     /// `GET /api/v1/jobs/{namespace}/{name}/logs.txt?pod=&container=`: the whole log of one pod
     /// (or of each pod in turn) as a file.
     pub async fn download(
         State(state): State<AppState>,
-        who: Option<Extension<Authenticated>>,
+        caller: Caller,
         Path((namespace, job)): Path<(String, String)>,
         Query(query): Query<LogQuery>,
     ) -> Response {
-        let (api, names) = match pods(&state, who, &namespace, &job, &query).await {
+        let (api, names) = match pods(&state, &caller, &namespace, &job, &query).await {
             Ok(found) => found,
             Err(e) => return e.into_response(),
         };

@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::form::{Checked, JobForm};
+use crate::names::{GPU, GPU_PRODUCT};
 
 /// Marks the Jobs Gantry launched (and their pods, through the template).
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "gantry");
@@ -128,11 +129,11 @@ pub fn job(form: &JobForm, checked: &Checked, launched_by: &str) -> Job {
     }
 
     let node_selector = (!form.gpu_model.is_empty())
-        .then(|| BTreeMap::from([("nvidia.com/gpu.product".to_string(), form.gpu_model.clone())]));
+        .then(|| BTreeMap::from([(GPU_PRODUCT.to_string(), form.gpu_model.clone())]));
     // GPU nodes are commonly tainted so that only GPU work lands there.
     let tolerations = (checked.gpus > 0).then(|| {
         vec![Toleration {
-            key: Some("nvidia.com/gpu".into()),
+            key: Some(GPU.into()),
             operator: Some("Exists".into()),
             effect: Some("NoSchedule".into()),
             ..Default::default()
@@ -199,7 +200,8 @@ pub fn job(form: &JobForm, checked: &Checked, launched_by: &str) -> Job {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::form::{validate, Context, KeyValue, Mount, SecretRef, GPU};
+    use crate::jobs::form::{validate, Context, KeyValue, Mount, SecretRef};
+    use crate::names::GPU;
 
     #[test]
     fn the_manifest_carries_every_field_of_the_form() {

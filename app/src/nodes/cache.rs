@@ -16,11 +16,9 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher;
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
@@ -28,6 +26,8 @@ use super::inventory::{node_row, NodeInfo, PodInfo};
 use super::{GpuNodeRow, GpuSummary, NodeFilter, NodePage};
 use crate::cluster::Cluster;
 use crate::error::AppError;
+use crate::locks;
+use crate::watch::{self, Change};
 
 /// A pod's identity in the index: namespace and name.
 pub type PodKey = (String, String);
@@ -260,12 +260,7 @@ impl Inventory {
         };
         let shared = inventory.shared.clone();
         tokio::spawn(async move {
-            let client = loop {
-                match cluster.client() {
-                    Some(client) => break client,
-                    None => tokio::time::sleep(Duration::from_secs(1)).await,
-                }
-            };
+            let client = cluster.wait_for_client().await;
             let (nodes_ready, nodes_listed) = tokio::sync::oneshot::channel();
             let (pods_ready, pods_listed) = tokio::sync::oneshot::channel();
             tokio::spawn(follow(
@@ -285,7 +280,7 @@ impl Inventory {
             ));
             if nodes_listed.await.is_ok() && pods_listed.await.is_ok() {
                 shared.synced.store(true, Ordering::Relaxed);
-                let index = shared.index.read().unwrap_or_else(|e| e.into_inner());
+                let index = locks::read(&shared.index);
                 tracing::info!(
                     nodes = index.nodes.len(),
                     pods = index.pods.len(),
@@ -311,9 +306,7 @@ impl Inventory {
                 "the node and pod caches are still loading",
             ));
         }
-        // A panic while writing leaves a consistent index (each update is one assignment
-        // away from whole), so a poisoned lock is still read.
-        Ok(self.shared.index.read().unwrap_or_else(|e| e.into_inner()))
+        Ok(locks::read(&self.shared.index))
     }
 
     /// The index's size and health as gauges for `/metrics`: objects held, GPU nodes,
@@ -321,7 +314,7 @@ impl Inventory {
     pub fn gauges(&self) -> prometheus_client::registry::Registry {
         use prometheus_client::metrics::gauge::Gauge;
         let mut registry = prometheus_client::registry::Registry::with_prefix("gantry_inventory");
-        let index = self.shared.index.read().unwrap_or_else(|e| e.into_inner());
+        let index = locks::read(&self.shared.index);
         let figures = [
             ("nodes", "Nodes held", index.nodes.len() as i64),
             (
@@ -399,7 +392,7 @@ impl Inventory {
     }
 
     fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
-        self.shared.memo.lock().unwrap_or_else(|e| e.into_inner())
+        locks::lock(&self.shared.memo)
     }
 
     /// Ticks whenever anything shown changes: rows, pending pods, staleness.
@@ -410,67 +403,59 @@ impl Inventory {
 
 impl Shared {
     fn write(&self, update: impl FnOnce(&mut Index) -> bool) {
-        let changed = update(&mut self.index.write().unwrap_or_else(|e| e.into_inner()));
+        let changed = update(&mut locks::write(&self.index));
         if changed {
             self.changes.send_modify(|n| *n += 1);
         }
     }
 }
 
-/// Follows one kind for ever: LIST then WATCH, each event applied to the index. On any
-/// error the state is marked stale and kept, and after a backoff (0.5 s doubling to 30 s)
-/// a new watch LISTs again; a complete LIST replaces the state and clears the mark.
+/// Feeds one kind into the index: `watch::follow`'s changes become index updates, and each
+/// kind has its own stale mark.
+struct IndexFollower<K> {
+    shared: Arc<Shared>,
+    first_list: Option<tokio::sync::oneshot::Sender<()>>,
+    kind: std::marker::PhantomData<fn() -> K>,
+}
+
+impl<K: Indexed> watch::Follower<(K::Key, Option<K::Info>)> for IndexFollower<K> {
+    async fn apply(&mut self, change: Change<(K::Key, Option<K::Info>)>) {
+        match change {
+            Change::Listed(all) => {
+                let all = all
+                    .into_iter()
+                    .filter_map(|(key, info)| Some((key, info?)))
+                    .collect();
+                self.shared.write(|index| {
+                    K::replace(index, all);
+                    index.stale[K::SLOT] = None;
+                    true
+                });
+                if let Some(ready) = self.first_list.take() {
+                    let _ = ready.send(());
+                }
+            }
+            Change::Applied((key, info)) => self.shared.write(|index| K::set(index, key, info)),
+            Change::Deleted((key, _)) => self.shared.write(|index| K::set(index, key, None)),
+            Change::Stale(since) => self.shared.write(|index| {
+                index.stale[K::SLOT] = Some(since);
+                true
+            }),
+        }
+    }
+}
+
+/// Follows one kind for ever into the index (see `crate::watch` for the failure policy).
 async fn follow<K: Indexed>(
     api: Api<K>,
     config: watcher::Config,
     shared: Arc<Shared>,
     first_list: tokio::sync::oneshot::Sender<()>,
 ) {
-    let mut first_list = Some(first_list);
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        let mut events = std::pin::pin!(watcher::watcher(api.clone(), config.clone()));
-        let mut listing: HashMap<K::Key, K::Info> = HashMap::new();
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(Event::Init) => listing.clear(),
-                Ok(Event::InitApply(object)) => {
-                    if let Some(info) = object.info() {
-                        listing.insert(object.key(), info);
-                    }
-                }
-                Ok(Event::InitDone) => {
-                    let all = std::mem::take(&mut listing);
-                    shared.write(|index| {
-                        K::replace(index, all);
-                        index.stale[K::SLOT] = None;
-                        true
-                    });
-                    backoff = Duration::from_millis(500);
-                    if let Some(ready) = first_list.take() {
-                        let _ = ready.send(());
-                    }
-                }
-                Ok(Event::Apply(object)) => {
-                    shared.write(|index| K::set(index, object.key(), object.info()));
-                }
-                Ok(Event::Delete(object)) => {
-                    shared.write(|index| K::set(index, object.key(), None));
-                }
-                Err(error) => {
-                    tracing::warn!(kind = K::NAME, %error, ?backoff, "watch failed; serving the last state");
-                    shared.write(|index| {
-                        let first = index.stale[K::SLOT].is_none();
-                        if first {
-                            index.stale[K::SLOT] = Some(crate::auth::server::unix_now());
-                        }
-                        first
-                    });
-                    break;
-                }
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
+    let follower = IndexFollower::<K> {
+        shared,
+        first_list: Some(first_list),
+        kind: std::marker::PhantomData,
+    };
+    watch::follow(K::NAME, api, config, |o: K| (o.key(), o.info()), follower).await
 }

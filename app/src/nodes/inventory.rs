@@ -8,15 +8,7 @@ use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::{GpuNodeRow, NodeHealth, Owner};
-
-/// The resource name of whole GPUs (and of time-sliced replicas) from the NVIDIA plugin.
-pub const GPU: &str = "nvidia.com/gpu";
-/// MIG slices in mixed mode are resources of their own: `nvidia.com/mig-<profile>`.
-pub const MIG_PREFIX: &str = "nvidia.com/mig-";
-
-fn is_gpu_resource(name: &str) -> bool {
-    name == GPU || name.starts_with(MIG_PREFIX)
-}
+use crate::names::{is_gpu_resource, GPU_PRODUCT};
 
 /// A whole-number quantity (GPU counts are never fractional); anything else counts as 0.
 fn count(quantity: &Quantity) -> i64 {
@@ -302,10 +294,7 @@ pub fn node_row<'a>(
     let used: i64 = allocated.values().sum();
     Some(GpuNodeRow {
         name: node.name.clone(),
-        model: node
-            .label("nvidia.com/gpu.product")
-            .unwrap_or("unknown")
-            .to_string(),
+        model: node.label(GPU_PRODUCT).unwrap_or("unknown").to_string(),
         family: node.label("nvidia.com/gpu.family").map(str::to_string),
         gpu_memory_mib: node
             .label("nvidia.com/gpu.memory")
@@ -333,6 +322,7 @@ pub fn node_row<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::GPU;
     use serde_json::json;
 
     fn pod(value: serde_json::Value) -> Pod {

@@ -4,8 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::error::AppError;
+use crate::layout::StaleNotice;
 use crate::live::{self, LiveBadge};
-use crate::nodes::{GpuSummary, PendingPod, StaleNotice};
+use crate::nodes::{GpuSummary, PendingPod};
 
 /// The landing page: GPUs by model, how many are free, the nodes that need attention and
 /// the pods waiting for GPUs, kept current by the summary stream.
@@ -13,17 +14,9 @@ use crate::nodes::{GpuSummary, PendingPod, StaleNotice};
 pub fn OverviewPage() -> impl IntoView {
     let summary: RwSignal<Option<Result<GpuSummary, AppError>>> = RwSignal::new(None);
     let connection = RwSignal::new(live::Connection::Connecting);
-    live::follow(
+    live::subscribe(
         || "/api/v1/gpu-summary/stream".to_string(),
-        move |text| {
-            summary.set(Some(
-                serde_json::from_str::<Result<GpuSummary, AppError>>(&text).unwrap_or_else(|e| {
-                    Err(AppError::Transport {
-                        reason: format!("unreadable update: {e}"),
-                    })
-                }),
-            ))
-        },
+        move |message| summary.set(Some(message)),
         connection,
     );
     let stale = move || {

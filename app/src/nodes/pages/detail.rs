@@ -1,184 +1,36 @@
-//! One GPU node in full: its row, labels, taints, a capacity bar per resource, the pods
-//! holding its GPUs with what owns them, and its events.
+//! `/nodes/{name}`: one GPU node in full: its row, labels, taints, a capacity bar per
+//! resource, the pods holding its GPUs with what owns them, and its events.
 
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use serde::{Deserialize, Serialize};
 
-use super::{health_text, GpuNodeRow, Owner, StaleNotice};
+use super::list::health_text;
 use crate::error::AppError;
+use crate::layout::StaleNotice;
 use crate::live::{self, LiveBadge};
+use crate::nodes::{NodeDetail, Owner};
 
-/// A pod bound to the node that holds GPUs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GpuPod {
-    pub namespace: String,
-    pub name: String,
-    pub owner: Option<Owner>,
-    pub gpus: BTreeMap<String, i64>,
-}
-
-/// An event about the node, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeEvent {
-    /// `Normal` or `Warning`.
-    pub kind: String,
-    pub reason: String,
-    pub message: String,
-    pub count: i32,
-    pub last_seen: String,
-}
-
-/// Everything the detail page shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeDetail {
-    pub row: GpuNodeRow,
-    pub labels: BTreeMap<String, String>,
-    pub taints: Vec<String>,
-    /// GPU pods in namespaces whose pods the caller may list.
-    pub pods: Vec<GpuPod>,
-    /// GPU pods elsewhere: how many, and how many GPUs they hold.
-    pub hidden_pods: usize,
-    pub hidden_gpus: i64,
-    /// The node's events, or why they could not be read.
-    pub events: Result<Vec<NodeEvent>, String>,
-    pub stale_since: Option<String>,
-}
-
-/// A DNS subdomain name, as node names are.
-pub fn is_node_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-}
-
-/// The node's events: read as the caller (Gantry does not cache events), from `default`,
-/// where events about cluster-scoped objects are recorded.
-#[cfg(feature = "ssr")]
-async fn node_events(client: kube::Client, node: &str) -> Result<Vec<NodeEvent>, String> {
-    use k8s_openapi::api::core::v1::Event;
-    use kube::api::{Api, ListParams};
-
-    let params = ListParams::default()
-        .fields(&format!(
-            "involvedObject.kind=Node,involvedObject.name={node}"
-        ))
-        .limit(100);
-    let list = Api::<Event>::namespaced(client, "default")
-        .list(&params)
-        .await
-        .map_err(|e| match e {
-            kube::Error::Api(status) if status.code == 403 => {
-                "the cluster does not let you read events".to_string()
-            }
-            other => format!("could not read events: {other}"),
-        })?;
-    let mut events: Vec<NodeEvent> = list
-        .items
-        .into_iter()
-        .map(|e| {
-            let last_seen = e
-                .last_timestamp
-                .map(|t| t.0)
-                .or(e.event_time.map(|t| t.0))
-                .or(e.metadata.creation_timestamp.map(|t| t.0));
-            NodeEvent {
-                kind: e.type_.unwrap_or_default(),
-                reason: e.reason.unwrap_or_default(),
-                message: e.message.unwrap_or_default(),
-                count: e.count.unwrap_or(1),
-                last_seen: last_seen.map(|t| t.to_string()).unwrap_or_default(),
-            }
-        })
-        .collect();
-    events.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
-    Ok(events)
-}
-
-#[server(endpoint = "gpu-node")]
-pub async fn get_gpu_node(name: String) -> Result<NodeDetail, AppError> {
-    use super::answers::{check_visible, pod_namespaces};
-    use crate::auth::rules::Action;
-    use crate::auth::server::format_unix;
-
-    let who = crate::auth::server::require(Action::View, None)?;
-    if !is_node_name(&name) {
-        return Err(AppError::invalid("name", "not a node name"));
-    }
-    let state = crate::state::app_state()?;
-    check_visible(&state, &who.principal).await?;
-    let (row, info, pods, stale_since) = {
-        let index = state.inventory.read()?;
-        let row = index.rows.get(&name).cloned();
-        let info = index.nodes.get(&name).cloned();
-        let pods: Vec<_> = index
-            .pods_on(&name)
-            .filter(|p| p.gpu_total() > 0)
-            .cloned()
-            .collect();
-        (row, info, pods, index.stale_since().map(format_unix))
-    };
-    let (Some(row), Some(info)) = (row, info) else {
-        return Err(AppError::not_found(format!("GPU node {name:?}")));
-    };
-    let visible = pod_namespaces(
-        &state,
-        &who.principal,
-        pods.iter().map(|p| p.namespace.as_str()),
-    )
-    .await?;
-    let (shown, hidden): (Vec<_>, Vec<_>) = pods
-        .into_iter()
-        .partition(|p| visible.contains(&p.namespace));
-    let client = state
-        .cluster
-        .client_as(&who.principal, &state.auth.impersonate_groups)?;
-    Ok(NodeDetail {
-        row,
-        labels: info.labels,
-        taints: info.taints,
-        hidden_pods: hidden.len(),
-        hidden_gpus: hidden.iter().map(|p| p.gpu_total()).sum(),
-        pods: shown
-            .into_iter()
-            .map(|p| GpuPod {
-                namespace: p.namespace,
-                name: p.name,
-                owner: p.owner,
-                gpus: p.gpus,
-            })
-            .collect(),
-        events: node_events(client, &name).await,
-        stale_since,
-    })
-}
-
-/// `/nodes/{name}`: reloaded whenever the nodes stream reports a change to this node.
+/// `/nodes/{name}`: the node in full, pushed again by the node's own stream whenever it or
+/// the GPU pods on it change.
 #[component]
 pub fn NodeDetailPage() -> impl IntoView {
     let params = use_params_map();
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    let changed = RwSignal::new(0u64);
+    let detail: RwSignal<Option<Result<NodeDetail, AppError>>> = RwSignal::new(None);
     let connection = RwSignal::new(live::Connection::Connecting);
-    live::follow(
+    live::subscribe(
         move || {
             format!(
-                "/api/v1/gpu-nodes/stream?{}",
-                crate::url::query(&[("search", &name.get())])
+                "/api/v1/gpu-nodes/{}/stream",
+                crate::url::encode_component(&name.get())
             )
         },
-        move |_| changed.update(|n| *n += 1),
+        move |message| detail.set(Some(message)),
         connection,
     );
-    let detail = LocalResource::new(move || {
-        changed.get();
-        get_gpu_node(name.get())
-    });
     view! {
         <Title text=move || name.get() />
         <section class="page">

@@ -1,0 +1,132 @@
+//! The request layer that says who each request is from (a bearer token, else the session),
+//! reading the account on every request so that disabling it takes effect at once.
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use super::caller::{Caller, Credential};
+use super::{accounts, session, token_store};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Paths that never depend on who asks: probes, metrics, the front end's files. They skip
+/// the session and account lookups, which would otherwise cost two database reads for
+/// every script, stylesheet and wasm fetch of every page load.
+fn needs_no_identity(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.svg")
+        || path.starts_with("/pkg/")
+}
+
+/// Server functions anyone may call: logging in, and asking who is logged in. Every other
+/// `/api/` call without a user is a 401 here, before its arguments are even read; each
+/// function then checks its own role and namespace rules.
+fn is_public_api(path: &str) -> bool {
+    matches!(path, "/api/login" | "/api/me")
+}
+
+/// Says who the request is from (an `Authorization: Bearer` token, else the session) by
+/// putting [`Caller`] into its extensions; sends anonymous page requests to the
+/// login page. A token that is not valid is a 401 at once: automation should hear why.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if needs_no_identity(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_string);
+    let found = match bearer {
+        Some(token) => match token_store::token_account(&state.db, &token).await {
+            Some((account, token_id)) => Some((account, Credential::Token(token_id))),
+            None => {
+                return (
+                    [(header::WWW_AUTHENTICATE, "Bearer")],
+                    AppError::Unauthenticated,
+                )
+                    .into_response()
+            }
+        },
+        None => session::session_account(&state.auth, &session)
+            .await
+            .map(|account| (account, Credential::Session)),
+    };
+    // The account is read on every request, so disabling it or changing its role takes
+    // effect at once, not at the next login.
+    let authenticated = match found {
+        Some((account_id, via)) => match accounts::account_by_id(&state.db, account_id).await {
+            Ok(Some(row)) if !row.disabled => row.principal().ok().map(|principal| Caller {
+                principal,
+                account_id,
+                via,
+            }),
+            _ => None,
+        },
+        None => None,
+    };
+    match authenticated {
+        Some(who) => {
+            request.extensions_mut().insert(who);
+        }
+        None if request.uri().path().starts_with("/api/") => {
+            if !is_public_api(request.uri().path()) {
+                return AppError::Unauthenticated.into_response();
+            }
+        }
+        None if request.method() == Method::GET && request.uri().path() != "/login" => {
+            let next_path = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let target = format!("/login?next={}", crate::url::encode_component(next_path));
+            return Redirect::to(&target).into_response();
+        }
+        None => {}
+    }
+    next.run(request).await
+}
+
+/// Where a successful login goes: `next` if it is a path on this site, else the overview.
+/// Anything else (`//evil.example`, `https://…`, `javascript:`) would make the login page an
+/// open redirect.
+pub fn safe_next(next: &str) -> String {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control());
+    if ok {
+        next.to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next("/jobs?ns=team-a"), "/jobs?ns=team-a");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/\\evil",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad}");
+        }
+    }
+}

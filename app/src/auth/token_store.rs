@@ -1,0 +1,132 @@
+//! The `api_tokens` table: tokens stored as SHA-256 hashes, looked up, listed and revoked.
+
+use sha2::{Digest, Sha256};
+use sqlx::SqlitePool;
+
+use super::password::random_secret;
+use super::TokenView;
+use crate::error::AppError;
+use crate::time::now_rfc3339;
+
+/// What a new token is shown as, once: a fixed prefix so secret scanners can spot it.
+const TOKEN_PREFIX: &str = "gantry_";
+
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new token's secret text; only its hash is stored.
+pub fn new_token() -> String {
+    format!("{TOKEN_PREFIX}{}", random_secret(32))
+}
+
+/// The account and token id of a live (not revoked, not expired) token.
+pub async fn token_account(db: &SqlitePool, token: &str) -> Option<(i64, i64)> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT id, account_id FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > ?2)",
+    )
+    .bind(hash_token(token))
+    .bind(now_rfc3339())
+    .fetch_optional(db)
+    .await
+    .ok()?;
+    let (token_id, account_id) = row?;
+    let _ = sqlx::query("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2")
+        .bind(now_rfc3339())
+        .bind(token_id)
+        .execute(db)
+        .await;
+    Some((account_id, token_id))
+}
+
+/// Stores a new token (its hash and its first characters, never the secret).
+pub async fn insert(
+    db: &SqlitePool,
+    account_id: i64,
+    name: &str,
+    token: &str,
+    created_at: &str,
+    expires_at: Option<&str>,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO api_tokens (account_id, name, prefix, token_hash, created_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(account_id)
+    .bind(name)
+    .bind(&token[..14])
+    .bind(hash_token(token))
+    .bind(created_at)
+    .bind(expires_at)
+    .execute(db)
+    .await
+    .map_err(|e| AppError::internal("creating a token", e))?;
+    Ok(())
+}
+
+/// The tokens of `account_id`, or everyone's; newest first.
+pub async fn list(
+    db: &SqlitePool,
+    everyone: bool,
+    account_id: i64,
+) -> Result<Vec<TokenView>, AppError> {
+    sqlx::query_as(
+        "SELECT t.id, a.username AS owner, t.name, t.prefix, t.created_at, t.expires_at, \
+         t.revoked_at, t.last_used_at FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+         WHERE ?1 OR t.account_id = ?2 ORDER BY t.id DESC",
+    )
+    .bind(everyone)
+    .bind(account_id)
+    .fetch_all(db)
+    .await
+    .map_err(|e| AppError::internal("listing tokens", e))
+}
+
+/// The owner's username of token `id` if it is `account_id`'s (or if `everyone`).
+pub async fn owner(
+    db: &SqlitePool,
+    id: i64,
+    everyone: bool,
+    account_id: i64,
+) -> Result<Option<String>, AppError> {
+    let owner: Option<(String,)> = sqlx::query_as(
+        "SELECT a.username FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+         WHERE t.id = ?1 AND (?2 OR t.account_id = ?3)",
+    )
+    .bind(id)
+    .bind(everyone)
+    .bind(account_id)
+    .fetch_optional(db)
+    .await
+    .map_err(|e| AppError::internal("revoking a token", e))?;
+    Ok(owner.map(|(name,)| name))
+}
+
+/// Marks token `id` revoked (once: a second revocation keeps the first time).
+pub async fn revoke(db: &SqlitePool, id: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(db)
+        .await
+        .map_err(|e| AppError::internal("revoking a token", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_stored_hashed() {
+        let token = new_token();
+        assert!(token.starts_with("gantry_") && token.len() == 7 + 64);
+        assert_ne!(token, new_token());
+        assert_eq!(hash_token(&token).len(), 64);
+        assert_ne!(hash_token(&token), token);
+    }
+}

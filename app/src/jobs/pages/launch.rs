@@ -1,0 +1,461 @@
+//! `/jobs/new`: the launch form: every field, the manifest preview, and each error beside its
+//! field; prefilled from a job (`?from=namespace/name`) or a template.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::error::AppError;
+use crate::jobs::form::{self, FieldError, JobForm};
+use crate::jobs::{
+    get_job_form, get_launch_context, get_template, launch_job, list_templates, preview_job,
+    save_template,
+};
+
+/// The launch form's inputs, one text signal each; lists are edited as lines of text
+/// (see `form::lines`).
+#[derive(Clone, Copy)]
+struct FormFields {
+    name: RwSignal<String>,
+    namespace: RwSignal<String>,
+    image: RwSignal<String>,
+    command: RwSignal<String>,
+    args: RwSignal<String>,
+    env: RwSignal<String>,
+    secret_env: RwSignal<String>,
+    gpus: RwSignal<String>,
+    gpu_model: RwSignal<String>,
+    gpu_resource: RwSignal<String>,
+    cpu_request: RwSignal<String>,
+    cpu_limit: RwSignal<String>,
+    memory_request: RwSignal<String>,
+    memory_limit: RwSignal<String>,
+    mounts: RwSignal<String>,
+    shm_size: RwSignal<String>,
+    parallelism: RwSignal<String>,
+    completions: RwSignal<String>,
+    backoff_limit: RwSignal<String>,
+    deadline: RwSignal<String>,
+    ttl: RwSignal<String>,
+    labels: RwSignal<String>,
+    annotations: RwSignal<String>,
+    hyperparameters: RwSignal<String>,
+    hyperparameters_as: RwSignal<String>,
+}
+
+impl FormFields {
+    fn new(form: &JobForm) -> FormFields {
+        let text = |value: &str| RwSignal::new(value.to_string());
+        FormFields {
+            name: text(&form.name),
+            namespace: text(&form.namespace),
+            image: text(&form.image),
+            command: text(&form.command),
+            args: text(&form.args),
+            env: text(&form::lines::pairs_text(&form.env)),
+            secret_env: text(&form::lines::secrets_text(&form.secret_env)),
+            gpus: text(&form.gpus),
+            gpu_model: text(&form.gpu_model),
+            gpu_resource: text(&form.gpu_resource),
+            cpu_request: text(&form.cpu_request),
+            cpu_limit: text(&form.cpu_limit),
+            memory_request: text(&form.memory_request),
+            memory_limit: text(&form.memory_limit),
+            mounts: text(&form::lines::mounts_text(&form.mounts)),
+            shm_size: text(&form.shm_size),
+            parallelism: text(&form.parallelism),
+            completions: text(&form.completions),
+            backoff_limit: text(&form.backoff_limit),
+            deadline: text(&form.active_deadline_seconds),
+            ttl: text(&form.ttl_seconds_after_finished),
+            labels: text(&form::lines::pairs_text(&form.labels)),
+            annotations: text(&form::lines::pairs_text(&form.annotations)),
+            hyperparameters: text(&form::lines::pairs_text(&form.hyperparameters)),
+            hyperparameters_as: text(&form.hyperparameters_as),
+        }
+    }
+
+    /// Replaces every input with `form`'s value (a clone, a template).
+    fn fill(&self, form: &JobForm) {
+        let other = FormFields::new(form);
+        for (mine, theirs) in self.all().into_iter().zip(other.all()) {
+            mine.set(theirs.get_untracked());
+            theirs.dispose();
+        }
+    }
+
+    fn all(&self) -> [RwSignal<String>; 25] {
+        [
+            self.name,
+            self.namespace,
+            self.image,
+            self.command,
+            self.args,
+            self.env,
+            self.secret_env,
+            self.gpus,
+            self.gpu_model,
+            self.gpu_resource,
+            self.cpu_request,
+            self.cpu_limit,
+            self.memory_request,
+            self.memory_limit,
+            self.mounts,
+            self.shm_size,
+            self.parallelism,
+            self.completions,
+            self.backoff_limit,
+            self.deadline,
+            self.ttl,
+            self.labels,
+            self.annotations,
+            self.hyperparameters,
+            self.hyperparameters_as,
+        ]
+    }
+
+    fn form(&self) -> JobForm {
+        JobForm {
+            name: self.name.get(),
+            namespace: self.namespace.get(),
+            image: self.image.get(),
+            command: self.command.get(),
+            args: self.args.get(),
+            env: form::lines::pairs(&self.env.get()),
+            secret_env: form::lines::secrets(&self.secret_env.get()),
+            gpus: self.gpus.get(),
+            gpu_model: self.gpu_model.get(),
+            gpu_resource: self.gpu_resource.get(),
+            cpu_request: self.cpu_request.get(),
+            cpu_limit: self.cpu_limit.get(),
+            memory_request: self.memory_request.get(),
+            memory_limit: self.memory_limit.get(),
+            mounts: form::lines::mounts(&self.mounts.get()),
+            shm_size: self.shm_size.get(),
+            parallelism: self.parallelism.get(),
+            completions: self.completions.get(),
+            backoff_limit: self.backoff_limit.get(),
+            active_deadline_seconds: self.deadline.get(),
+            ttl_seconds_after_finished: self.ttl.get(),
+            labels: form::lines::pairs(&self.labels.get()),
+            annotations: form::lines::pairs(&self.annotations.get()),
+            hyperparameters: form::lines::pairs(&self.hyperparameters.get()),
+            hyperparameters_as: self.hyperparameters_as.get(),
+        }
+    }
+}
+
+/// The launch form: every field, the manifest preview, and each error beside its field.
+#[component]
+pub fn LaunchPage() -> impl IntoView {
+    let context = LocalResource::new(get_launch_context);
+    let fields = FormFields::new(&JobForm::default());
+    let FormFields {
+        name,
+        namespace,
+        image,
+        command,
+        args,
+        env,
+        secret_env,
+        gpus,
+        gpu_model,
+        gpu_resource,
+        cpu_request,
+        cpu_limit,
+        memory_request,
+        memory_limit,
+        mounts: mount_lines,
+        shm_size,
+        parallelism,
+        completions,
+        backoff_limit,
+        deadline,
+        ttl,
+        labels,
+        annotations,
+        hyperparameters,
+        hyperparameters_as,
+    } = fields;
+    let form = move || fields.form();
+    // `?from=namespace/name`: a copy of that job's form, under a new name.
+    let query = leptos_router::hooks::use_query_map();
+    let source = LocalResource::new(move || {
+        let from = query.read().get("from").unwrap_or_default();
+        async move {
+            match from.split_once('/') {
+                Some((namespace, name)) => Some(get_job_form(namespace.into(), name.into()).await),
+                None => None,
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Some(Ok(mut from))) = source.get() {
+            from.name = format!("{}-copy", from.name.chars().take(58).collect::<String>());
+            fields.fill(&from);
+        }
+    });
+    // Templates: the caller's saved forms.
+    let templates = LocalResource::new(list_templates);
+    let chosen = RwSignal::new(String::new());
+    let template = LocalResource::new(move || {
+        let id = chosen.get();
+        async move {
+            match id.parse::<i64>() {
+                Ok(id) => Some(get_template(id).await),
+                Err(_) => None,
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Some(Ok(saved))) = template.get() {
+            fields.fill(&saved);
+        }
+    });
+    let template_name = RwSignal::new(String::new());
+    let save = Action::new_local(move |(name, form): &(String, JobForm)| {
+        save_template(name.clone(), form.clone())
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            templates.refetch();
+        }
+    });
+    let preview = Action::new_local(move |form: &JobForm| preview_job(form.clone()));
+    let launch = Action::new_local(move |form: &JobForm| launch_job(form.clone()));
+    // Errors from the last preview or launch, by field; other errors shown above the buttons.
+    let errors = move || -> Vec<FieldError> {
+        let latest = launch
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| preview.value().get().and_then(Result::err));
+        match latest {
+            Some(AppError::InvalidFields { errors }) => errors,
+            _ => Vec::new(),
+        }
+    };
+    let other_error = move || {
+        launch
+            .value()
+            .get()
+            .and_then(Result::err)
+            .filter(|e| !matches!(e, AppError::InvalidFields { .. }))
+    };
+    let error_for = move |field: &'static str| {
+        move || {
+            errors()
+                .into_iter()
+                .filter(|e| e.field == field || e.field.starts_with(&format!("{field}[")))
+                .map(|e| {
+                    let label = if e.field == field {
+                        String::new()
+                    } else {
+                        format!("{}: ", e.field)
+                    };
+                    format!("{label}{}", e.reason)
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok((namespace, name))) = launch.value().get() {
+            navigate(&format!("/jobs/{namespace}/{name}"), Default::default());
+        }
+    });
+    let field = move |label: &'static str,
+                      key: &'static str,
+                      signal: RwSignal<String>,
+                      hint: &'static str| {
+        view! {
+            <label class="field">
+                <span>{label}</span>
+                <input aria-label=label name=key prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) placeholder=hint />
+                <span class="field-error" data-field=key>{error_for(key)}</span>
+            </label>
+        }
+    };
+    let area = move |label: &'static str,
+                     key: &'static str,
+                     signal: RwSignal<String>,
+                     hint: &'static str| {
+        view! {
+            <label class="field wide">
+                <span>{label}</span>
+                <textarea aria-label=label name=key rows="3" prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) placeholder=hint></textarea>
+                <span class="field-error" data-field=key>{error_for(key)}</span>
+            </label>
+        }
+    };
+    view! {
+        <Title text="Launch a job" />
+        <section class="page">
+            <h1>"Launch a training job"</h1>
+            <p class="lead">"Fill in what the job needs; Gantry writes the Job, checks it with the cluster, and shows it before anything runs."</p>
+            <div class="filters" role="group" aria-label="Templates">
+                <label>
+                    "Start from a template"
+                    <select aria-label="Start from a template" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                        <option value="">"Blank form"</option>
+                        {move || {
+                            templates.get().and_then(Result::ok).unwrap_or_default()
+                                .into_iter()
+                                .map(|t| view! { <option value=t.id.to_string()>{t.name}</option> })
+                                .collect_view()
+                        }}
+                    </select>
+                </label>
+                <label>
+                    "Save this form as"
+                    <input aria-label="Template name" placeholder="llama fine-tune, 4 × H100"
+                        prop:value=move || template_name.get()
+                        on:input=move |ev| template_name.set(event_target_value(&ev)) />
+                </label>
+                <button type="button" on:click=move |_| { save.dispatch((template_name.get(), form())); }>"Save template"</button>
+                <span class="muted" role="status" data-testid="template-saved">
+                    {move || match save.value().get() {
+                        Some(Ok(())) => "Saved.".to_string(),
+                        Some(Err(e)) => e.to_string(),
+                        None => String::new(),
+                    }}
+                </span>
+            </div>
+            {move || match context.get() {
+                Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                _ => ().into_any(),
+            }}
+            {move || match source.get() {
+                Some(Some(Err(error))) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                _ => ().into_any(),
+            }}
+            <form class="launch" on:submit=move |ev| ev.prevent_default()>
+                <fieldset>
+                    <legend>"Job"</legend>
+                    {field("Name", "name", name, "llama-finetune")}
+                    <Choice
+                        label="Namespace"
+                        key="namespace"
+                        value=namespace
+                        blank="Choose…"
+                        options=Signal::derive(move || {
+                            context.get().and_then(Result::ok).map(|c| c.namespaces).unwrap_or_default()
+                                .into_iter().map(|n| (n.clone(), n)).collect()
+                        })
+                        error=Signal::derive(error_for("namespace"))
+                    />
+                    {field("Image", "image", image, "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime")}
+                    {area("Command (one word per line)", "command", command, "torchrun\n--nproc-per-node=4")}
+                    {area("Arguments (one per line)", "args", args, "train.py")}
+                </fieldset>
+                <fieldset>
+                    <legend>"GPUs"</legend>
+                    {field("GPUs", "gpus", gpus, "1")}
+                    <Choice
+                        label="GPU model"
+                        key="gpu_model"
+                        value=gpu_model
+                        blank="Any model"
+                        options=Signal::derive(move || {
+                            context.get().and_then(Result::ok).map(|c| c.models).unwrap_or_default()
+                                .into_iter().map(|m| (m.clone(), m)).collect()
+                        })
+                        error=Signal::derive(error_for("gpu_model"))
+                    />
+                    <Choice
+                        label="GPU resource"
+                        key="gpu_resource"
+                        value=gpu_resource
+                        options=Signal::derive(move || {
+                            context.get().and_then(Result::ok).map(|c| c.largest).unwrap_or_default()
+                                .into_iter().map(|(r, most)| (r.clone(), format!("{r} (up to {most} per node)"))).collect()
+                        })
+                        error=Signal::derive(error_for("gpu_resource"))
+                    />
+                    <p class="muted">"Free GPUs by model are on the "<a href="/">"Overview"</a>"."</p>
+                </fieldset>
+                <fieldset>
+                    <legend>"Resources"</legend>
+                    {field("CPU request", "cpu_request", cpu_request, "4")}
+                    {field("CPU limit", "cpu_limit", cpu_limit, "none")}
+                    {field("Memory request", "memory_request", memory_request, "16Gi")}
+                    {field("Memory limit", "memory_limit", memory_limit, "none")}
+                    {field("Shared memory (/dev/shm)", "shm_size", shm_size, "16Gi for PyTorch data loaders")}
+                    {area("Volumes (claim:/path, :ro for read-only)", "mounts", mount_lines, "datasets:/data:ro")}
+                </fieldset>
+                <fieldset>
+                    <legend>"Environment and hyperparameters"</legend>
+                    {area("Environment (NAME=value)", "env", env, "NCCL_DEBUG=INFO")}
+                    {area("From Secrets (NAME=secret/key)", "secret_env", secret_env, "HF_TOKEN=hf-token/token")}
+                    {area("Hyperparameters (key=value)", "hyperparameters", hyperparameters, "lr=3e-4")}
+                    <label class="field">
+                        <span>"Pass hyperparameters as"</span>
+                        <select aria-label="Pass hyperparameters as" name="hyperparameters_as" on:change=move |ev| hyperparameters_as.set(event_target_value(&ev)) prop:value=move || hyperparameters_as.get()>
+                            <option value="args">"--key=value arguments"</option>
+                            <option value="env">"HP_KEY environment variables"</option>
+                        </select>
+                    </label>
+                    {area("Labels (key=value)", "labels", labels, "team=nlp")}
+                    {area("Pod annotations (key=value)", "annotations", annotations, "pod-complete.stage.kwok.x-k8s.io/delay=5m")}
+                </fieldset>
+                <fieldset>
+                    <legend>"Run"</legend>
+                    {field("Parallelism", "parallelism", parallelism, "1")}
+                    {field("Completions", "completions", completions, "1")}
+                    {field("Retries (backoffLimit)", "backoff_limit", backoff_limit, "0")}
+                    {field("Deadline (seconds)", "active_deadline_seconds", deadline, "none")}
+                    {field("Delete after finishing (seconds)", "ttl_seconds_after_finished", ttl, "keep")}
+                </fieldset>
+                <p class="form-error" role="alert" data-testid="launch-error">
+                    {move || other_error().map(|e| e.to_string())}
+                </p>
+                <div class="actions">
+                    <button type="button" on:click=move |_| { preview.dispatch(form()); }>"Preview manifest"</button>
+                    <button type="button" class="primary" on:click=move |_| { launch.dispatch(form()); }>"Launch"</button>
+                </div>
+            </form>
+            {move || {
+                preview.value().get().and_then(Result::ok).map(|manifest| {
+                    view! {
+                        <h2>"Manifest"</h2>
+                        <pre class="manifest" data-testid="manifest">{manifest}</pre>
+                    }
+                })
+            }}
+        </section>
+    }
+}
+
+/// A labelled select whose options arrive later (from the cluster): each option is marked
+/// selected from `value`, so a value set before the options exist (a clone) still shows.
+#[component]
+fn Choice(
+    label: &'static str,
+    key: &'static str,
+    value: RwSignal<String>,
+    /// The first option, meaning "none chosen", if any.
+    #[prop(optional)]
+    blank: Option<&'static str>,
+    /// (value, text) pairs.
+    options: Signal<Vec<(String, String)>>,
+    error: Signal<String>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <select aria-label=label name=key on:change=move |ev| value.set(event_target_value(&ev)) prop:value=move || value.get()>
+                {blank.map(|text| view! { <option value="">{text}</option> })}
+                {move || {
+                    options.get()
+                        .into_iter()
+                        .map(|(option, text)| {
+                            let this = option.clone();
+                            view! { <option value=option prop:selected=move || value.get() == this>{text}</option> }
+                        })
+                        .collect_view()
+                }}
+            </select>
+            <span class="field-error" data-field=key>{move || error.get()}</span>
+        </label>
+    }
+}

@@ -1,0 +1,113 @@
+//! The jobs area's live feeds (server only): the jobs list, and one job (its detail, sent
+//! again whenever what the caches hold of it changes).
+
+use super::cache::JobInfo;
+use super::{server, JobDetail, JobFilter, JobList};
+use crate::auth::caller::Caller;
+use crate::auth::rules::Action;
+use crate::error::AppError;
+use crate::live::{changed, Feed};
+use crate::state::AppState;
+
+/// The jobs list for one set of filters. It wakes on the Job and Kubeflow watches and on the
+/// inventory, whose unbound pods give Pending jobs their reasons.
+pub struct JobsFeed {
+    filter: JobFilter,
+    last: Option<JobList>,
+}
+
+impl JobsFeed {
+    pub fn new(filter: JobFilter) -> Self {
+        JobsFeed { filter, last: None }
+    }
+}
+
+impl Feed for JobsFeed {
+    fn wakes_on(&self, state: &AppState) -> Vec<tokio::sync::watch::Receiver<u64>> {
+        vec![state.jobs.changes(), state.inventory.changes()]
+    }
+
+    async fn next(
+        &mut self,
+        state: &AppState,
+        caller: &Caller,
+    ) -> Result<Option<String>, AppError> {
+        let now = server::list_page(state, caller, &self.filter).await?;
+        Ok(changed(&mut self.last, now))
+    }
+}
+
+/// One job's page. Its detail (read from the API server as the caller: the Job, its pods,
+/// their events) is read again only when the Job in the watch, or its pods in the inventory,
+/// changed: not on every change of every job.
+pub struct JobFeed {
+    namespace: String,
+    name: String,
+    seen: Option<(
+        Option<JobInfo>,
+        Vec<(String, Option<String>, Option<String>)>,
+    )>,
+    last: Option<JobDetail>,
+}
+
+impl JobFeed {
+    pub fn new(namespace: String, name: String) -> Self {
+        JobFeed {
+            namespace,
+            name,
+            seen: None,
+            last: None,
+        }
+    }
+
+    /// What the caches hold of the job: the Job, and its pods the scheduler has not placed
+    /// (name, node, reason); the pending set is small, so no walk over every pod.
+    fn seen(
+        &self,
+        state: &AppState,
+    ) -> Result<
+        (
+            Option<JobInfo>,
+            Vec<(String, Option<String>, Option<String>)>,
+        ),
+        AppError,
+    > {
+        let key = (self.namespace.clone(), self.name.clone());
+        let job = state.jobs.read()?.get(&key).cloned();
+        let index = state.inventory.read()?;
+        let pods = index
+            .pending
+            .iter()
+            .filter_map(|key| index.pods.get(key))
+            .filter(|p| {
+                p.namespace == self.namespace
+                    && p.owner
+                        .as_ref()
+                        .is_some_and(|o| o.kind == "Job" && o.name == self.name)
+            })
+            .map(|p| (p.name.clone(), p.node.clone(), p.unschedulable.clone()))
+            .collect();
+        Ok((job, pods))
+    }
+}
+
+impl Feed for JobFeed {
+    fn wakes_on(&self, state: &AppState) -> Vec<tokio::sync::watch::Receiver<u64>> {
+        vec![state.jobs.changes(), state.inventory.changes()]
+    }
+
+    async fn next(
+        &mut self,
+        state: &AppState,
+        caller: &Caller,
+    ) -> Result<Option<String>, AppError> {
+        caller.check(Action::View, Some(&self.namespace))?;
+        let seen = self.seen(state)?;
+        if self.seen.as_ref() == Some(&seen) {
+            return Ok(None);
+        }
+        self.seen = Some(seen);
+        let now = server::detail(state, caller, &self.namespace, &self.name).await?;
+        Ok(changed(&mut self.last, now))
+    }
+}

@@ -1,0 +1,206 @@
+//! The nodes table's filters, search, sort and page over the index's rows: pure, and the
+//! only place they are written.
+
+use std::collections::BTreeMap;
+
+use super::{GpuNodeRow, NodeFilter, NodePage, PAGE_SIZE};
+
+/// Applies `filter`'s conditions, sort and page to `rows` (given in name order); only the
+/// page is copied. `labels` finds a node's labels for the search.
+pub fn select<'a>(
+    rows: impl IntoIterator<Item = &'a GpuNodeRow>,
+    labels: impl Fn(&str) -> Option<&'a BTreeMap<String, String>>,
+    filter: &NodeFilter,
+) -> NodePage {
+    let mut models: Vec<&str> = Vec::new();
+    let search: Vec<String> = filter
+        .search
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let matches_word = |row: &GpuNodeRow, word: &str| {
+        row.name.to_lowercase().contains(word)
+            || row.model.to_lowercase().contains(word)
+            || labels(&row.name).is_some_and(|labels| {
+                labels
+                    .iter()
+                    .any(|(k, v)| format!("{k}={v}").to_lowercase().contains(word))
+            })
+    };
+    let mut rows: Vec<&GpuNodeRow> = rows
+        .into_iter()
+        .inspect(|r| models.push(&r.model))
+        .filter(|r| {
+            (filter.model.is_empty() || r.model == filter.model)
+                && r.free >= filter.min_free
+                && match filter.readiness.as_str() {
+                    "ready" => r.health.ready,
+                    "not-ready" => !r.health.ready,
+                    _ => true,
+                }
+                && search.iter().all(|word| matches_word(r, word))
+        })
+        .collect();
+    models.sort_unstable();
+    models.dedup();
+    // Stable sorts over name order: ties stay sorted by name.
+    match filter.sort.as_str() {
+        "free" => rows.sort_by_key(|r| std::cmp::Reverse(r.free)),
+        "model" => rows.sort_by(|a, b| a.model.cmp(&b.model)),
+        _ => {}
+    }
+    let matching = rows.len();
+    let rows = rows
+        .into_iter()
+        .skip(filter.page.saturating_mul(PAGE_SIZE))
+        .take(PAGE_SIZE)
+        .cloned()
+        .collect();
+    NodePage {
+        rows,
+        matching,
+        page: filter.page,
+        models: models.into_iter().map(str::to_string).collect(),
+        stale_since: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nodes::{GpuSummary, NodeHealth};
+
+    fn row(name: &str, model: &str, free: i64, ready: bool, cordoned: bool) -> GpuNodeRow {
+        GpuNodeRow {
+            name: name.into(),
+            model: model.into(),
+            gpu_memory_mib: None,
+            physical_gpus: Some(8),
+            replicas: None,
+            family: None,
+            allocatable: 8,
+            allocated: 8 - free,
+            free,
+            resources: BTreeMap::new(),
+            cpu_millis: (0, 0),
+            memory_bytes: (0, 0),
+            health: NodeHealth {
+                ready,
+                cordoned,
+                pressure: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn filters_sort_and_pages() {
+        // In name order, as the index keeps them.
+        let rows = vec![
+            row("a", "H100", 8, true, false),
+            row("b", "H100", 2, true, false),
+            row("c", "A100", 5, false, false),
+        ];
+        let only = |f: NodeFilter| {
+            select(&rows, |_| None, &f)
+                .rows
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(only(NodeFilter::default()), ["a", "b", "c"]);
+        assert_eq!(
+            only(NodeFilter {
+                model: "H100".into(),
+                ..Default::default()
+            }),
+            ["a", "b"]
+        );
+        assert_eq!(
+            only(NodeFilter {
+                min_free: 5,
+                ..Default::default()
+            }),
+            ["a", "c"]
+        );
+        assert_eq!(
+            only(NodeFilter {
+                readiness: "not-ready".into(),
+                ..Default::default()
+            }),
+            ["c"]
+        );
+        assert_eq!(
+            only(NodeFilter {
+                search: "a1".into(),
+                ..Default::default()
+            }),
+            ["c"]
+        );
+        assert_eq!(
+            only(NodeFilter {
+                sort: "free".into(),
+                ..Default::default()
+            }),
+            ["a", "c", "b"]
+        );
+        let many: Vec<_> = (0..120)
+            .map(|i| row(&format!("n{i:03}"), "L4", 1, true, false))
+            .collect();
+        let third = select(
+            &many,
+            |_| None,
+            &NodeFilter {
+                page: 2,
+                ..Default::default()
+            },
+        );
+        assert_eq!((third.rows.len(), third.matching), (20, 120));
+        assert_eq!(third.rows[0].name, "n100");
+    }
+
+    #[test]
+    fn the_search_matches_every_word_in_names_models_and_labels() {
+        let rows = vec![
+            row("gpu-a", "H100", 8, true, false),
+            row("gpu-b", "H100", 8, true, false),
+        ];
+        let labels: BTreeMap<String, String> = [
+            ("nvidia.com/gpu.family".to_string(), "hopper".to_string()),
+            (
+                "topology.kubernetes.io/zone".to_string(),
+                "eu-1".to_string(),
+            ),
+        ]
+        .into();
+        let find = |search: &str| {
+            let filter = NodeFilter {
+                search: search.into(),
+                ..Default::default()
+            };
+            select(&rows, |name| (name == "gpu-b").then_some(&labels), &filter)
+                .rows
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(find("gpu.family=hopper"), ["gpu-b"]);
+        assert_eq!(find("h100 zone=eu-1"), ["gpu-b"]);
+        assert_eq!(find("h100, gpu-"), ["gpu-a", "gpu-b"]);
+        assert!(find("zone=us").is_empty());
+    }
+
+    #[test]
+    fn the_summary_counts_free_gpus_only_where_pods_can_go() {
+        let summary = GpuSummary::from_rows(&[
+            row("a", "H100", 8, true, false),
+            row("b", "H100", 8, false, false),
+            row("c", "H100", 8, true, true),
+            row("d", "A100", 3, true, false),
+        ]);
+        let h100 = summary.models.iter().find(|m| m.model == "H100").unwrap();
+        assert_eq!((h100.nodes, h100.allocatable, h100.free), (3, 24, 8));
+        assert_eq!(summary.not_ready, ["b"]);
+        assert_eq!(summary.cordoned, ["c"]);
+    }
+}
