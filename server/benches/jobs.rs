@@ -45,7 +45,7 @@ async fn main() -> Result<(), Error> {
 }
 
 fn rows(update: &Value) -> impl Iterator<Item = &Value> {
-    update["Ok"].as_array().into_iter().flatten()
+    update["Ok"]["rows"].as_array().into_iter().flatten()
 }
 
 /// Launches through the JSON API with a raw HTTP/1.1 request (the cookie's session).
