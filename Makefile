@@ -42,8 +42,9 @@ serve: setup build ## Run Gantry against your own cluster (current kubeconfig co
 test: setup lint ## Everything CI checks: formatting, clippy, then Rust and browser tests against a fresh local cluster
 	@$(CLUSTER)/with-cluster.sh $(MAKE) --no-print-directory unit build e2e
 
-lint: ## Formatting check and clippy for the server and the wasm, warnings denied
+lint: ## Formatting check, no module cycles, clippy for the server and the wasm, warnings denied
 	$(ENV) cargo fmt --all --check
+	python3 tools/modules.py
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-server --all-targets -- -D warnings
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-frontend --target wasm32-unknown-unknown -- -D warnings
 

@@ -10,8 +10,6 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
-
 /// What the header and `/readyz` know about the cluster connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -32,14 +30,6 @@ pub enum ClusterStatus {
         /// Why, in words a user can act on.
         reason: String,
     },
-}
-
-/// Reads the current connection state for the header (signed-in users only).
-#[server(endpoint = "cluster-status")]
-pub async fn get_cluster_status() -> Result<ClusterStatus, AppError> {
-    // The reason may name files and hosts: signed-in users only.
-    crate::auth::caller::require(crate::auth::rules::Action::View, None)?;
-    Ok(crate::state::app_state()?.cluster.status())
 }
 
 /// The header badge: the context and version, or "not connected".

@@ -8,7 +8,8 @@ use leptos_router::hooks::use_query_map;
 use crate::auth::get_current_user;
 use crate::auth::pages::login::UserMenu;
 use crate::auth::rules::{Action, Role};
-use crate::cluster::{get_cluster_status, ClusterBadge, NotConnectedBanner};
+use crate::cluster::{ClusterBadge, ClusterStatus, NotConnectedBanner};
+use crate::error::AppError;
 use crate::theme::ThemeToggle;
 
 /// The six areas, in navigation order: (path, label).
@@ -37,6 +38,14 @@ pub fn area_visible(path: &str, role: Role) -> bool {
 
 /// Header and navigation around `children`, or `children` alone when embedded or when
 /// nobody is logged in (the login page).
+/// Reads the current connection state for the header (signed-in users only).
+#[server(endpoint = "cluster-status")]
+pub async fn get_cluster_status() -> Result<ClusterStatus, AppError> {
+    // The reason may name files and hosts: signed-in users only.
+    crate::auth::caller::require(crate::auth::rules::Action::View, None)?;
+    Ok(crate::state::app_state()?.cluster.status())
+}
+
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let query = use_query_map();

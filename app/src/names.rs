@@ -84,8 +84,6 @@ pub fn label_key_problem(key: &str) -> Option<String> {
     None
 }
 
-/// A container image reference: no spaces or control characters, no URL scheme, a name of
-
 #[cfg(test)]
 mod tests {
     use super::*;

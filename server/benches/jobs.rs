@@ -19,7 +19,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use gantry_app::jobs::cache::phase;
+use gantry_app::jobs::info::phase;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::PostParams;
 use kube::runtime::watcher;

@@ -8,8 +8,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, PropagationPolicy};
 
-use super::cache::JobInfo;
 use super::form::{validate, Context, FieldError, JobForm};
+use super::info::JobInfo;
 use super::server::{allowed_in, may_list_jobs};
 use super::{manifest, store, Template};
 use crate::auth::caller::Caller;

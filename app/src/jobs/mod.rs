@@ -2,7 +2,7 @@
 //! its logs, cancel it, and find it in the history after the cluster has forgotten it.
 //!
 //! `form` (the launch form and its validation, pure, also in the wasm), `manifest` (the Job
-//! it becomes), `cache` (the Job watch), `kubeflow` (PyTorchJob and TrainJob, listed
+//! it becomes), `info` (what is kept of a Job), `cache` (the Job watch), `kubeflow` (PyTorchJob and TrainJob, listed
 //! read-only when installed), `store` (the history, captured logs and templates tables),
 //! `server` (the list and one job, as the user), `actions` (launch, cancel, suspend,
 //! re-run, templates, as the user), `api` (the JSON API and streams), `stream` (the live
@@ -15,6 +15,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod cache;
 pub mod form;
+#[cfg(feature = "ssr")]
+pub mod info;
 #[cfg(feature = "ssr")]
 pub mod kubeflow;
 pub mod logs;

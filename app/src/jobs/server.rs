@@ -8,8 +8,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams};
 
-use super::cache::JobInfo;
 use super::form::JobForm;
+use super::info::JobInfo;
 use super::{
     kubeflow, store, CapturedLog, JobDetail, JobEvent, JobFilter, JobList, JobPhase, JobPod, JobRow,
 };

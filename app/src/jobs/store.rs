@@ -4,7 +4,7 @@
 
 use sqlx::SqlitePool;
 
-use super::cache::JobInfo;
+use super::info::JobInfo;
 use super::{JobPhase, JobRow, Template};
 use crate::error::AppError;
 use crate::time::{format_secs, now_rfc3339};

@@ -1,7 +1,7 @@
 //! The jobs area's live feeds (server only): the jobs list, and one job (its detail, sent
 //! again whenever what the caches hold of it changes).
 
-use super::cache::JobInfo;
+use super::info::JobInfo;
 use super::{server, JobDetail, JobFilter, JobList};
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
@@ -37,16 +37,19 @@ impl Feed for JobsFeed {
     }
 }
 
+/// What the caches hold of one job: the Job, and its unplaced pods (name, node, reason).
+type Seen = (
+    Option<JobInfo>,
+    Vec<(String, Option<String>, Option<String>)>,
+);
+
 /// One job's page. Its detail (read from the API server as the caller: the Job, its pods,
 /// their events) is read again only when the Job in the watch, or its pods in the inventory,
 /// changed: not on every change of every job.
 pub struct JobFeed {
     namespace: String,
     name: String,
-    seen: Option<(
-        Option<JobInfo>,
-        Vec<(String, Option<String>, Option<String>)>,
-    )>,
+    seen: Option<Seen>,
     last: Option<JobDetail>,
 }
 
@@ -62,16 +65,7 @@ impl JobFeed {
 
     /// What the caches hold of the job: the Job, and its pods the scheduler has not placed
     /// (name, node, reason); the pending set is small, so no walk over every pod.
-    fn seen(
-        &self,
-        state: &AppState,
-    ) -> Result<
-        (
-            Option<JobInfo>,
-            Vec<(String, Option<String>, Option<String>)>,
-        ),
-        AppError,
-    > {
+    fn seen(&self, state: &AppState) -> Result<Seen, AppError> {
         let key = (self.namespace.clone(), self.name.clone());
         let job = state.jobs.read()?.get(&key).cloned();
         let index = state.inventory.read()?;

@@ -64,12 +64,15 @@ impl Feed for SummaryFeed {
     }
 }
 
+/// What the index holds of one node: its row, its GPU pods, and since when it is stale.
+type Seen = (Option<GpuNodeRow>, Vec<(String, String)>, Option<u64>);
+
 /// One node's page: its detail (which reads the node's events from the API server) is
 /// computed again only when the node's row, or the GPU pods bound to it, changed in the
 /// index, not on every change of the fleet.
 pub struct NodeFeed {
     name: String,
-    seen: Option<(Option<GpuNodeRow>, Vec<(String, String)>, Option<u64>)>,
+    seen: Option<Seen>,
     last: Option<NodeDetail>,
 }
 
