@@ -1,7 +1,8 @@
 # Sourced by the Makefile before every cargo command: picks the toolchain that can build the
 # wasm front end and puts Gantry's cached tools on PATH. Prints nothing, changes no files.
 #
-# Two routes (see ../shared/notes/toolchain.md for why the second exists):
+# Two routes; the second exists because rustup cannot fetch the wasm32 standard library on
+# machines that reach only package registries:
 # - rustup's default toolchain already has the wasm32-unknown-unknown target: use it as it is;
 # - otherwise Debian's rustc-web 1.96, linked into rustup as "debian-web", which builds the
 #   wasm32 standard library from source (-Zbuild-std) and links with lld-22.

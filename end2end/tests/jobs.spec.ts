@@ -72,6 +72,24 @@ test("bad input is shown beside each field and launches nothing", async ({ shell
   await expect(page.getByTestId("jobs-table")).not.toContainText("Bad_Name");
 });
 
+test("the launch form checks each field as the user types, before any request", async ({ shell, page }) => {
+  await shell.open("/jobs/new");
+  const form = page.locator("form.launch");
+  const sent: string[] = [];
+  page.on("request", (request) => {
+    if (/\/api\/jobs\/(preview|launch)/.test(request.url())) sent.push(request.url());
+  });
+  await form.getByLabel("Name", { exact: true }).fill("Bad_Name");
+  await expect(form.locator('[data-field="name"]')).toContainText("lower-case letters");
+  await form.getByLabel("GPUs", { exact: true }).fill("1.5");
+  await expect(form.locator('[data-field="gpus"]')).toContainText("whole number");
+  // A field not typed into yet shows nothing, though it is empty and required.
+  await expect(form.locator('[data-field="image"]')).toHaveText("");
+  await form.getByLabel("Name", { exact: true }).fill("good-name");
+  await expect(form.locator('[data-field="name"]')).toHaveText("");
+  expect(sent).toEqual([]);
+});
+
 /** Launches a long-running 1-GPU job through the form and waits for its page. */
 async function launch(shell: Shell, page: Page, name: string) {
   await shell.open("/jobs/new");

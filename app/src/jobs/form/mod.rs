@@ -9,6 +9,8 @@ pub use validate::validate;
 
 pub mod lines;
 #[cfg(test)]
+mod malformed;
+#[cfg(test)]
 mod tests;
 mod validate;
 

@@ -222,17 +222,33 @@ pub fn LaunchPage() -> impl IntoView {
     });
     let preview = Action::new_local(move |form: &JobForm| preview_job(form.clone()));
     let launch = Action::new_local(move |form: &JobForm| launch_job(form.clone()));
-    // Errors from the last preview or launch, by field; other errors shown above the buttons.
+    // The fields the user has typed into: their problems show as they type, from the same
+    // pure rules the server runs (`form::validate`), before any request is made.
+    let typed = RwSignal::new(std::collections::BTreeSet::<&'static str>::new());
+    let checked = Memo::new(move |_| match context.get() {
+        Some(Ok(context)) => form::validate(&form(), &context).err().unwrap_or_default(),
+        _ => Vec::new(),
+    });
+    // Errors from the last preview or launch (the server's word, including what only the
+    // cluster knows), then those of the typed fields; other errors shown above the buttons.
     let errors = move || -> Vec<FieldError> {
         let latest = launch
             .value()
             .get()
             .and_then(Result::err)
             .or_else(|| preview.value().get().and_then(Result::err));
-        match latest {
+        let mut errors = match latest {
             Some(AppError::InvalidFields { errors }) => errors,
             _ => Vec::new(),
+        };
+        let typed = typed.get();
+        for error in checked.get() {
+            let field = error.field.split('[').next().unwrap_or_default();
+            if typed.contains(field) && !errors.contains(&error) {
+                errors.push(error);
+            }
         }
+        errors
     };
     let other_error = move || {
         launch
@@ -271,7 +287,7 @@ pub fn LaunchPage() -> impl IntoView {
         view! {
             <label class="field">
                 <span>{label}</span>
-                <input aria-label=label name=key prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) placeholder=hint />
+                <input aria-label=label name=key prop:value=move || signal.get() on:input=move |ev| { typed.update(|t| { t.insert(key); }); signal.set(event_target_value(&ev)) } placeholder=hint />
                 <span class="field-error" data-field=key>{error_for(key)}</span>
             </label>
         }
@@ -283,7 +299,7 @@ pub fn LaunchPage() -> impl IntoView {
         view! {
             <label class="field wide">
                 <span>{label}</span>
-                <textarea aria-label=label name=key rows="3" prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) placeholder=hint></textarea>
+                <textarea aria-label=label name=key rows="3" prop:value=move || signal.get() on:input=move |ev| { typed.update(|t| { t.insert(key); }); signal.set(event_target_value(&ev)) } placeholder=hint></textarea>
                 <span class="field-error" data-field=key>{error_for(key)}</span>
             </label>
         }
