@@ -42,9 +42,10 @@ serve: setup build ## Run Gantry against your own cluster (current kubeconfig co
 test: setup lint ## Everything CI checks: formatting, clippy, then Rust and browser tests against a fresh local cluster
 	@$(CLUSTER)/with-cluster.sh $(MAKE) --no-print-directory unit build e2e
 
-lint: ## Formatting check, no module cycles, clippy for the server and the wasm, warnings denied
+lint: ## Formatting, no module cycles, shellcheck, clippy for the server and the wasm, warnings denied
 	$(ENV) cargo fmt --all --check
 	python3 tools/modules.py
+	shellcheck -x $$(git ls-files '*.sh')
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-server --all-targets -- -D warnings
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-frontend --target wasm32-unknown-unknown -- -D warnings
 
@@ -61,7 +62,7 @@ e2e: ## Playwright in Debian's Chromium against a freshly started server
 	$(ENV) cd end2end && GANTRY_BIN="$$(cd .. && realpath $(TARGET_DIR))/debug/gantry" npx playwright test
 
 bench-cluster: setup ## Seed time and API server memory for 1,000 and 5,000 fake GPU nodes (minutes)
-	@$(CLUSTER)/bench.sh
+	@tools/bench/cluster.sh
 
 bench-inventory: setup ## GPU inventory at 5,000 nodes and 50,000 pods: memory, latency, LIST baseline, bind to page (about 30 min)
 	$(ENV) tools/bench/gpu-inventory.sh

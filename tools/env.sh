@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the Makefile before every cargo command: picks the toolchain that can build the
 # wasm front end and puts Gantry's cached tools on PATH. Prints nothing, changes no files.
 #

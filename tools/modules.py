@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The module graph of Gantry's crates: which module uses which, whether any cycle exists,
-and the largest source files. `make lint` runs it and fails on a cycle.
+"""The module graph of Gantry's crates: which module uses which, and whether any cycle
+exists; and the storage seam: that only the stores run SQL. `make lint` runs it and fails
+on a cycle or on a query outside a store.
 
 A module is a file (`app/src/nodes/server.rs` is `crate::nodes::server`). A uses B when A
 names B or an item of B (`use crate::live;`, `crate::time::unix_now()`, `use super::store`).
@@ -133,6 +134,22 @@ def cycles(edges: dict) -> list:
     return out
 
 
+# The modules that may run SQL, each for its own tables (see app/src/db.rs).
+STORES = ("store.rs", "accounts.rs", "token_store.rs", "server/src/db.rs")
+
+
+def queries_outside_stores(root: Path) -> list:
+    """Files that run a query but are not stores (tests may do as they like)."""
+    found = []
+    for file in sorted(root.rglob("*.rs")):
+        if str(file).endswith(STORES):
+            continue
+        text = re.sub(r"#\[cfg\(test\)\]\s*mod tests \{.*", "", file.read_text(), flags=re.S)
+        if re.search(r"\bsqlx::query", text):
+            found.append(file)
+    return found
+
+
 def name(module: tuple) -> str:
     return "::".join(("crate",) + module)
 
@@ -155,6 +172,9 @@ def main() -> int:
         for component in found:
             failed = True
             print("  cycle: " + " <-> ".join(name(m) for m in component))
+        for file in queries_outside_stores(root):
+            failed = True
+            print(f"  SQL outside a store: {file}")
     return 1 if failed else 0
 
 

@@ -59,10 +59,13 @@ if [ "$("$leptos_root/bin/cargo-leptos" --version 2>/dev/null)" != "cargo-leptos
     --version "$GANTRY_CARGO_LEPTOS_VERSION" --features no_downloads
 fi
 
-# 4. Debian's Chromium for the browser tests (Playwright cannot download its own here).
+# 4. What `make lint` and the benchmarks run besides cargo.
+apt_install shellcheck wrk
+
+# 5. Debian's Chromium for the browser tests (Playwright cannot download its own here).
 command -v chromium >/dev/null || apt_install chromium
 
-# 5. The end-to-end test dependencies, exactly as the lock file says.
+# 6. The end-to-end test dependencies, exactly as the lock file says.
 lock_sum=$(sha256sum end2end/package-lock.json | cut -d' ' -f1)
 if [ "$(cat end2end/node_modules/.gantry-lock 2>/dev/null)" != "$lock_sum" ]; then
   say "installing end-to-end test dependencies"
@@ -70,7 +73,7 @@ if [ "$(cat end2end/node_modules/.gantry-lock 2>/dev/null)" != "$lock_sum" ]; th
   echo "$lock_sum" > end2end/node_modules/.gantry-lock
 fi
 
-# 6. The local cluster: its scripts need openssl, curl and ss; its binaries are built from
+# 7. The local cluster: its scripts need openssl, curl and ss; its binaries are built from
 #    the Go modules in tools/cluster (about 6 minutes once, then cached; see the README).
 apt_install openssl curl iproute2
 go_version=$(go env GOVERSION 2>/dev/null || true)

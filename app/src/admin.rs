@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::AuditLog;
+use crate::audit::pages::AuditLog;
 use crate::auth::rules::Role;
 use crate::error::AppError;
 

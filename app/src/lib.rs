@@ -11,6 +11,8 @@
 pub mod audit;
 pub mod auth;
 pub mod cluster;
+#[cfg(feature = "ssr")]
+pub mod db;
 pub mod error;
 pub mod layout;
 #[cfg(feature = "ssr")]

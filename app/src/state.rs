@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::prelude::*;
-use sqlx::SqlitePool;
 
 use crate::auth::caller::{self, Caller};
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::rules::Action;
 use crate::auth::settings::AuthSettings;
 use crate::cluster::Cluster;
+use crate::db::Db;
 use crate::error::AppError;
 use crate::http_metrics::HttpMetrics;
 use crate::jobs::cache::Jobs;
@@ -24,7 +24,7 @@ pub struct AppState {
     /// Leptos' rendering options (site root, output name, address).
     pub leptos_options: LeptosOptions,
     /// Gantry's own database: registry, history, users, sessions, audit log.
-    pub db: SqlitePool,
+    pub db: Db,
     /// The Kubernetes connection and its latest probe.
     pub cluster: Cluster,
     /// Request counts and latencies, served at `/metrics`.

@@ -90,6 +90,14 @@ test("the launch form checks each field as the user types, before any request", 
   expect(sent).toEqual([]);
 });
 
+test("the GPU model choices say how many GPUs of each model are free, live", async ({ shell, page }) => {
+  await shell.open("/jobs/new");
+  const form = page.locator("form.launch");
+  await expect(page.getByTestId("free-gpus").getByTestId("live-badge")).toHaveText("live");
+  const h100 = form.getByLabel("GPU model", { exact: true }).locator('option[value="NVIDIA-H100-80GB-HBM3"]');
+  await expect(h100).toHaveText(/^NVIDIA-H100-80GB-HBM3 \(\d+ of \d+ free\)$/);
+});
+
 /** Launches a long-running 1-GPU job through the form and waits for its page. */
 async function launch(shell: Shell, page: Page, name: string) {
   await shell.open("/jobs/new");

@@ -69,7 +69,7 @@ impl Readiness {
 /// Ready to serve: 200 or 503, with each check and the reason it failed.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let readiness = Readiness::assess(
-        crate::db::ping(&state.db).await,
+        crate::db::ping(state.db.pool()).await,
         &state.cluster.status(),
         state.inventory.synced(),
     );

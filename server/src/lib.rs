@@ -8,6 +8,7 @@ mod http;
 mod security;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::routing::get;
@@ -15,6 +16,7 @@ use axum::Router;
 use gantry_app::auth::settings::AuthSettings;
 use gantry_app::auth::{accounts, layer};
 use gantry_app::cluster::{Cluster, ClusterSource};
+use gantry_app::db::Db;
 use gantry_app::http_metrics::HttpMetrics;
 use gantry_app::nodes::cache::Inventory;
 use gantry_app::state::AppState;
@@ -24,6 +26,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
@@ -44,10 +47,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .await
         .map_err(|e| anyhow::anyhow!("GANTRY_DATABASE_URL {}: {e}", config.database_url))?;
     db::record_start(&db, VERSION).await?;
+    let db = Db::sqlite(db);
     accounts::ensure_first_admin(&db, config.admin_password.clone().map(|s| s.0))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sessions = SqliteStore::new(db.clone());
+    let sessions = SqliteStore::new(db.pool().clone());
     sessions.migrate().await?;
     // Expired sessions are refused on sight; this only reclaims their rows.
     tokio::spawn(sessions.continuously_delete_expired(tokio::time::Duration::from_secs(300)));
@@ -101,7 +105,7 @@ fn session_layer(state: &AppState) -> SessionManagerLayer<SqliteStore> {
     let embedded = !state.auth.embed_origins.is_empty();
     let idle =
         tower_sessions::cookie::time::Duration::seconds(state.auth.session_idle.as_secs() as i64);
-    SessionManagerLayer::new(SqliteStore::new(state.db.clone()))
+    SessionManagerLayer::new(SqliteStore::new(state.db.pool().clone()))
         .with_name("gantry_session")
         .with_http_only(true)
         .with_secure(state.auth.secure_cookies)
@@ -119,14 +123,22 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
+    let site = PathBuf::from(state.leptos_options.site_root.as_ref());
+    let pkg = site.join(state.leptos_options.site_pkg_dir.as_ref());
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/admin/audit.csv", get(gantry_app::audit::export_csv))
         // Each area's JSON API and live streams: one line per area.
         .merge(gantry_app::nodes::api::router())
         .merge(gantry_app::jobs::api::router())
+        .merge(gantry_app::audit::api::router())
+        // NB: the front end's files are served here, not by Leptos' fallback below: its
+        // Owner for a static file is made a child of whatever Owner is current on the
+        // thread, so a concurrent page render's response options (a 404 page's status, its
+        // CSP) were applied to the wasm download.
+        .nest_service("/pkg", ServeDir::new(pkg))
+        .route_service("/favicon.svg", ServeFile::new(site.join("favicon.svg")))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -13,9 +13,10 @@
 #                                            BASELINE=0 skips the LIST baseline
 set -euo pipefail
 
+# shellcheck source=tools/bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pods="${1:-50000}"
-command -v wrk >/dev/null || { echo "bench: installing wrk" >&2; apt-get install -y -q wrk >/dev/null; }
+command -v wrk >/dev/null || { echo "bench: wrk is missing; make setup installs it" >&2; exit 1; }
 start_bench gpu_inventory 3977
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$gantry_pid/status"; }
@@ -82,5 +83,7 @@ if [[ "${BASELINE:-1}" == 1 ]]; then
 fi
 
 echo "bench: bind → page, 20 pods on 20 scale nodes"
-KUBECONFIG="$kubeconfig" "$bench_client" bind "$base" "$cookie" $(printf 'scale-gpu-%04d ' $(seq 4980 4999))
+bind_nodes=()
+for i in $(seq 4980 4999); do bind_nodes+=("$(printf 'scale-gpu-%04d' "$i")"); done
+KUBECONFIG="$kubeconfig" "$bench_client" bind "$base" "$cookie" "${bind_nodes[@]}"
 echo "bench: Gantry RSS after the load: $(($(rss_kib) / 1024)) MiB"

@@ -8,6 +8,7 @@
 #   tools/bench/jobs.sh
 set -euo pipefail
 
+# shellcheck source=tools/bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 start_bench jobs 3978
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by up.sh, down.sh and seed.sh (sourced, not run).
 # A component is a process started in the background with its output in
 # RUN_DIR/logs/NAME.log and its PID in RUN_DIR/pids/NAME.pid.

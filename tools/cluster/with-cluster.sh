@@ -27,5 +27,6 @@ trap 'exit 130' INT TERM
 kubeconfig="$("$here/up.sh" "$run" | tail -n 1)"
 "$here/seed.sh" "$kubeconfig"
 export GANTRY_TEST_KUBECONFIG="$kubeconfig" GANTRY_TEST_REQUIRE_CLUSTER=1
-export GANTRY_TEST_KUBECTL="$("$here/build.sh")/kubectl"
+GANTRY_TEST_KUBECTL="$("$here/build.sh")/kubectl"
+export GANTRY_TEST_KUBECTL
 "$@"

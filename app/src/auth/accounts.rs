@@ -1,9 +1,8 @@
 //! The `accounts` table: every read and write of an account, and the first admin.
 
-use sqlx::SqlitePool;
-
 use super::password::{hash_password, random_secret};
 use super::rules::{Namespaces, Principal, Role};
+use crate::db::Db;
 use crate::error::AppError;
 use crate::time::now_rfc3339;
 
@@ -42,38 +41,38 @@ impl AccountRow {
 const ACCOUNT_COLUMNS: &str = "id, username, display_name, password_hash, role, namespaces, \
                                disabled, created_at, updated_at";
 
-pub async fn find_account(db: &SqlitePool, username: &str) -> Result<Option<AccountRow>, AppError> {
+pub async fn find_account(db: &Db, username: &str) -> Result<Option<AccountRow>, AppError> {
     sqlx::query_as(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = ?1"
     ))
     .bind(username)
-    .fetch_optional(db)
+    .fetch_optional(db.pool())
     .await
     .map_err(|e| AppError::internal("reading an account", e))
 }
 
-pub async fn account_by_id(db: &SqlitePool, id: i64) -> Result<Option<AccountRow>, AppError> {
+pub async fn account_by_id(db: &Db, id: i64) -> Result<Option<AccountRow>, AppError> {
     sqlx::query_as(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"
     ))
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional(db.pool())
     .await
     .map_err(|e| AppError::internal("reading an account", e))
 }
 
-pub async fn list_accounts(db: &SqlitePool) -> Result<Vec<AccountRow>, AppError> {
+pub async fn list_accounts(db: &Db) -> Result<Vec<AccountRow>, AppError> {
     sqlx::query_as(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY username"
     ))
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await
     .map_err(|e| AppError::internal("listing accounts", e))
 }
 
 /// Creates an account; 409 when the username is taken. Inputs must be validated already.
 pub async fn insert_account(
-    db: &SqlitePool,
+    db: &Db,
     principal: &Principal,
     password: String,
 ) -> Result<i64, AppError> {
@@ -89,7 +88,7 @@ pub async fn insert_account(
     .bind(principal.role.as_str())
     .bind(principal.namespaces.to_text())
     .bind(now)
-    .execute(db)
+    .execute(db.pool())
     .await;
     match result {
         Ok(done) => Ok(done.last_insert_rowid()),
@@ -102,7 +101,7 @@ pub async fn insert_account(
 
 /// Sets role, namespaces and the disabled flag; takes effect on the account's next request.
 pub async fn update_account(
-    db: &SqlitePool,
+    db: &Db,
     id: i64,
     role: Role,
     namespaces: &Namespaces,
@@ -116,7 +115,7 @@ pub async fn update_account(
     .bind(disabled)
     .bind(now_rfc3339())
     .bind(id)
-    .execute(db)
+    .execute(db.pool())
     .await
     .map_err(|e| AppError::internal("updating an account", e))?;
     Ok(())
@@ -124,13 +123,13 @@ pub async fn update_account(
 
 /// Replaces an account's password (hashed here) and ends none of its sessions: a reset
 /// after a leak should be followed by disabling, which does.
-pub async fn set_password(db: &SqlitePool, id: i64, password: String) -> Result<(), AppError> {
+pub async fn set_password(db: &Db, id: i64, password: String) -> Result<(), AppError> {
     let hash = hash_password(password).await?;
     sqlx::query("UPDATE accounts SET password_hash = ?1, updated_at = ?2 WHERE id = ?3")
         .bind(hash)
         .bind(now_rfc3339())
         .bind(id)
-        .execute(db)
+        .execute(db.pool())
         .await
         .map_err(|e| AppError::internal("setting a password", e))?;
     Ok(())
@@ -139,9 +138,9 @@ pub async fn set_password(db: &SqlitePool, id: i64, password: String) -> Result<
 /// On a database without accounts, creates `admin` (ops-admin, every namespace) with the
 /// configured password, or with a random one that is logged once, here. There is no
 /// default password.
-pub async fn ensure_first_admin(db: &SqlitePool, password: Option<String>) -> Result<(), AppError> {
+pub async fn ensure_first_admin(db: &Db, password: Option<String>) -> Result<(), AppError> {
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts")
-        .fetch_one(db)
+        .fetch_one(db.pool())
         .await
         .map_err(|e| AppError::internal("counting accounts", e))?;
     if count > 0 {

@@ -32,7 +32,7 @@ impl LoginLimiter {
     /// `Err(seconds to wait)` when either limit is reached.
     pub fn check(&self, username: &str, client: Option<IpAddr>) -> Result<(), u64> {
         let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = crate::locks::lock(&self.failures);
         let mut wait = 0;
         for (key, limit) in Self::keys(username, client) {
             if let Some(times) = failures.get_mut(&key) {
@@ -57,7 +57,7 @@ impl LoginLimiter {
 
     pub fn record_failure(&self, username: &str, client: Option<IpAddr>) {
         let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = crate::locks::lock(&self.failures);
         // Bounded memory under a flood of made-up usernames: forget the oldest entries.
         if failures.len() > 100_000 {
             failures.retain(|_, times| {
@@ -72,10 +72,7 @@ impl LoginLimiter {
     }
 
     pub fn record_success(&self, username: &str) {
-        self.failures
-            .lock()
-            .expect("limiter lock")
-            .remove(&format!("user:{username}"));
+        crate::locks::lock(&self.failures).remove(&format!("user:{username}"));
     }
 }
 

@@ -1,10 +1,10 @@
 //! The `api_tokens` table: tokens stored as SHA-256 hashes, looked up, listed and revoked.
 
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 use super::password::random_secret;
 use super::TokenView;
+use crate::db::Db;
 use crate::error::AppError;
 use crate::time::now_rfc3339;
 
@@ -24,28 +24,28 @@ pub fn new_token() -> String {
 }
 
 /// The account and token id of a live (not revoked, not expired) token.
-pub async fn token_account(db: &SqlitePool, token: &str) -> Option<(i64, i64)> {
+pub async fn token_account(db: &Db, token: &str) -> Option<(i64, i64)> {
     let row: Option<(i64, i64)> = sqlx::query_as(
         "SELECT id, account_id FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL \
          AND (expires_at IS NULL OR expires_at > ?2)",
     )
     .bind(hash_token(token))
     .bind(now_rfc3339())
-    .fetch_optional(db)
+    .fetch_optional(db.pool())
     .await
     .ok()?;
     let (token_id, account_id) = row?;
     let _ = sqlx::query("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2")
         .bind(now_rfc3339())
         .bind(token_id)
-        .execute(db)
+        .execute(db.pool())
         .await;
     Some((account_id, token_id))
 }
 
 /// Stores a new token (its hash and its first characters, never the secret).
 pub async fn insert(
-    db: &SqlitePool,
+    db: &Db,
     account_id: i64,
     name: &str,
     token: &str,
@@ -62,18 +62,14 @@ pub async fn insert(
     .bind(hash_token(token))
     .bind(created_at)
     .bind(expires_at)
-    .execute(db)
+    .execute(db.pool())
     .await
     .map_err(|e| AppError::internal("creating a token", e))?;
     Ok(())
 }
 
 /// The tokens of `account_id`, or everyone's; newest first.
-pub async fn list(
-    db: &SqlitePool,
-    everyone: bool,
-    account_id: i64,
-) -> Result<Vec<TokenView>, AppError> {
+pub async fn list(db: &Db, everyone: bool, account_id: i64) -> Result<Vec<TokenView>, AppError> {
     sqlx::query_as(
         "SELECT t.id, a.username AS owner, t.name, t.prefix, t.created_at, t.expires_at, \
          t.revoked_at, t.last_used_at FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
@@ -81,14 +77,14 @@ pub async fn list(
     )
     .bind(everyone)
     .bind(account_id)
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await
     .map_err(|e| AppError::internal("listing tokens", e))
 }
 
 /// The owner's username of token `id` if it is `account_id`'s (or if `everyone`).
 pub async fn owner(
-    db: &SqlitePool,
+    db: &Db,
     id: i64,
     everyone: bool,
     account_id: i64,
@@ -100,18 +96,18 @@ pub async fn owner(
     .bind(id)
     .bind(everyone)
     .bind(account_id)
-    .fetch_optional(db)
+    .fetch_optional(db.pool())
     .await
     .map_err(|e| AppError::internal("revoking a token", e))?;
     Ok(owner.map(|(name,)| name))
 }
 
 /// Marks token `id` revoked (once: a second revocation keeps the first time).
-pub async fn revoke(db: &SqlitePool, id: i64) -> Result<(), AppError> {
+pub async fn revoke(db: &Db, id: i64) -> Result<(), AppError> {
     sqlx::query("UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
         .bind(now_rfc3339())
         .bind(id)
-        .execute(db)
+        .execute(db.pool())
         .await
         .map_err(|e| AppError::internal("revoking a token", e))?;
     Ok(())

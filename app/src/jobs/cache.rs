@@ -9,11 +9,11 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::watcher;
 use kube::Api;
-use sqlx::SqlitePool;
 
 use super::info::JobInfo;
 use super::{store, JobPhase};
 use crate::cluster::Cluster;
+use crate::db::Db;
 use crate::error::AppError;
 use crate::locks;
 use crate::watch::{self, Change, StaleMarks};
@@ -50,7 +50,7 @@ pub struct Jobs {
 
 impl Jobs {
     /// Starts the watch in the background once `cluster` is connected; records history in `db`.
-    pub fn start(cluster: Cluster, db: SqlitePool) -> Jobs {
+    pub fn start(cluster: Cluster, db: Db) -> Jobs {
         let jobs = Jobs {
             shared: Arc::new(Shared {
                 jobs: RwLock::default(),
@@ -121,7 +121,7 @@ const JOBS: &str = "jobs";
 /// Applies the Job watch's changes to the cache and the history.
 struct JobFollower {
     shared: Arc<Shared>,
-    db: SqlitePool,
+    db: Db,
     client: kube::Client,
 }
 
@@ -175,7 +175,7 @@ const CAPTURED_BYTES: usize = 256 * 1024;
 /// Keeps the last [`CAPTURED_LINES`] of each of the finished job's pods' logs in the
 /// database. Read with Gantry's own account (it needs `pods/log`); a pod already gone (a
 /// TTL of 0 can remove it first) is skipped.
-async fn capture_logs(client: kube::Client, db: SqlitePool, job: JobInfo) {
+async fn capture_logs(client: kube::Client, db: Db, job: JobInfo) {
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{ListParams, LogParams};
 

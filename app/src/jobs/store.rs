@@ -2,10 +2,9 @@
 //! per Job ever seen, kept after the Job is gone), `job_logs` (the last lines of each pod,
 //! captured when its job finished) and `job_templates` (saved launch forms).
 
-use sqlx::SqlitePool;
-
 use super::info::JobInfo;
 use super::{JobPhase, JobRow, Template};
+use crate::db::Db;
 use crate::error::AppError;
 use crate::time::{format_secs, now_rfc3339};
 
@@ -63,7 +62,7 @@ const HISTORY_COLUMNS: &str = "namespace, name, launched_by, created_at, status,
 
 /// Creates or updates the Job's history row as the watch sees it. A row written at launch
 /// keeps its launcher and form; failures are logged, never fatal to the watch.
-pub async fn record(db: &SqlitePool, job: &JobInfo) {
+pub async fn record(db: &Db, job: &JobInfo) {
     let result = sqlx::query(
         "INSERT INTO jobs (uid, namespace, name, launched_by, created_at, started_at, finished_at,
                            status, reason, gpus_per_pod, gpu_resource, gpu_model, completions)
@@ -85,7 +84,7 @@ pub async fn record(db: &SqlitePool, job: &JobInfo) {
     .bind(&job.gpu_resource)
     .bind(&job.gpu_model)
     .bind(job.completions)
-    .execute(db)
+    .execute(db.pool())
     .await;
     if let Err(error) = result {
         tracing::warn!(%error, job = %job.name, "could not record the job's history");
@@ -95,7 +94,7 @@ pub async fn record(db: &SqlitePool, job: &JobInfo) {
 /// Records a Job just launched through Gantry, with its launcher and form (for clone and
 /// re-run).
 pub async fn launched(
-    db: &SqlitePool,
+    db: &Db,
     job: &JobInfo,
     launched_by: &str,
     form_json: &str,
@@ -117,7 +116,7 @@ pub async fn launched(
     .bind(&job.gpu_resource)
     .bind(&job.gpu_model)
     .bind(job.completions)
-    .execute(db)
+    .execute(db.pool())
     .await
     .map_err(|e| AppError::internal("recording a launched job", e))?;
     Ok(())
@@ -125,7 +124,7 @@ pub async fn launched(
 
 /// Marks the Job gone from the cluster. One deleted before it finished (cancelled, or
 /// removed by hand) is recorded as failed for that reason, not left "Running" for ever.
-pub async fn gone(db: &SqlitePool, uid: &str) {
+pub async fn gone(db: &Db, uid: &str) {
     let result = sqlx::query(
         "UPDATE jobs SET deleted_at = ?,
            reason = CASE WHEN status IN ('Pending', 'Running', 'Suspended')
@@ -136,7 +135,7 @@ pub async fn gone(db: &SqlitePool, uid: &str) {
     )
     .bind(now_rfc3339())
     .bind(uid)
-    .execute(db)
+    .execute(db.pool())
     .await;
     if let Err(error) = result {
         tracing::warn!(%error, "could not record that a job is gone");
@@ -144,20 +143,20 @@ pub async fn gone(db: &SqlitePool, uid: &str) {
 }
 
 /// Jobs gone from the cluster, newest first, at most `limit`.
-pub async fn gone_jobs(db: &SqlitePool, limit: usize) -> Result<Vec<HistoryRow>, AppError> {
+pub async fn gone_jobs(db: &Db, limit: usize) -> Result<Vec<HistoryRow>, AppError> {
     sqlx::query_as(&format!(
         "SELECT {HISTORY_COLUMNS} FROM jobs WHERE deleted_at IS NOT NULL
          ORDER BY created_at DESC LIMIT ?"
     ))
     .bind(limit as i64)
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await
     .map_err(|e| AppError::internal("reading the job history", e))
 }
 
 /// The newest history row of `namespace/name`.
 pub async fn remembered(
-    db: &SqlitePool,
+    db: &Db,
     namespace: &str,
     name: &str,
 ) -> Result<Option<Remembered>, AppError> {
@@ -167,13 +166,13 @@ pub async fn remembered(
     ))
     .bind(namespace)
     .bind(name)
-    .fetch_optional(db)
+    .fetch_optional(db.pool())
     .await
     .map_err(|e| AppError::internal("reading the job history", e))
 }
 
 /// Keeps a pod's last log lines (replacing earlier ones of that job and pod).
-pub async fn keep_log(db: &SqlitePool, job_uid: &str, pod: &str, lines: String) {
+pub async fn keep_log(db: &Db, job_uid: &str, pod: &str, lines: String) {
     let result = sqlx::query(
         "INSERT INTO job_logs (job_uid, pod, lines, captured_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (job_uid, pod) DO UPDATE SET lines = excluded.lines,
@@ -183,7 +182,7 @@ pub async fn keep_log(db: &SqlitePool, job_uid: &str, pod: &str, lines: String) 
     .bind(pod)
     .bind(lines)
     .bind(now_rfc3339())
-    .execute(db)
+    .execute(db.pool())
     .await;
     if let Err(error) = result {
         tracing::warn!(%error, %pod, "could not keep a pod's last log lines");
@@ -191,39 +190,35 @@ pub async fn keep_log(db: &SqlitePool, job_uid: &str, pod: &str, lines: String) 
 }
 
 /// The captured logs of a job, (pod, lines) by pod name.
-pub async fn kept_logs(db: &SqlitePool, job_uid: &str) -> Result<Vec<(String, String)>, AppError> {
+pub async fn kept_logs(db: &Db, job_uid: &str) -> Result<Vec<(String, String)>, AppError> {
     sqlx::query_as("SELECT pod, lines FROM job_logs WHERE job_uid = ? ORDER BY pod")
         .bind(job_uid)
-        .fetch_all(db)
+        .fetch_all(db.pool())
         .await
         .map_err(|e| AppError::internal("reading captured logs", e))
 }
 
 /// The form the newest launch of `namespace/name` was made with, as stored (JSON).
-pub async fn launch_form(
-    db: &SqlitePool,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<String>, AppError> {
+pub async fn launch_form(db: &Db, namespace: &str, name: &str) -> Result<Option<String>, AppError> {
     let stored: Option<(String,)> = sqlx::query_as(
         "SELECT form FROM jobs WHERE namespace = ? AND name = ? AND form IS NOT NULL
          ORDER BY created_at DESC LIMIT 1",
     )
     .bind(namespace)
     .bind(name)
-    .fetch_optional(db)
+    .fetch_optional(db.pool())
     .await
     .map_err(|e| AppError::internal("reading a job's form", e))?;
     Ok(stored.map(|(form,)| form))
 }
 
 /// `owner`'s templates, by name.
-pub async fn templates(db: &SqlitePool, owner: &str) -> Result<Vec<Template>, AppError> {
+pub async fn templates(db: &Db, owner: &str) -> Result<Vec<Template>, AppError> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT id, name, updated_at FROM job_templates WHERE owner = ? ORDER BY name",
     )
     .bind(owner)
-    .fetch_all(db)
+    .fetch_all(db.pool())
     .await
     .map_err(|e| AppError::internal("reading templates", e))?;
     Ok(rows
@@ -237,12 +232,12 @@ pub async fn templates(db: &SqlitePool, owner: &str) -> Result<Vec<Template>, Ap
 }
 
 /// The form of `owner`'s template `id`, as stored (JSON).
-pub async fn template(db: &SqlitePool, owner: &str, id: i64) -> Result<Option<String>, AppError> {
+pub async fn template(db: &Db, owner: &str, id: i64) -> Result<Option<String>, AppError> {
     let form: Option<(String,)> =
         sqlx::query_as("SELECT form FROM job_templates WHERE id = ? AND owner = ?")
             .bind(id)
             .bind(owner)
-            .fetch_optional(db)
+            .fetch_optional(db.pool())
             .await
             .map_err(|e| AppError::internal("reading a template", e))?;
     Ok(form.map(|(form,)| form))
@@ -250,7 +245,7 @@ pub async fn template(db: &SqlitePool, owner: &str, id: i64) -> Result<Option<St
 
 /// Saves `owner`'s template `name` (replacing one of that name).
 pub async fn save_template(
-    db: &SqlitePool,
+    db: &Db,
     owner: &str,
     name: &str,
     form_json: &str,
@@ -263,7 +258,7 @@ pub async fn save_template(
     .bind(name)
     .bind(form_json)
     .bind(now_rfc3339())
-    .execute(db)
+    .execute(db.pool())
     .await
     .map_err(|e| AppError::internal("saving a template", e))?;
     Ok(())

@@ -64,24 +64,34 @@ impl JobFeed {
     }
 
     /// What the caches hold of the job: the Job, and its pods the scheduler has not placed
-    /// (name, node, reason); the pending set is small, so no walk over every pod.
-    fn seen(&self, state: &AppState) -> Result<Seen, AppError> {
+    /// (name, node, reason); the pending set is small, so no walk over every pod. A cache
+    /// still loading holds nothing yet: the detail is read from the API server all the same.
+    fn seen(&self, state: &AppState) -> Seen {
         let key = (self.namespace.clone(), self.name.clone());
-        let job = state.jobs.read()?.get(&key).cloned();
-        let index = state.inventory.read()?;
-        let pods = index
-            .pending
-            .iter()
-            .filter_map(|key| index.pods.get(key))
-            .filter(|p| {
-                p.namespace == self.namespace
-                    && p.owner
-                        .as_ref()
-                        .is_some_and(|o| o.kind == "Job" && o.name == self.name)
+        let job = state
+            .jobs
+            .read()
+            .ok()
+            .and_then(|jobs| jobs.get(&key).cloned());
+        let pods = state
+            .inventory
+            .read()
+            .map(|index| {
+                index
+                    .pending
+                    .iter()
+                    .filter_map(|key| index.pods.get(key))
+                    .filter(|p| {
+                        p.namespace == self.namespace
+                            && p.owner
+                                .as_ref()
+                                .is_some_and(|o| o.kind == "Job" && o.name == self.name)
+                    })
+                    .map(|p| (p.name.clone(), p.node.clone(), p.unschedulable.clone()))
+                    .collect()
             })
-            .map(|p| (p.name.clone(), p.node.clone(), p.unschedulable.clone()))
-            .collect();
-        Ok((job, pods))
+            .unwrap_or_default();
+        (job, pods)
     }
 }
 
@@ -96,7 +106,7 @@ impl Feed for JobFeed {
         caller: &Caller,
     ) -> Result<Option<String>, AppError> {
         caller.check(Action::View, Some(&self.namespace))?;
-        let seen = self.seen(state)?;
+        let seen = self.seen(state);
         if self.seen.as_ref() == Some(&seen) {
             return Ok(None);
         }

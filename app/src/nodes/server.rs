@@ -153,7 +153,7 @@ pub async fn detail(state: &AppState, caller: &Caller, name: &str) -> Result<Nod
 }
 
 /// The node's events: read as the caller (Gantry does not cache events), from `default`,
-/// where events about cluster-scoped objects are recorded.
+/// where events about cluster-scoped objects are recorded; or why they could not be read.
 async fn node_events(client: kube::Client, node: &str) -> Result<Vec<NodeEvent>, String> {
     let params = ListParams::default()
         .fields(&format!(
@@ -163,12 +163,8 @@ async fn node_events(client: kube::Client, node: &str) -> Result<Vec<NodeEvent>,
     let list = Api::<Event>::namespaced(client, "default")
         .list(&params)
         .await
-        .map_err(|e| match e {
-            kube::Error::Api(status) if status.code == 403 => {
-                "the cluster does not let you read events".to_string()
-            }
-            other => format!("could not read events: {other}"),
-        })?;
+        // The page shows the node without its events rather than failing whole.
+        .map_err(|e| AppError::from_kube(e, "the node's events").to_string())?;
     let mut events: Vec<NodeEvent> = list
         .items
         .into_iter()

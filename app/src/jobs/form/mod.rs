@@ -12,6 +12,7 @@ pub mod lines;
 mod malformed;
 #[cfg(test)]
 mod tests;
+pub mod text;
 mod validate;
 
 /// A `key = value` pair of the form (environment variable, label, hyperparameter).

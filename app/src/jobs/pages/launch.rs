@@ -10,137 +10,46 @@ use crate::jobs::{
     get_job_form, get_launch_context, get_template, launch_job, list_templates, preview_job,
     save_template,
 };
+use crate::live::{self, LiveBadge};
+use crate::nodes::GpuSummary;
 
-/// The launch form's inputs, one text signal each; lists are edited as lines of text
-/// (see `form::lines`).
-#[derive(Clone, Copy)]
-struct FormFields {
-    name: RwSignal<String>,
-    namespace: RwSignal<String>,
-    image: RwSignal<String>,
-    command: RwSignal<String>,
-    args: RwSignal<String>,
-    env: RwSignal<String>,
-    secret_env: RwSignal<String>,
-    gpus: RwSignal<String>,
-    gpu_model: RwSignal<String>,
-    gpu_resource: RwSignal<String>,
-    cpu_request: RwSignal<String>,
-    cpu_limit: RwSignal<String>,
-    memory_request: RwSignal<String>,
-    memory_limit: RwSignal<String>,
-    mounts: RwSignal<String>,
-    shm_size: RwSignal<String>,
-    parallelism: RwSignal<String>,
-    completions: RwSignal<String>,
-    backoff_limit: RwSignal<String>,
-    deadline: RwSignal<String>,
-    ttl: RwSignal<String>,
-    labels: RwSignal<String>,
-    annotations: RwSignal<String>,
-    hyperparameters: RwSignal<String>,
-    hyperparameters_as: RwSignal<String>,
+/// A GPU model as the choice shows it: with how many of its GPUs are free now, when known
+/// (free only where pods can go: ready, uncordoned nodes).
+fn model_text(model: &str, fleet: Option<&GpuSummary>) -> String {
+    match fleet.and_then(|f| f.models.iter().find(|m| m.model == model)) {
+        Some(m) => format!("{model} ({} of {} free)", m.free, m.allocatable),
+        None => model.to_string(),
+    }
 }
+
+/// The launch form's inputs: one text signal per field, under the field's name (see
+/// `form::text`).
+#[derive(Clone, Copy)]
+struct FormFields([(&'static str, RwSignal<String>); form::text::FIELDS]);
 
 impl FormFields {
     fn new(form: &JobForm) -> FormFields {
-        let text = |value: &str| RwSignal::new(value.to_string());
-        FormFields {
-            name: text(&form.name),
-            namespace: text(&form.namespace),
-            image: text(&form.image),
-            command: text(&form.command),
-            args: text(&form.args),
-            env: text(&form::lines::pairs_text(&form.env)),
-            secret_env: text(&form::lines::secrets_text(&form.secret_env)),
-            gpus: text(&form.gpus),
-            gpu_model: text(&form.gpu_model),
-            gpu_resource: text(&form.gpu_resource),
-            cpu_request: text(&form.cpu_request),
-            cpu_limit: text(&form.cpu_limit),
-            memory_request: text(&form.memory_request),
-            memory_limit: text(&form.memory_limit),
-            mounts: text(&form::lines::mounts_text(&form.mounts)),
-            shm_size: text(&form.shm_size),
-            parallelism: text(&form.parallelism),
-            completions: text(&form.completions),
-            backoff_limit: text(&form.backoff_limit),
-            deadline: text(&form.active_deadline_seconds),
-            ttl: text(&form.ttl_seconds_after_finished),
-            labels: text(&form::lines::pairs_text(&form.labels)),
-            annotations: text(&form::lines::pairs_text(&form.annotations)),
-            hyperparameters: text(&form::lines::pairs_text(&form.hyperparameters)),
-            hyperparameters_as: text(&form.hyperparameters_as),
-        }
+        FormFields(form::text::texts(form).map(|(name, text)| (name, RwSignal::new(text))))
+    }
+
+    /// The input of the field `name` (one of `form::text`'s names).
+    fn get(&self, name: &str) -> RwSignal<String> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, signal)| *signal)
+            .unwrap_or_else(|| panic!("the launch form has no field {name:?}"))
     }
 
     /// Replaces every input with `form`'s value (a clone, a template).
     fn fill(&self, form: &JobForm) {
-        let other = FormFields::new(form);
-        for (mine, theirs) in self.all().into_iter().zip(other.all()) {
-            mine.set(theirs.get_untracked());
-            theirs.dispose();
+        for ((_, input), (_, text)) in self.0.iter().zip(form::text::texts(form)) {
+            input.set(text);
         }
-    }
-
-    fn all(&self) -> [RwSignal<String>; 25] {
-        [
-            self.name,
-            self.namespace,
-            self.image,
-            self.command,
-            self.args,
-            self.env,
-            self.secret_env,
-            self.gpus,
-            self.gpu_model,
-            self.gpu_resource,
-            self.cpu_request,
-            self.cpu_limit,
-            self.memory_request,
-            self.memory_limit,
-            self.mounts,
-            self.shm_size,
-            self.parallelism,
-            self.completions,
-            self.backoff_limit,
-            self.deadline,
-            self.ttl,
-            self.labels,
-            self.annotations,
-            self.hyperparameters,
-            self.hyperparameters_as,
-        ]
     }
 
     fn form(&self) -> JobForm {
-        JobForm {
-            name: self.name.get(),
-            namespace: self.namespace.get(),
-            image: self.image.get(),
-            command: self.command.get(),
-            args: self.args.get(),
-            env: form::lines::pairs(&self.env.get()),
-            secret_env: form::lines::secrets(&self.secret_env.get()),
-            gpus: self.gpus.get(),
-            gpu_model: self.gpu_model.get(),
-            gpu_resource: self.gpu_resource.get(),
-            cpu_request: self.cpu_request.get(),
-            cpu_limit: self.cpu_limit.get(),
-            memory_request: self.memory_request.get(),
-            memory_limit: self.memory_limit.get(),
-            mounts: form::lines::mounts(&self.mounts.get()),
-            shm_size: self.shm_size.get(),
-            parallelism: self.parallelism.get(),
-            completions: self.completions.get(),
-            backoff_limit: self.backoff_limit.get(),
-            active_deadline_seconds: self.deadline.get(),
-            ttl_seconds_after_finished: self.ttl.get(),
-            labels: form::lines::pairs(&self.labels.get()),
-            annotations: form::lines::pairs(&self.annotations.get()),
-            hyperparameters: form::lines::pairs(&self.hyperparameters.get()),
-            hyperparameters_as: self.hyperparameters_as.get(),
-        }
+        form::text::form(|name| self.get(name).get())
     }
 }
 
@@ -149,33 +58,6 @@ impl FormFields {
 pub fn LaunchPage() -> impl IntoView {
     let context = LocalResource::new(get_launch_context);
     let fields = FormFields::new(&JobForm::default());
-    let FormFields {
-        name,
-        namespace,
-        image,
-        command,
-        args,
-        env,
-        secret_env,
-        gpus,
-        gpu_model,
-        gpu_resource,
-        cpu_request,
-        cpu_limit,
-        memory_request,
-        memory_limit,
-        mounts: mount_lines,
-        shm_size,
-        parallelism,
-        completions,
-        backoff_limit,
-        deadline,
-        ttl,
-        labels,
-        annotations,
-        hyperparameters,
-        hyperparameters_as,
-    } = fields;
     let form = move || fields.form();
     // `?from=namespace/name`: a copy of that job's form, under a new name.
     let query = leptos_router::hooks::use_query_map();
@@ -220,6 +102,15 @@ pub fn LaunchPage() -> impl IntoView {
             templates.refetch();
         }
     });
+    // The fleet's free GPUs per model, live, for the model choices (nothing more than the
+    // names for users the cluster does not let list nodes).
+    let fleet: RwSignal<Option<GpuSummary>> = RwSignal::new(None);
+    let fleet_connection = RwSignal::new(live::Connection::Connecting);
+    live::subscribe(
+        || "/api/v1/gpu-summary/stream".to_string(),
+        move |summary: Result<GpuSummary, AppError>| fleet.set(summary.ok()),
+        fleet_connection,
+    );
     let preview = Action::new_local(move |form: &JobForm| preview_job(form.clone()));
     let launch = Action::new_local(move |form: &JobForm| launch_job(form.clone()));
     // The fields the user has typed into: their problems show as they type, from the same
@@ -280,10 +171,8 @@ pub fn LaunchPage() -> impl IntoView {
             navigate(&format!("/jobs/{namespace}/{name}"), Default::default());
         }
     });
-    let field = move |label: &'static str,
-                      key: &'static str,
-                      signal: RwSignal<String>,
-                      hint: &'static str| {
+    let field = move |label: &'static str, key: &'static str, hint: &'static str| {
+        let signal = fields.get(key);
         view! {
             <label class="field">
                 <span>{label}</span>
@@ -292,10 +181,8 @@ pub fn LaunchPage() -> impl IntoView {
             </label>
         }
     };
-    let area = move |label: &'static str,
-                     key: &'static str,
-                     signal: RwSignal<String>,
-                     hint: &'static str| {
+    let area = move |label: &'static str, key: &'static str, hint: &'static str| {
+        let signal = fields.get(key);
         view! {
             <label class="field wide">
                 <span>{label}</span>
@@ -348,11 +235,11 @@ pub fn LaunchPage() -> impl IntoView {
             <form class="launch" on:submit=move |ev| ev.prevent_default()>
                 <fieldset>
                     <legend>"Job"</legend>
-                    {field("Name", "name", name, "llama-finetune")}
+                    {field("Name", "name", "llama-finetune")}
                     <Choice
                         label="Namespace"
                         key="namespace"
-                        value=namespace
+                        value=fields.get("namespace")
                         blank="Choose…"
                         options=Signal::derive(move || {
                             context.get().and_then(Result::ok).map(|c| c.namespaces).unwrap_or_default()
@@ -360,67 +247,67 @@ pub fn LaunchPage() -> impl IntoView {
                         })
                         error=Signal::derive(error_for("namespace"))
                     />
-                    {field("Image", "image", image, "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime")}
-                    {area("Command (one word per line)", "command", command, "torchrun\n--nproc-per-node=4")}
-                    {area("Arguments (one per line)", "args", args, "train.py")}
+                    {field("Image", "image", "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime")}
+                    {area("Command (one word per line)", "command", "torchrun\n--nproc-per-node=4")}
+                    {area("Arguments (one per line)", "args", "train.py")}
                 </fieldset>
                 <fieldset>
                     <legend>"GPUs"</legend>
-                    {field("GPUs", "gpus", gpus, "1")}
+                    {field("GPUs", "gpus", "1")}
                     <Choice
                         label="GPU model"
                         key="gpu_model"
-                        value=gpu_model
+                        value=fields.get("gpu_model")
                         blank="Any model"
                         options=Signal::derive(move || {
                             context.get().and_then(Result::ok).map(|c| c.models).unwrap_or_default()
-                                .into_iter().map(|m| (m.clone(), m)).collect()
+                                .into_iter().map(|m| { let text = model_text(&m, fleet.get().as_ref()); (m, text) }).collect()
                         })
                         error=Signal::derive(error_for("gpu_model"))
                     />
                     <Choice
                         label="GPU resource"
                         key="gpu_resource"
-                        value=gpu_resource
+                        value=fields.get("gpu_resource")
                         options=Signal::derive(move || {
                             context.get().and_then(Result::ok).map(|c| c.largest).unwrap_or_default()
                                 .into_iter().map(|(r, most)| (r.clone(), format!("{r} (up to {most} per node)"))).collect()
                         })
                         error=Signal::derive(error_for("gpu_resource"))
                     />
-                    <p class="muted">"Free GPUs by model are on the "<a href="/">"Overview"</a>"."</p>
+                    <p class="muted" data-testid="free-gpus">"Free GPUs per model, live " <LiveBadge connection=fleet_connection /></p>
                 </fieldset>
                 <fieldset>
                     <legend>"Resources"</legend>
-                    {field("CPU request", "cpu_request", cpu_request, "4")}
-                    {field("CPU limit", "cpu_limit", cpu_limit, "none")}
-                    {field("Memory request", "memory_request", memory_request, "16Gi")}
-                    {field("Memory limit", "memory_limit", memory_limit, "none")}
-                    {field("Shared memory (/dev/shm)", "shm_size", shm_size, "16Gi for PyTorch data loaders")}
-                    {area("Volumes (claim:/path, :ro for read-only)", "mounts", mount_lines, "datasets:/data:ro")}
+                    {field("CPU request", "cpu_request", "4")}
+                    {field("CPU limit", "cpu_limit", "none")}
+                    {field("Memory request", "memory_request", "16Gi")}
+                    {field("Memory limit", "memory_limit", "none")}
+                    {field("Shared memory (/dev/shm)", "shm_size", "16Gi for PyTorch data loaders")}
+                    {area("Volumes (claim:/path, :ro for read-only)", "mounts", "datasets:/data:ro")}
                 </fieldset>
                 <fieldset>
                     <legend>"Environment and hyperparameters"</legend>
-                    {area("Environment (NAME=value)", "env", env, "NCCL_DEBUG=INFO")}
-                    {area("From Secrets (NAME=secret/key)", "secret_env", secret_env, "HF_TOKEN=hf-token/token")}
-                    {area("Hyperparameters (key=value)", "hyperparameters", hyperparameters, "lr=3e-4")}
+                    {area("Environment (NAME=value)", "env", "NCCL_DEBUG=INFO")}
+                    {area("From Secrets (NAME=secret/key)", "secret_env", "HF_TOKEN=hf-token/token")}
+                    {area("Hyperparameters (key=value)", "hyperparameters", "lr=3e-4")}
                     <label class="field">
                         <span>"Pass hyperparameters as"</span>
-                        <select aria-label="Pass hyperparameters as" name="hyperparameters_as" on:change=move |ev| hyperparameters_as.set(event_target_value(&ev)) prop:value=move || hyperparameters_as.get()>
+                        <select aria-label="Pass hyperparameters as" name="hyperparameters_as" on:change=move |ev| fields.get("hyperparameters_as").set(event_target_value(&ev)) prop:value=move || fields.get("hyperparameters_as").get()>
                             <option value="args">"--key=value arguments"</option>
                             <option value="env">"HP_KEY environment variables"</option>
                         </select>
                     </label>
-                    {area("Labels (key=value)", "labels", labels, "team=nlp")}
-                    {area("Pod annotations (key=value)", "annotations", annotations, "pod-complete.stage.kwok.x-k8s.io/delay=5m")}
+                    {area("Labels (key=value)", "labels", "team=nlp")}
+                    {area("Pod annotations (key=value)", "annotations", "pod-complete.stage.kwok.x-k8s.io/delay=5m")}
                 </fieldset>
                 <fieldset>
                     <legend>"Run"</legend>
-                    {field("Parallelism", "parallelism", parallelism, "1")}
-                    {field("Completions", "completions", completions, "1")}
-                    {field("Retries (backoffLimit)", "backoff_limit", backoff_limit, "0")}
-                    {field("Deadline (seconds)", "active_deadline_seconds", deadline, "none")}
-                    {field("Delete after finishing (seconds)", "ttl_seconds_after_finished", ttl, "keep")}
+                    {field("Parallelism", "parallelism", "1")}
+                    {field("Completions", "completions", "1")}
+                    {field("Retries (backoffLimit)", "backoff_limit", "0")}
+                    {field("Deadline (seconds)", "active_deadline_seconds", "none")}
+                    {field("Delete after finishing (seconds)", "ttl_seconds_after_finished", "keep")}
                 </fieldset>
                 <p class="form-error" role="alert" data-testid="launch-error">
                     {move || other_error().map(|e| e.to_string())}

@@ -3,11 +3,10 @@
 //! seeded bindings (alice in team-a, bob in team-b) decide. A data scientist of team-a can
 //! neither see nor create anything in team-b, whatever Gantry's own checks say.
 
-mod common;
-
 use std::time::Duration;
 
-use common::cluster::{kubeconfig_path, wait_for};
+use crate::common::cluster::{kubeconfig_path, wait_for};
+use crate::common::fixtures::IMAGE;
 use gantry_app::auth::rules::{Namespaces, Principal, Role};
 use gantry_app::cluster::{Cluster, ClusterSource, ClusterStatus};
 use k8s_openapi::api::batch::v1::Job;
@@ -31,7 +30,7 @@ fn job() -> Job {
         "metadata": { "name": "impersonated" },
         "spec": { "template": { "spec": {
             "restartPolicy": "Never",
-            "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime" }]
+            "containers": [{ "name": "main", "image": IMAGE }]
         } } }
     }))
     .unwrap()

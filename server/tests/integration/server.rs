@@ -1,11 +1,9 @@
 //! Starts the real `gantry` binary on port 0 with a fresh SQLite database, checks what it
 //! answers, and stops it with SIGTERM as Kubernetes would.
 
-mod common;
-
 use std::process::Command;
 
-use common::server::{assert_contains, TestServer};
+use crate::common::server::{assert_contains, TestServer};
 
 #[test]
 fn healthz_answers_ok() {

@@ -3,12 +3,11 @@
 //! wait with the scheduler's reason; a failing pod stage fails the job with its reason;
 //! bad input creates nothing; cancel deletes, and the history keeps what the TTL removed.
 
-mod common;
-
 use std::time::Duration;
 
-use common::cluster::{connect, wait_for, TestCluster};
-use common::server::{assert_contains, TestServer};
+use crate::common::cluster::{connect, wait_for, TestCluster};
+use crate::common::fixtures::IMAGE;
+use crate::common::server::{assert_contains, TestServer};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::ListParams;
@@ -32,7 +31,7 @@ impl Gantry {
         })
     }
 
-    fn launch(&self, form: &Value) -> common::server::Response {
+    fn launch(&self, form: &Value) -> crate::common::server::Response {
         self.server.request_json(
             "POST",
             "/api/v1/jobs",
@@ -73,7 +72,7 @@ fn form(test: &TestCluster, name: &str) -> Value {
     json!({
         "name": name,
         "namespace": test.namespace,
-        "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
+        "image": IMAGE,
         "command": "python\n-m\ntrain",
         "gpus": "2",
         "gpu_model": "NVIDIA-H100-80GB-HBM3",
@@ -311,10 +310,7 @@ async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed_with_
             &[("Cookie", &gantry.cookie)],
         )
         .json();
-    assert_eq!(
-        detail["image"],
-        "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime"
-    );
+    assert_eq!(detail["image"], IMAGE);
     assert_contains(
         detail["captured"][0]["lines"]
             .as_str()

@@ -1,11 +1,10 @@
 //! The GPU inventory on the real local cluster: the caches see the seeded fleet with the
 //! right free counts, and follow a pod that takes GPUs and gives them back.
 
-mod common;
-
 use std::time::Duration;
 
-use common::cluster::{connect, kubeconfig_path, wait_for};
+use crate::common::cluster::{connect, kubeconfig_path, wait_for};
+use crate::common::fixtures::gpu_pod;
 use gantry_app::cluster::{Cluster, ClusterSource};
 use gantry_app::nodes::cache::Inventory;
 use gantry_app::nodes::GpuNodeRow;
@@ -96,15 +95,7 @@ async fn a_gpu_pod_takes_gpus_and_gives_them_back() {
     let node = "gpu-a100-1";
     let before = row(&inventory, node).await.allocated;
     let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": { "name": "takes-three" },
-        "spec": {
-            "nodeSelector": { "kubernetes.io/hostname": node },
-            "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
-                             "resources": { "limits": { "nvidia.com/gpu": "3" } } }]
-        }
-    }))
-    .unwrap();
+    let pod = gpu_pod("takes-three", 3, Some(node));
     pods.create(&PostParams::default(), &pod).await.unwrap();
     wait_for(
         "the inventory to count the pod",
@@ -132,12 +123,7 @@ async fn a_pod_too_big_for_any_node_waits_with_the_schedulers_reason() {
         return;
     };
     let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": { "name": "wants-sixty-four" },
-        "spec": { "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
-                                   "resources": { "limits": { "nvidia.com/gpu": "64" } } }] }
-    }))
-    .unwrap();
+    let pod = gpu_pod("wants-sixty-four", 64, None);
     pods.create(&PostParams::default(), &pod).await.unwrap();
     let key = (test.namespace.clone(), "wants-sixty-four".to_string());
     let reason = wait_for(
@@ -262,15 +248,7 @@ async fn an_outage_keeps_the_last_state_marked_stale_and_recovery_resyncs() {
 
     // While Gantry is cut off, a pod takes GPUs; it cannot know.
     let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": { "name": "during-the-outage" },
-        "spec": {
-            "nodeSelector": { "kubernetes.io/hostname": node },
-            "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
-                             "resources": { "limits": { "nvidia.com/gpu": "1" } } }]
-        }
-    }))
-    .unwrap();
+    let pod = gpu_pod("during-the-outage", 1, Some(node));
     pods.create(&PostParams::default(), &pod).await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(row(&inventory, node).await.allocated, before);

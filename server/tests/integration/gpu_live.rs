@@ -2,12 +2,11 @@
 //! pushes a delta when the scheduler binds a GPU pod, and an ops admin cordons through the
 //! API, as themselves, on the record.
 
-mod common;
-
 use std::time::Duration;
 
-use common::cluster::{connect, wait_for};
-use common::server::{assert_contains, TestServer};
+use crate::common::cluster::{connect, wait_for};
+use crate::common::fixtures::gpu_pod;
+use crate::common::server::{assert_contains, TestServer};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, PostParams};
 use kube::Api;
@@ -36,15 +35,7 @@ async fn the_stream_pushes_only_the_changed_row_when_a_gpu_pod_is_bound() {
     let before = row(&snapshot, node).unwrap()["allocated"].as_i64().unwrap();
 
     let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": { "name": "takes-two" },
-        "spec": {
-            "nodeSelector": { "kubernetes.io/hostname": node },
-            "containers": [{ "name": "main", "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
-                             "resources": { "limits": { "nvidia.com/gpu": "2" } } }]
-        }
-    }))
-    .unwrap();
+    let pod = gpu_pod("takes-two", 2, Some(node));
     pods.create(&PostParams::default(), &pod).await.unwrap();
     // The scheduler binds it; the next delta carries that node's row, and only rows that
     // changed (other tests may touch other A100s, never this one).

@@ -3,12 +3,11 @@
 //! pods through their lives, and pod logs come through the API server from kwok's
 //! kubelet endpoint. See tools/cluster/ for how the cluster is built and seeded.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::cluster::{connect, wait_for};
+use crate::common::cluster::{connect, wait_for};
+use crate::common::fixtures::IMAGE;
 use futures::{AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -35,7 +34,7 @@ fn gpu_job(name: &str, gpus: u32, product: &str, annotations: serde_json::Value)
                     "nodeSelector": { "nvidia.com/gpu.product": product },
                     "containers": [{
                         "name": "trainer",
-                        "image": "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
+                        "image": IMAGE,
                         "resources": { "limits": { "nvidia.com/gpu": gpus.to_string() } }
                     }]
                 }

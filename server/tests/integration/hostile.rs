@@ -2,9 +2,7 @@
 //! leaves no trace but an audit entry. Prints the table (`cargo test --test hostile --
 //! --nocapture`) that the closing note reports.
 
-mod common;
-
-use common::server::{Response, TestServer};
+use crate::common::server::{Response, TestServer};
 
 const ALICE_PASSWORD: &str = "alice long password";
 const VICTOR_PASSWORD: &str = "victor long password";

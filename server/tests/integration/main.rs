@@ -1,0 +1,13 @@
+//! Gantry's integration tests, in one binary (one link per change instead of one per file):
+//! the server on a free port (`server`, `hostile`), and, when `GANTRY_TEST_KUBECONFIG` names
+//! the local cluster that `make test` starts, the GPU inventory, live streams, jobs and
+//! impersonation against it. `common` starts what they share.
+
+mod common;
+mod gpu_inventory;
+mod gpu_live;
+mod hostile;
+mod impersonation;
+mod jobs;
+mod local_cluster;
+mod server;
