@@ -48,6 +48,17 @@ pub fn caller(action: Action, namespace: Option<&str>) -> Result<(AppState, Call
     Ok((app_state()?, caller))
 }
 
+/// Runs `work` to its end even if the request that asked for it goes away (the browser
+/// navigated on, the client timed out): a change to the cluster and its audit row are never
+/// cut off between the two when axum drops the request's future.
+pub async fn to_completion<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|e| Err(AppError::internal("running an action", e)))
+}
+
 /// The shared state inside a server function or a server-rendered component.
 pub fn app_state() -> Result<AppState, AppError> {
     use_context::<AppState>()

@@ -50,6 +50,8 @@ test("launch a 4-GPU H100 job from the form, watch it run, read its logs, cancel
 
   await page.getByRole("button", { name: "Cancel job" }).click();
   await page.getByRole("button", { name: "Confirm" }).click();
+  // The job's page follows it out of the cluster, into the history, without a reload.
+  await expect(page.getByTestId("job-facts").getByTestId("job-status")).toHaveText("Failed: deleted before it finished", { timeout: 15_000 });
   // The list keeps it, from the history, with why it ended.
   await shell.open("/jobs");
   await expect(row.getByTestId("job-status")).toHaveText("Failed: deleted before it finished", { timeout: 15_000 });

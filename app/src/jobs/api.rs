@@ -19,7 +19,7 @@ use super::{actions, logs, server, JobDetail, JobFilter, JobRow};
 use crate::auth::caller::Caller;
 use crate::error::{AppError, Result};
 use crate::live;
-use crate::state::AppState;
+use crate::state::{to_completion, AppState};
 
 /// The area's routes, merged into Gantry's router once.
 pub fn router() -> Router<AppState> {
@@ -60,7 +60,7 @@ async fn create(
     body: std::result::Result<Json<JobForm>, JsonRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
     let Json(form) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
-    let job = actions::launch(&state, &caller, form).await?;
+    let job = to_completion(async move { actions::launch(&state, &caller, form).await }).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "namespace": job.namespace, "name": job.name, "uid": job.uid })),
@@ -90,6 +90,6 @@ async fn cancel(
     caller: Caller,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    actions::cancel(&state, &caller, &namespace, &name).await?;
+    to_completion(async move { actions::cancel(&state, &caller, &namespace, &name).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

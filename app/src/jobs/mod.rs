@@ -179,7 +179,9 @@ pub async fn preview_job(form: JobForm) -> Result<String, AppError> {
 #[server(endpoint = "jobs/launch", input = server_fn::codec::Json)]
 pub async fn launch_job(form: JobForm) -> Result<(String, String), AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
-    let job = actions::launch(&state, &caller, form).await?;
+    let job =
+        crate::state::to_completion(async move { actions::launch(&state, &caller, form).await })
+            .await?;
     Ok((job.namespace, job.name))
 }
 
@@ -193,14 +195,20 @@ pub async fn get_job(namespace: String, name: String) -> Result<JobDetail, AppEr
 #[server(endpoint = "jobs/cancel")]
 pub async fn cancel_job(namespace: String, name: String) -> Result<(), AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
-    actions::cancel(&state, &caller, &namespace, &name).await
+    crate::state::to_completion(
+        async move { actions::cancel(&state, &caller, &namespace, &name).await },
+    )
+    .await
 }
 
 /// Suspends or resumes the job, as the caller.
 #[server(endpoint = "jobs/suspend")]
 pub async fn suspend_job(namespace: String, name: String, suspend: bool) -> Result<(), AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
-    actions::set_suspended(&state, &caller, &namespace, &name, suspend).await
+    crate::state::to_completion(async move {
+        actions::set_suspended(&state, &caller, &namespace, &name, suspend).await
+    })
+    .await
 }
 
 /// The form a job was launched with, to launch a copy.
@@ -214,9 +222,11 @@ pub async fn get_job_form(namespace: String, name: String) -> Result<JobForm, Ap
 #[server(endpoint = "jobs/rerun")]
 pub async fn rerun_job(namespace: String, name: String) -> Result<String, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
-    Ok(actions::rerun(&state, &caller, &namespace, &name)
-        .await?
-        .name)
+    let job = crate::state::to_completion(async move {
+        actions::rerun(&state, &caller, &namespace, &name).await
+    })
+    .await?;
+    Ok(job.name)
 }
 
 /// A saved launch form, as the template list shows it.

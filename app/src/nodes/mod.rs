@@ -301,7 +301,8 @@ pub async fn get_gpu_node(name: String) -> Result<NodeDetail, AppError> {
 #[server(endpoint = "nodes/cordon")]
 pub async fn set_cordon(node: String, cordon: bool) -> Result<(), AppError> {
     let (state, caller) = crate::state::caller(crate::auth::rules::Action::OperateCluster, None)?;
-    server::cordon(&state, &caller, &node, cordon).await
+    crate::state::to_completion(async move { server::cordon(&state, &caller, &node, cordon).await })
+        .await
 }
 
 #[cfg(test)]
