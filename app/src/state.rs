@@ -50,10 +50,12 @@ pub fn caller(action: Action, namespace: Option<&str>) -> Result<(AppState, Call
 
 /// Runs `work` to its end even if the request that asked for it goes away (the browser
 /// navigated on, the client timed out): a change to the cluster and its audit row are never
-/// cut off between the two when axum drops the request's future.
+/// cut off between the two when axum drops the request's future. The work keeps the
+/// request's context (its client address for the audit log).
 pub async fn to_completion<T: Send + 'static>(
     work: impl std::future::Future<Output = Result<T, AppError>> + Send + 'static,
 ) -> Result<T, AppError> {
+    let work = ScopedFuture::new_untracked(work);
     tokio::spawn(work)
         .await
         .unwrap_or_else(|e| Err(AppError::internal("running an action", e)))

@@ -74,6 +74,8 @@ test("an ops admin cordons and uncordons a node after confirming, on the record"
   await audit.getByLabel("Object").press("Enter");
   await expect(page.getByTestId("audit-table")).toContainText("node.cordon");
   await expect(page.getByTestId("audit-table")).toContainText("node.uncordon");
+  // Recorded with the address the change came from, though it ran to completion on its own.
+  await expect(page.getByTestId("audit-table").locator("tr", { hasText: "node.cordon" })).toContainText("127.0.0.1");
 });
 
 test("the JSON API answers with the session or a token, and refuses anonymous calls", async ({ shell, page, playwright, baseURL }) => {

@@ -78,17 +78,7 @@ pub async fn attempt<T, E: std::fmt::Display>(
 /// Appends one entry. Failing to audit fails the action that wanted auditing: an
 /// unrecorded change is worse than a refused one.
 #[cfg(feature = "ssr")]
-pub async fn record(
-    db: &Db,
-    actor: &str,
-    action: &str,
-    object: &str,
-    detail: &str,
-    result: &str,
-    client: &str,
-) -> Result<(), AppError> {
-    store::insert(db, actor, action, object, detail, result, client).await
-}
+pub use store::insert as record;
 
 /// The audit log, filtered (ops admins only).
 #[server(endpoint = "audit")]

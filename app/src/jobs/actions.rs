@@ -191,7 +191,6 @@ pub async fn cancel(
     name: &str,
 ) -> Result<(), AppError> {
     caller.check(Action::LaunchJobs, Some(namespace))?;
-    caller.check(Action::View, Some(namespace))?;
     let client = state.cluster.as_user(caller)?;
     let params = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Background),
@@ -224,7 +223,6 @@ pub async fn set_suspended(
     suspend: bool,
 ) -> Result<(), AppError> {
     caller.check(Action::LaunchJobs, Some(namespace))?;
-    caller.check(Action::View, Some(namespace))?;
     let client = state.cluster.as_user(caller)?;
     let patch = serde_json::json!({ "spec": { "suspend": suspend } });
     let outcome = Api::<Job>::namespaced(client, namespace)

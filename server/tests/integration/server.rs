@@ -143,3 +143,69 @@ fn a_bad_setting_stops_the_start_with_its_name() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_contains(&stderr, "GANTRY_LISTEN_ADDR: expected an address");
 }
+
+/// The front end's files keep their own status and headers while pages render beside them:
+/// served through Leptos' fallback, a 404 page rendering at the same time on the same
+/// thread lent its status (and its CSP) to a wasm download (seen in the browser tests).
+#[test]
+fn static_files_answer_200_while_404_pages_render_beside_them() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("pkg/gantry.wasm"), vec![0u8; 256 * 1024]).unwrap();
+    std::fs::write(site.path().join("favicon.svg"), "<svg/>").unwrap();
+    let site_root = site.path().to_str().unwrap().to_string();
+    let mut server = TestServer::spawn_with(&[("GANTRY_SITE_ROOT", &site_root)]);
+    let cookie = server.login();
+    let statuses = std::thread::scope(|scope| {
+        let pages: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    for _ in 0..25 {
+                        let page =
+                            server.request("GET", "/no/such/page", "", &[("Cookie", &cookie)]);
+                        assert_eq!(page.status, 404);
+                    }
+                })
+            })
+            .collect();
+        let files: Vec<_> = (0..4)
+            .map(|i| {
+                let path = if i % 2 == 0 {
+                    "/pkg/gantry.wasm"
+                } else {
+                    "/favicon.svg"
+                };
+                let server = &server;
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|_| {
+                            let file = server.get(path);
+                            let csp = file
+                                .header("content-security-policy")
+                                .unwrap_or("")
+                                .to_string();
+                            (path, file.status, csp.contains("nonce-"))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        pages.into_iter().for_each(|p| p.join().unwrap());
+        files
+            .into_iter()
+            .flat_map(|f| f.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let wrong: Vec<_> = statuses
+        .iter()
+        .filter(|(_, status, page_csp)| *status != 200 || *page_csp)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} wrong: {:?}",
+        wrong.len(),
+        statuses.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    server.stop();
+}
