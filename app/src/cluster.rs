@@ -3,7 +3,7 @@
 //! Gantry starts without a reachable cluster and keeps probing, so the header can say which
 //! context and API server version it is connected to, or show a banner with the reason it is not.
 //!
-//! Reads and writes made for a user go out as that user ([`Cluster::client_as`]): Gantry's
+//! Reads and writes made for a user go out as that user ([`Cluster::as_user`]): Gantry's
 //! own service account may only read what its caches need and impersonate, so the cluster's
 //! RBAC has the last word on what each user can see and change.
 
