@@ -50,7 +50,7 @@ pub(super) async fn may_list_jobs(
 
 /// The scheduler's latest reason for each Job with an unbound pod, (namespace, job) →
 /// reason, from one pass over the inventory's pending pods.
-fn waiting_reasons(state: &AppState) -> HashMap<(String, String), String> {
+pub(super) fn waiting_reasons(state: &AppState) -> HashMap<(String, String), String> {
     let Ok(index) = state.inventory.read() else {
         return HashMap::new();
     };

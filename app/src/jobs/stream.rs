@@ -37,11 +37,9 @@ impl Feed for JobsFeed {
     }
 }
 
-/// What the caches hold of one job: the Job, and its unplaced pods (name, node, reason).
-type Seen = (
-    Option<JobInfo>,
-    Vec<(String, Option<String>, Option<String>)>,
-);
+/// What the caches hold of one job: the Job, and the scheduler's reason while a pod of it
+/// waits.
+type Seen = (Option<JobInfo>, Option<String>);
 
 /// One job's page. Its detail (read from the API server as the caller: the Job, its pods,
 /// their events) is read again only when the Job in the watch, or its pods in the inventory,
@@ -63,9 +61,8 @@ impl JobFeed {
         }
     }
 
-    /// What the caches hold of the job: the Job, and its pods the scheduler has not placed
-    /// (name, node, reason); the pending set is small, so no walk over every pod. A cache
-    /// still loading holds nothing yet: the detail is read from the API server all the same.
+    /// What the caches hold of the job (a cache still loading holds nothing yet: the detail
+    /// is read from the API server all the same).
     fn seen(&self, state: &AppState) -> Seen {
         let key = (self.namespace.clone(), self.name.clone());
         let job = state
@@ -73,25 +70,7 @@ impl JobFeed {
             .read()
             .ok()
             .and_then(|jobs| jobs.get(&key).cloned());
-        let pods = state
-            .inventory
-            .read()
-            .map(|index| {
-                index
-                    .pending
-                    .iter()
-                    .filter_map(|key| index.pods.get(key))
-                    .filter(|p| {
-                        p.namespace == self.namespace
-                            && p.owner
-                                .as_ref()
-                                .is_some_and(|o| o.kind == "Job" && o.name == self.name)
-                    })
-                    .map(|p| (p.name.clone(), p.node.clone(), p.unschedulable.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        (job, pods)
+        (job, server::waiting_reasons(state).remove(&key))
     }
 }
 
