@@ -96,6 +96,18 @@ mod tests {
                 .unwrap_or_else(|| panic!("no field {name}"))
         };
         assert_eq!(form(text), original);
+        // Every field distinct and filled, so two fields swapped (in either direction)
+        // cannot pass: each name's text comes back under that name.
+        let unique = |name: &str| match name {
+            "env" | "labels" | "annotations" | "hyperparameters" => format!("K_{name}=v"),
+            "secret_env" => format!("N=secret/{name}"),
+            "mounts" => format!("claim:/{name}"),
+            _ => format!("text-of-{name}"),
+        };
+        let filled = form(unique);
+        for (name, text) in super::texts(&filled) {
+            assert_eq!(text, unique(name), "{name}");
+        }
         // Each field is read from its own text: changing one changes only that field.
         let changed = form(|name| {
             if name == "gpus" {
