@@ -13,7 +13,11 @@ use kube::api::{DeleteParams, PostParams};
 use kube::Api;
 
 async fn inventory() -> Option<Inventory> {
-    let kubeconfig = kubeconfig_path("gpu-inventory")?;
+    Some(synced_inventory(kubeconfig_path("gpu-inventory")?).await)
+}
+
+/// Gantry's inventory on the cluster `kubeconfig` names, once both watches have listed.
+async fn synced_inventory(kubeconfig: std::path::PathBuf) -> Inventory {
     let cluster = Cluster::new(ClusterSource {
         kubeconfig: vec![kubeconfig],
         context: None,
@@ -25,7 +29,7 @@ async fn inventory() -> Option<Inventory> {
         inventory.synced().then_some(())
     })
     .await;
-    Some(inventory)
+    inventory
 }
 
 fn all_rows(inventory: &Inventory) -> Vec<GpuNodeRow> {
@@ -223,17 +227,7 @@ async fn an_outage_keeps_the_last_state_marked_stale_and_recovery_resyncs() {
         ),
     )
     .unwrap();
-    let cluster = Cluster::new(ClusterSource {
-        kubeconfig: vec![relayed.path().to_path_buf()],
-        context: None,
-        impersonate_groups: Vec::new(),
-    });
-    cluster.connect_and_watch().await;
-    let inventory = Inventory::start(cluster);
-    wait_for("the caches to sync", Duration::from_secs(30), || async {
-        inventory.synced().then_some(())
-    })
-    .await;
+    let inventory = synced_inventory(relayed.path().to_path_buf()).await;
     let node = "gpu-a100-0";
     let before = row(&inventory, node).await.allocated;
     assert_eq!(inventory.read().unwrap().stale_since(), None);
