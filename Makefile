@@ -12,7 +12,7 @@ DEMO_DIR := data/demo
 CLUSTER := tools/cluster
 DEMO_CLUSTER := $(DEMO_DIR)/cluster
 
-.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs
+.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-inventory: setup ## GPU inventory at 5,000 nodes and 50,000 pods: memory, 
 
 bench-jobs: setup ## Training jobs: launch to list, 200 status changes to the page, 1,000 log lines/s (minutes)
 	$(ENV) tools/bench/jobs.sh
+
+bench-outage: setup ## The API server stopped (SIGSTOP) for a minute: cached reads, writes, /readyz, recovery (minutes)
+	$(ENV) tools/bench/outage.sh
 
 watch: setup ## Rebuild and reload the page on every change (development)
 	$(ENV) cargo leptos watch

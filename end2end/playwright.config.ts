@@ -35,6 +35,9 @@ function server(url: string, kubeconfigPath?: string, extraEnv: Record<string, s
       KUBECONFIG: kubeconfigPath ?? join(dataDir, "no-kubeconfig"),
       RUST_LOG: "info",
       GANTRY_ADMIN_PASSWORD: admin.password,
+      // Every test signs in as the one admin, two at a time, and a closed page's streams
+      // count until the server next writes to them: the default cap (8) is for one person.
+      GANTRY_STREAMS_PER_USER: "64",
       ...extraEnv,
     },
   };

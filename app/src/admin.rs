@@ -59,6 +59,7 @@ pub async fn create_account(
     use crate::auth::rules::{self, Action, Namespaces, Principal};
 
     let (state, who) = crate::state::caller(Action::Administer, None)?;
+    who.signed_in_in_person("create accounts")?;
     let username = username.trim().to_string();
     rules::validate_username(&username)?;
     let display_name = validate_display_name(&display_name)?;
@@ -71,18 +72,19 @@ pub async fn create_account(
         role,
         namespaces: namespaces.clone(),
     };
-    let result = accounts::insert_account(&state.db, &principal, password).await;
+    let mut tx = state.db.begin().await?;
+    let outcome = accounts::insert_account(tx.conn(), &principal, password).await;
     let detail = format!("role={} namespaces={}", role.as_str(), namespaces.to_text());
-    crate::audit::attempt(
-        &state.db,
-        &who.username,
-        "account.create",
-        &format!("account/{username}"),
-        &detail,
-        &result,
-    )
-    .await?;
-    result.map(|_| ())
+    let object = format!("account/{username}");
+    let entry = crate::audit::Entry {
+        actor: &who.username,
+        action: "account.create",
+        object: &object,
+        detail: &detail,
+    };
+    crate::audit::committed(&state.db, tx, entry, outcome)
+        .await
+        .map(|_| ())
 }
 
 /// Changes an account's role, namespaces and whether it may log in. An admin cannot lock
@@ -110,7 +112,8 @@ pub async fn update_account(
                 .into(),
         });
     }
-    let result = accounts::update_account(&state.db, row.id, role, &namespaces, disabled).await;
+    let mut tx = state.db.begin().await?;
+    let outcome = accounts::update_account(tx.conn(), row.id, role, &namespaces, disabled).await;
     let detail = format!(
         "role: {} -> {}; namespaces: {} -> {}; disabled: {} -> {}",
         row.role,
@@ -120,16 +123,14 @@ pub async fn update_account(
         row.disabled,
         disabled
     );
-    crate::audit::attempt(
-        &state.db,
-        &who.username,
-        "account.update",
-        &format!("account/{username}"),
-        &detail,
-        &result,
-    )
-    .await?;
-    result
+    let object = format!("account/{username}");
+    let entry = crate::audit::Entry {
+        actor: &who.username,
+        action: "account.update",
+        object: &object,
+        detail: &detail,
+    };
+    crate::audit::committed(&state.db, tx, entry, outcome).await
 }
 
 /// Sets a new password for an account (the user is told it by the admin, out of band).
@@ -139,21 +140,21 @@ pub async fn reset_password(username: String, password: String) -> Result<(), Ap
     use crate::auth::rules::{self, Action};
 
     let (state, who) = crate::state::caller(Action::Administer, None)?;
+    who.signed_in_in_person("set passwords")?;
     rules::validate_password(&password)?;
     let row = accounts::find_account(&state.db, &username)
         .await?
         .ok_or_else(|| AppError::not_found(format!("account {username:?}")))?;
-    let result = accounts::set_password(&state.db, row.id, password).await;
-    crate::audit::attempt(
-        &state.db,
-        &who.username,
-        "account.password",
-        &format!("account/{username}"),
-        "",
-        &result,
-    )
-    .await?;
-    result
+    let mut tx = state.db.begin().await?;
+    let outcome = accounts::set_password(tx.conn(), row.id, password).await;
+    let object = format!("account/{username}");
+    let entry = crate::audit::Entry {
+        actor: &who.username,
+        action: "account.password",
+        object: &object,
+        detail: "",
+    };
+    crate::audit::committed(&state.db, tx, entry, outcome).await
 }
 
 #[cfg(feature = "ssr")]

@@ -82,7 +82,7 @@ pub fn NotConnectedBanner(status: ClusterStatus) -> impl IntoView {
 }
 
 #[cfg(feature = "ssr")]
-pub use self::ssr::{impersonation, Cluster, ClusterSource};
+pub use self::ssr::{impersonation, Cluster, ClusterSource, REQUEST_TIMEOUT};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -116,6 +116,16 @@ mod ssr {
 
     /// How long one probe of the API server may take before it counts as unreachable.
     const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Every call to the API server has deadlines: to connect (TCP and TLS), and between the
+    /// bytes of a request and of its answer. An API server that stops answering (overloaded,
+    /// partitioned, SIGSTOPped) then fails a call within these instead of holding it for ever.
+    /// Watches fit inside: the server closes each watch every [`crate::watch::WATCH_SECS`].
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+    /// While the API server does not answer, an access review answered within this long is
+    /// reused rather than asked again (and a question never answered is refused with 503 at
+    /// once): cached pages keep working for the people who could see them a moment ago.
+    pub const ACCESS_GRACE: Duration = Duration::from_secs(300);
 
     /// Where to find the cluster, from Gantry's configuration.
     #[derive(Debug, Clone, Default)]
@@ -137,8 +147,9 @@ mod ssr {
         access: Arc<Mutex<HashMap<AccessQuestion, (bool, Instant)>>>,
     }
 
-    /// How long a SubjectAccessReview answer is trusted: RBAC changes reach filtered views
-    /// within this time, and a page of cached data costs one review, not one per row.
+    /// How long a SubjectAccessReview answer is trusted while the API server answers: RBAC
+    /// changes reach filtered views within this time, and a page of cached data costs one
+    /// review, not one per row.
     pub const ACCESS_TTL: Duration = Duration::from_secs(30);
 
     /// "May this user `verb` `resource` (in `group`) in `namespace`?"
@@ -218,11 +229,34 @@ mod ssr {
         /// authorizes it as that user: the one way Gantry acts for a user. 503 while no
         /// cluster is connected.
         pub fn as_user(&self, principal: &Principal) -> Result<Client, AppError> {
-            let connection = locks::read(&self.inner)
-                .connection
-                .clone()
-                .ok_or_else(|| AppError::unavailable("Kubernetes", "not connected"))?;
+            self.impersonating(principal, Some(REQUEST_TIMEOUT))
+        }
+
+        /// [`Cluster::as_user`] for answers that may pause for long (a followed log): no
+        /// deadline between bytes, so the caller bounds the whole exchange itself.
+        pub fn as_user_following(&self, principal: &Principal) -> Result<Client, AppError> {
+            self.impersonating(principal, None)
+        }
+
+        /// 503 at once, with the reason, while the last probe failed: a write then fails in
+        /// milliseconds rather than after each of its calls' deadlines.
+        fn impersonating(
+            &self,
+            principal: &Principal,
+            read_timeout: Option<Duration>,
+        ) -> Result<Client, AppError> {
+            let connection = {
+                let inner = locks::read(&self.inner);
+                if let ClusterStatus::NotConnected { reason, .. } = &inner.status {
+                    return Err(AppError::unavailable("Kubernetes", reason.clone()));
+                }
+                inner
+                    .connection
+                    .clone()
+                    .ok_or_else(|| AppError::unavailable("Kubernetes", "not connected"))?
+            };
             let mut config = connection.config;
+            config.read_timeout = read_timeout;
             let (user, groups) = self.identity(principal);
             config.auth_info.impersonate = Some(user);
             config.auth_info.impersonate_groups = Some(groups);
@@ -273,14 +307,28 @@ mod ssr {
                 resource: resource.into(),
                 namespace: namespace.map(str::to_string),
             };
-            if let Some((answer, at)) = locks::lock(&self.access).get(&question) {
+            let known = locks::lock(&self.access).get(&question).copied();
+            if let Some((answer, at)) = known {
                 if at.elapsed() < ACCESS_TTL {
-                    return Ok(*answer);
+                    return Ok(answer);
                 }
+            }
+            let in_grace = known
+                .filter(|(_, at)| at.elapsed() < ACCESS_GRACE)
+                .map(|(answer, _)| answer);
+            if let ClusterStatus::NotConnected { reason, .. } = self.status() {
+                return in_grace.ok_or_else(|| {
+                    AppError::unavailable("Kubernetes", format!("access review: {reason}"))
+                });
             }
             let client = self
                 .client()
                 .ok_or_else(|| AppError::unavailable("Kubernetes", "not connected"))?;
+            // `pods/log` is the resource `pods`, subresource `log`.
+            let (resource, subresource) = match question.resource.split_once('/') {
+                Some((resource, sub)) => (resource.to_string(), Some(sub.to_string())),
+                None => (question.resource.clone(), None),
+            };
             let review = SubjectAccessReview {
                 spec: SubjectAccessReviewSpec {
                     user: Some(question.user.clone()),
@@ -288,7 +336,8 @@ mod ssr {
                     resource_attributes: Some(ResourceAttributes {
                         verb: Some(question.verb.clone()),
                         group: Some(question.group.clone()),
-                        resource: Some(question.resource.clone()),
+                        resource: Some(resource),
+                        subresource,
                         namespace: question.namespace.clone(),
                         ..Default::default()
                     }),
@@ -296,18 +345,24 @@ mod ssr {
                 },
                 ..Default::default()
             };
-            let answer = Api::<SubjectAccessReview>::all(client)
+            let answer = match Api::<SubjectAccessReview>::all(client)
                 .create(&PostParams::default(), &review)
                 .await
-                .map_err(|e| {
-                    AppError::unavailable("Kubernetes", format!("access review failed: {e}"))
-                })?
-                .status
-                .is_some_and(|s| s.allowed);
+            {
+                Ok(review) => review.status.is_some_and(|s| s.allowed),
+                Err(e) => {
+                    return in_grace.ok_or_else(|| {
+                        AppError::unavailable("Kubernetes", format!("access review failed: {e}"))
+                    })
+                }
+            };
             let mut cache = locks::lock(&self.access);
-            // Bounded: forget stale answers when the cache grows.
+            // Bounded: forget answers past their grace when the cache grows.
             if cache.len() > 10_000 {
-                cache.retain(|_, (_, at)| at.elapsed() < ACCESS_TTL);
+                cache.retain(|_, (_, at)| at.elapsed() < ACCESS_GRACE);
+                if cache.len() > 10_000 {
+                    cache.clear();
+                }
             }
             cache.insert(question, (answer, Instant::now()));
             Ok(answer)
@@ -341,8 +396,10 @@ mod ssr {
             tokio::spawn(async move {
                 let mut last = first;
                 loop {
+                    // Often enough that an API server gone silent is known (and writes refused
+                    // at once) within seconds, cheap enough to run on every replica.
                     let pause = match last {
-                        ClusterStatus::Connected { .. } => Duration::from_secs(30),
+                        ClusterStatus::Connected { .. } => Duration::from_secs(10),
                         ClusterStatus::NotConnected { .. } => Duration::from_secs(5),
                     };
                     tokio::time::sleep(pause).await;
@@ -407,6 +464,13 @@ mod ssr {
             (config, context)
         };
         let server = config.cluster_url.to_string();
+        let mut config = config;
+        config.connect_timeout = Some(CONNECT_TIMEOUT);
+        config.read_timeout = Some(REQUEST_TIMEOUT);
+        config.write_timeout = Some(REQUEST_TIMEOUT);
+        // The read deadline counts from each request sent, not from when a pooled connection
+        // went idle.
+        config.reset_reader_on_write = true;
         let base_config = config.clone();
         let client = Client::try_from(config).map_err(|e| {
             not_connected(

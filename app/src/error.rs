@@ -55,6 +55,10 @@ pub enum AppError {
     /// `Retry-After` header).
     #[error("too many failed attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// 429: the caller (or everyone together) holds as many of something as allowed, e.g.
+    /// open live streams; the reason says which cap and how to free a place.
+    #[error("too many at once: {reason}")]
+    TooMany { reason: String },
     /// 403: the caller is logged in but may not do this.
     #[error("not allowed: {reason}")]
     Forbidden { reason: String },
@@ -81,7 +85,7 @@ impl AppError {
         match self {
             AppError::InvalidInput { .. } | AppError::InvalidFields { .. } => 400,
             AppError::Unauthenticated | AppError::WrongCredentials => 401,
-            AppError::RateLimited { .. } => 429,
+            AppError::RateLimited { .. } | AppError::TooMany { .. } => 429,
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
             AppError::Conflict { .. } => 409,
@@ -235,6 +239,12 @@ mod tests {
             (
                 AppError::RateLimited {
                     retry_after_secs: 30,
+                },
+                429,
+            ),
+            (
+                AppError::TooMany {
+                    reason: "8 live streams".into(),
                 },
                 429,
             ),

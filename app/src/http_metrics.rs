@@ -17,6 +17,19 @@ struct RequestLabels {
     status: u16,
 }
 
+/// The methods HTTP defines (RFC 9110, and PATCH): any other token a client makes up is
+/// counted as `OTHER`, so that requests cannot add series to `/metrics`.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+fn method_label(method: &str) -> &str {
+    METHODS
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("OTHER")
+}
+
 /// Latency buckets in seconds, 1 ms to about 16 s.
 fn latency_histogram() -> Histogram {
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
@@ -60,7 +73,7 @@ impl HttpMetrics {
     /// Counts one answered request.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let labels = RequestLabels {
-            method: method.to_string(),
+            method: method_label(method).to_string(),
             route: route.to_string(),
             status,
         };
@@ -105,5 +118,24 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn made_up_methods_share_one_series() {
+        let metrics = HttpMetrics::default();
+        for i in 0..10_000 {
+            metrics.observe(&format!("M{i}"), "-", 405, Duration::from_millis(1));
+        }
+        metrics.observe("get", "-", 405, Duration::from_millis(1));
+        let text = metrics.render(&Registry::default());
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("gantry_http_requests_total{"))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            series,
+            [r#"gantry_http_requests_total{method="OTHER",route="-",status="405"} 10001"#],
+            "{text}"
+        );
     }
 }

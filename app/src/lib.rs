@@ -10,6 +10,8 @@
 
 pub mod audit;
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod caps;
 pub mod cluster;
 #[cfg(feature = "ssr")]
 pub mod db;
@@ -19,6 +21,8 @@ pub mod layout;
 pub mod locks;
 pub mod names;
 pub mod quantity;
+#[cfg(feature = "ssr")]
+pub mod retention;
 pub mod theme;
 #[cfg(feature = "ssr")]
 pub mod time;

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
-pub use server::{changed, message, serve, sse, Feed, COALESCE, STREAM_LIFETIME};
+pub use server::{changed, message, serve, sse, Feed, COALESCE, RECHECK, STREAM_LIFETIME};
 
 #[cfg(feature = "ssr")]
 mod server {
@@ -44,6 +44,10 @@ mod server {
     pub const COALESCE: Duration = Duration::from_millis(100);
     /// How long one connection lasts before the browser reconnects.
     pub const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+    /// How often an open stream checks that its caller would still be let in (session or
+    /// token live, account enabled, same role and namespaces): a logout, a revocation or a
+    /// change of role ends it within this long.
+    pub const RECHECK: Duration = Duration::from_secs(15);
 
     /// What one open page follows: a list, a summary, one object.
     pub trait Feed: Send + 'static {
@@ -86,6 +90,7 @@ mod server {
 
     /// Serves `feed` to `caller` as server-sent events (see the module's documentation).
     pub async fn serve(mut feed: impl Feed, state: AppState, caller: Caller) -> Response {
+        let caller_for_checks = caller.clone();
         // Refuse before streaming, with the error's own status.
         let first = match feed.next(&state, &caller).await {
             Ok(first) => first,
@@ -124,16 +129,50 @@ mod server {
                 }
             },
         );
-        sse(&state, STREAM_LIFETIME, opening.chain(later)).await
+        sse(
+            &state,
+            &caller_for_checks,
+            STREAM_LIFETIME,
+            opening.chain(later),
+        )
+        .await
     }
 
-    /// Sends `messages` (text already encoded, or an error) as server-sent events, until
-    /// `lifetime` is over (then the browser reconnects) or the server shuts down.
+    /// Sends `messages` (text already encoded, or an error) to `caller` as server-sent
+    /// events, until `lifetime` is over (then the browser reconnects), the caller would no
+    /// longer be let in (checked every [`RECHECK`]) or the server shuts down. Refused with
+    /// 429 when the caller, or everyone, holds as many streams as allowed.
     pub async fn sse(
         state: &AppState,
+        caller: &Caller,
         lifetime: Duration,
         messages: impl Stream<Item = Result<String, AppError>> + Send + 'static,
     ) -> Response {
+        let place = match state.streams.take(&caller.username) {
+            Ok(place) => place,
+            Err(full) => {
+                let reason = match full {
+                    crate::caps::Full::Key(cap) => format!(
+                        "you have {cap} live streams open (pages or API clients); close one"
+                    ),
+                    crate::caps::Full::All(cap) => format!(
+                        "Gantry serves {cap} live streams, its limit; try again in a minute"
+                    ),
+                };
+                return AppError::TooMany { reason }.into_response();
+            }
+        };
+        let still_in = {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(RECHECK).await;
+                    if !crate::auth::layer::still_valid(&state, &caller).await {
+                        return;
+                    }
+                }
+            }
+        };
         let mut stopping = state.stopping.subscribe();
         let until = Instant::now() + lifetime;
         let mut first = true;
@@ -155,7 +194,10 @@ mod server {
                 tokio::select! {
                     _ = stopping.wait_for(|stopping| *stopping) => {},
                     _ = tokio::time::sleep_until(until) => {},
+                    _ = still_in => {},
                 }
+                // The place is given back when the stream ends.
+                drop(place);
             });
         Sse::new(events)
             .keep_alive(KeepAlive::default())

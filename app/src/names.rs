@@ -33,6 +33,50 @@ pub fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
+/// `namespace` and `name` as a URL, a query or a form gives them, checked as Kubernetes
+/// names before they reach kube-rs (where `a%2Fb` would become part of the API path, and
+/// `a,b!=c` part of a label selector), SQL or a log.
+pub fn check_object(namespace: &str, name: &str) -> Result<(), crate::error::AppError> {
+    check_namespace("namespace", namespace)?;
+    check_name("name", name)
+}
+
+/// `value` (the field `field`) as a namespace: a DNS-1123 label.
+pub fn check_namespace(field: &str, value: &str) -> Result<(), crate::error::AppError> {
+    if is_dns_label(value) {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::invalid(
+            field,
+            format!("{} is not a namespace name (a DNS-1123 label: at most 63 lower-case letters, digits and '-')", shown(value)),
+        ))
+    }
+}
+
+/// `value` (the field `field`) as an object's name (a Job, a pod, a node): a DNS-1123
+/// subdomain.
+pub fn check_name(field: &str, value: &str) -> Result<(), crate::error::AppError> {
+    if is_dns_subdomain(value) {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::invalid(
+            field,
+            format!("{} is not an object name (a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' and '.')", shown(value)),
+        ))
+    }
+}
+
+/// A refused value as an error message may quote it: its first 64 characters, escaped.
+fn shown(value: &str) -> String {
+    let head: String = value.chars().take(64).collect();
+    let more = if value.chars().count() > 64 {
+        "…"
+    } else {
+        ""
+    };
+    format!("{head:?}{more}")
+}
+
 /// A C identifier, the portable rule for environment variable names.
 pub fn is_env_name(s: &str) -> bool {
     let mut bytes = s.bytes();

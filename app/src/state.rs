@@ -25,6 +25,9 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Gantry's own database: registry, history, users, sessions, audit log.
     pub db: Db,
+    /// The browser sessions, in `db`: the store the session layer reads, also read by live
+    /// streams to end when their session does.
+    pub sessions: Arc<dyn tower_sessions::SessionStore>,
     /// The Kubernetes connection and its latest probe.
     pub cluster: Cluster,
     /// Request counts and latencies, served at `/metrics`.
@@ -37,6 +40,9 @@ pub struct AppState {
     pub inventory: Inventory,
     /// Every Job, followed by a watch, with its history in `db`.
     pub jobs: Jobs,
+    /// Live streams open, per user and in all (`GANTRY_STREAMS_PER_USER`,
+    /// `GANTRY_STREAMS_TOTAL`).
+    pub streams: Arc<crate::caps::Caps>,
     /// Turns true when the server starts shutting down, so that open streams end.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }

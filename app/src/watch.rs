@@ -20,6 +20,12 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
+/// Each watch is closed by the API server after this long and opened again from where it
+/// was (no new LIST): a healthy watch so hears from the server at least this often, and a
+/// silent one (the server stopped, the network gone) fails within the client's read deadline
+/// ([`crate::cluster::REQUEST_TIMEOUT`]) on top, and the cache is marked stale.
+pub const WATCH_SECS: u32 = 8;
+
 /// The first and the longest pause before a failed watch is started again.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
 
@@ -54,6 +60,7 @@ pub async fn follow<K, T>(
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
     T: Send,
 {
+    let config = config.timeout(WATCH_SECS);
     let mut backoff = BACKOFF.0;
     let mut stale = false;
     loop {

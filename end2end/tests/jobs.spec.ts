@@ -138,8 +138,11 @@ test("suspend and resume a job; clone it into a prefilled form; re-run it", asyn
     await shell.open(`/jobs/team-a/${job}`);
     await page.getByRole("button", { name: "Cancel job" }).click();
     await page.getByRole("button", { name: "Confirm" }).click();
-    // The page stays, now from the history.
+    // The page stays, now from the history, and offers nothing that needs the Job.
     await expect(page.getByTestId("job-facts").getByTestId("job-status")).toHaveText("Failed: deleted before it finished");
+    await expect(page.getByRole("button", { name: "Cancel job" })).toHaveCount(0);
+    await expect(page.getByRole("button", { name: "Suspend" })).toHaveCount(0);
+    await expect(page.getByRole("button", { name: "Re-run" })).toBeVisible();
   }
 });
 

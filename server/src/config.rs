@@ -9,6 +9,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gantry_app::auth::proxies::Network;
+use gantry_app::jobs::cache::Capture;
+use gantry_app::retention::Retention;
+
 /// A setting that cannot be used, named with the reason.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -55,8 +59,27 @@ pub struct Config {
     /// `GANTRY_EMBED_ORIGINS`: space-separated origins of portals that may frame Gantry.
     pub embed_origins: Vec<String>,
     /// `GANTRY_IMPERSONATE_GROUPS`: space-separated Kubernetes groups added to every
-    /// request Gantry makes for a user, besides `gantry:<role>`.
+    /// request Gantry makes for a user, besides `gantry:<role>`; never a `system:` group.
     pub impersonate_groups: Vec<String>,
+    /// `GANTRY_LOGIN_CONCURRENCY`: password checks that may run at once (default 4); a
+    /// login beyond them is refused with 503 at once, not queued.
+    pub login_concurrency: usize,
+    /// `GANTRY_STREAMS_PER_USER`: live streams one user may hold open at once (default 8;
+    /// each page holds one or two).
+    pub streams_per_user: usize,
+    /// `GANTRY_STREAMS_TOTAL`: live streams this process serves at once (default 2000).
+    pub streams_total: usize,
+    /// `GANTRY_TRUSTED_PROXIES`: space-separated networks (`10.0.0.0/8`, `fd00::/8`) of the
+    /// reverse proxies in front of Gantry, whose `X-Forwarded-For` then names the client
+    /// for the login limiter and the audit log; unset, the header is ignored.
+    pub trusted_proxies: Vec<Network>,
+    /// `GANTRY_RETENTION_JOBS_DAYS` (90), `GANTRY_RETENTION_JOBS_ROWS` (100000),
+    /// `GANTRY_RETENTION_LOGS_DAYS` (30), `GANTRY_RETENTION_AUDIT_DAYS` (365),
+    /// `GANTRY_RETENTION_AUDIT_ROWS` (1000000): how long, and how much, Gantry keeps.
+    pub retention: Retention,
+    /// `GANTRY_CAPTURE_LOGS`: whose logs are kept when a job finishes: `gantry` (jobs launched
+    /// through Gantry, the default), `all` or `none`.
+    pub capture_logs: Capture,
 }
 
 /// A setting that must not reach a log: `Debug` shows `***`.
@@ -70,7 +93,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 15] = [
+const KEYS: [&str; 25] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
@@ -86,6 +109,16 @@ const KEYS: [&str; 15] = [
     "GANTRY_TRUSTED_ORIGINS",
     "GANTRY_EMBED_ORIGINS",
     "GANTRY_IMPERSONATE_GROUPS",
+    "GANTRY_LOGIN_CONCURRENCY",
+    "GANTRY_STREAMS_PER_USER",
+    "GANTRY_STREAMS_TOTAL",
+    "GANTRY_TRUSTED_PROXIES",
+    "GANTRY_RETENTION_JOBS_DAYS",
+    "GANTRY_RETENTION_JOBS_ROWS",
+    "GANTRY_RETENTION_LOGS_DAYS",
+    "GANTRY_RETENTION_AUDIT_DAYS",
+    "GANTRY_RETENTION_AUDIT_ROWS",
+    "GANTRY_CAPTURE_LOGS",
 ];
 
 impl Config {
@@ -189,11 +222,64 @@ impl Config {
                 })
             }
         };
-        let impersonate_groups = get("GANTRY_IMPERSONATE_GROUPS")
+        let impersonate_groups: Vec<String> = get("GANTRY_IMPERSONATE_GROUPS")
             .unwrap_or_default()
             .split_whitespace()
             .map(str::to_string)
             .collect();
+        // `system:masters` and its kin would hand every user the cluster's own powers.
+        if let Some(group) = impersonate_groups.iter().find(|g| g.starts_with("system:")) {
+            return Err(ConfigError::Invalid {
+                key: "GANTRY_IMPERSONATE_GROUPS",
+                reason: format!(
+                    "{group:?} is one of the cluster's own groups (system:…); Gantry never \
+                     sends those on a user's behalf"
+                ),
+            });
+        }
+        let count = |key: &'static str, default: usize, most: usize| match get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=most).contains(&n) => Ok(n),
+                _ => Err(ConfigError::Invalid {
+                    key,
+                    reason: format!("expected a whole number from 1 to {most}, got {v:?}"),
+                }),
+            },
+        };
+        let trusted_proxies = get("GANTRY_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|text| {
+                Network::parse(text).ok_or_else(|| ConfigError::Invalid {
+                    key: "GANTRY_TRUSTED_PROXIES",
+                    reason: format!(
+                        "expected networks like 10.0.0.0/8 or fd00::/8, or addresses, got {text:?}"
+                    ),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let login_concurrency = count("GANTRY_LOGIN_CONCURRENCY", 4, 1024)?;
+        let streams_per_user = count("GANTRY_STREAMS_PER_USER", 8, 1000)?;
+        let streams_total = count("GANTRY_STREAMS_TOTAL", 2000, 100_000)?;
+        let retention = Retention {
+            jobs_days: count("GANTRY_RETENTION_JOBS_DAYS", 90, 36_500)? as u64,
+            jobs_rows: count("GANTRY_RETENTION_JOBS_ROWS", 100_000, 100_000_000)? as i64,
+            logs_days: count("GANTRY_RETENTION_LOGS_DAYS", 30, 36_500)? as u64,
+            audit_days: count("GANTRY_RETENTION_AUDIT_DAYS", 365, 36_500)? as u64,
+            audit_rows: count("GANTRY_RETENTION_AUDIT_ROWS", 1_000_000, 1_000_000_000)? as i64,
+        };
+        let capture_logs = match get("GANTRY_CAPTURE_LOGS").as_deref() {
+            None | Some("gantry") => Capture::Gantry,
+            Some("all") => Capture::All,
+            Some("none") => Capture::None,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    key: "GANTRY_CAPTURE_LOGS",
+                    reason: format!("expected gantry, all or none, got {v:?}"),
+                })
+            }
+        };
 
         Ok(Config {
             listen_addr,
@@ -211,6 +297,12 @@ impl Config {
             trusted_origins,
             embed_origins,
             impersonate_groups,
+            login_concurrency,
+            streams_per_user,
+            streams_total,
+            trusted_proxies,
+            retention,
+            capture_logs,
         })
     }
 }
@@ -294,6 +386,15 @@ mod tests {
         assert!(!config.secure_cookies);
         assert!(config.embed_origins.is_empty() && config.trusted_origins.is_empty());
         assert_eq!(config.admin_password, None);
+        assert_eq!(
+            (
+                config.login_concurrency,
+                config.streams_per_user,
+                config.streams_total
+            ),
+            (4, 8, 2000)
+        );
+        assert!(config.trusted_proxies.is_empty());
         let with = Config::resolve(env_of(&[("GANTRY_ADMIN_PASSWORD", "hunter2hunter2")])).unwrap();
         assert!(!format!("{with:?}").contains("hunter2"));
     }
@@ -321,6 +422,12 @@ mod tests {
             ("GANTRY_SESSION_IDLE_SECS", "0"),
             ("GANTRY_SESSION_MAX_HOURS", "twelve"),
             ("GANTRY_SECURE_COOKIES", "yes"),
+            ("GANTRY_IMPERSONATE_GROUPS", "gantry:viewers system:masters"),
+            ("GANTRY_LOGIN_CONCURRENCY", "0"),
+            ("GANTRY_STREAMS_PER_USER", "eight"),
+            ("GANTRY_TRUSTED_PROXIES", "10.0.0.0/8 proxy.local"),
+            ("GANTRY_RETENTION_AUDIT_DAYS", "0"),
+            ("GANTRY_CAPTURE_LOGS", "some"),
         ] {
             let err = Config::resolve(env_of(&[(key, value)])).unwrap_err();
             assert!(err.to_string().starts_with(key), "{err}");

@@ -14,12 +14,23 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// One dependency's state in `/readyz`.
+/// One dependency's state in `/readyz`. The reason is one of a few fixed phrases: the probe
+/// is anonymous, so it never names a file, an address or an error text (those are on
+/// signed-in pages' banner and in Gantry's log).
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Check {
     ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
+    reason: Option<&'static str>,
+}
+
+impl Check {
+    fn new(ok: bool, reason: &'static str) -> Check {
+        Check {
+            ok,
+            reason: (!ok).then_some(reason),
+        }
+    }
 }
 
 /// The body of `/readyz`.
@@ -34,29 +45,13 @@ pub struct Readiness {
 impl Readiness {
     /// Ready when the database answers, the cluster is connected and the node and pod
     /// caches have synced (before that, GPU pages would answer 503).
-    pub fn assess(
-        database: Result<(), String>,
-        cluster: &ClusterStatus,
-        caches_synced: bool,
-    ) -> Readiness {
-        let database = Check {
-            ok: database.is_ok(),
-            reason: database.err(),
-        };
-        let kubernetes = match cluster {
-            ClusterStatus::Connected { .. } => Check {
-                ok: true,
-                reason: None,
-            },
-            ClusterStatus::NotConnected { reason, .. } => Check {
-                ok: false,
-                reason: Some(reason.clone()),
-            },
-        };
-        let caches = Check {
-            ok: caches_synced,
-            reason: (!caches_synced).then(|| "the node and pod caches are still loading".into()),
-        };
+    pub fn assess(database: bool, cluster: &ClusterStatus, caches_synced: bool) -> Readiness {
+        let database = Check::new(database, "the database did not answer (see Gantry's log)");
+        let kubernetes = Check::new(
+            matches!(cluster, ClusterStatus::Connected { .. }),
+            "not connected to Kubernetes (the reason is on signed-in pages and in Gantry's log)",
+        );
+        let caches = Check::new(caches_synced, "the node and pod caches are still loading");
         Readiness {
             ready: database.ok && kubernetes.ok && caches.ok,
             database,
@@ -66,10 +61,14 @@ impl Readiness {
     }
 }
 
-/// Ready to serve: 200 or 503, with each check and the reason it failed.
+/// Ready to serve: 200 or 503, with each check and, for a failed one, which it is.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let database = crate::db::ping(state.db.pool()).await;
+    if let Err(reason) = &database {
+        tracing::warn!(%reason, "readiness: the database did not answer");
+    }
     let readiness = Readiness::assess(
-        crate::db::ping(state.db.pool()).await,
+        database.is_ok(),
         &state.cluster.status(),
         state.inventory.synced(),
     );
@@ -106,36 +105,38 @@ mod tests {
 
     #[test]
     fn ready_only_when_all_three_answer() {
-        assert!(Readiness::assess(Ok(()), &connected(), true).ready);
-        let loading = Readiness::assess(Ok(()), &connected(), false);
+        assert!(Readiness::assess(true, &connected(), true).ready);
+        let loading = Readiness::assess(true, &connected(), false);
         assert!(!loading.ready);
         assert_eq!(
-            loading.caches.reason.as_deref(),
+            loading.caches.reason,
             Some("the node and pod caches are still loading")
         );
-        let no_db = Readiness::assess(Err("no answer within 1 s".into()), &connected(), true);
-        assert!(!no_db.ready);
-        assert_eq!(
-            no_db.database.reason.as_deref(),
-            Some("no answer within 1 s")
-        );
+        let no_db = Readiness::assess(false, &connected(), true);
+        assert!(!no_db.ready && no_db.kubernetes.ok);
     }
 
     #[test]
-    fn says_why_the_cluster_is_missing() {
+    fn says_which_check_failed_and_nothing_of_the_cluster() {
         let status = ClusterStatus::NotConnected {
-            context: None,
-            reason: "no kubeconfig found".into(),
+            context: Some("admin@prod".into()),
+            reason: "the API server at https://10.0.0.1:6443/ did not answer".into(),
         };
-        let readiness = Readiness::assess(Ok(()), &status, false);
-        assert!(!readiness.ready);
-        assert!(readiness.database.ok);
+        let readiness = Readiness::assess(true, &status, false);
+        let body = serde_json::to_string(&readiness).unwrap();
+        assert!(
+            !body.contains("10.0.0.1") && !body.contains("prod"),
+            "{body}"
+        );
         assert_eq!(
             serde_json::to_value(&readiness).unwrap(),
             serde_json::json!({
                 "ready": false,
                 "database": { "ok": true },
-                "kubernetes": { "ok": false, "reason": "no kubeconfig found" },
+                "kubernetes": {
+                    "ok": false,
+                    "reason": "not connected to Kubernetes (the reason is on signed-in pages and in Gantry's log)"
+                },
                 "caches": { "ok": false, "reason": "the node and pod caches are still loading" }
             })
         );

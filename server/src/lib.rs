@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
+use gantry_app::auth::limiter::LoginLimiter;
 use gantry_app::auth::settings::AuthSettings;
 use gantry_app::auth::{accounts, layer};
 use gantry_app::cluster::{Cluster, ClusterSource};
@@ -54,7 +55,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let sessions = SqliteStore::new(db.pool().clone());
     sessions.migrate().await?;
     // Expired sessions are refused on sight; this only reclaims their rows.
-    tokio::spawn(sessions.continuously_delete_expired(tokio::time::Duration::from_secs(300)));
+    tokio::spawn(
+        sessions
+            .clone()
+            .continuously_delete_expired(tokio::time::Duration::from_secs(300)),
+    );
 
     let cluster = Cluster::new(ClusterSource {
         kubeconfig: config.kubeconfig.clone(),
@@ -63,7 +68,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     });
     cluster.connect_and_watch().await;
     let cluster_for_caches = cluster.clone();
-    let jobs = gantry_app::jobs::cache::Jobs::start(cluster.clone(), db.clone());
+    let jobs =
+        gantry_app::jobs::cache::Jobs::start(cluster.clone(), db.clone(), config.capture_logs);
 
     let leptos_options = LeptosOptions::builder()
         .output_name("gantry")
@@ -80,6 +86,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         leptos_options,
         db,
+        sessions: Arc::new(sessions),
         cluster,
         http_metrics: Arc::new(HttpMetrics::default()),
         auth: Arc::new(AuthSettings {
@@ -88,10 +95,12 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             trusted_origins: config.trusted_origins.clone(),
             embed_origins: config.embed_origins.clone(),
             secure_cookies: config.secure_cookies,
+            trusted_proxies: config.trusted_proxies.clone(),
         }),
-        login_limiter: Arc::default(),
+        login_limiter: Arc::new(LoginLimiter::new(config.login_concurrency)),
         inventory: Inventory::start(cluster_for_caches),
         jobs,
+        streams: gantry_app::caps::Caps::new(config.streams_per_user, config.streams_total),
         stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
     })
 }
@@ -186,6 +195,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let streams = state.stopping.clone();
+    tokio::spawn(gantry_app::retention::run(
+        state.db.clone(),
+        config.retention,
+        state.stopping.subscribe(),
+    ));
+    // Summed login refusals reach the audit log as their windows end, and at shutdown.
+    let refusals = tokio::spawn(gantry_app::auth::login::write_refusals(state.clone()));
     // Connection info gives the client address for the audit log and login rate limits.
     let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {
@@ -204,5 +220,6 @@ pub async fn serve(
             tokio::time::sleep(timeout).await;
         } => tracing::warn!(?timeout, "open requests still running after the shutdown timeout; stopping anyway"),
     }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), refusals).await;
     Ok(())
 }

@@ -2,9 +2,12 @@
 
 use super::AuditEntry;
 
-/// The entries as CSV (RFC 4180), with a header line. Cells that a spreadsheet would
-/// run as a formula (`=`, `+`, `-`, `@`) are prefixed with `'`.
-pub fn to_csv(entries: &[AuditEntry]) -> String {
+/// The header line.
+pub const HEADER: &str = "id,at,actor,action,object,detail,result,client\r\n";
+
+/// One entry as a CSV line (RFC 4180). Cells that a spreadsheet would run as a formula
+/// (`=`, `+`, `-`, `@`) are prefixed with `'`.
+pub fn line(e: &AuditEntry) -> String {
     fn cell(value: &str) -> String {
         let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
             format!("'{value}")
@@ -17,22 +20,18 @@ pub fn to_csv(entries: &[AuditEntry]) -> String {
             value
         }
     }
-    let mut out = String::from("id,at,actor,action,object,detail,result,client\r\n");
-    for e in entries {
-        let cells = [
-            e.id.to_string(),
-            e.at.clone(),
-            e.actor.clone(),
-            e.action.clone(),
-            e.object.clone(),
-            e.detail.clone(),
-            e.result.clone(),
-            e.client.clone(),
-        ];
-        let line: Vec<String> = cells.iter().map(|c| cell(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    }
+    let cells = [
+        e.id.to_string(),
+        e.at.clone(),
+        e.actor.clone(),
+        e.action.clone(),
+        e.object.clone(),
+        e.detail.clone(),
+        e.result.clone(),
+        e.client.clone(),
+    ];
+    let mut out: String = cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",");
+    out.push_str("\r\n");
     out
 }
 
@@ -55,10 +54,12 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_quoting_and_defuses_formulas() {
-        let csv = to_csv(&[
-            entry("alice", "a \"quoted\", comma"),
-            entry("bob", "=HYPERLINK(1)"),
-        ]);
+        let csv = [
+            HEADER.to_string(),
+            line(&entry("alice", "a \"quoted\", comma")),
+            line(&entry("bob", "=HYPERLINK(1)")),
+        ]
+        .concat();
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(lines[0], "id,at,actor,action,object,detail,result,client");
         assert_eq!(

@@ -56,23 +56,95 @@ pub struct AuditFilter {
 /// The newest entries first, at most this many per page.
 pub const PAGE_SIZE: i64 = 200;
 
+/// Runs `work`, a change to the cluster, on the record: an "attempted" row first (if it
+/// cannot be written the change is refused and never made), then the outcome, "ok" or the
+/// error the user saw. A failure to write the outcome is logged, not returned: the change is
+/// made and its attempt recorded, and what follows it (the job's history) must not be lost.
 #[cfg(feature = "ssr")]
-/// Appends the entry for an attempted change: its outcome is "ok" or the error the user
-/// saw, its client this request's address.
-pub async fn attempt<T, E: std::fmt::Display>(
+pub async fn around<T, E: std::fmt::Display>(
     db: &Db,
-    actor: &str,
-    action: &str,
-    object: &str,
-    detail: &str,
-    outcome: &Result<T, E>,
-) -> Result<(), AppError> {
-    let result = match outcome {
+    entry: Entry<'_>,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<Result<T, E>, AppError> {
+    let client = crate::auth::caller::client_address();
+    let Entry {
+        actor,
+        action,
+        object,
+        detail,
+    } = entry;
+    record(db, actor, action, object, detail, "attempted", &client).await?;
+    let outcome = work.await;
+    let result = match &outcome {
         Ok(_) => "ok".to_string(),
         Err(e) => e.to_string(),
     };
+    if let Err(error) = record(db, actor, action, object, detail, &result, &client).await {
+        tracing::warn!(%error, action, object, %result, "the outcome of an audited change was not recorded");
+    }
+    Ok(outcome)
+}
+
+/// What a change is, for its audit row.
+#[cfg(feature = "ssr")]
+pub struct Entry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub object: &'a str,
+    pub detail: &'a str,
+}
+
+/// Finishes a change to Gantry's own tables made in `tx`: when it worked, its audit row is
+/// written in the same transaction and both commit together (an audit write that fails
+/// takes the change with it); when it failed, `tx` rolls back and the refusal is audited.
+#[cfg(feature = "ssr")]
+pub async fn committed<T>(
+    db: &Db,
+    mut tx: crate::db::Tx,
+    entry: Entry<'_>,
+    outcome: Result<T, AppError>,
+) -> Result<T, AppError> {
     let client = crate::auth::caller::client_address();
-    record(db, actor, action, object, detail, &result, &client).await
+    match outcome {
+        Ok(value) => {
+            store::insert_on(
+                tx.conn(),
+                entry.actor,
+                entry.action,
+                entry.object,
+                entry.detail,
+                "ok",
+                &client,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(error) => {
+            drop(tx);
+            // Nothing changed; the refusal is recorded when the database can take it (not
+            // when the refusal was the database being busy or full), and the user hears
+            // the refusal's own reason either way.
+            let database_down = matches!(&error, AppError::Unavailable { service, .. } if service == "the database");
+            if !database_down {
+                let result = error.to_string();
+                let written = record(
+                    db,
+                    entry.actor,
+                    entry.action,
+                    entry.object,
+                    entry.detail,
+                    &result,
+                    &client,
+                )
+                .await;
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, action = entry.action, "a refused change was not audited");
+                }
+            }
+            Err(error)
+        }
+    }
 }
 
 /// Appends one entry. Failing to audit fails the action that wanted auditing: an
@@ -84,5 +156,5 @@ pub use store::insert as record;
 #[server(endpoint = "audit")]
 pub async fn list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
     let (state, _) = crate::state::caller(crate::auth::rules::Action::Administer, None)?;
-    store::query(&state.db, &filter, PAGE_SIZE).await
+    store::query(&state.db, &filter, PAGE_SIZE, None).await
 }

@@ -48,7 +48,7 @@ pub async fn find_account(db: &Db, username: &str) -> Result<Option<AccountRow>,
     .bind(username)
     .fetch_optional(db.pool())
     .await
-    .map_err(|e| AppError::internal("reading an account", e))
+    .map_err(|e| crate::db::failed("reading an account", e))
 }
 
 pub async fn account_by_id(db: &Db, id: i64) -> Result<Option<AccountRow>, AppError> {
@@ -58,7 +58,7 @@ pub async fn account_by_id(db: &Db, id: i64) -> Result<Option<AccountRow>, AppEr
     .bind(id)
     .fetch_optional(db.pool())
     .await
-    .map_err(|e| AppError::internal("reading an account", e))
+    .map_err(|e| crate::db::failed("reading an account", e))
 }
 
 pub async fn list_accounts(db: &Db) -> Result<Vec<AccountRow>, AppError> {
@@ -67,12 +67,12 @@ pub async fn list_accounts(db: &Db) -> Result<Vec<AccountRow>, AppError> {
     ))
     .fetch_all(db.pool())
     .await
-    .map_err(|e| AppError::internal("listing accounts", e))
+    .map_err(|e| crate::db::failed("listing accounts", e))
 }
 
 /// Creates an account; 409 when the username is taken. Inputs must be validated already.
 pub async fn insert_account(
-    db: &Db,
+    conn: &mut sqlx::SqliteConnection,
     principal: &Principal,
     password: String,
 ) -> Result<i64, AppError> {
@@ -88,20 +88,20 @@ pub async fn insert_account(
     .bind(principal.role.as_str())
     .bind(principal.namespaces.to_text())
     .bind(now)
-    .execute(db.pool())
+    .execute(conn)
     .await;
     match result {
         Ok(done) => Ok(done.last_insert_rowid()),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AppError::Conflict {
             reason: format!("the username {:?} is taken", principal.username),
         }),
-        Err(e) => Err(AppError::internal("creating an account", e)),
+        Err(e) => Err(crate::db::failed("creating an account", e)),
     }
 }
 
 /// Sets role, namespaces and the disabled flag; takes effect on the account's next request.
 pub async fn update_account(
-    db: &Db,
+    conn: &mut sqlx::SqliteConnection,
     id: i64,
     role: Role,
     namespaces: &Namespaces,
@@ -115,23 +115,27 @@ pub async fn update_account(
     .bind(disabled)
     .bind(now_rfc3339())
     .bind(id)
-    .execute(db.pool())
+    .execute(conn)
     .await
-    .map_err(|e| AppError::internal("updating an account", e))?;
+    .map_err(|e| crate::db::failed("updating an account", e))?;
     Ok(())
 }
 
 /// Replaces an account's password (hashed here) and ends none of its sessions: a reset
 /// after a leak should be followed by disabling, which does.
-pub async fn set_password(db: &Db, id: i64, password: String) -> Result<(), AppError> {
+pub async fn set_password(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    password: String,
+) -> Result<(), AppError> {
     let hash = hash_password(password).await?;
     sqlx::query("UPDATE accounts SET password_hash = ?1, updated_at = ?2 WHERE id = ?3")
         .bind(hash)
         .bind(now_rfc3339())
         .bind(id)
-        .execute(db.pool())
+        .execute(conn)
         .await
-        .map_err(|e| AppError::internal("setting a password", e))?;
+        .map_err(|e| crate::db::failed("setting a password", e))?;
     Ok(())
 }
 
@@ -142,7 +146,7 @@ pub async fn ensure_first_admin(db: &Db, password: Option<String>) -> Result<(),
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts")
         .fetch_one(db.pool())
         .await
-        .map_err(|e| AppError::internal("counting accounts", e))?;
+        .map_err(|e| crate::db::failed("counting accounts", e))?;
     if count > 0 {
         return Ok(());
     }
@@ -160,14 +164,18 @@ pub async fn ensure_first_admin(db: &Db, password: Option<String>) -> Result<(),
                 }
                 other => other,
             })?;
-            insert_account(db, &admin, password).await?;
+            let mut tx = db.begin().await?;
+            insert_account(tx.conn(), &admin, password).await?;
+            tx.commit().await?;
             tracing::info!(
                 "created the account \"admin\" with the password from GANTRY_ADMIN_PASSWORD"
             );
         }
         None => {
             let password = random_secret(12);
-            insert_account(db, &admin, password.clone()).await?;
+            let mut tx = db.begin().await?;
+            insert_account(tx.conn(), &admin, password.clone()).await?;
+            tx.commit().await?;
             // NB: the one and only time this password is shown; it is stored hashed.
             tracing::warn!(
                 "created the account \"admin\" with the one-time password {password}; \

@@ -23,8 +23,23 @@ pub struct Caller {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {
-    Session,
+    /// A browser session, by its id.
+    Session(tower_sessions::session::Id),
+    /// An API token, by its row's id.
     Token(i64),
+}
+
+impl Caller {
+    /// 403 for a caller with an API token: what mints credentials (tokens, accounts,
+    /// passwords) needs a person signed in, or a leaked token could make itself new ones.
+    pub fn signed_in_in_person(&self, to: &str) -> Result<(), AppError> {
+        match self.via {
+            Credential::Session(_) => Ok(()),
+            Credential::Token(_) => Err(AppError::forbidden(format!(
+                "an API token cannot {to}; log in to do it"
+            ))),
+        }
+    }
 }
 
 impl std::ops::Deref for Caller {
@@ -62,14 +77,25 @@ pub fn require(action: Action, namespace: Option<&str>) -> Result<Caller, AppErr
     Ok(caller)
 }
 
+/// The client a request is from, as the request layer found it (behind trusted proxies,
+/// the client they forwarded for; see [`super::proxies`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
 /// The caller's address, for the audit log and rate limits.
 pub fn client_address() -> String {
     use_context::<Parts>()
         .and_then(|parts| {
             parts
                 .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
+                .get::<ClientAddress>()
+                .map(|c| c.0)
+                .or_else(|| {
+                    parts
+                        .extensions
+                        .get::<ConnectInfo<SocketAddr>>()
+                        .map(|c| c.0.ip())
+                })
         })
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "-".into())

@@ -1,13 +1,16 @@
 //! The request layer that says who each request is from (a bearer token, else the session),
-//! reading the account on every request so that disabling it takes effect at once.
+//! reading the account on every request so that disabling it takes effect at once, and from
+//! which client address; and [`still_valid`], the same check again for requests that last.
 
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
-use super::caller::{Caller, Credential};
+use super::caller::{Caller, ClientAddress, Credential};
 use super::{accounts, session, token_store};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -39,6 +42,20 @@ pub async fn authenticate(
     if needs_no_identity(request.uri().path()) {
         return next.run(request).await;
     }
+    if let Some(peer) = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+    {
+        let forwarded: Vec<&str> = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let client = super::proxies::client(peer, &forwarded, &state.auth.trusted_proxies);
+        request.extensions_mut().insert(ClientAddress(client));
+    }
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -57,9 +74,13 @@ pub async fn authenticate(
                     .into_response()
             }
         },
-        None => session::session_account(&state.auth, &session)
-            .await
-            .map(|account| (account, Credential::Session)),
+        None => match (
+            session::session_account(&state.auth, &session).await,
+            session.id(),
+        ) {
+            (Some(account), Some(id)) => Some((account, Credential::Session(id))),
+            _ => None,
+        },
     };
     // The account is read on every request, so disabling it or changing its role takes
     // effect at once, not at the next login.
@@ -95,6 +116,30 @@ pub async fn authenticate(
         None => {}
     }
     next.run(request).await
+}
+
+/// Whether `caller` would still be let in as they were when their request began: the
+/// session or token still live, the account still enabled with the same role and
+/// namespaces. What long requests (live streams) check again while they run, so that a
+/// logout, a revocation or a change of role ends them.
+pub async fn still_valid(state: &AppState, caller: &Caller) -> bool {
+    let credential = match caller.via {
+        Credential::Token(id) => token_store::is_live(&state.db, id).await.unwrap_or(false),
+        Credential::Session(id) => {
+            let lifetime = state.auth.session_lifetime.as_secs() as i64;
+            matches!(
+                state.sessions.load(&id).await,
+                Ok(Some(record)) if record.data.get(session::SESSION_LOGIN_AT)
+                    .and_then(serde_json::Value::as_i64)
+                    .is_some_and(|login_at| crate::time::unix_now() as i64 - login_at <= lifetime)
+            )
+        }
+    };
+    credential
+        && matches!(
+            accounts::account_by_id(&state.db, caller.account_id).await,
+            Ok(Some(row)) if !row.disabled && row.principal().ok().as_ref() == Some(&caller.principal)
+        )
 }
 
 /// Where a successful login goes: `next` if it is a path on this site, else the overview.

@@ -2,7 +2,8 @@
 //!
 //! `rules` holds the checks (shared with the wasm, so the UI hides what the server refuses).
 //! On the server: `caller` (who is calling, for handlers and server functions), `layer` (the
-//! request layer that finds out), `session`, `login`, `limiter`, `password`, and the stores of
+//! request layer that finds out), `session`, `login`, `limiter`, `password`, `proxies` (the
+//! client behind trusted proxies), and the stores of
 //! the `accounts` and `api_tokens` tables. Every server function in every area starts with
 //! `state::caller(action, namespace)` or `caller::require`.
 
@@ -19,6 +20,8 @@ pub mod login;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod password;
+#[cfg(feature = "ssr")]
+pub mod proxies;
 pub mod rules;
 #[cfg(feature = "ssr")]
 pub mod session;
@@ -101,8 +104,18 @@ pub async fn login(
             };
             let result = match &error {
                 AppError::RateLimited { .. } => "rate-limited",
+                AppError::Unavailable { .. } => "busy",
                 _ => "denied",
             };
+            // A flood of refused logins is summed: the first of each window is written now,
+            // the rest as one row when the window ends (`login::write_refusals`).
+            let first = result == "denied"
+                || state
+                    .login_limiter
+                    .refused(result, actor, &client, &crate::time::now_rfc3339());
+            if !first {
+                return Err(error);
+            }
             audit::record(
                 &state.db,
                 actor,
@@ -150,11 +163,7 @@ pub async fn create_token(name: String, days: Option<String>) -> Result<String, 
     use crate::time::{format_unix, unix_now};
 
     let (state, caller) = crate::state::caller(rules::Action::View, None)?;
-    if matches!(caller.via, caller::Credential::Token(_)) {
-        return Err(AppError::forbidden(
-            "tokens cannot create tokens; log in to make one",
-        ));
-    }
+    caller.signed_in_in_person("create tokens")?;
     let name = name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(AppError::invalid(
@@ -177,30 +186,29 @@ pub async fn create_token(name: String, days: Option<String>) -> Result<String, 
     let token = token_store::new_token();
     let now = unix_now();
     let expires_at = days.map(|d| format_unix(now + u64::from(d) * 86_400));
-    token_store::insert(
-        &state.db,
+    let mut tx = state.db.begin().await?;
+    let outcome = token_store::insert(
+        tx.conn(),
         caller.account_id,
         &name,
         &token,
         &format_unix(now),
         expires_at.as_deref(),
     )
-    .await?;
+    .await;
     let user = &caller.username;
     let detail = format!(
         "name={name:?} expires={}",
         expires_at.as_deref().unwrap_or("never")
     );
-    crate::audit::record(
-        &state.db,
-        user,
-        "token.create",
-        &format!("account/{user}"),
-        &detail,
-        "ok",
-        &caller::client_address(),
-    )
-    .await?;
+    let object = format!("account/{user}");
+    let entry = crate::audit::Entry {
+        actor: user,
+        action: "token.create",
+        object: &object,
+        detail: &detail,
+    };
+    crate::audit::committed(&state.db, tx, entry, outcome).await?;
     Ok(token)
 }
 
@@ -221,15 +229,14 @@ pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     let owner = token_store::owner(&state.db, id, everyone, caller.account_id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("token {id}")))?;
-    token_store::revoke(&state.db, id).await?;
-    crate::audit::record(
-        &state.db,
-        &caller.username,
-        "token.revoke",
-        &format!("token/{id} of {owner}"),
-        "",
-        "ok",
-        &caller::client_address(),
-    )
-    .await
+    let mut tx = state.db.begin().await?;
+    let outcome = token_store::revoke(tx.conn(), id).await;
+    let object = format!("token/{id} of {owner}");
+    let entry = crate::audit::Entry {
+        actor: &caller.username,
+        action: "token.revoke",
+        object: &object,
+        detail: "",
+    };
+    crate::audit::committed(&state.db, tx, entry, outcome).await
 }

@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::time::unix_now;
 
 const SESSION_ACCOUNT: &str = "account_id";
-const SESSION_LOGIN_AT: &str = "login_at";
+pub(super) const SESSION_LOGIN_AT: &str = "login_at";
 const SESSION_LAST_SEEN: &str = "last_seen";
 
 /// Binds the session to `account_id` under a new id, so an id planted before the login

@@ -16,4 +16,6 @@ pub struct AuthSettings {
     pub embed_origins: Vec<String>,
     /// Whether the session cookie is `Secure` (Gantry served over HTTPS, or embedded).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`GANTRY_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<super::proxies::Network>,
 }

@@ -43,9 +43,24 @@ pub async fn token_account(db: &Db, token: &str) -> Option<(i64, i64)> {
     Some((account_id, token_id))
 }
 
+/// Whether token `id` is still live (not revoked, not expired): what an open stream made
+/// with it checks again and again.
+pub async fn is_live(db: &Db, id: i64) -> Result<bool, AppError> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM api_tokens WHERE id = ?1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > ?2)",
+    )
+    .bind(id)
+    .bind(now_rfc3339())
+    .fetch_optional(db.pool())
+    .await
+    .map_err(|e| crate::db::failed("reading a token", e))?;
+    Ok(row.is_some())
+}
+
 /// Stores a new token (its hash and its first characters, never the secret).
 pub async fn insert(
-    db: &Db,
+    conn: &mut sqlx::SqliteConnection,
     account_id: i64,
     name: &str,
     token: &str,
@@ -62,9 +77,9 @@ pub async fn insert(
     .bind(hash_token(token))
     .bind(created_at)
     .bind(expires_at)
-    .execute(db.pool())
+    .execute(conn)
     .await
-    .map_err(|e| AppError::internal("creating a token", e))?;
+    .map_err(|e| crate::db::failed("creating a token", e))?;
     Ok(())
 }
 
@@ -79,7 +94,7 @@ pub async fn list(db: &Db, everyone: bool, account_id: i64) -> Result<Vec<TokenV
     .bind(account_id)
     .fetch_all(db.pool())
     .await
-    .map_err(|e| AppError::internal("listing tokens", e))
+    .map_err(|e| crate::db::failed("listing tokens", e))
 }
 
 /// The owner's username of token `id` if it is `account_id`'s (or if `everyone`).
@@ -98,18 +113,18 @@ pub async fn owner(
     .bind(account_id)
     .fetch_optional(db.pool())
     .await
-    .map_err(|e| AppError::internal("revoking a token", e))?;
+    .map_err(|e| crate::db::failed("revoking a token", e))?;
     Ok(owner.map(|(name,)| name))
 }
 
 /// Marks token `id` revoked (once: a second revocation keeps the first time).
-pub async fn revoke(db: &Db, id: i64) -> Result<(), AppError> {
+pub async fn revoke(conn: &mut sqlx::SqliteConnection, id: i64) -> Result<(), AppError> {
     sqlx::query("UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
         .bind(now_rfc3339())
         .bind(id)
-        .execute(db.pool())
+        .execute(conn)
         .await
-        .map_err(|e| AppError::internal("revoking a token", e))?;
+        .map_err(|e| crate::db::failed("revoking a token", e))?;
     Ok(())
 }
 

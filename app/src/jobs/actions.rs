@@ -17,12 +17,18 @@ use crate::auth::rules::Action;
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// Templates one user may keep.
+pub const TEMPLATES_PER_USER: i64 = 100;
+
 /// Namespaces Gantry never offers for jobs.
 const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
 
 /// The namespaces the caller may create Jobs in, by Gantry's rules and the cluster's. For
-/// the launch form only: with every namespace in scope, this LISTs the cluster's namespaces.
+/// the launch form only: with every namespace in scope, this LISTs the cluster's namespaces
+/// (leaving out those being deleted) and asks about them 16 at a time.
 async fn launch_namespaces(state: &AppState, caller: &Caller) -> Result<Vec<String>, AppError> {
+    use futures::StreamExt;
+
     let candidates: Vec<String> = match &caller.namespaces {
         crate::auth::rules::Namespaces::Only(names) => names.clone(),
         crate::auth::rules::Namespaces::All => {
@@ -35,16 +41,29 @@ async fn launch_namespaces(state: &AppState, caller: &Caller) -> Result<Vec<Stri
                 .await?
                 .items
                 .into_iter()
+                .filter(|n| {
+                    n.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Terminating")
+                })
                 .filter_map(|n| n.metadata.name)
                 .filter(|n| !SYSTEM_NAMESPACES.contains(&n.as_str()))
                 .collect()
         }
     };
+    let answers: Vec<(String, Result<bool, AppError>)> = futures::stream::iter(
+        candidates
+            .into_iter()
+            .filter(|namespace| caller.check(Action::LaunchJobs, Some(namespace)).is_ok()),
+    )
+    .map(|namespace| async move {
+        let allowed = allowed_in(state, caller, "create", &namespace).await;
+        (namespace, allowed)
+    })
+    .buffered(16)
+    .collect()
+    .await;
     let mut namespaces = Vec::new();
-    for namespace in candidates {
-        if caller.check(Action::LaunchJobs, Some(&namespace)).is_ok()
-            && allowed_in(state, caller, "create", &namespace).await?
-        {
+    for (namespace, allowed) in answers {
+        if allowed? {
             namespaces.push(namespace);
         }
     }
@@ -56,6 +75,32 @@ async fn launch_namespaces(state: &AppState, caller: &Caller) -> Result<Vec<Stri
 pub async fn context(state: &AppState, caller: &Caller) -> Result<Context, AppError> {
     caller.check(Action::LaunchJobs, None)?;
     let namespaces = launch_namespaces(state, caller).await?;
+    fleet_context(state, namespaces)
+}
+
+/// The context for checking one form: only its own namespace is asked about (one access
+/// review), not every namespace the form page offers, so that a launch costs the same in a
+/// cluster of five namespaces as in one of five hundred.
+async fn context_for(
+    state: &AppState,
+    caller: &Caller,
+    namespace: &str,
+) -> Result<Context, AppError> {
+    caller.check(Action::LaunchJobs, None)?;
+    let allowed = crate::names::is_dns_label(namespace)
+        && !SYSTEM_NAMESPACES.contains(&namespace)
+        && caller.check(Action::LaunchJobs, Some(namespace)).is_ok()
+        && allowed_in(state, caller, "create", namespace).await?;
+    let namespaces = if allowed {
+        vec![namespace.to_string()]
+    } else {
+        Vec::new()
+    };
+    fleet_context(state, namespaces)
+}
+
+/// `namespaces`, with the GPU models present and the most of each GPU resource one node has.
+fn fleet_context(state: &AppState, namespaces: Vec<String>) -> Result<Context, AppError> {
     let index = state.inventory.read()?;
     let mut models: Vec<String> = index.rows.values().map(|r| r.model.clone()).collect();
     models.sort();
@@ -79,7 +124,7 @@ pub async fn context(state: &AppState, caller: &Caller) -> Result<Context, AppEr
 
 /// The manifest for `form`, or every field's problem.
 pub async fn preview(state: &AppState, caller: &Caller, form: &JobForm) -> Result<Job, AppError> {
-    let context = context(state, caller).await?;
+    let context = context_for(state, caller, &form.namespace).await?;
     let checked = validate(form, &context).map_err(|errors| AppError::InvalidFields { errors })?;
     Ok(manifest::job(form, &checked, &caller.username))
 }
@@ -165,16 +210,16 @@ pub async fn launch(state: &AppState, caller: &Caller, form: JobForm) -> Result<
     jobs.create(&dry_run, &job)
         .await
         .map_err(|e| refusal(e, &form))?;
-    let outcome = jobs.create(&PostParams::default(), &job).await;
-    crate::audit::attempt(
-        &state.db,
-        &caller.username,
-        "job.launch",
-        &format!("job/{}/{}", form.namespace, form.name),
-        &format!("{} × {} {}", form.gpus, form.gpu_resource, form.gpu_model),
-        &outcome,
-    )
-    .await?;
+    let object = format!("job/{}/{}", form.namespace, form.name);
+    let detail = format!("{} × {} {}", form.gpus, form.gpu_resource, form.gpu_model);
+    let entry = crate::audit::Entry {
+        actor: &caller.username,
+        action: "job.launch",
+        object: &object,
+        detail: &detail,
+    };
+    let outcome =
+        crate::audit::around(&state.db, entry, jobs.create(&PostParams::default(), &job)).await?;
     let created = outcome.map_err(|e| refusal(e, &form))?;
     let info = JobInfo::from_job(&created);
     let form_json =
@@ -190,27 +235,28 @@ pub async fn cancel(
     namespace: &str,
     name: &str,
 ) -> Result<(), AppError> {
+    crate::names::check_object(namespace, name)?;
     caller.check(Action::LaunchJobs, Some(namespace))?;
     let client = state.cluster.as_user(caller)?;
     let params = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Background),
         ..Default::default()
     };
-    let outcome = Api::<Job>::namespaced(client, namespace)
-        .delete(name, &params)
-        .await
-        .map(|_| ())
-        .map_err(|e| AppError::from_kube(e, &format!("job {namespace}/{name}")));
-    crate::audit::attempt(
-        &state.db,
-        &caller.username,
-        "job.cancel",
-        &format!("job/{namespace}/{name}"),
-        "delete, background propagation",
-        &outcome,
-    )
-    .await?;
-    outcome
+    let object = format!("job/{namespace}/{name}");
+    let entry = crate::audit::Entry {
+        actor: &caller.username,
+        action: "job.cancel",
+        object: &object,
+        detail: "delete, background propagation",
+    };
+    let delete = async {
+        Api::<Job>::namespaced(client, namespace)
+            .delete(name, &params)
+            .await
+            .map(|_| ())
+            .map_err(|e| AppError::from_kube(e, &format!("job {namespace}/{name}")))
+    };
+    crate::audit::around(&state.db, entry, delete).await?
 }
 
 /// Suspends (or resumes) the Job, as the user, audited: a suspended Job's pods are removed
@@ -222,28 +268,30 @@ pub async fn set_suspended(
     name: &str,
     suspend: bool,
 ) -> Result<(), AppError> {
+    crate::names::check_object(namespace, name)?;
     caller.check(Action::LaunchJobs, Some(namespace))?;
     let client = state.cluster.as_user(caller)?;
     let patch = serde_json::json!({ "spec": { "suspend": suspend } });
-    let outcome = Api::<Job>::namespaced(client, namespace)
-        .patch(
-            name,
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&patch),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| AppError::from_kube(e, &format!("job {namespace}/{name}")));
-    crate::audit::attempt(
-        &state.db,
-        &caller.username,
-        if suspend { "job.suspend" } else { "job.resume" },
-        &format!("job/{namespace}/{name}"),
-        &format!("spec.suspend -> {suspend}"),
-        &outcome,
-    )
-    .await?;
-    outcome
+    let object = format!("job/{namespace}/{name}");
+    let detail = format!("spec.suspend -> {suspend}");
+    let entry = crate::audit::Entry {
+        actor: &caller.username,
+        action: if suspend { "job.suspend" } else { "job.resume" },
+        object: &object,
+        detail: &detail,
+    };
+    let change = async {
+        Api::<Job>::namespaced(client, namespace)
+            .patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| AppError::from_kube(e, &format!("job {namespace}/{name}")))
+    };
+    crate::audit::around(&state.db, entry, change).await?
 }
 
 /// The form a job was launched with (newest launch of that name), for clone and re-run.
@@ -253,6 +301,7 @@ pub async fn form_of(
     namespace: &str,
     name: &str,
 ) -> Result<JobForm, AppError> {
+    crate::names::check_object(namespace, name)?;
     caller.check(Action::View, Some(namespace))?;
     may_list_jobs(state, caller, namespace).await?;
     let form = store::launch_form(&state.db, namespace, name)
@@ -325,7 +374,27 @@ pub async fn save_template(
             "1 to 100 characters, no control characters",
         ));
     }
+    let oversized = super::form::too_large(form);
+    if !oversized.is_empty() {
+        return Err(AppError::InvalidFields { errors: oversized });
+    }
     let form =
         serde_json::to_string(form).map_err(|e| AppError::internal("saving a template", e))?;
-    store::save_template(&state.db, &caller.username, name, &form).await
+    let mut tx = state.db.begin().await?;
+    let outcome = match store::other_templates(tx.conn(), &caller.username, name).await {
+        Ok(count) if count >= TEMPLATES_PER_USER => Err(AppError::invalid(
+            "name",
+            format!("you have {TEMPLATES_PER_USER} templates, the most one may keep; save over one of them by its name"),
+        )),
+        Ok(_) => store::save_template(tx.conn(), &caller.username, name, &form).await,
+        Err(e) => Err(e),
+    };
+    let object = format!("template/{}/{name}", caller.username);
+    let entry = crate::audit::Entry {
+        actor: &caller.username,
+        action: "template.save",
+        object: &object,
+        detail: "",
+    };
+    crate::audit::committed(&state.db, tx, entry, outcome).await
 }

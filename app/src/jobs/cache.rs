@@ -42,6 +42,15 @@ impl Shared {
     }
 }
 
+/// Whose logs are kept when a job finishes (`GANTRY_CAPTURE_LOGS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// Jobs launched through Gantry (its history says so; a label anyone can set does not).
+    Gantry,
+    All,
+    None,
+}
+
 /// Every Job in the cluster, as last seen; cheap to clone.
 #[derive(Clone)]
 pub struct Jobs {
@@ -50,7 +59,7 @@ pub struct Jobs {
 
 impl Jobs {
     /// Starts the watch in the background once `cluster` is connected; records history in `db`.
-    pub fn start(cluster: Cluster, db: Db) -> Jobs {
+    pub fn start(cluster: Cluster, db: Db, capture: Capture) -> Jobs {
         let jobs = Jobs {
             shared: Arc::new(Shared {
                 jobs: RwLock::default(),
@@ -71,7 +80,9 @@ impl Jobs {
             ));
             let follower = JobFollower {
                 shared,
+                history: super::history::History::start(db.clone(), client.clone()),
                 db,
+                capture,
                 client: client.clone(),
             };
             watch::follow(
@@ -118,10 +129,14 @@ impl Jobs {
 /// The name of the Job watch, in the log and the stale marks.
 const JOBS: &str = "jobs";
 
-/// Applies the Job watch's changes to the cache and the history.
+/// Applies the Job watch's changes to the cache, and hands them to the history's writer
+/// (never waiting on the database itself).
 struct JobFollower {
     shared: Arc<Shared>,
+    history: super::history::History,
+    /// For log capture, which runs in tasks of its own.
     db: Db,
+    capture: Capture,
     client: kube::Client,
 }
 
@@ -129,9 +144,7 @@ impl watch::Follower<JobInfo> for JobFollower {
     async fn apply(&mut self, change: Change<JobInfo>) {
         match change {
             Change::Listed(all) => {
-                for info in &all {
-                    store::record(&self.db, info).await;
-                }
+                self.history.listed(&all);
                 *locks::write(&self.shared.jobs) = all
                     .into_iter()
                     .map(|info| ((info.namespace.clone(), info.name.clone()), info))
@@ -149,9 +162,16 @@ impl watch::Follower<JobInfo> for JobFollower {
                 if previous.as_ref().map(|p| (&p.phase, p.started))
                     != Some((&info.phase, info.started))
                 {
-                    store::record(&self.db, &info).await;
-                    if matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed) {
-                        tokio::spawn(capture_logs(self.client.clone(), self.db.clone(), info));
+                    self.history.record(info.clone());
+                    if matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed)
+                        && self.capture != Capture::None
+                    {
+                        tokio::spawn(capture_logs(
+                            self.client.clone(),
+                            self.db.clone(),
+                            info,
+                            self.capture,
+                        ));
                     }
                 }
                 self.shared.tick();
@@ -159,8 +179,7 @@ impl watch::Follower<JobInfo> for JobFollower {
             Change::Deleted(info) => {
                 locks::write(&self.shared.jobs)
                     .remove(&(info.namespace.clone(), info.name.clone()));
-                store::record(&self.db, &info).await;
-                store::gone(&self.db, &info.uid).await;
+                self.history.gone(info);
                 self.shared.tick();
             }
             Change::Stale(since) => self.shared.set_stale(Some(since)),
@@ -175,9 +194,15 @@ const CAPTURED_BYTES: usize = 256 * 1024;
 /// Keeps the last [`CAPTURED_LINES`] of each of the finished job's pods' logs in the
 /// database. Read with Gantry's own account (it needs `pods/log`); a pod already gone (a
 /// TTL of 0 can remove it first) is skipped.
-async fn capture_logs(client: kube::Client, db: Db, job: JobInfo) {
+async fn capture_logs(client: kube::Client, db: Db, job: JobInfo, capture: Capture) {
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{ListParams, LogParams};
+
+    // The history's row is written by its own writer; a job launched through Gantry has
+    // its launcher there from the launch on.
+    if capture == Capture::Gantry && !matches!(store::launcher(&db, &job.uid).await, Ok(Some(_))) {
+        return;
+    }
 
     let pods: Api<Pod> = Api::namespaced(client, &job.namespace);
     let Ok(list) = pods
@@ -191,18 +216,45 @@ async fn capture_logs(client: kube::Client, db: Db, job: JobInfo) {
         ..Default::default()
     };
     for pod in list.items.into_iter().filter_map(|p| p.metadata.name) {
-        let mut text = match pods.logs(&pod, &params).await {
+        let text = match pods.logs(&pod, &params).await {
             Ok(text) => text,
             Err(error) => {
                 tracing::info!(%error, %pod, "no log to capture");
                 continue;
             }
         };
-        if text.len() > CAPTURED_BYTES {
-            let cut = text.len() - CAPTURED_BYTES;
-            let start = text[cut..].find('\n').map_or(cut, |i| cut + i + 1);
-            text = text.split_off(start);
+        store::keep_log(&db, &job.uid, &pod, tail(text, CAPTURED_BYTES)).await;
+    }
+}
+
+/// The end of `text` in at most `most` bytes, from the first whole line within them (or, when
+/// one line is longer than that, from the first whole character: logs are UTF-8 from any
+/// language, and progress bars print `█`).
+fn tail(mut text: String, most: usize) -> String {
+    if text.len() <= most {
+        return text;
+    }
+    let cut = text.ceil_char_boundary(text.len() - most);
+    let start = text[cut..].find('\n').map_or(cut, |i| cut + i + 1);
+    text.split_off(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn a_tail_cut_inside_a_character_starts_at_the_next_one() {
+        let bar = "█".repeat(100);
+        for most in 1..bar.len() {
+            let kept = tail(bar.clone(), most);
+            assert!(
+                kept.len() <= most && kept.chars().all(|c| c == '█'),
+                "{most}"
+            );
         }
-        store::keep_log(&db, &job.uid, &pod, text).await;
+        let text = "第一行日志\n训练进度 █████ 50%\nエポック 2\n".to_string();
+        assert_eq!(tail(text.clone(), 20), "エポック 2\n");
+        assert_eq!(tail(text.clone(), text.len()), text);
     }
 }

@@ -2,7 +2,6 @@
 
 use k8s_openapi::api::batch::v1::Job;
 
-use super::manifest::{LAUNCHED_BY, MANAGED_BY};
 use super::JobPhase;
 
 /// What Gantry keeps of a Job.
@@ -11,8 +10,6 @@ pub struct JobInfo {
     pub namespace: String,
     pub name: String,
     pub uid: String,
-    /// The Gantry user who launched it; `None` for Jobs made elsewhere.
-    pub launched_by: Option<String>,
     /// Seconds since the epoch.
     pub created: i64,
     pub started: Option<i64>,
@@ -68,6 +65,16 @@ pub fn phase(job: &Job) -> (JobPhase, Option<String>) {
     (JobPhase::Pending, None)
 }
 
+/// The phase as a person sees it once the pods are known: a Job the controller still calls
+/// pending (its `status.ready` is 0 until readiness is reported, which kwok and images without
+/// probes may never do) is running when one of its pods is bound and running.
+pub fn with_pods(phase: JobPhase, a_pod_runs: bool) -> JobPhase {
+    match phase {
+        JobPhase::Pending if a_pod_runs => JobPhase::Running,
+        other => other,
+    }
+}
+
 impl JobInfo {
     pub fn from_job(job: &Job) -> JobInfo {
         let spec = job.spec.as_ref();
@@ -89,20 +96,10 @@ impl JobInfo {
                 })
         });
         let (phase, reason) = phase(job);
-        let annotations = job.metadata.annotations.as_ref();
-        let managed = job
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(MANAGED_BY.0))
-            .is_some_and(|v| v == MANAGED_BY.1);
         JobInfo {
             namespace: job.metadata.namespace.clone().unwrap_or_default(),
             name: job.metadata.name.clone().unwrap_or_default(),
             uid: job.metadata.uid.clone().unwrap_or_default(),
-            launched_by: managed
-                .then(|| annotations.and_then(|a| a.get(LAUNCHED_BY)).cloned())
-                .flatten(),
             created: seconds(job.metadata.creation_timestamp.as_ref()).unwrap_or(0),
             started: seconds(status.and_then(|s| s.start_time.as_ref())),
             finished: seconds(status.and_then(|s| s.completion_time.as_ref())).or_else(|| {
@@ -166,18 +163,24 @@ mod tests {
     }
 
     #[test]
-    fn a_job_keeps_its_gpus_model_and_launcher() {
+    fn a_running_pod_makes_a_pending_job_running_and_nothing_else() {
+        assert_eq!(with_pods(JobPhase::Pending, true), JobPhase::Running);
+        assert_eq!(with_pods(JobPhase::Pending, false), JobPhase::Pending);
+        for settled in [JobPhase::Succeeded, JobPhase::Suspended, JobPhase::Running] {
+            assert_eq!(with_pods(settled.clone(), true), settled);
+        }
+    }
+
+    #[test]
+    fn a_job_keeps_its_gpus_and_model() {
         let info = JobInfo::from_job(&job(serde_json::json!({
-            "metadata": { "namespace": "team-a", "name": "ft", "uid": "u1",
-                          "labels": { "app.kubernetes.io/managed-by": "gantry" },
-                          "annotations": { "gantry.dev/launched-by": "alice" } },
+            "metadata": { "namespace": "team-a", "name": "ft", "uid": "u1" },
             "spec": { "parallelism": 2, "completions": 4, "template": { "spec": {
                 "nodeSelector": { "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3" },
                 "containers": [{ "name": "train", "resources": { "limits": { "nvidia.com/gpu": "4" } } }]
             } } },
             "status": { "active": 2, "succeeded": 1 }
         })));
-        assert_eq!(info.launched_by.as_deref(), Some("alice"));
         assert_eq!(
             (info.gpus_per_pod, info.gpu_resource.as_deref()),
             (4, Some("nvidia.com/gpu"))
@@ -192,11 +195,5 @@ mod tests {
             ),
             (2, 4, 2, 1)
         );
-        // An annotation alone does not make a Job Gantry's.
-        let foreign = JobInfo::from_job(&job(serde_json::json!({
-            "metadata": { "annotations": { "gantry.dev/launched-by": "mallory" } },
-            "spec": { "template": {} }
-        })));
-        assert_eq!(foreign.launched_by, None);
     }
 }

@@ -31,10 +31,11 @@ pub use server::{download, stream};
 
 #[cfg(feature = "ssr")]
 mod server {
+    use axum::body::Bytes;
     use axum::extract::{Path, Query, State};
     use axum::http::header;
     use axum::response::{IntoResponse, Response};
-    use futures::{AsyncBufReadExt, StreamExt};
+    use futures::StreamExt;
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{Api, ListParams, LogParams};
 
@@ -42,12 +43,17 @@ mod server {
     use crate::auth::caller::Caller;
     use crate::auth::rules::Action;
     use crate::error::AppError;
+    use crate::jobs::log_reader;
     use crate::live;
     use crate::state::AppState;
 
     /// A log stream ends after this long; the page reconnects with a fresh tail (so longer
     /// than other streams, whose reconnection costs nothing).
     const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(1800);
+    /// Pods one live stream follows at once (each is a connection to the API server).
+    pub const MAX_PODS: usize = 8;
+    /// The most of one pod's log a download carries (the API server's `limitBytes`).
+    pub const DOWNLOAD_BYTES: i64 = 256 * 1024 * 1024;
 
     /// The pods to read: the named one (if it belongs to the job) or all of the job's.
     async fn pods(
@@ -56,9 +62,21 @@ mod server {
         namespace: &str,
         job: &str,
         query: &LogQuery,
+        following: bool,
     ) -> Result<(Api<Pod>, Vec<String>), AppError> {
+        crate::names::check_object(namespace, job)?;
+        if !query.pod.is_empty() {
+            crate::names::check_name("pod", &query.pod)?;
+        }
+        if !query.container.is_empty() && !crate::names::is_dns_label(&query.container) {
+            return Err(AppError::invalid("container", "not a container name"));
+        }
         caller.check(Action::View, Some(namespace))?;
-        let client = state.cluster.as_user(caller)?;
+        let client = if following {
+            state.cluster.as_user_following(caller)?
+        } else {
+            state.cluster.as_user(caller)?
+        };
         let api: Api<Pod> = Api::namespaced(client, namespace);
         let list = api
             .list(&ListParams::default().labels(&format!("job-name={job}")))
@@ -99,26 +117,46 @@ mod server {
         Path((namespace, job)): Path<(String, String)>,
         Query(query): Query<LogQuery>,
     ) -> Response {
-        let (api, names) = match pods(&state, &caller, &namespace, &job, &query).await {
+        let (api, names) = match pods(&state, &caller, &namespace, &job, &query, true).await {
             Ok(found) => found,
             Err(e) => return e.into_response(),
         };
-        let mut streams = Vec::new();
-        for pod in names {
-            let lines = match api.log_stream(&pod, &params(&query, true)).await {
-                Ok(reader) => reader.lines().boxed(),
-                // A pod not started yet has no log: say so in its place.
-                Err(e) => {
-                    futures::stream::once(async move { Ok(format!("(no log yet: {e})")) }).boxed()
-                }
-            };
-            streams.push(lines.map(move |line| (pod.clone(), line)));
-        }
-        let lines = futures::stream::select_all(streams).map(|(pod, line)| match line {
+        // At most MAX_PODS followed at once; each pod's log is opened when the stream is
+        // first read, not all before the answer starts.
+        let shown = names.len().min(MAX_PODS);
+        let note = (names.len() > MAX_PODS).then(|| {
+            let line = format!(
+                "(following {MAX_PODS} of {} pods; pick a pod to follow another)",
+                names.len()
+            );
+            Ok(live::message(&LogLine {
+                pod: String::new(),
+                line,
+            }))
+        });
+        let params = params(&query, true);
+        let per_pod = names.into_iter().take(shown).map(|pod| {
+            let (api, params) = (api.clone(), params.clone());
+            futures::stream::once(async move {
+                let lines = match api.log_stream(&pod, &params).await {
+                    Ok(reader) => log_reader::lines(reader, log_reader::MAX_LINE).boxed(),
+                    // A pod not started yet has no log: say so in its place.
+                    Err(e) => {
+                        futures::stream::once(async move { Ok(format!("(no log yet: {e})")) })
+                            .boxed()
+                    }
+                };
+                lines.map(move |line| (pod.clone(), line))
+            })
+            .flatten()
+            .boxed()
+        });
+        let lines = futures::stream::select_all(per_pod).map(|(pod, line)| match line {
             Ok(line) => Ok(live::message(&LogLine { pod, line })),
             Err(e) => Err(AppError::unavailable("Kubernetes", e.to_string())),
         });
-        live::sse(&state, STREAM_LIFETIME, lines).await
+        let lines = futures::stream::iter(note).chain(lines);
+        live::sse(&state, &caller, STREAM_LIFETIME, lines).await
     }
 
     /// `GET /api/v1/jobs/{namespace}/{name}/logs.txt?pod=&container=`: the whole log of one pod
@@ -129,22 +167,33 @@ mod server {
         Path((namespace, job)): Path<(String, String)>,
         Query(query): Query<LogQuery>,
     ) -> Response {
-        let (api, names) = match pods(&state, &caller, &namespace, &job, &query).await {
+        let (api, names) = match pods(&state, &caller, &namespace, &job, &query, false).await {
             Ok(found) => found,
             Err(e) => return e.into_response(),
         };
-        let mut text = String::new();
-        for pod in &names {
-            match api.logs(pod, &params(&query, false)).await {
-                Ok(log) if names.len() == 1 => text.push_str(&log),
-                Ok(log) => {
-                    for line in log.lines() {
-                        text.push_str(&format!("[{pod}] {line}\n"));
-                    }
+        // Streamed pod after pod, each at most DOWNLOAD_BYTES: memory stays one chunk
+        // whatever the logs weigh. Several pods are told apart by a header line each.
+        let params = LogParams {
+            limit_bytes: Some(DOWNLOAD_BYTES),
+            ..params(&query, false)
+        };
+        let many = names.len() > 1;
+        let body = futures::stream::iter(names)
+            .then(move |pod| {
+                let (api, params) = (api.clone(), params.clone());
+                async move {
+                    let header = many.then(|| Ok(Bytes::from(format!("==> {pod} <==\n"))));
+                    let log = match api.log_stream(&pod, &params).await {
+                        Ok(reader) => log_reader::chunks(reader).boxed(),
+                        Err(e) => futures::stream::once(async move {
+                            Ok(Bytes::from(format!("(no log: {e})\n")))
+                        })
+                        .boxed(),
+                    };
+                    futures::stream::iter(header).chain(log)
                 }
-                Err(e) => text.push_str(&format!("[{pod}] (no log: {e})\n")),
-            }
-        }
+            })
+            .flatten();
         let file = format!("attachment; filename=\"{job}.log\"");
         (
             [
@@ -154,7 +203,7 @@ mod server {
                 ),
                 (header::CONTENT_DISPOSITION, file),
             ],
-            text,
+            axum::body::Body::from_stream(body),
         )
             .into_response()
     }

@@ -2,11 +2,12 @@
 //! its logs, cancel it, and find it in the history after the cluster has forgotten it.
 //!
 //! `form` (the launch form and its validation, pure, also in the wasm), `manifest` (the Job
-//! it becomes), `info` (what is kept of a Job), `cache` (the Job watch), `kubeflow` (PyTorchJob and TrainJob, listed
-//! read-only when installed), `store` (the history, captured logs and templates tables),
+//! it becomes), `info` (what is kept of a Job), `cache` (the Job watch), `history` (the one
+//! writer of the watch's changes into the history), `kubeflow` (PyTorchJob and TrainJob,
+//! listed read-only when installed), `store` (the history, captured logs and templates tables),
 //! `server` (the list and one job, as the user), `actions` (launch, cancel, suspend,
 //! re-run, templates, as the user), `api` (the JSON API and streams), `stream` (the live
-//! feeds), `logs` (streamed logs), `pages`.
+//! feeds), `logs` (streamed logs), `log_reader` (bounded lines and chunks of a log), `pages`.
 
 #[cfg(feature = "ssr")]
 pub mod actions;
@@ -16,9 +17,13 @@ pub mod api;
 pub mod cache;
 pub mod form;
 #[cfg(feature = "ssr")]
+pub mod history;
+#[cfg(feature = "ssr")]
 pub mod info;
 #[cfg(feature = "ssr")]
 pub mod kubeflow;
+#[cfg(feature = "ssr")]
+pub mod log_reader;
 pub mod logs;
 #[cfg(feature = "ssr")]
 pub mod manifest;

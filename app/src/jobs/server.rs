@@ -48,40 +48,74 @@ pub(super) async fn may_list_jobs(
     }
 }
 
-/// The scheduler's latest reason for each Job with an unbound pod, (namespace, job) →
-/// reason, from one pass over the inventory's pending pods.
-pub(super) fn waiting_reasons(state: &AppState) -> HashMap<(String, String), String> {
-    let Ok(index) = state.inventory.read() else {
-        return HashMap::new();
-    };
-    index
-        .pending
-        .iter()
-        .filter_map(|key| {
-            let pod = index.pods.get(key)?;
-            let owner = pod.owner.as_ref().filter(|o| o.kind == "Job")?;
-            Some((
-                (pod.namespace.clone(), owner.name.clone()),
-                pod.unschedulable.clone()?,
-            ))
-        })
-        .collect()
+/// What the inventory's pods say of the Jobs that own them.
+#[derive(Debug, Default)]
+pub(super) struct PodsSeen {
+    /// (namespace, job) of the Jobs with a pod bound and running.
+    running: BTreeSet<(String, String)>,
+    /// The scheduler's latest reason for each Job with an unbound pod.
+    waiting: HashMap<(String, String), String>,
 }
 
-fn row(job: &JobInfo, now: i64, waiting: &HashMap<(String, String), String>) -> JobRow {
-    let reason = match job.phase {
-        JobPhase::Pending => waiting
-            .get(&(job.namespace.clone(), job.name.clone()))
-            .cloned(),
+impl PodsSeen {
+    /// One pass over the inventory's pods, for the Jobs in `pending` only (the others' phase
+    /// is settled by their own status).
+    pub(super) fn of(state: &AppState, pending: &BTreeSet<(String, String)>) -> PodsSeen {
+        let mut seen = PodsSeen::default();
+        if pending.is_empty() {
+            return seen;
+        }
+        let Ok(index) = state.inventory.read() else {
+            return seen;
+        };
+        for pod in index.pods.values() {
+            let Some(owner) = pod.owner.as_ref().filter(|o| o.kind == "Job") else {
+                continue;
+            };
+            let key = (pod.namespace.clone(), owner.name.clone());
+            if !pending.contains(&key) {
+                continue;
+            }
+            if pod.running {
+                seen.running.insert(key);
+            } else if let Some(reason) = &pod.unschedulable {
+                seen.waiting.insert(key, reason.clone());
+            }
+        }
+        seen
+    }
+
+    /// Whether a pod of the Job `key` runs, and the scheduler's reason while one waits.
+    pub(super) fn of_job(&self, key: &(String, String)) -> (bool, Option<String>) {
+        (self.running.contains(key), self.waiting.get(key).cloned())
+    }
+
+    /// The pending Jobs among `jobs`, whose pods decide their phase.
+    pub(super) fn pending<'a>(
+        jobs: impl Iterator<Item = &'a JobInfo>,
+    ) -> BTreeSet<(String, String)> {
+        jobs.filter(|j| j.phase == JobPhase::Pending)
+            .map(|j| (j.namespace.clone(), j.name.clone()))
+            .collect()
+    }
+}
+
+/// The list's row for a Job in the cluster; `launched_by` from Gantry's own history.
+fn row(job: &JobInfo, now: i64, pods: &PodsSeen, launched_by: Option<String>) -> JobRow {
+    let key = (job.namespace.clone(), job.name.clone());
+    let phase = super::info::with_pods(job.phase.clone(), pods.running.contains(&key));
+    // The scheduler's reason only while no pod runs.
+    let reason = match phase {
+        JobPhase::Pending => pods.waiting.get(&key).cloned(),
         _ => job.reason.clone(),
     };
     JobRow {
         kind: "Job".into(),
         namespace: job.namespace.clone(),
         name: job.name.clone(),
-        phase: job.phase.clone(),
+        phase,
         reason,
-        launched_by: job.launched_by.clone(),
+        launched_by,
         created: format_secs(job.created),
         duration_secs: job.started.map(|s| job.finished.unwrap_or(now) - s),
         gpus_per_pod: job.gpus_per_pod,
@@ -107,6 +141,9 @@ pub async fn list(
     filter: &JobFilter,
 ) -> Result<Vec<JobRow>, AppError> {
     caller.check(Action::View, None)?;
+    if !filter.namespace.is_empty() {
+        crate::names::check_namespace("namespace", &filter.namespace)?;
+    }
     let now = unix_now() as i64;
     let matches = |row: &JobRow| {
         (filter.namespace.is_empty() || row.namespace == filter.namespace)
@@ -116,10 +153,13 @@ pub async fn list(
     };
     // Every candidate row first (from the watches and the history, no cluster call), then
     // one access review per namespace and kind they come from (each cached 30 s).
+    let launchers = store::launchers(&state.db).await?;
     let mut rows: Vec<JobRow> = {
         let jobs = state.jobs.read()?;
-        let waiting = waiting_reasons(state);
-        jobs.values().map(|j| row(j, now, &waiting)).collect()
+        let pods = PodsSeen::of(state, &PodsSeen::pending(jobs.values()));
+        jobs.values()
+            .map(|j| row(j, now, &pods, launchers.get(&j.uid).cloned()))
+            .collect()
     };
     let live: BTreeSet<(String, String)> = rows
         .iter()
@@ -204,6 +244,7 @@ pub async fn detail(
     namespace: &str,
     name: &str,
 ) -> Result<JobDetail, AppError> {
+    crate::names::check_object(namespace, name)?;
     caller.check(Action::View, Some(namespace))?;
     let client = state.cluster.as_user(caller)?;
     let what = format!("job {namespace}/{name}");
@@ -244,21 +285,33 @@ pub async fn detail(
             }
         })
         .collect();
+    // This job's pods, as the caller just read them, decide its phase.
+    let key = (namespace.to_string(), name.to_string());
+    let mut pods_seen = PodsSeen::of(state, &PodsSeen::pending(std::iter::once(&info)));
+    if pods
+        .iter()
+        .any(|p| p.phase == "Running" && p.node.is_some())
+    {
+        pods_seen.running.insert(key);
+    }
+    // The events of the Job and of its first pods only, each asked for by name: a namespace
+    // with thousands of events costs no more than one with none.
     let names: BTreeSet<&str> = std::iter::once(name)
-        .chain(pods.iter().map(|p| p.name.as_str()))
+        .chain(pods.iter().map(|p| p.name.as_str()).take(EVENT_PODS))
         .collect();
-    let mut events: Vec<JobEvent> = Api::<Event>::namespaced(client, namespace)
-        .list(&ListParams::default())
-        .await
-        .map(|list| list.items)
-        .unwrap_or_default()
+    let events_api = Api::<Event>::namespaced(client, namespace);
+    let lists = futures::future::join_all(names.iter().map(|object| {
+        let params = ListParams::default()
+            .fields(&format!("involvedObject.name={object}"))
+            .limit(EVENTS_PER_OBJECT);
+        let api = events_api.clone();
+        async move { api.list(&params).await }
+    }))
+    .await;
+    let mut events: Vec<JobEvent> = lists
         .into_iter()
-        .filter(|e| {
-            e.involved_object
-                .name
-                .as_deref()
-                .is_some_and(|n| names.contains(n))
-        })
+        .filter_map(Result::ok)
+        .flat_map(|list| list.items)
         .map(|e| JobEvent {
             object: format!(
                 "{}/{}",
@@ -298,7 +351,12 @@ pub async fn detail(
         .and_then(|s| s.template.spec.as_ref())
         .and_then(|p| p.containers.first());
     Ok(JobDetail {
-        row: row(&info, now, &waiting_reasons(state)),
+        row: row(
+            &info,
+            now,
+            &pods_seen,
+            store::launcher(&state.db, &info.uid).await?,
+        ),
         image: container.and_then(|c| c.image.clone()).unwrap_or_default(),
         command: container
             .map(|c| {
@@ -318,6 +376,11 @@ pub async fn detail(
     })
 }
 
+/// A job's page shows the events of the Job and of this many of its pods, and at most this
+/// many events of each.
+const EVENT_PODS: usize = 20;
+const EVENTS_PER_OBJECT: u32 = 100;
+
 /// A job gone from the cluster, as the history kept it (newest of that name), with its
 /// captured logs; 404 when the history never saw it either.
 async fn remembered(
@@ -332,7 +395,16 @@ async fn remembered(
     else {
         return Err(AppError::not_found(format!("job {namespace}/{name}")));
     };
-    let captured = store::kept_logs(&state.db, &uid).await?;
+    // Captured logs are logs: only for those the cluster lets read pods' logs here.
+    let captured = if state
+        .cluster
+        .allowed(caller, "get", ("", "pods/log"), Some(namespace))
+        .await?
+    {
+        store::kept_logs(&state.db, &uid).await?
+    } else {
+        Vec::new()
+    };
     let form: Option<JobForm> = form.and_then(|f| serde_json::from_str(&f).ok());
     Ok(JobDetail {
         row: row.into_row(),
@@ -354,4 +426,48 @@ async fn remembered(
             .map(|(pod, lines)| CapturedLog { pod, lines })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(name: &str) -> JobInfo {
+        JobInfo {
+            namespace: "team-a".into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            created: 0,
+            started: Some(0),
+            finished: None,
+            phase: JobPhase::Pending,
+            reason: None,
+            gpus_per_pod: 1,
+            gpu_resource: Some(crate::names::GPU.into()),
+            gpu_model: None,
+            parallelism: 1,
+            completions: 1,
+            active: 1,
+            succeeded: 0,
+            failed: 0,
+        }
+    }
+
+    /// Seen in the demo: a Job whose `status.ready` was 0 while its pod ran on a node for
+    /// minutes was listed as Pending.
+    #[test]
+    fn a_job_with_a_running_pod_is_running_and_a_waiting_one_says_why() {
+        let key = |name: &str| ("team-a".to_string(), name.to_string());
+        let pods = PodsSeen {
+            running: [key("runs")].into(),
+            waiting: [(key("waits"), "0/3 nodes are available".to_string())].into(),
+        };
+        let runs = row(&pending("runs"), 10, &pods, None);
+        assert_eq!((runs.phase, runs.reason), (JobPhase::Running, None));
+        let waits = row(&pending("waits"), 10, &pods, None);
+        assert_eq!(
+            (waits.phase, waits.reason.as_deref()),
+            (JobPhase::Pending, Some("0/3 nodes are available"))
+        );
+    }
 }

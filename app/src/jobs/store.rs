@@ -60,13 +60,13 @@ pub struct Remembered {
 const HISTORY_COLUMNS: &str = "namespace, name, launched_by, created_at, status, reason, \
                                gpus_per_pod, gpu_resource, gpu_model, completions";
 
-/// Creates or updates the Job's history row as the watch sees it. A row written at launch
-/// keeps its launcher and form; failures are logged, never fatal to the watch.
-pub async fn record(db: &Db, job: &JobInfo) {
-    let result = sqlx::query(
-        "INSERT INTO jobs (uid, namespace, name, launched_by, created_at, started_at, finished_at,
+/// Creates or updates the Job's history row as the watch sees it. Who launched it is never
+/// taken from the Job (anyone with kubectl can set a label): only [`launched`] writes it.
+pub async fn record(db: &Db, job: &JobInfo) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO jobs (uid, namespace, name, created_at, started_at, finished_at,
                            status, reason, gpus_per_pod, gpu_resource, gpu_model, completions)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (uid) DO UPDATE SET
            started_at = excluded.started_at, finished_at = excluded.finished_at,
            status = excluded.status, reason = excluded.reason",
@@ -74,7 +74,6 @@ pub async fn record(db: &Db, job: &JobInfo) {
     .bind(&job.uid)
     .bind(&job.namespace)
     .bind(&job.name)
-    .bind(&job.launched_by)
     .bind(format_secs(job.created))
     .bind(job.started.map(format_secs))
     .bind(job.finished.map(format_secs))
@@ -85,10 +84,9 @@ pub async fn record(db: &Db, job: &JobInfo) {
     .bind(&job.gpu_model)
     .bind(job.completions)
     .execute(db.pool())
-    .await;
-    if let Err(error) = result {
-        tracing::warn!(%error, job = %job.name, "could not record the job's history");
-    }
+    .await
+    .map_err(|e| crate::db::failed("recording a job's history", e))?;
+    Ok(())
 }
 
 /// Records a Job just launched through Gantry, with its launcher and form (for clone and
@@ -118,28 +116,78 @@ pub async fn launched(
     .bind(job.completions)
     .execute(db.pool())
     .await
-    .map_err(|e| AppError::internal("recording a launched job", e))?;
+    .map_err(|e| crate::db::failed("recording a launched job", e))?;
     Ok(())
 }
 
-/// Marks the Job gone from the cluster. One deleted before it finished (cancelled, or
-/// removed by hand) is recorded as failed for that reason, not left "Running" for ever.
-pub async fn gone(db: &Db, uid: &str) {
-    let result = sqlx::query(
+/// How a Job that left the cluster unseen (while Gantry was away) ended, as its events say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Succeeded,
+    Failed(String),
+    /// Its events had expired too.
+    Unseen,
+}
+
+/// Marks the Job gone from the cluster. One seen deleted (`ended` is `None`) before it
+/// finished (cancelled, or removed by hand) is recorded as failed for that reason, not left
+/// "Running" for ever; one found gone after a (re)list ended as `ended` says.
+pub async fn gone(db: &Db, uid: &str, ended: Option<Ended>) -> Result<(), AppError> {
+    let (status, reason) = match ended {
+        None => ("Failed", "deleted before it finished".to_string()),
+        Some(Ended::Succeeded) => ("Succeeded", String::new()),
+        Some(Ended::Failed(reason)) => ("Failed", reason),
+        Some(Ended::Unseen) => (
+            "Failed",
+            "gone from the cluster while Gantry was away; how it ended was not seen".into(),
+        ),
+    };
+    sqlx::query(
         "UPDATE jobs SET deleted_at = ?,
            reason = CASE WHEN status IN ('Pending', 'Running', 'Suspended')
-                         THEN 'deleted before it finished' ELSE reason END,
+                         THEN NULLIF(?, '') ELSE reason END,
            status = CASE WHEN status IN ('Pending', 'Running', 'Suspended')
-                         THEN 'Failed' ELSE status END
+                         THEN ? ELSE status END
          WHERE uid = ? AND deleted_at IS NULL",
     )
     .bind(now_rfc3339())
+    .bind(reason)
+    .bind(status)
     .bind(uid)
     .execute(db.pool())
-    .await;
-    if let Err(error) = result {
-        tracing::warn!(%error, "could not record that a job is gone");
-    }
+    .await
+    .map_err(|e| crate::db::failed("recording that a job is gone", e))?;
+    Ok(())
+}
+
+/// The (uid, namespace) of every row whose Job was last seen in the cluster.
+pub async fn not_gone(db: &Db) -> Result<Vec<(String, String)>, AppError> {
+    sqlx::query_as("SELECT uid, namespace FROM jobs WHERE deleted_at IS NULL")
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| crate::db::failed("reading the job history", e))
+}
+
+/// Who launched the Job `uid` through Gantry, if it was.
+pub async fn launcher(db: &Db, uid: &str) -> Result<Option<String>, AppError> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT launched_by FROM jobs WHERE uid = ?")
+            .bind(uid)
+            .fetch_optional(db.pool())
+            .await
+            .map_err(|e| crate::db::failed("reading the job history", e))?;
+    Ok(row.and_then(|(launcher,)| launcher))
+}
+
+/// Who launched each Job still in the cluster that was launched through Gantry, by uid.
+pub async fn launchers(db: &Db) -> Result<std::collections::HashMap<String, String>, AppError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT uid, launched_by FROM jobs WHERE deleted_at IS NULL AND launched_by IS NOT NULL",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(|e| crate::db::failed("reading the job history", e))?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Jobs gone from the cluster, newest first, at most `limit`.
@@ -151,7 +199,42 @@ pub async fn gone_jobs(db: &Db, limit: usize) -> Result<Vec<HistoryRow>, AppErro
     .bind(limit as i64)
     .fetch_all(db.pool())
     .await
-    .map_err(|e| AppError::internal("reading the job history", e))
+    .map_err(|e| crate::db::failed("reading the job history", e))
+}
+
+/// Retention: deletes the captured logs kept before `logs_before`, and the history of jobs
+/// gone before `jobs_before` or beyond the newest `keep_jobs` gone ones (with their logs).
+/// Rows of Jobs still in the cluster are kept. Returns (history rows, logs) deleted.
+pub async fn expire(
+    db: &Db,
+    jobs_before: &str,
+    keep_jobs: i64,
+    logs_before: &str,
+) -> Result<(u64, u64), AppError> {
+    let failed = |e| crate::db::failed("applying the job history's retention", e);
+    let mut tx = db.pool().begin().await.map_err(failed)?;
+    let expired = "SELECT uid FROM jobs WHERE deleted_at IS NOT NULL AND (deleted_at < ?1 \
+                   OR id IN (SELECT id FROM jobs WHERE deleted_at IS NOT NULL \
+                             ORDER BY deleted_at DESC LIMIT -1 OFFSET ?2))";
+    let logs = sqlx::query(&format!(
+        "DELETE FROM job_logs WHERE captured_at < ?3 OR job_uid IN ({expired})"
+    ))
+    .bind(jobs_before)
+    .bind(keep_jobs)
+    .bind(logs_before)
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?
+    .rows_affected();
+    let jobs = sqlx::query(&format!("DELETE FROM jobs WHERE uid IN ({expired})"))
+        .bind(jobs_before)
+        .bind(keep_jobs)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?
+        .rows_affected();
+    tx.commit().await.map_err(failed)?;
+    Ok((jobs, logs))
 }
 
 /// The newest history row of `namespace/name`.
@@ -168,7 +251,7 @@ pub async fn remembered(
     .bind(name)
     .fetch_optional(db.pool())
     .await
-    .map_err(|e| AppError::internal("reading the job history", e))
+    .map_err(|e| crate::db::failed("reading the job history", e))
 }
 
 /// Keeps a pod's last log lines (replacing earlier ones of that job and pod).
@@ -195,7 +278,7 @@ pub async fn kept_logs(db: &Db, job_uid: &str) -> Result<Vec<(String, String)>, 
         .bind(job_uid)
         .fetch_all(db.pool())
         .await
-        .map_err(|e| AppError::internal("reading captured logs", e))
+        .map_err(|e| crate::db::failed("reading captured logs", e))
 }
 
 /// The form the newest launch of `namespace/name` was made with, as stored (JSON).
@@ -208,7 +291,7 @@ pub async fn launch_form(db: &Db, namespace: &str, name: &str) -> Result<Option<
     .bind(name)
     .fetch_optional(db.pool())
     .await
-    .map_err(|e| AppError::internal("reading a job's form", e))?;
+    .map_err(|e| crate::db::failed("reading a job's form", e))?;
     Ok(stored.map(|(form,)| form))
 }
 
@@ -220,7 +303,7 @@ pub async fn templates(db: &Db, owner: &str) -> Result<Vec<Template>, AppError> 
     .bind(owner)
     .fetch_all(db.pool())
     .await
-    .map_err(|e| AppError::internal("reading templates", e))?;
+    .map_err(|e| crate::db::failed("reading templates", e))?;
     Ok(rows
         .into_iter()
         .map(|(id, name, updated_at)| Template {
@@ -239,13 +322,27 @@ pub async fn template(db: &Db, owner: &str, id: i64) -> Result<Option<String>, A
             .bind(owner)
             .fetch_optional(db.pool())
             .await
-            .map_err(|e| AppError::internal("reading a template", e))?;
+            .map_err(|e| crate::db::failed("reading a template", e))?;
     Ok(form.map(|(form,)| form))
+}
+
+/// How many templates `owner` has besides one named `name`.
+pub async fn other_templates(
+    conn: &mut sqlx::SqliteConnection,
+    owner: &str,
+    name: &str,
+) -> Result<i64, AppError> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM job_templates WHERE owner = ? AND name <> ?")
+        .bind(owner)
+        .bind(name)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| crate::db::failed("counting templates", e))
 }
 
 /// Saves `owner`'s template `name` (replacing one of that name).
 pub async fn save_template(
-    db: &Db,
+    conn: &mut sqlx::SqliteConnection,
     owner: &str,
     name: &str,
     form_json: &str,
@@ -258,8 +355,8 @@ pub async fn save_template(
     .bind(name)
     .bind(form_json)
     .bind(now_rfc3339())
-    .execute(db.pool())
+    .execute(conn)
     .await
-    .map_err(|e| AppError::internal("saving a template", e))?;
+    .map_err(|e| crate::db::failed("saving a template", e))?;
     Ok(())
 }

@@ -9,8 +9,9 @@ use crate::error::AppError;
 use crate::live::{changed, Feed};
 use crate::state::AppState;
 
-/// The jobs list for one set of filters. It wakes on the Job and Kubeflow watches and on the
-/// inventory, whose unbound pods give Pending jobs their reasons.
+/// The jobs list for one set of filters. It wakes on the Job and Kubeflow watches and on
+/// the inventory's pods of Jobs (which make a Job running, or give a pending one its
+/// reason), not on every change of every node and pod.
 pub struct JobsFeed {
     filter: JobFilter,
     last: Option<JobList>,
@@ -24,7 +25,7 @@ impl JobsFeed {
 
 impl Feed for JobsFeed {
     fn wakes_on(&self, state: &AppState) -> Vec<tokio::sync::watch::Receiver<u64>> {
-        vec![state.jobs.changes(), state.inventory.changes()]
+        vec![state.jobs.changes(), state.inventory.job_pod_changes()]
     }
 
     async fn next(
@@ -37,9 +38,9 @@ impl Feed for JobsFeed {
     }
 }
 
-/// What the caches hold of one job: the Job, and the scheduler's reason while a pod of it
-/// waits.
-type Seen = (Option<JobInfo>, Option<String>);
+/// What the caches hold of one job: the Job, whether a pod of it runs, and the scheduler's
+/// reason while one waits.
+type Seen = (Option<JobInfo>, bool, Option<String>);
 
 /// One job's page. Its detail (read from the API server as the caller: the Job, its pods,
 /// their events) is read again only when the Job in the watch, or its pods in the inventory,
@@ -70,13 +71,15 @@ impl JobFeed {
             .read()
             .ok()
             .and_then(|jobs| jobs.get(&key).cloned());
-        (job, server::waiting_reasons(state).remove(&key))
+        let pending = server::PodsSeen::pending(job.iter());
+        let (running, waiting) = server::PodsSeen::of(state, &pending).of_job(&key);
+        (job, running, waiting)
     }
 }
 
 impl Feed for JobFeed {
     fn wakes_on(&self, state: &AppState) -> Vec<tokio::sync::watch::Receiver<u64>> {
-        vec![state.jobs.changes(), state.inventory.changes()]
+        vec![state.jobs.changes(), state.inventory.job_pod_changes()]
     }
 
     async fn next(

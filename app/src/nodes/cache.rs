@@ -45,6 +45,9 @@ pub struct Index {
     pub pending: BTreeSet<PodKey>,
     /// Per watch (nodes, pods): when it failed, in seconds since the epoch, until it is back.
     stale: [Option<u64>; 2],
+    /// Counts changes to what the jobs area reads of pods owned by Jobs (bound, running,
+    /// the scheduler's reason), so that its pages wake on those and not on every pod.
+    job_pods: u64,
 }
 
 impl Index {
@@ -159,6 +162,15 @@ impl Indexed for Pod {
         if index.pods.get(&key) == info.as_ref() {
             return false;
         }
+        let job_view = |p: &PodInfo| {
+            p.owner
+                .as_ref()
+                .is_some_and(|o| o.kind == "Job")
+                .then(|| (p.node.clone(), p.running, p.unschedulable.clone()))
+        };
+        if index.pods.get(&key).and_then(job_view) != info.as_ref().and_then(job_view) {
+            index.job_pods += 1;
+        }
         let new_node = info.as_ref().and_then(|p| p.node.clone());
         let waiting = info
             .as_ref()
@@ -198,6 +210,7 @@ impl Indexed for Pod {
     }
 
     fn replace(index: &mut Index, all: HashMap<PodKey, PodInfo>) {
+        index.job_pods += 1;
         index.on_node.clear();
         index.pending.clear();
         for (key, pod) in &all {
@@ -239,6 +252,8 @@ struct Shared {
     synced: AtomicBool,
     /// Counts changes to what is shown; open pages wait on it.
     changes: tokio::sync::watch::Sender<u64>,
+    /// Ticks when pods owned by Jobs change (see `Index::job_pods`).
+    job_pods: tokio::sync::watch::Sender<u64>,
 }
 
 /// The inventory: cheap to clone, shared by every request.
@@ -256,6 +271,7 @@ impl Inventory {
                 memo: Default::default(),
                 synced: AtomicBool::new(false),
                 changes: tokio::sync::watch::Sender::new(0),
+                job_pods: tokio::sync::watch::Sender::new(0),
             }),
         };
         let shared = inventory.shared.clone();
@@ -399,13 +415,26 @@ impl Inventory {
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.changes.subscribe()
     }
+
+    /// Ticks only when pods owned by Jobs are bound, start or stop running, or get a new
+    /// reason from the scheduler: what the jobs pages wake on.
+    pub fn job_pod_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.job_pods.subscribe()
+    }
 }
 
 impl Shared {
     fn write(&self, update: impl FnOnce(&mut Index) -> bool) {
-        let changed = update(&mut locks::write(&self.index));
+        let (changed, job_pods_changed) = {
+            let mut index = locks::write(&self.index);
+            let before = index.job_pods;
+            (update(&mut index), index.job_pods != before)
+        };
         if changed {
             self.changes.send_modify(|n| *n += 1);
+        }
+        if job_pods_changed {
+            self.job_pods.send_modify(|n| *n += 1);
         }
     }
 }

@@ -100,6 +100,9 @@ pub struct PodInfo {
     pub unschedulable: Option<String>,
     /// Creation time, in seconds since the epoch.
     pub created: i64,
+    /// Bound and running (phase `Running`): what makes its Job running, whatever the Job's
+    /// own `status.ready` says.
+    pub running: bool,
 }
 
 impl PodInfo {
@@ -142,6 +145,8 @@ impl PodInfo {
         } else {
             None
         };
+        let running = node.is_some()
+            && pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
         Some(PodInfo {
             namespace: pod.metadata.namespace.clone().unwrap_or_default(),
             name: pod.metadata.name.clone().unwrap_or_default(),
@@ -156,6 +161,7 @@ impl PodInfo {
                 .creation_timestamp
                 .as_ref()
                 .map_or(0, |t| t.0.as_second()),
+            running,
         })
     }
 
@@ -198,6 +204,9 @@ fn owner(pod: &Pod) -> Option<Owner> {
 pub struct NodeInfo {
     pub name: String,
     pub labels: BTreeMap<String, String>,
+    /// The labels as the search reads them, `key=value` lines lower-cased once here rather
+    /// than on every search.
+    pub label_text: String,
     /// Allocatable GPU-like resources: `nvidia.com/gpu` and each MIG profile.
     pub gpus: BTreeMap<String, i64>,
     pub cpu_millis: i64,
@@ -229,9 +238,16 @@ impl NodeInfo {
                 None => format!("{}:{}", t.key, t.effect),
             })
             .collect();
+        let labels = node.metadata.labels.clone().unwrap_or_default();
+        let label_text = labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect::<String>()
+            .to_lowercase();
         Some(NodeInfo {
             name: node.metadata.name.clone()?,
-            labels: node.metadata.labels.clone().unwrap_or_default(),
+            labels,
+            label_text,
             gpus,
             cpu_millis: get("cpu").map_or(0, millicores),
             memory_bytes: get("memory").map_or(0, bytes),

@@ -1,32 +1,50 @@
 //! The nodes table's filters, search, sort and page over the index's rows: pure, and the
 //! only place they are written.
 
-use std::collections::BTreeMap;
-
 use super::{GpuNodeRow, NodeFilter, NodePage, PAGE_SIZE};
+use crate::error::AppError;
 
-/// Applies `filter`'s conditions, sort and page to `rows` (given in name order); only the
-/// page is copied. `labels` finds a node's labels for the search.
-pub fn select<'a>(
-    rows: impl IntoIterator<Item = &'a GpuNodeRow>,
-    labels: impl Fn(&str) -> Option<&'a BTreeMap<String, String>>,
-    filter: &NodeFilter,
-) -> NodePage {
-    let mut models: Vec<&str> = Vec::new();
-    let search: Vec<String> = filter
-        .search
+/// The longest search, in bytes and in words: a search costs a pass over every node per
+/// word, so its size bounds its cost.
+pub const SEARCH_BYTES: usize = 256;
+pub const SEARCH_WORDS: usize = 8;
+
+/// The search's words, lower-cased, or why it is refused.
+pub fn search_words(search: &str) -> Result<Vec<String>, AppError> {
+    if search.len() > SEARCH_BYTES {
+        return Err(AppError::invalid(
+            "search",
+            format!("at most {SEARCH_BYTES} characters"),
+        ));
+    }
+    let words: Vec<String> = search
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect();
+    if words.len() > SEARCH_WORDS {
+        return Err(AppError::invalid(
+            "search",
+            format!("at most {SEARCH_WORDS} words"),
+        ));
+    }
+    Ok(words)
+}
+
+/// Applies `filter`'s conditions, sort and page to `rows` (given in name order); only the
+/// page is copied. `label_text` finds a node's labels as lower-cased `key=value` lines.
+pub fn select<'a>(
+    rows: impl IntoIterator<Item = &'a GpuNodeRow>,
+    label_text: impl Fn(&str) -> Option<&'a str>,
+    filter: &NodeFilter,
+) -> Result<NodePage, AppError> {
+    let mut models: Vec<&str> = Vec::new();
+    let search = search_words(&filter.search)?;
+    // Node names are lower-case already (DNS subdomains); models are short.
     let matches_word = |row: &GpuNodeRow, word: &str| {
-        row.name.to_lowercase().contains(word)
+        row.name.contains(word)
             || row.model.to_lowercase().contains(word)
-            || labels(&row.name).is_some_and(|labels| {
-                labels
-                    .iter()
-                    .any(|(k, v)| format!("{k}={v}").to_lowercase().contains(word))
-            })
+            || label_text(&row.name).is_some_and(|text| text.contains(word))
     };
     let mut rows: Vec<&GpuNodeRow> = rows
         .into_iter()
@@ -57,17 +75,19 @@ pub fn select<'a>(
         .take(PAGE_SIZE)
         .cloned()
         .collect();
-    NodePage {
+    Ok(NodePage {
         rows,
         matching,
         page: filter.page,
         models: models.into_iter().map(str::to_string).collect(),
         stale_since: None,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::nodes::{GpuSummary, NodeHealth};
 
@@ -103,6 +123,7 @@ mod tests {
         ];
         let only = |f: NodeFilter| {
             select(&rows, |_| None, &f)
+                .unwrap()
                 .rows
                 .into_iter()
                 .map(|r| r.name)
@@ -154,7 +175,8 @@ mod tests {
                 page: 2,
                 ..Default::default()
             },
-        );
+        )
+        .unwrap();
         assert_eq!((third.rows.len(), third.matching), (20, 120));
         assert_eq!(third.rows[0].name, "n100");
     }
@@ -165,20 +187,14 @@ mod tests {
             row("gpu-a", "H100", 8, true, false),
             row("gpu-b", "H100", 8, true, false),
         ];
-        let labels: BTreeMap<String, String> = [
-            ("nvidia.com/gpu.family".to_string(), "hopper".to_string()),
-            (
-                "topology.kubernetes.io/zone".to_string(),
-                "eu-1".to_string(),
-            ),
-        ]
-        .into();
+        let labels = "nvidia.com/gpu.family=hopper\ntopology.kubernetes.io/zone=eu-1\n";
         let find = |search: &str| {
             let filter = NodeFilter {
                 search: search.into(),
                 ..Default::default()
             };
-            select(&rows, |name| (name == "gpu-b").then_some(&labels), &filter)
+            select(&rows, |name| (name == "gpu-b").then_some(labels), &filter)
+                .unwrap()
                 .rows
                 .into_iter()
                 .map(|r| r.name)
@@ -188,6 +204,23 @@ mod tests {
         assert_eq!(find("h100 zone=eu-1"), ["gpu-b"]);
         assert_eq!(find("h100, gpu-"), ["gpu-a", "gpu-b"]);
         assert!(find("zone=us").is_empty());
+    }
+
+    /// A 60 KB search string was once searched for, word by word, over every node.
+    #[test]
+    fn an_oversized_search_is_refused_by_field() {
+        for search in ["x".repeat(60_000), "a b c d e f g h i".to_string()] {
+            let filter = NodeFilter {
+                search,
+                ..Default::default()
+            };
+            let error = select(&[], |_| None, &filter).unwrap_err();
+            assert!(
+                matches!(error, AppError::InvalidInput { ref field, .. } if field == "search"),
+                "{error}"
+            );
+        }
+        assert_eq!(search_words("A100, zone=EU").unwrap(), ["a100", "zone=eu"]);
     }
 
     #[test]

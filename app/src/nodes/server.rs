@@ -54,9 +54,9 @@ pub fn page(state: &AppState, filter: &NodeFilter) -> Result<NodePage, AppError>
         let index = state.inventory.read()?;
         let mut page = select(
             index.rows.values(),
-            |name| index.nodes.get(name).map(|n| &n.labels),
+            |name| index.nodes.get(name).map(|n| n.label_text.as_str()),
             filter,
-        );
+        )?;
         page.stale_since = index.stale_since().map(format_unix);
         Ok(page)
     })
@@ -109,9 +109,7 @@ pub async fn summary(state: &AppState, principal: &Principal) -> Result<GpuSumma
 /// namespaces whose pods the caller may list (others counted), and its events read as the
 /// caller.
 pub async fn detail(state: &AppState, caller: &Caller, name: &str) -> Result<NodeDetail, AppError> {
-    if !crate::names::is_dns_subdomain(name) {
-        return Err(AppError::invalid("name", "not a node name"));
-    }
+    crate::names::check_name("name", name)?;
     check_visible(state, caller).await?;
     let (row, info, pods, stale_since) = {
         let index = state.inventory.read()?;
@@ -196,28 +194,27 @@ pub async fn cordon(
     cordon: bool,
 ) -> Result<(), AppError> {
     caller.check(Action::OperateCluster, None)?;
-    if !crate::names::is_dns_subdomain(node) {
-        return Err(AppError::invalid("node", "not a node name"));
-    }
+    crate::names::check_name("node", node)?;
     let client = state.cluster.as_user(caller)?;
     let patch = serde_json::json!({ "spec": { "unschedulable": cordon } });
-    let result = Api::<Node>::all(client)
-        .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
-        .map_err(|e| AppError::from_kube(e, &format!("node {node:?}")));
-    crate::audit::attempt(
-        &state.db,
-        &caller.username,
-        if cordon {
+    let object = format!("node/{node}");
+    let detail = format!("spec.unschedulable -> {cordon}");
+    let entry = crate::audit::Entry {
+        actor: &caller.username,
+        action: if cordon {
             "node.cordon"
         } else {
             "node.uncordon"
         },
-        &format!("node/{node}"),
-        &format!("spec.unschedulable -> {cordon}"),
-        &result,
-    )
-    .await?;
-    result
+        object: &object,
+        detail: &detail,
+    };
+    let change = async {
+        Api::<Node>::all(client)
+            .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| AppError::from_kube(e, &format!("node {node:?}")))
+    };
+    crate::audit::around(&state.db, entry, change).await?
 }

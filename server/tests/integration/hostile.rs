@@ -72,6 +72,17 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
     let alice = server.login_as("alice", ALICE_PASSWORD);
     let victor = server.login_as("victor", VICTOR_PASSWORD);
     let victor_token = create_token(&server, &victor);
+    let alice_token = create_token(&server, &alice);
+    let alice_token_id = server
+        .request(
+            "POST",
+            "/api/tokens",
+            "",
+            &[("Cookie", &alice), ("Origin", &base)],
+        )
+        .json()[0]["id"]
+        .as_i64()
+        .unwrap();
     let revoked_token = create_token(&server, &victor);
     let origin = [("Origin", base.as_str())];
     let revoke_body = {
@@ -269,13 +280,13 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
         ),
     );
     case(
-        "viewer's token revokes another user's token",
+        "viewer revokes another user's token (one that exists)",
         404,
         server.request(
             "POST",
             "/api/tokens/revoke",
-            "id=999999",
-            &[("Authorization", &victor_bearer)],
+            &format!("id={alice_token_id}"),
+            &[("Cookie", &victor), origin[0]],
         ),
     );
     case(
@@ -393,6 +404,16 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
         .json();
     assert_eq!(me["username"], "victor", "{me}");
     assert_eq!(me["role"], "viewer", "{me}");
+    // Victor's attempt on Alice's token (an id that exists) left it working.
+    let alice_me = server
+        .request(
+            "POST",
+            "/api/me",
+            "",
+            &[("Authorization", &bearer(&alice_token))],
+        )
+        .json();
+    assert_eq!(alice_me["username"], "alice", "{alice_me}");
 
     // Nothing was created or changed...
     let accounts = server
@@ -438,4 +459,240 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
         "markup is never recorded as a name: {failed:?}"
     );
     server.stop();
+}
+
+/// Every namespace and name a URL or a form carries is checked as a Kubernetes name before
+/// anything reads it: `/`, `..`, `?`, NUL, selector syntax and over-long values get a 400
+/// naming the field. No cluster here, so a value that got past the check would meet "not
+/// connected" (503) instead.
+#[test]
+fn path_parameters_are_checked_as_kubernetes_names() {
+    let mut server = TestServer::spawn();
+    let admin = server.login();
+    let base = server.base.clone();
+    let long = "a".repeat(300);
+    let bad = [
+        "team-a/jobs/llama-finetune?x=",
+        "..",
+        "../kube-system",
+        "a?b",
+        "a\0b",
+        "job-name,x!=y",
+        "Team_A",
+        long.as_str(),
+    ];
+    let encode = |value: &str| -> String {
+        value
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for value in bad {
+        let v = encode(value);
+        let paths = [
+            ("GET", format!("/api/v1/jobs/{v}/llama"), "namespace"),
+            ("GET", format!("/api/v1/jobs/team-a/{v}"), "name"),
+            ("DELETE", format!("/api/v1/jobs/{v}/llama"), "namespace"),
+            ("DELETE", format!("/api/v1/jobs/team-a/{v}"), "name"),
+            ("GET", format!("/api/v1/jobs/{v}/llama/stream"), "namespace"),
+            ("GET", format!("/api/v1/jobs/team-a/{v}/stream"), "name"),
+            ("GET", format!("/api/v1/jobs/{v}/llama/logs"), "namespace"),
+            ("GET", format!("/api/v1/jobs/team-a/{v}/logs.txt"), "name"),
+            (
+                "GET",
+                format!("/api/v1/jobs/team-a/llama/logs?pod={v}"),
+                "pod",
+            ),
+            ("GET", format!("/api/v1/jobs?namespace={v}"), "namespace"),
+            ("GET", format!("/api/v1/gpu-nodes/{v}"), "name"),
+            ("GET", format!("/api/v1/gpu-nodes/{v}/stream"), "name"),
+        ];
+        let forms = [
+            (
+                "/api/jobs/detail",
+                format!("namespace={v}&name=llama"),
+                "namespace",
+            ),
+            (
+                "/api/jobs/detail",
+                format!("namespace=team-a&name={v}"),
+                "name",
+            ),
+            (
+                "/api/jobs/cancel",
+                format!("namespace=team-a&name={v}"),
+                "name",
+            ),
+            (
+                "/api/jobs/suspend",
+                format!("namespace={v}&name=llama&suspend=true"),
+                "namespace",
+            ),
+            (
+                "/api/jobs/form",
+                format!("namespace=team-a&name={v}"),
+                "name",
+            ),
+            (
+                "/api/jobs/rerun",
+                format!("namespace={v}&name=llama"),
+                "namespace",
+            ),
+            ("/api/gpu-node", format!("name={v}"), "name"),
+            ("/api/nodes/cordon", format!("node={v}&cordon=true"), "node"),
+        ];
+        let answers = paths
+            .into_iter()
+            .map(|(method, path, field)| {
+                let response = server.request(method, &path, "", &[("Cookie", &admin)]);
+                (format!("{method} {path}"), field, response)
+            })
+            .chain(forms.into_iter().map(|(path, body, field)| {
+                let response = server.request(
+                    "POST",
+                    path,
+                    &body,
+                    &[("Cookie", &admin), ("Origin", &base)],
+                );
+                (format!("POST {path} {body}"), field, response)
+            }));
+        for (what, field, response) in answers {
+            checked += 1;
+            if response.status != 400 || !response.body.contains(field) {
+                wrong.push(format!("{what}: {} {}", response.status, response.body));
+            }
+        }
+    }
+    println!(
+        "path and form parameters checked: {checked}, wrong: {}",
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    server.stop();
+}
+
+/// Floods an anonymous client can send: 100 logins at once (each password check holds
+/// 19 MiB), 10,000 more once throttled, and requests with made-up methods. Memory stays
+/// bounded, the limiter holds against the burst, the audit log gains a handful of rows and
+/// `/metrics` no series. Prints the figures.
+#[test]
+fn floods_of_logins_and_methods_stay_bounded() {
+    let mut server = TestServer::spawn();
+    let origin = server.base.clone();
+    let login = |username: String| {
+        server
+            .request(
+                "POST",
+                "/api/login",
+                &format!("username={username}&password=not+the+password"),
+                &[("Origin", &origin)],
+            )
+            .status
+    };
+    let rss_before = server.peak_rss_kib();
+    let burst: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..100)
+            .map(|i| scope.spawn(move || login(format!("burst{i}"))))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let count = |code: u16| burst.iter().filter(|s| **s == code).count();
+    let checked = count(401);
+    let rss_burst = server.peak_rss_kib();
+    // Counted before hashing: no more than the address's 20 were ever checked.
+    assert!(
+        checked <= 20,
+        "{checked} passwords checked in a burst of 100"
+    );
+    assert_eq!(checked + count(429) + count(503), 100, "{burst:?}");
+
+    // The rest of the address's 20, one at a time, until it is throttled.
+    let mut more = 0;
+    while login(format!("more{more}")) != 429 {
+        more += 1;
+        assert!(checked + more <= 20, "the address limit did not hold");
+    }
+    let throttled: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..1250)
+                        .map(|i| login(format!("flood{t}x{i}")))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(
+        throttled.iter().all(|s| *s == 429 || *s == 503),
+        "a throttled login got through"
+    );
+
+    let methods_before = server.get("/metrics").body;
+    for i in 0..2_000 {
+        server.request(&format!("M{i}"), "/healthz", "", &[]);
+    }
+    let metrics = server.get("/metrics").body;
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("gantry_http_requests_total{"))
+            .count()
+    };
+    assert!(
+        !metrics.contains("method=\"M1"),
+        "a made-up method became a label"
+    );
+    assert!(series(&metrics) <= series(&methods_before) + 2);
+    let rss_end = server.peak_rss_kib();
+    server.stop();
+
+    let url = format!(
+        "sqlite://{}",
+        server.data.path().join("gantry.db").display()
+    );
+    let (rows, summed): (i64, i64) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let rows = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let details: Vec<String> = sqlx::query_scalar(
+            "SELECT detail FROM audit_log WHERE action = 'login.failed' AND detail LIKE '% refusals since %'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let summed = details
+            .iter()
+            .filter_map(|d| d.split(' ').next()?.parse::<i64>().ok())
+            .sum();
+        (rows, summed)
+    });
+    println!(
+        "\n| flood | figure |\n|---|---|\n\
+         | 100 parallel logins: passwords checked | {checked} (429: {}, 503: {}) |\n\
+         | peak RSS before / after the burst / at the end | {} / {} / {} MiB |\n\
+         | 10,000 throttled logins: audit rows for all 10,100 failures | {rows} (summed refusals: {summed}) |\n\
+         | 2,000 made-up methods: request series added | {} |",
+        count(429),
+        count(503),
+        rss_before / 1024,
+        rss_burst / 1024,
+        rss_end / 1024,
+        series(&metrics) - series(&methods_before),
+    );
+    assert!(rss_end < 150 * 1024, "peak RSS {} MiB", rss_end / 1024);
+    assert!(rows < 50, "{rows} audit rows for a flood");
+    assert!(summed >= 9_000, "refusals summed: {summed}");
 }

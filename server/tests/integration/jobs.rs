@@ -22,7 +22,11 @@ struct Gantry {
 
 impl Gantry {
     fn start(test: &str) -> Option<Gantry> {
-        let (server, cookie) = TestServer::on_cluster(test)?;
+        Self::start_with(test, &[])
+    }
+
+    fn start_with(test: &str, env: &[(&str, &str)]) -> Option<Gantry> {
+        let (server, cookie) = TestServer::on_cluster_with(test, env)?;
         let origin = server.base.clone();
         Some(Gantry {
             server,
@@ -128,6 +132,54 @@ async fn a_launched_job_runs_on_the_chosen_model_and_succeeds() {
         &audit.body,
         &format!("job.launch,job/{}/h100-run", test.namespace),
     );
+}
+
+/// Gantry stopped while its job finished and was TTL-deleted: started again, it finds the row
+/// of a Job no longer in the cluster and records how it ended from the Job's events.
+#[tokio::test]
+async fn a_job_that_ends_while_gantry_is_stopped_is_listed_with_its_end() {
+    let Some(test) = connect("jobs-away").await else {
+        return;
+    };
+    let mut first = Gantry::start("jobs-away").unwrap();
+    let mut away = form(&test, "while-away");
+    away["ttl_seconds_after_finished"] = json!("0");
+    away["annotations"] = json!([
+        { "key": "pod-complete.stage.kwok.x-k8s.io/delay", "value": "6s" }
+    ]);
+    assert_eq!(first.launch(&away).status, 201);
+    first
+        .row_when(&test.namespace, "while-away", "the job to run", |r| {
+            r["phase"] == "Running"
+        })
+        .await;
+    first.server.stop();
+    let jobs: Api<Job> = Api::namespaced(test.client.clone(), &test.namespace);
+    wait_for(
+        "the TTL to delete the job",
+        Duration::from_secs(60),
+        || async {
+            jobs.get_opt("while-away")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+
+    let data = first.server.data.path().to_str().unwrap().to_string();
+    let second = Gantry::start_with("jobs-away", &[("GANTRY_DATA_DIR", &data)]).unwrap();
+    let row = second
+        .row_when(
+            &test.namespace,
+            "while-away",
+            "its end in the history",
+            |r| r["in_cluster"] == false,
+        )
+        .await;
+    assert_eq!(row["phase"], "Succeeded", "{row}");
+    assert_eq!(row["launched_by"], "admin", "{row}");
 }
 
 #[tokio::test]
@@ -357,4 +409,142 @@ async fn kubeflow_jobs_are_listed_beside_batch_jobs() {
     );
     // The batch Jobs are there too.
     assert_eq!(find("llama-finetune")["kind"], "Job");
+}
+
+/// The jobs area as a data scientist whom Gantry lets into every namespace but the cluster
+/// binds to team-a only (`tools/cluster/fleet/users.yaml`): in team-b every read and write is
+/// refused by the cluster's RBAC, in team-a the same requests work.
+#[tokio::test]
+async fn a_team_a_data_scientist_works_in_team_a_and_is_refused_in_team_b() {
+    let Some(test) = connect("jobs-alice").await else {
+        return;
+    };
+    let gantry = Gantry::start("jobs-alice").unwrap();
+    let server = &gantry.server;
+    let origin = gantry.origin.clone();
+    let created = server.request(
+        "POST",
+        "/api/accounts/create",
+        "username=alice&display_name=Alice&password=alice+long+password&role=data-scientist&namespaces=*",
+        &[("Cookie", &gantry.cookie), ("Origin", &origin)],
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let alice = server.login_as("alice", "alice long password");
+    let name = format!("b-{}", &test.namespace[test.namespace.len() - 8..]);
+    let mut theirs = form(&test, &name);
+    theirs["namespace"] = json!("team-b");
+    theirs["annotations"] =
+        json!([{ "key": "pod-complete.stage.kwok.x-k8s.io/delay", "value": "10m" }]);
+    assert_eq!(
+        gantry.launch(&theirs).status,
+        201,
+        "the admin launches in team-b"
+    );
+
+    let as_alice = |method: &str, path: &str| {
+        server.request(method, path, "", &[("Cookie", &alice), ("Origin", &origin)])
+    };
+    let mut refused = Vec::new();
+    for (what, method, path) in [
+        ("detail", "GET", format!("/api/v1/jobs/team-b/{name}")),
+        (
+            "live detail",
+            "GET",
+            format!("/api/v1/jobs/team-b/{name}/stream"),
+        ),
+        (
+            "logs",
+            "GET",
+            format!("/api/v1/jobs/team-b/{name}/logs.txt"),
+        ),
+        (
+            "live logs",
+            "GET",
+            format!("/api/v1/jobs/team-b/{name}/logs"),
+        ),
+        ("cancel", "DELETE", format!("/api/v1/jobs/team-b/{name}")),
+    ] {
+        let response = as_alice(method, &path);
+        refused.push((what, response.status));
+        assert_eq!(response.status, 403, "{what}: {}", response.body);
+    }
+    let listed = as_alice("GET", "/api/v1/jobs?namespace=team-b");
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.json(),
+        json!([]),
+        "team-b's jobs are not listed for alice"
+    );
+    let mut launch = theirs.clone();
+    launch["name"] = json!(format!("{name}-a"));
+    let in_b = server.request_json(
+        "POST",
+        "/api/v1/jobs",
+        &launch,
+        &[("Cookie", &alice), ("Origin", &origin)],
+    );
+    assert_eq!(in_b.status, 400, "{}", in_b.body);
+    assert_contains(&in_b.body, "namespace");
+    let form_b = server.request(
+        "POST",
+        "/api/jobs/form",
+        &format!("namespace=team-b&name={name}"),
+        &[("Cookie", &alice), ("Origin", &origin)],
+    );
+    assert_eq!(form_b.status, 403, "{}", form_b.body);
+    // The job is still there.
+    let jobs_b: Api<Job> = Api::namespaced(test.client.clone(), "team-b");
+    assert!(jobs_b.get_opt(&name).await.unwrap().is_some());
+
+    // In team-a the same requests work.
+    launch["namespace"] = json!("team-a");
+    let in_a = server.request_json(
+        "POST",
+        "/api/v1/jobs",
+        &launch,
+        &[("Cookie", &alice), ("Origin", &origin)],
+    );
+    assert_eq!(in_a.status, 201, "{}", in_a.body);
+    let a_name = launch["name"].as_str().unwrap().to_string();
+    for path in [
+        format!("/api/v1/jobs/team-a/{a_name}"),
+        format!("/api/v1/jobs/team-a/{a_name}/logs.txt"),
+    ] {
+        let response = as_alice("GET", &path);
+        assert_eq!(response.status, 200, "{path}: {}", response.body);
+    }
+    let cancelled = as_alice("DELETE", &format!("/api/v1/jobs/team-a/{a_name}"));
+    assert!(cancelled.status < 300, "{}", cancelled.body);
+    jobs_b.delete(&name, &Default::default()).await.unwrap();
+    println!("alice in team-b: {refused:?}");
+}
+
+/// "Launched by" is Gantry's own record: a Job made with kubectl that carries Gantry's label
+/// and launcher annotation is still listed as launched elsewhere.
+#[tokio::test]
+async fn a_launcher_written_on_a_job_by_hand_is_not_believed() {
+    let Some(test) = connect("jobs-forged").await else {
+        return;
+    };
+    let gantry = Gantry::start("jobs-forged").unwrap();
+    let forged: Job = serde_json::from_value(json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "forged",
+            "labels": { "app.kubernetes.io/managed-by": "gantry" },
+            "annotations": { "gantry.dev/launched-by": "mallory" }
+        },
+        "spec": { "template": { "spec": {
+            "restartPolicy": "Never",
+            "containers": [{ "name": "main", "image": IMAGE }]
+        } } }
+    }))
+    .unwrap();
+    let jobs: Api<Job> = Api::namespaced(test.client.clone(), &test.namespace);
+    jobs.create(&Default::default(), &forged).await.unwrap();
+    let row = gantry
+        .row_when(&test.namespace, "forged", "the forged job", |_| true)
+        .await;
+    assert_eq!(row["launched_by"], Value::Null, "{row}");
 }

@@ -1,7 +1,7 @@
 //! Gantry's integration tests, in one binary (one link per change instead of one per file):
 //! the server on a free port (`server`, `hostile`), and, when `GANTRY_TEST_KUBECONFIG` names
-//! the local cluster that `make test` starts, the GPU inventory, live streams, jobs and
-//! impersonation against it. `common` starts what they share.
+//! the local cluster that `make test` starts, the GPU inventory, live streams and their
+//! access checks, jobs and impersonation against it. `common` starts what they share.
 
 mod common;
 mod gpu_inventory;
@@ -11,3 +11,4 @@ mod impersonation;
 mod jobs;
 mod local_cluster;
 mod server;
+mod stream_access;

@@ -23,8 +23,16 @@ fn readyz_reports_each_dependency_and_why_it_is_not_ready() {
     assert_eq!(body["ready"], false);
     assert_eq!(body["database"]["ok"], true, "{body}");
     assert_eq!(body["kubernetes"]["ok"], false, "{body}");
-    let reason = body["kubernetes"]["reason"].as_str().unwrap();
-    assert_contains(reason, "/nonexistent/kubeconfig");
+    // Anonymous: which check failed, never the kubeconfig's path or the API server's address.
+    assert_contains(
+        body["kubernetes"]["reason"].as_str().unwrap(),
+        "not connected to Kubernetes",
+    );
+    assert!(!response.body.contains("/nonexistent"), "{}", response.body);
+    // A signed-in page keeps the detail.
+    let cookie = server.login();
+    let page = server.request("GET", "/", "", &[("Cookie", &cookie)]);
+    assert_contains(&page.body, "/nonexistent/kubeconfig");
     server.stop();
 }
 
@@ -208,4 +216,205 @@ fn static_files_answer_200_while_404_pages_render_beside_them() {
         &wrong[..wrong.len().min(5)]
     );
     server.stop();
+}
+
+/// Behind a trusted proxy the limiter and the audit log see the client the proxy forwarded
+/// for (the right-most untrusted hop, not what the client prepended); without the setting
+/// the header is ignored.
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_client_is_limited_and_audited() {
+    let mut server = TestServer::spawn_with(&[("GANTRY_TRUSTED_PROXIES", "127.0.0.1")]);
+    let origin = server.base.clone();
+    let fail = |username: &str, forwarded: &str| {
+        server
+            .request(
+                "POST",
+                "/api/login",
+                &format!("username={username}&password=not+the+password"),
+                &[("Origin", &origin), ("X-Forwarded-For", forwarded)],
+            )
+            .status
+    };
+    // 20 failures per address in 5 minutes, over different accounts (5 per account).
+    for i in 0..20 {
+        assert_eq!(
+            fail(&format!("user{i}"), "6.6.6.6, 198.51.100.7"),
+            401,
+            "{i}"
+        );
+    }
+    assert_eq!(fail("user-next", "6.6.6.6, 198.51.100.7"), 429);
+    assert_eq!(
+        fail("user-next", "7.7.7.7, 198.51.100.7"),
+        429,
+        "the prepended hop is not the client"
+    );
+    assert_eq!(
+        fail("user-next", "198.51.100.8"),
+        401,
+        "another client is not limited"
+    );
+    let admin = server.login();
+    let audit = server.request("GET", "/admin/audit.csv", "", &[("Cookie", &admin)]);
+    assert_contains(&audit.body, "198.51.100.7");
+    assert!(!audit.body.contains("6.6.6.6"), "{}", audit.body);
+    server.stop();
+
+    // No trusted proxies: the header is the client's own words, and ignored.
+    let mut server = TestServer::spawn();
+    let origin = server.base.clone();
+    let response = server.request(
+        "POST",
+        "/api/login",
+        "username=nobody&password=not+the+password",
+        &[("Origin", &origin), ("X-Forwarded-For", "198.51.100.7")],
+    );
+    assert_eq!(response.status, 401);
+    let admin = server.login();
+    let audit = server.request("GET", "/admin/audit.csv", "", &[("Cookie", &admin)]);
+    assert!(!audit.body.contains("198.51.100.7"), "{}", audit.body);
+    assert_contains(&audit.body, "127.0.0.1");
+    server.stop();
+}
+
+/// A change to Gantry's own tables and its audit row commit together: with the audit log
+/// refusing writes (a trigger stands in for a full disk), creating an account or a token is
+/// refused with the reason and leaves nothing behind; once the log works, both work.
+#[test]
+fn no_change_is_kept_when_its_audit_row_cannot_be_written() {
+    let mut server = TestServer::spawn();
+    let origin = server.base.clone();
+    let admin = server.login();
+    let url = format!(
+        "sqlite://{}",
+        server.data.path().join("gantry.db").display()
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pool = runtime.block_on(sqlx::SqlitePool::connect(&url)).unwrap();
+    let sql = |statement: &'static str| {
+        runtime
+            .block_on(sqlx::query(statement).execute(&pool))
+            .unwrap();
+    };
+    sql("CREATE TRIGGER audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    let create = |username: &str| {
+        server.request(
+            "POST",
+            "/api/accounts/create",
+            &format!("username={username}&display_name=E&password=eve+long+password&role=viewer&namespaces=*"),
+            &[("Cookie", &admin), ("Origin", &origin)],
+        )
+    };
+    let refused = create("eve");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_contains(&refused.body, "nothing was changed");
+    let token = server.request(
+        "POST",
+        "/api/tokens/create",
+        "name=ci&days=",
+        &[("Cookie", &admin), ("Origin", &origin)],
+    );
+    assert_eq!(token.status, 503, "{}", token.body);
+    let accounts: i64 = runtime
+        .block_on(
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE username = 'eve'")
+                .fetch_one(&pool),
+        )
+        .unwrap();
+    let tokens: i64 = runtime
+        .block_on(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&pool))
+        .unwrap();
+    assert_eq!((accounts, tokens), (0, 0), "a change without its audit row");
+
+    sql("DROP TRIGGER audit_full");
+    assert_eq!(create("eve").status, 200);
+
+    // Another writer holding the database past Gantry's busy timeout (5 s): a 503 that
+    // says so, and nothing half-done.
+    let mut holder = runtime.block_on(pool.acquire()).unwrap();
+    runtime
+        .block_on(sqlx::query("BEGIN IMMEDIATE").execute(&mut *holder))
+        .unwrap();
+    let busy = create("zed");
+    runtime
+        .block_on(sqlx::query("ROLLBACK").execute(&mut *holder))
+        .unwrap();
+    assert_eq!(busy.status, 503, "{}", busy.body);
+    assert_contains(&busy.body, "busy");
+    let zed: i64 = runtime
+        .block_on(
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE username = 'zed'")
+                .fetch_one(&pool),
+        )
+        .unwrap();
+    assert_eq!(zed, 0);
+    server.stop();
+}
+
+/// Retention at start: audit entries and gone jobs' history older than their settings go
+/// (the deletion itself on the record); newer ones and jobs still in the cluster stay; the
+/// audit log is append-only again afterwards.
+#[test]
+fn retention_deletes_what_is_older_than_its_setting_and_nothing_else() {
+    let mut first = TestServer::spawn();
+    first.login();
+    first.stop();
+    let url = format!("sqlite://{}", first.data.path().join("gantry.db").display());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pool = runtime.block_on(sqlx::SqlitePool::connect(&url)).unwrap();
+    let run = |statement: &str| {
+        runtime
+            .block_on(sqlx::query(statement).execute(&pool))
+            .unwrap();
+    };
+    run(
+        "INSERT INTO audit_log (at, actor, action, object, detail, result, client) \
+         VALUES ('2020-01-01T00:00:00Z', 'old', 'login', 'account/old', '', 'ok', '-')",
+    );
+    for (uid, deleted) in [
+        ("old-gone", "'2020-01-02T00:00:00Z'"),
+        ("new-gone", "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"),
+        ("old-live", "NULL"),
+    ] {
+        run(&format!(
+            "INSERT INTO jobs (uid, namespace, name, created_at, status, deleted_at) \
+             VALUES ('{uid}', 'team-a', '{uid}', '2020-01-01T00:00:00Z', 'Succeeded', {deleted})"
+        ));
+    }
+    run("INSERT INTO job_logs (job_uid, pod, lines, captured_at) VALUES ('old-gone', 'p', 'x', '2020-01-02T00:00:00Z')");
+    runtime.block_on(pool.close());
+
+    let data = first.data.path().to_str().unwrap().to_string();
+    let mut second = TestServer::spawn_with(&[("GANTRY_DATA_DIR", &data)]);
+    let pool = runtime.block_on(sqlx::SqlitePool::connect(&url)).unwrap();
+    let count = |query: &str| -> i64 {
+        runtime
+            .block_on(sqlx::query_scalar(query).fetch_one(&pool))
+            .unwrap()
+    };
+    // Retention runs as the server starts; give it a moment.
+    let started = std::time::Instant::now();
+    while count("SELECT COUNT(*) FROM audit_log WHERE actor = 'old'") > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "retention did not run"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.retention'"),
+        1
+    );
+    assert!(
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'login'") >= 1,
+        "today's entries stay"
+    );
+    let kept: Vec<String> = runtime
+        .block_on(sqlx::query_scalar("SELECT uid FROM jobs ORDER BY uid").fetch_all(&pool))
+        .unwrap();
+    assert_eq!(kept, ["new-gone", "old-live"]);
+    assert_eq!(count("SELECT COUNT(*) FROM job_logs"), 0);
+    let refused = runtime.block_on(sqlx::query("DELETE FROM audit_log").execute(&pool));
+    assert!(refused.is_err(), "the audit log takes deletes again");
+    second.stop();
 }

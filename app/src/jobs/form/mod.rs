@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::error::FieldError;
-pub use validate::validate;
+pub use validate::{too_large, validate};
 
 pub mod lines;
 #[cfg(test)]
@@ -110,6 +110,20 @@ impl Default for JobForm {
             hyperparameters_as: "args".into(),
         }
     }
+}
+
+/// The most the form takes, so that one request cannot make a Job the API server chokes
+/// on (its objects are stored whole in etcd, 1.5 MiB at most) or a history row of megabytes.
+pub mod bounds {
+    /// Lines of the command, and of the arguments.
+    pub const WORDS: usize = 1_000;
+    /// Bytes of the command, and of the arguments.
+    pub const TEXT: usize = 64 * 1024;
+    /// Bytes of one environment variable's, annotation's or hyperparameter's value.
+    pub const VALUE: usize = 4 * 1024;
+    /// Entries of each list: environment variables, Secret references, mounts, labels,
+    /// annotations, hyperparameters.
+    pub const ENTRIES: usize = 100;
 }
 
 /// What the checks need to know about the cluster and the user.

@@ -72,3 +72,78 @@ fn every_problem_is_reported_at_once() {
         .collect();
     assert_eq!(fields, ["name", "image", "gpus"]);
 }
+
+/// A 1 MB, 10,000-line command was once accepted and created; lists and values are bounded
+/// too, each refusal naming its field.
+#[test]
+fn oversized_input_is_refused_by_field() {
+    let line = "x".repeat(99);
+    let pair = |i: usize| KeyValue {
+        key: format!("K{i}"),
+        value: "v".into(),
+    };
+    let cases: Vec<(JobForm, &str, &str)> = vec![
+        (
+            JobForm {
+                command: vec![line.as_str(); 10_000].join("\n"),
+                ..good()
+            },
+            "command",
+            "longer than 64 KiB",
+        ),
+        (
+            JobForm {
+                args: vec!["--x"; bounds::WORDS + 1].join("\n"),
+                ..good()
+            },
+            "args",
+            "more than 1000 lines",
+        ),
+        (
+            JobForm {
+                env: (0..=bounds::ENTRIES).map(pair).collect(),
+                ..good()
+            },
+            "env",
+            "more than 100 entries",
+        ),
+        (
+            JobForm {
+                env: vec![KeyValue {
+                    key: "BIG".into(),
+                    value: "v".repeat(bounds::VALUE + 1),
+                }],
+                ..good()
+            },
+            "env[0].value",
+            "longer than 4 KiB",
+        ),
+        (
+            JobForm {
+                hyperparameters: (0..=bounds::ENTRIES).map(pair).collect(),
+                ..good()
+            },
+            "hyperparameters",
+            "more than 100 entries",
+        ),
+        (
+            JobForm {
+                memory_limit: "9".repeat(300),
+                ..good()
+            },
+            "memory_limit",
+            "longer than 256",
+        ),
+    ];
+    for (form, field, reason) in cases {
+        let errors = validate(&form, &context()).unwrap_err();
+        assert_eq!(errors.len(), 1, "{field}: {errors:?}");
+        assert_eq!(errors[0].field, field);
+        assert!(errors[0].reason.contains(reason), "{errors:?}");
+        assert_eq!(
+            too_large(&form),
+            errors,
+            "templates are held to the same bounds"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The launch form's checks: every field at once, each problem named by its field, the
 //! numbers and quantities parsed for the manifest.
 
-use super::{Checked, Context, FieldError, JobForm};
+use super::{bounds, Checked, Context, FieldError, JobForm};
 use crate::names::{
     is_config_key, is_dns_label, is_dns_subdomain, is_env_name, is_label_name, label_key_problem,
     GPU, MIG_PREFIX,
@@ -84,8 +84,89 @@ fn image_problem(image: &str) -> Option<&'static str> {
     None
 }
 
+/// The fields over the form's [`bounds`]: checked before anything else, and on their own
+/// for templates, which may be half filled in but not unbounded.
+pub fn too_large(form: &JobForm) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (field, text) in [("command", &form.command), ("args", &form.args)] {
+        if text.len() > bounds::TEXT {
+            errors.push(FieldError::new(
+                field,
+                format!("longer than {} KiB", bounds::TEXT / 1024),
+            ));
+        } else if text.lines().count() > bounds::WORDS {
+            errors.push(FieldError::new(
+                field,
+                format!("more than {} lines", bounds::WORDS),
+            ));
+        }
+    }
+    let lists = [
+        ("env", form.env.len()),
+        ("secret_env", form.secret_env.len()),
+        ("mounts", form.mounts.len()),
+        ("labels", form.labels.len()),
+        ("annotations", form.annotations.len()),
+        ("hyperparameters", form.hyperparameters.len()),
+    ];
+    for (field, entries) in lists {
+        if entries > bounds::ENTRIES {
+            errors.push(FieldError::new(
+                field,
+                format!("more than {} entries", bounds::ENTRIES),
+            ));
+        }
+    }
+    let values = [
+        ("env", &form.env),
+        ("annotations", &form.annotations),
+        ("hyperparameters", &form.hyperparameters),
+    ];
+    for (field, pairs) in values {
+        for (i, pair) in pairs.iter().enumerate().take(bounds::ENTRIES) {
+            if pair.value.len() > bounds::VALUE {
+                errors.push(FieldError::new(
+                    format!("{field}[{i}].value"),
+                    format!("longer than {} KiB", bounds::VALUE / 1024),
+                ));
+            }
+        }
+    }
+    let short = [
+        ("name", &form.name),
+        ("namespace", &form.namespace),
+        ("gpus", &form.gpus),
+        ("gpu_model", &form.gpu_model),
+        ("gpu_resource", &form.gpu_resource),
+        ("cpu_request", &form.cpu_request),
+        ("cpu_limit", &form.cpu_limit),
+        ("memory_request", &form.memory_request),
+        ("memory_limit", &form.memory_limit),
+        ("shm_size", &form.shm_size),
+        ("parallelism", &form.parallelism),
+        ("completions", &form.completions),
+        ("backoff_limit", &form.backoff_limit),
+        ("active_deadline_seconds", &form.active_deadline_seconds),
+        (
+            "ttl_seconds_after_finished",
+            &form.ttl_seconds_after_finished,
+        ),
+        ("hyperparameters_as", &form.hyperparameters_as),
+    ];
+    for (field, text) in short {
+        if text.len() > 256 {
+            errors.push(FieldError::new(field, "longer than 256 characters"));
+        }
+    }
+    errors
+}
+
 /// Checks every field; all problems at once, so the form can show each beside its field.
 pub fn validate(form: &JobForm, context: &Context) -> Result<Checked, Vec<FieldError>> {
+    let oversized = too_large(form);
+    if !oversized.is_empty() {
+        return Err(oversized);
+    }
     let mut errors = Vec::new();
     let mut fail = |field: &str, reason: &str| {
         errors.push(FieldError {

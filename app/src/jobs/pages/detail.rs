@@ -40,6 +40,12 @@ pub fn JobPage() -> impl IntoView {
             .and_then(Result::ok)
             .is_some_and(|d| d.row.phase == JobPhase::Suspended)
     };
+    // Cancel and Suspend only for a job still in the cluster that has not finished.
+    let unfinished = move || {
+        detail.get().and_then(Result::ok).is_some_and(|d| {
+            d.row.in_cluster && !matches!(d.row.phase, JobPhase::Succeeded | JobPhase::Failed)
+        })
+    };
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(new_name)) = rerun.value().get() {
@@ -73,25 +79,29 @@ pub fn JobPage() -> impl IntoView {
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
                 Some(Ok(detail)) => view! { <JobSummary detail /> }.into_any(),
             }}
+            <Show when=unfinished>
+                <div class="actions">
+                    <Show
+                        when=move || asking.get()
+                        fallback=move || view! { <button type="button" on:click=move |_| asking.set(true)>"Cancel job"</button> }
+                    >
+                        <span class="confirm">
+                            {move || format!("Cancel {}? Its pods are stopped.", name.get())}
+                            <button type="button" class="primary" on:click=move |_| {
+                                cancel.dispatch(CancelJob { namespace: namespace.get(), name: name.get() });
+                                asking.set(false);
+                            }>"Confirm"</button>
+                            <button type="button" on:click=move |_| asking.set(false)>"Keep it"</button>
+                        </span>
+                    </Show>
+                </div>
+                <div class="actions">
+                    <button type="button" on:click=move |_| {
+                        suspend.dispatch(SuspendJob { namespace: namespace.get(), name: name.get(), suspend: !suspended() });
+                    }>{move || if suspended() { "Resume" } else { "Suspend" }}</button>
+                </div>
+            </Show>
             <div class="actions">
-                <Show
-                    when=move || asking.get()
-                    fallback=move || view! { <button type="button" on:click=move |_| asking.set(true)>"Cancel job"</button> }
-                >
-                    <span class="confirm">
-                        {move || format!("Cancel {}? Its pods are stopped.", name.get())}
-                        <button type="button" class="primary" on:click=move |_| {
-                            cancel.dispatch(CancelJob { namespace: namespace.get(), name: name.get() });
-                            asking.set(false);
-                        }>"Confirm"</button>
-                        <button type="button" on:click=move |_| asking.set(false)>"Keep it"</button>
-                    </span>
-                </Show>
-            </div>
-            <div class="actions">
-                <button type="button" on:click=move |_| {
-                    suspend.dispatch(SuspendJob { namespace: namespace.get(), name: name.get(), suspend: !suspended() });
-                }>{move || if suspended() { "Resume" } else { "Suspend" }}</button>
                 <a class="button" href=move || format!("/jobs/new?from={}/{}", namespace.get(), name.get())>"Clone"</a>
                 <button type="button" on:click=move |_| {
                     rerun.dispatch(RerunJob { namespace: namespace.get(), name: name.get() });

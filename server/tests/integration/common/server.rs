@@ -50,6 +50,16 @@ impl TestServer {
         TestServer { base, child, data }
     }
 
+    /// The server's peak resident memory so far, in KiB (Linux' `VmHWM`).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status")
+    }
+
     pub fn get(&self, path: &str) -> Response {
         self.request("GET", path, "", &[])
     }
@@ -162,8 +172,15 @@ impl TestServer {
     /// A server on the local cluster (`None` when [`super::cluster::kubeconfig_path`] says to
     /// skip), ready with its caches synced, and the first admin's session cookie.
     pub fn on_cluster(test: &str) -> Option<(TestServer, String)> {
+        Self::on_cluster_with(test, &[])
+    }
+
+    /// [`TestServer::on_cluster`] with extra settings.
+    pub fn on_cluster_with(test: &str, env: &[(&str, &str)]) -> Option<(TestServer, String)> {
         let kubeconfig = super::cluster::kubeconfig_path(test)?;
-        let server = TestServer::spawn_with(&[("KUBECONFIG", kubeconfig.to_str().unwrap())]);
+        let mut settings = vec![("KUBECONFIG", kubeconfig.to_str().unwrap())];
+        settings.extend_from_slice(env);
+        let server = TestServer::spawn_with(&settings);
         let started = Instant::now();
         while server.get("/readyz").status != 200 {
             assert!(
@@ -178,6 +195,12 @@ impl TestServer {
 
     /// Opens a server-sent events stream at `path` with `cookie`; 200 expected.
     pub fn events(&self, path: &str, cookie: &str) -> EventStream {
+        self.events_with(path, ("Cookie", cookie))
+    }
+
+    /// Opens a server-sent events stream at `path` with one credential header (`Cookie` or
+    /// `Authorization`); 200 expected.
+    pub fn events_with(&self, path: &str, (name, value): (&str, &str)) -> EventStream {
         let host = self.base.trim_start_matches("http://");
         let mut stream = TcpStream::connect(host).unwrap();
         stream
@@ -185,7 +208,7 @@ impl TestServer {
             .unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\n{name}: {value}\r\nAccept: text/event-stream\r\n\r\n"
         )
         .unwrap();
         let mut lines = BufReader::new(stream);
@@ -224,6 +247,29 @@ pub struct EventStream {
 }
 
 impl EventStream {
+    /// How long until the server ends the stream (its last chunk, or the connection closed);
+    /// panics after `most`.
+    pub fn ends_within(&mut self, most: Duration) -> Duration {
+        let started = Instant::now();
+        let mut line = String::new();
+        loop {
+            assert!(
+                started.elapsed() < most,
+                "the stream was still open after {most:?}"
+            );
+            line.clear();
+            match self.lines.read_line(&mut line) {
+                Ok(0) => return started.elapsed(),
+                // The chunked body's last chunk: the stream is over.
+                Ok(_) if line == "0\r\n" => return started.elapsed(),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) => panic!("reading the stream: {e}"),
+            }
+        }
+    }
+
     /// The next event's data as JSON; panics after 30 s without one.
     pub fn next(&mut self) -> serde_json::Value {
         let mut line = String::new();

@@ -1,0 +1,63 @@
+//! How long Gantry keeps what it records (server only): job history, captured logs and the
+//! audit log, each by age and (history and audit) by count, applied at start and every
+//! hour. Each area's store deletes its own rows; this only says when and how much.
+
+use std::time::Duration;
+
+use crate::db::Db;
+use crate::time::format_unix;
+
+/// The limits, from `GANTRY_RETENTION_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Days a gone job's history row is kept, and how many gone jobs at most.
+    pub jobs_days: u64,
+    pub jobs_rows: i64,
+    /// Days captured logs are kept.
+    pub logs_days: u64,
+    /// Days audit entries are kept, and how many at most.
+    pub audit_days: u64,
+    pub audit_rows: i64,
+}
+
+/// How often retention runs after the first time (at start).
+const EVERY: Duration = Duration::from_secs(3600);
+
+/// Applies `retention` now and then every hour, until `stopping` turns true.
+pub async fn run(db: Db, retention: Retention, mut stopping: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        apply(&db, &retention, crate::time::unix_now()).await;
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stopping.wait_for(|stopping| *stopping) => return,
+        }
+    }
+}
+
+/// One pass at time `now` (seconds since the epoch); failures are logged and tried again
+/// at the next pass.
+pub async fn apply(db: &Db, retention: &Retention, now: u64) {
+    let before = |days: u64| format_unix(now.saturating_sub(days * 86_400));
+    match crate::jobs::store::expire(
+        db,
+        &before(retention.jobs_days),
+        retention.jobs_rows,
+        &before(retention.logs_days),
+    )
+    .await
+    {
+        Ok((0, 0)) => {}
+        Ok((jobs, logs)) => tracing::info!(
+            jobs,
+            logs,
+            "retention: job history and captured logs deleted"
+        ),
+        Err(error) => tracing::warn!(%error, "retention of the job history failed"),
+    }
+    match crate::audit::store::expire(db, &before(retention.audit_days), retention.audit_rows).await
+    {
+        Ok(0) => {}
+        Ok(entries) => tracing::info!(entries, "retention: audit entries deleted"),
+        Err(error) => tracing::warn!(%error, "retention of the audit log failed"),
+    }
+}
