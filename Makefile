@@ -12,7 +12,7 @@ DEMO_DIR := data/demo
 CLUSTER := tools/cluster
 DEMO_CLUSTER := $(DEMO_DIR)/cluster
 
-.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage
+.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage bench-logs
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench-jobs: setup ## Training jobs: launch to list, 200 status changes to the pa
 
 bench-outage: setup ## The API server stopped (SIGSTOP) for a minute: cached reads, writes, /readyz, recovery (minutes)
 	$(ENV) tools/bench/outage.sh
+
+bench-logs: setup ## A 40-pod job's 10 MiB logs downloaded: bytes, time, Gantry's memory (minutes)
+	$(ENV) tools/bench/logs.sh
 
 watch: setup ## Rebuild and reload the page on every change (development)
 	$(ENV) cargo leptos watch

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams};
 
@@ -156,9 +157,20 @@ async fn reconcile(
     client: &kube::Client,
     live: &HashSet<String>,
 ) -> Result<(), crate::error::AppError> {
-    for (uid, namespace) in store::not_gone(db).await? {
+    for (uid, namespace, name) in store::not_gone(db).await? {
         if live.contains(&uid) {
             continue;
+        }
+        // A listing is a moment's picture: a Job launched since it was taken is not in it
+        // but is in the cluster (and its row already written by the launch).
+        let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
+        match jobs.get_opt(&name).await {
+            Ok(Some(job)) if job.metadata.uid.as_deref() == Some(uid.as_str()) => continue,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::info!(%error, %namespace, %name, "reconcile: cannot tell whether a job is gone");
+                continue;
+            }
         }
         let ended = how_it_ended(client, &namespace, &uid).await;
         store::gone(db, &uid, Some(ended)).await?;

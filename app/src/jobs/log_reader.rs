@@ -47,7 +47,9 @@ where
                             after_cr = false;
                             pending.push(byte);
                             if pending.len() >= most {
-                                line = Some(std::mem::take(&mut pending));
+                                // Cut before a character the bound splits; it starts the next piece.
+                                let rest = pending.split_off(whole_characters(&pending));
+                                line = Some(std::mem::replace(&mut pending, rest));
                                 break;
                             }
                         }
@@ -61,6 +63,16 @@ where
             }
         },
     )
+}
+
+/// How much of `bytes` ends on a character boundary: all of it, unless it ends inside a
+/// UTF-8 character (then up to that character's start). Bytes that are not UTF-8 at all
+/// are cut anywhere.
+fn whole_characters(bytes: &[u8]) -> usize {
+    match std::str::from_utf8(bytes) {
+        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => e.valid_up_to(),
+        _ => bytes.len(),
+    }
 }
 
 /// The bytes of `reader` as they arrive, for a download: never more than one chunk held.
@@ -114,9 +126,10 @@ mod tests {
         let lines = read(&endless, MAX_LINE);
         assert_eq!(lines.len(), 11);
         assert!(lines.iter().all(|l| l.len() <= MAX_LINE));
-        // A cut inside a multi-byte character shows a replacement, never panics.
+        // A bound that falls inside a character cuts before it.
         let wide = "█".repeat(10);
-        assert!(read(wide.as_bytes(), 4).iter().all(|l| l.len() <= 6));
+        assert_eq!(read(wide.as_bytes(), 4), vec!["█"; 10]);
+        assert_eq!(read("a训练".as_bytes(), 5), ["a训", "练"]);
     }
 
     #[test]

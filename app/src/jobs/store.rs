@@ -60,8 +60,9 @@ pub struct Remembered {
 const HISTORY_COLUMNS: &str = "namespace, name, launched_by, created_at, status, reason, \
                                gpus_per_pod, gpu_resource, gpu_model, completions";
 
-/// Creates or updates the Job's history row as the watch sees it. Who launched it is never
-/// taken from the Job (anyone with kubectl can set a label): only [`launched`] writes it.
+/// Creates or updates the Job's history row as the watch sees it (a Job seen is in the
+/// cluster, whatever a reconcile concluded). Who launched it is never taken from the Job
+/// (anyone with kubectl can set a label): only [`launched`] writes it.
 pub async fn record(db: &Db, job: &JobInfo) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO jobs (uid, namespace, name, created_at, started_at, finished_at,
@@ -69,7 +70,7 @@ pub async fn record(db: &Db, job: &JobInfo) -> Result<(), AppError> {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (uid) DO UPDATE SET
            started_at = excluded.started_at, finished_at = excluded.finished_at,
-           status = excluded.status, reason = excluded.reason",
+           status = excluded.status, reason = excluded.reason, deleted_at = NULL",
     )
     .bind(&job.uid)
     .bind(&job.namespace)
@@ -160,9 +161,9 @@ pub async fn gone(db: &Db, uid: &str, ended: Option<Ended>) -> Result<(), AppErr
     Ok(())
 }
 
-/// The (uid, namespace) of every row whose Job was last seen in the cluster.
-pub async fn not_gone(db: &Db) -> Result<Vec<(String, String)>, AppError> {
-    sqlx::query_as("SELECT uid, namespace FROM jobs WHERE deleted_at IS NULL")
+/// The (uid, namespace, name) of every row whose Job was last seen in the cluster.
+pub async fn not_gone(db: &Db) -> Result<Vec<(String, String, String)>, AppError> {
+    sqlx::query_as("SELECT uid, namespace, name FROM jobs WHERE deleted_at IS NULL")
         .fetch_all(db.pool())
         .await
         .map_err(|e| crate::db::failed("reading the job history", e))

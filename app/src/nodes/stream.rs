@@ -96,6 +96,7 @@ impl Feed for NodeFeed {
         state: &AppState,
         caller: &Caller,
     ) -> Result<Option<String>, AppError> {
+        crate::names::check_name("name", &self.name)?;
         let seen = {
             let index = state.inventory.read()?;
             let pods = index

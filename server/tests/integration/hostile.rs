@@ -551,7 +551,8 @@ fn path_parameters_are_checked_as_kubernetes_names() {
         let answers = paths
             .into_iter()
             .map(|(method, path, field)| {
-                let response = server.request(method, &path, "", &[("Cookie", &admin)]);
+                let response =
+                    server.request(method, &path, "", &[("Cookie", &admin), ("Origin", &base)]);
                 (format!("{method} {path}"), field, response)
             })
             .chain(forms.into_iter().map(|(path, body, field)| {
@@ -606,6 +607,7 @@ fn floods_of_logins_and_methods_stay_bounded() {
     let count = |code: u16| burst.iter().filter(|s| **s == code).count();
     let checked = count(401);
     let rss_burst = server.peak_rss_kib();
+    println!("peak RSS after the burst: {} MiB", rss_burst / 1024);
     // Counted before hashing: no more than the address's 20 were ever checked.
     assert!(
         checked <= 20,

@@ -336,9 +336,10 @@ fn no_change_is_kept_when_its_audit_row_cannot_be_written() {
         .block_on(sqlx::query("BEGIN IMMEDIATE").execute(&mut *holder))
         .unwrap();
     let busy = create("zed");
-    runtime
-        .block_on(sqlx::query("ROLLBACK").execute(&mut *holder))
-        .unwrap();
+    runtime.block_on(async move {
+        sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
+        drop(holder);
+    });
     assert_eq!(busy.status, 503, "{}", busy.body);
     assert_contains(&busy.body, "busy");
     let zed: i64 = runtime
@@ -348,6 +349,7 @@ fn no_change_is_kept_when_its_audit_row_cannot_be_written() {
         )
         .unwrap();
     assert_eq!(zed, 0);
+    runtime.block_on(pool.close());
     server.stop();
 }
 
@@ -416,5 +418,6 @@ fn retention_deletes_what_is_older_than_its_setting_and_nothing_else() {
     assert_eq!(count("SELECT COUNT(*) FROM job_logs"), 0);
     let refused = runtime.block_on(sqlx::query("DELETE FROM audit_log").execute(&pool));
     assert!(refused.is_err(), "the audit log takes deletes again");
+    runtime.block_on(pool.close());
     second.stop();
 }

@@ -557,7 +557,7 @@ pub(super) fn cases() -> Vec<Case> {
                 ..good()
             },
             "annotations[0].value",
-            "longer than 4096",
+            "longer than 4 KiB",
         ),
         (
             "bad hyperparameter key",

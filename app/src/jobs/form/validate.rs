@@ -377,12 +377,6 @@ pub fn validate(form: &JobForm, context: &Context) -> Result<Checked, Vec<FieldE
         } else if !seen_annotations.insert(annotation.key.clone()) {
             fail(&format!("annotations[{i}].key"), "set twice");
         }
-        if annotation.value.len() > 4096 {
-            fail(
-                &format!("annotations[{i}].value"),
-                "longer than 4096 characters",
-            );
-        }
     }
     let mut seen_hp = std::collections::BTreeSet::new();
     for (i, hp) in form.hyperparameters.iter().enumerate() {
