@@ -61,8 +61,9 @@ pub struct Config {
     /// `GANTRY_IMPERSONATE_GROUPS`: space-separated Kubernetes groups added to every
     /// request Gantry makes for a user, besides `gantry:<role>`; never a `system:` group.
     pub impersonate_groups: Vec<String>,
-    /// `GANTRY_LOGIN_CONCURRENCY`: password checks that may run at once (default 4); a
-    /// login beyond them is refused with 503 at once, not queued.
+    /// `GANTRY_LOGIN_CONCURRENCY`: password checks that may run at once (default 2: each
+    /// holds 19 MiB and a core for tens of milliseconds); a login beyond them is refused
+    /// with 503 at once, not queued.
     pub login_concurrency: usize,
     /// `GANTRY_STREAMS_PER_USER`: live streams one user may hold open at once (default 8;
     /// each page holds one or two).
@@ -259,7 +260,7 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let login_concurrency = count("GANTRY_LOGIN_CONCURRENCY", 4, 1024)?;
+        let login_concurrency = count("GANTRY_LOGIN_CONCURRENCY", 2, 1024)?;
         let streams_per_user = count("GANTRY_STREAMS_PER_USER", 8, 1000)?;
         let streams_total = count("GANTRY_STREAMS_TOTAL", 2000, 100_000)?;
         let retention = Retention {
@@ -392,7 +393,7 @@ mod tests {
                 config.streams_per_user,
                 config.streams_total
             ),
-            (4, 8, 2000)
+            (2, 8, 2000)
         );
         assert!(config.trusted_proxies.is_empty());
         let with = Config::resolve(env_of(&[("GANTRY_ADMIN_PASSWORD", "hunter2hunter2")])).unwrap();
