@@ -47,7 +47,10 @@ fn verify(password: &str, hash: &str) -> bool {
     ) else {
         return false;
     };
-    let Ok(version) = parsed.version.map_or(Ok(Version::default()), Version::try_from) else {
+    let Ok(version) = parsed
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
         return false;
     };
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
