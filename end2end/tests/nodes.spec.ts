@@ -78,7 +78,7 @@ test("an ops admin cordons and uncordons a node after confirming, on the record"
   // The attempt is recorded before the patch, its outcome after.
   const cordons = page.getByTestId("audit-table").locator("tr", { hasText: "node.cordon" });
   await expect(cordons.filter({ hasText: "attempted" })).toContainText("127.0.0.1");
-  await expect(cordons.filter({ hasText: /\bok\b/ })).toContainText("127.0.0.1");
+  await expect(cordons.filter({ has: page.locator("td", { hasText: /^ok$/ }) })).toContainText("127.0.0.1");
 });
 
 test("the JSON API answers with the session or a token, and refuses anonymous calls", async ({ shell, page, playwright, baseURL }) => {

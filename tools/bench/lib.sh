@@ -5,8 +5,8 @@
 # when the script exits; it sets root, run, kubeconfig and kubectl.
 # `start_bench BENCH PORT` builds Gantry (release) and the benchmark client
 # `server/benches/BENCH.rs`, starts a cluster seeded with the fleet and a `bench` namespace,
-# starts Gantry on PORT against it and logs in as the first admin; it also sets
-# bench_client, gantry_pid, base and cookie.
+# starts Gantry on PORT against it (`start_gantry`) and logs in as the first admin; it also
+# sets bench_client, gantry_pid, base and cookie.
 
 start_cluster() {
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -31,10 +31,16 @@ start_bench() { # BENCH PORT
     "$root/tools/cluster/seed.sh" "$kubeconfig"
     $kubectl create namespace bench >/dev/null
 
+    start_gantry "$target/release/gantry" "$2"
+}
+
+# `start_gantry BIN PORT` starts Gantry (BIN) on PORT against the cluster, waits until it is
+# ready and logs in as the first admin; it sets gantry_pid, base and cookie.
+start_gantry() { # BIN PORT
     base="http://127.0.0.1:$2"
     local password="bench admin password"
     GANTRY_DATA_DIR="$run/data" GANTRY_LISTEN_ADDR="127.0.0.1:$2" KUBECONFIG="$kubeconfig" \
-        GANTRY_ADMIN_PASSWORD="$password" RUST_LOG=warn "$target/release/gantry" >"$run/gantry.log" 2>&1 &
+        GANTRY_ADMIN_PASSWORD="$password" RUST_LOG=warn "$1" >"$run/gantry.log" 2>&1 &
     gantry_pid=$!
     local deadline=$((SECONDS + 120))
     until curl -fsS "$base/readyz" >/dev/null 2>&1; do
@@ -45,6 +51,16 @@ start_bench() { # BENCH PORT
     cookie="$(curl -fsS -c - -X POST -H "Origin: $base" \
         --data "username=admin&password=${password// /+}" "$base/api/login" |
         awk '$6 == "gantry_session" { print $6 "=" $7 }')"
+}
+
+# `release_gantry` is GANTRY_BIN, or the release build (built now).
+release_gantry() {
+    if [[ -n "${GANTRY_BIN:-}" ]]; then
+        echo "$GANTRY_BIN"
+        return
+    fi
+    (cd "$root" && cargo build --release -q -p gantry-server --bin gantry)
+    echo "${CARGO_TARGET_DIR:-$root/target}/release/gantry"
 }
 
 stop_bench() {

@@ -13,10 +13,7 @@ pods="${PODS:-40}"
 log_mib="${LOG_MIB:-10}"
 port=3980
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-if [[ -z "${GANTRY_BIN:-}" ]]; then
-    (cd "$root" && cargo build --release -q -p gantry-server --bin gantry)
-    GANTRY_BIN="${CARGO_TARGET_DIR:-$root/target}/release/gantry"
-fi
+gantry="$(release_gantry)"
 start_cluster
 "$root/tools/cluster/seed.sh" "$kubeconfig"
 
@@ -27,19 +24,7 @@ awk -v line="$line" -v bytes="$((log_mib * 1024 * 1024))" \
     'BEGIN { n = int(bytes / (length(line) + 1)); for (i = 0; i < n; i++) print line }' >"$log.big"
 mv "$log.big" "$log"
 
-base="http://127.0.0.1:$port"
-password="logs admin password"
-GANTRY_DATA_DIR="$run/data" GANTRY_LISTEN_ADDR="127.0.0.1:$port" KUBECONFIG="$kubeconfig" \
-    GANTRY_ADMIN_PASSWORD="$password" RUST_LOG=warn "$GANTRY_BIN" >"$run/gantry.log" 2>&1 &
-gantry_pid=$!
-deadline=$((SECONDS + 120))
-until curl -fsS "$base/readyz" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { echo "logs: Gantry not ready after 120 s" >&2; exit 1; }
-    sleep 0.2
-done
-cookie="$(curl -fsS -c - -X POST -H "Origin: $base" \
-    --data "username=admin&password=${password// /+}" "$base/api/login" |
-    awk '$6 == "gantry_session" { print $6 "=" $7 }')"
+start_gantry "$gantry" "$port"
 
 $kubectl apply -f - >/dev/null <<EOF
 apiVersion: batch/v1

@@ -481,21 +481,10 @@ fn path_parameters_are_checked_as_kubernetes_names() {
         "Team_A",
         long.as_str(),
     ];
-    let encode = |value: &str| -> String {
-        value
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
     let mut checked = 0;
     let mut wrong = Vec::new();
     for value in bad {
-        let v = encode(value);
+        let v = gantry_app::url::encode_component(value);
         let paths = [
             ("GET", format!("/api/v1/jobs/{v}/llama"), "namespace"),
             ("GET", format!("/api/v1/jobs/team-a/{v}"), "name"),
