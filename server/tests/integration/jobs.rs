@@ -369,6 +369,47 @@ async fn cancel_deletes_the_job_and_the_history_keeps_jobs_the_ttl_removed_with_
             .unwrap_or_else(|| panic!("{detail}")),
         "Starting training",
     );
+
+    // Captured logs are logs: a user the cluster lets list Jobs here but not read pods'
+    // logs sees the history without them.
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let role: Role = serde_json::from_value(json!({
+        "metadata": { "name": "jobs-only" },
+        "rules": [{ "apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list"] }]
+    }))
+    .unwrap();
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": { "name": "carol-jobs-only" },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "jobs-only" },
+        "subjects": [{ "kind": "User", "name": "gantry:carol", "apiGroup": "rbac.authorization.k8s.io" }]
+    }))
+    .unwrap();
+    Api::<Role>::namespaced(test.client.clone(), &test.namespace)
+        .create(&Default::default(), &role)
+        .await
+        .unwrap();
+    Api::<RoleBinding>::namespaced(test.client.clone(), &test.namespace)
+        .create(&Default::default(), &binding)
+        .await
+        .unwrap();
+    let created = gantry.server.request(
+        "POST",
+        "/api/accounts/create",
+        "username=carol&display_name=Carol&password=carol+long+password&role=viewer&namespaces=*",
+        &[("Cookie", &gantry.cookie), ("Origin", &gantry.origin)],
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let carol = gantry.server.login_as("carol", "carol long password");
+    let seen = gantry.server.request(
+        "GET",
+        &format!("/api/v1/jobs/{}/short-lived", test.namespace),
+        "",
+        &[("Cookie", &carol)],
+    );
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    let seen = seen.json();
+    assert_eq!(seen["image"], IMAGE, "{seen}");
+    assert_eq!(seen["captured"], json!([]), "{seen}");
 }
 
 #[tokio::test]
