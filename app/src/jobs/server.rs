@@ -58,8 +58,9 @@ pub(super) struct PodsSeen {
 }
 
 impl PodsSeen {
-    /// One pass over the inventory's pods, for the Jobs in `pending` only (the others' phase
-    /// is settled by their own status).
+    /// What the inventory says of the Jobs in `pending` (the others' phase is settled by
+    /// their own status): its count of running pods per Job, and one pass over its unbound
+    /// GPU pods, never over every pod.
     pub(super) fn of(state: &AppState, pending: &BTreeSet<(String, String)>) -> PodsSeen {
         let mut seen = PodsSeen::default();
         if pending.is_empty() {
@@ -68,17 +69,17 @@ impl PodsSeen {
         let Ok(index) = state.inventory.read() else {
             return seen;
         };
-        for pod in index.pods.values() {
+        seen.running = pending
+            .iter()
+            .filter(|job| index.running_jobs.contains_key(*job))
+            .cloned()
+            .collect();
+        for pod in index.pending.iter().filter_map(|key| index.pods.get(key)) {
             let Some(owner) = pod.owner.as_ref().filter(|o| o.kind == "Job") else {
                 continue;
             };
             let key = (pod.namespace.clone(), owner.name.clone());
-            if !pending.contains(&key) {
-                continue;
-            }
-            if pod.running {
-                seen.running.insert(key);
-            } else if let Some(reason) = &pod.unschedulable {
+            if let (true, Some(reason)) = (pending.contains(&key), &pod.unschedulable) {
                 seen.waiting.insert(key, reason.clone());
             }
         }

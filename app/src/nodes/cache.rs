@@ -48,6 +48,16 @@ pub struct Index {
     /// Counts changes to what the jobs area reads of pods owned by Jobs (bound, running,
     /// the scheduler's reason), so that its pages wake on those and not on every pod.
     job_pods: u64,
+    /// Per Job (namespace, name): how many of its pods are bound and running. The jobs list
+    /// reads it for its pending Jobs instead of scanning every pod.
+    pub running_jobs: HashMap<PodKey, usize>,
+}
+
+/// The Job (namespace, name) whose pod `pod` is, if it is one and bound and running.
+fn running_job(pod: &PodInfo) -> Option<PodKey> {
+    let owner = pod.owner.as_ref().filter(|o| o.kind == "Job")?;
+    pod.running
+        .then(|| (pod.namespace.clone(), owner.name.clone()))
 }
 
 impl Index {
@@ -171,6 +181,7 @@ impl Indexed for Pod {
         if index.pods.get(&key).and_then(job_view) != info.as_ref().and_then(job_view) {
             index.job_pods += 1;
         }
+        let new_running = info.as_ref().and_then(running_job);
         let new_node = info.as_ref().and_then(|p| p.node.clone());
         let waiting = info
             .as_ref()
@@ -179,6 +190,20 @@ impl Indexed for Pod {
             Some(info) => index.pods.insert(key.clone(), info),
             None => index.pods.remove(&key),
         };
+        let old_running = old.as_ref().and_then(running_job);
+        if old_running != new_running {
+            if let Some(job) = old_running {
+                if let Some(count) = index.running_jobs.get_mut(&job) {
+                    *count -= 1;
+                    if *count == 0 {
+                        index.running_jobs.remove(&job);
+                    }
+                }
+            }
+            if let Some(job) = new_running {
+                *index.running_jobs.entry(job).or_default() += 1;
+            }
+        }
         let old_node = old.and_then(|p| p.node);
         if old_node != new_node {
             if let Some(node) = &old_node {
@@ -213,7 +238,11 @@ impl Indexed for Pod {
         index.job_pods += 1;
         index.on_node.clear();
         index.pending.clear();
+        index.running_jobs.clear();
         for (key, pod) in &all {
+            if let Some(job) = running_job(pod) {
+                *index.running_jobs.entry(job).or_default() += 1;
+            }
             match &pod.node {
                 Some(node) => {
                     index
@@ -487,4 +516,54 @@ async fn follow<K: Indexed>(
         kind: std::marker::PhantomData,
     };
     watch::follow(K::NAME, api, config, |o: K| (o.key(), o.info()), follower).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, job: &str, phase: &str, node: Option<&str>) -> Option<PodInfo> {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": { "namespace": "team-a", "name": name, "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "Job", "name": job, "uid": "u", "controller": true
+            }] },
+            "spec": { "nodeName": node, "containers": [{ "name": "main" }] },
+            "status": { "phase": phase }
+        }))
+        .unwrap();
+        PodInfo::from_pod(&pod)
+    }
+
+    #[test]
+    fn running_pods_are_counted_per_job_as_they_come_and_go() {
+        let mut index = Index::default();
+        let key = |name: &str| ("team-a".to_string(), name.to_string());
+        let job = key("train");
+        Pod::set(&mut index, key("p1"), pod("p1", "train", "Pending", None));
+        assert!(!index.running_jobs.contains_key(&job));
+        Pod::set(
+            &mut index,
+            key("p1"),
+            pod("p1", "train", "Running", Some("n1")),
+        );
+        Pod::set(
+            &mut index,
+            key("p2"),
+            pod("p2", "train", "Running", Some("n2")),
+        );
+        assert_eq!(index.running_jobs.get(&job), Some(&2));
+        // Succeeded pods hold nothing and leave the index.
+        Pod::set(
+            &mut index,
+            key("p1"),
+            pod("p1", "train", "Succeeded", Some("n1")),
+        );
+        assert_eq!(index.running_jobs.get(&job), Some(&1));
+        Pod::set(&mut index, key("p2"), None);
+        assert!(index.running_jobs.is_empty());
+        let all: HashMap<PodKey, PodInfo> =
+            [(key("p3"), pod("p3", "eval", "Running", Some("n1")).unwrap())].into();
+        Pod::replace(&mut index, all);
+        assert_eq!(index.running_jobs.get(&key("eval")), Some(&1));
+    }
 }
