@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::caller::{Caller, ClientAddress, Credential};
+use super::rules::Principal;
 use super::{accounts, session, token_store};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -85,14 +86,13 @@ pub async fn authenticate(
     // The account is read on every request, so disabling it or changing its role takes
     // effect at once, not at the next login.
     let authenticated = match found {
-        Some((account_id, via)) => match accounts::account_by_id(&state.db, account_id).await {
-            Ok(Some(row)) if !row.disabled => row.principal().ok().map(|principal| Caller {
+        Some((account_id, via)) => principal_of(&state, account_id)
+            .await
+            .map(|principal| Caller {
                 principal,
                 account_id,
                 via,
             }),
-            _ => None,
-        },
         None => None,
     };
     match authenticated {
@@ -126,20 +126,18 @@ pub async fn still_valid(state: &AppState, caller: &Caller) -> bool {
     let credential = match caller.via {
         Credential::Token(id) => token_store::is_live(&state.db, id).await.unwrap_or(false),
         Credential::Session(id) => {
-            let lifetime = state.auth.session_lifetime.as_secs() as i64;
-            matches!(
-                state.sessions.load(&id).await,
-                Ok(Some(record)) if record.data.get(session::SESSION_LOGIN_AT)
-                    .and_then(serde_json::Value::as_i64)
-                    .is_some_and(|login_at| crate::time::unix_now() as i64 - login_at <= lifetime)
-            )
+            session::is_live(&state.auth, state.sessions.as_ref(), &id).await
         }
     };
-    credential
-        && matches!(
-            accounts::account_by_id(&state.db, caller.account_id).await,
-            Ok(Some(row)) if !row.disabled && row.principal().ok().as_ref() == Some(&caller.principal)
-        )
+    credential && principal_of(state, caller.account_id).await.as_ref() == Some(&caller.principal)
+}
+
+/// Who account `account_id` is now, if it exists and is enabled.
+async fn principal_of(state: &AppState, account_id: i64) -> Option<Principal> {
+    match accounts::account_by_id(&state.db, account_id).await {
+        Ok(Some(row)) if !row.disabled => row.principal().ok(),
+        _ => None,
+    }
 }
 
 /// Where a successful login goes: `next` if it is a path on this site, else the overview.

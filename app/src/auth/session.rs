@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::time::unix_now;
 
 const SESSION_ACCOUNT: &str = "account_id";
-pub(super) const SESSION_LOGIN_AT: &str = "login_at";
+const SESSION_LOGIN_AT: &str = "login_at";
 const SESSION_LAST_SEEN: &str = "last_seen";
 
 /// Binds the session to `account_id` under a new id, so an id planted before the login
@@ -61,4 +61,24 @@ pub async fn session_account(settings: &AuthSettings, session: &Session) -> Opti
         let _ = session.insert(SESSION_LAST_SEEN, now).await;
     }
     Some(account)
+}
+
+/// Whether session `id` still exists in `store` (not logged out, not expired) and is within
+/// its absolute lifetime: what a request that lasts (a live stream) checks again and again,
+/// since its own `Session` was read once, when it began.
+pub async fn is_live(
+    settings: &AuthSettings,
+    store: &dyn tower_sessions::SessionStore,
+    id: &tower_sessions::session::Id,
+) -> bool {
+    let Ok(Some(record)) = store.load(id).await else {
+        return false;
+    };
+    record
+        .data
+        .get(SESSION_LOGIN_AT)
+        .and_then(serde_json::Value::as_i64)
+        .is_some_and(|login_at| {
+            unix_now() as i64 - login_at <= settings.session_lifetime.as_secs() as i64
+        })
 }
