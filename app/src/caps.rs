@@ -58,7 +58,8 @@ impl Caps {
     }
 
     /// Places held by `key`, and by all.
-    pub fn held(&self, key: &str) -> (usize, usize) {
+    #[cfg(test)]
+    fn held(&self, key: &str) -> (usize, usize) {
         let held = crate::locks::lock(&self.held);
         (held.0.get(key).copied().unwrap_or(0), held.1)
     }

@@ -55,6 +55,9 @@ impl Tx {
     }
 }
 
+/// How a 503 from [`failed`] names the database (`AppError::Unavailable::service`).
+pub const SERVICE: &str = "the database";
+
 /// A failed statement as the user hears of it: a database that is busy, locked, full or
 /// failing its disk is a 503 naming that (the change was not made; trying again later may
 /// work), anything else an internal error with a reference.
@@ -75,7 +78,7 @@ pub fn failed(context: &str, error: sqlx::Error) -> crate::error::AppError {
         Some(reason) => {
             tracing::warn!(%error, context, "database unavailable");
             crate::error::AppError::unavailable(
-                "the database",
+                SERVICE,
                 format!("{reason} while {context}; nothing was changed, try again"),
             )
         }

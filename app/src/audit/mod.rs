@@ -125,7 +125,7 @@ pub async fn committed<T>(
             // Nothing changed; the refusal is recorded when the database can take it (not
             // when the refusal was the database being busy or full), and the user hears
             // the refusal's own reason either way.
-            let database_down = matches!(&error, AppError::Unavailable { service, .. } if service == "the database");
+            let database_down = matches!(&error, AppError::Unavailable { service, .. } if service == crate::db::SERVICE);
             if !database_down {
                 let result = error.to_string();
                 let written = record(

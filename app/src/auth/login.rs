@@ -47,8 +47,8 @@ pub async fn check_login(
     }
 }
 
-/// Writes the summed rate-limited refusals to the audit log as their windows end, one row
-/// per account and address (see [`LoginLimiter::refused`]); runs for the server's life.
+/// Writes the summed login refusals to the audit log as their windows end, one row per
+/// address and reason (see `LoginLimiter::refused`); runs for the server's life.
 pub async fn write_refusals(state: AppState) {
     let mut stopping = state.stopping.subscribe();
     loop {

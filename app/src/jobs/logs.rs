@@ -123,7 +123,6 @@ mod server {
         };
         // At most MAX_PODS followed at once; each pod's log is opened when the stream is
         // first read, not all before the answer starts.
-        let shown = names.len().min(MAX_PODS);
         let note = (names.len() > MAX_PODS).then(|| {
             let line = format!(
                 "(following {MAX_PODS} of {} pods; pick a pod to follow another)",
@@ -135,7 +134,7 @@ mod server {
             }))
         });
         let params = params(&query, true);
-        let per_pod = names.into_iter().take(shown).map(|pod| {
+        let per_pod = names.into_iter().take(MAX_PODS).map(|pod| {
             let (api, params) = (api.clone(), params.clone());
             futures::stream::once(async move {
                 let lines = match api.log_stream(&pod, &params).await {
