@@ -12,7 +12,7 @@ DEMO_DIR := data/demo
 CLUSTER := tools/cluster
 DEMO_CLUSTER := $(DEMO_DIR)/cluster
 
-.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage bench-logs
+.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage bench-logs bench-search
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ bench-outage: setup ## The API server stopped (SIGSTOP) for a minute: cached rea
 
 bench-logs: setup ## A 40-pod job's 10 MiB logs downloaded: bytes, time, Gantry's memory (minutes)
 	$(ENV) tools/bench/logs.sh
+
+bench-search: setup ## Hostile node searches: p99 of other requests before and during them (minutes)
+	$(ENV) tools/bench/search.sh
 
 watch: setup ## Rebuild and reload the page on every change (development)
 	$(ENV) cargo leptos watch

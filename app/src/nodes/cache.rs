@@ -40,7 +40,8 @@ pub struct Index {
     /// Which pods are bound to each node.
     pub on_node: HashMap<String, BTreeSet<PodKey>>,
     /// One row per GPU node, sorted by name: the table's default order needs no sort.
-    pub rows: BTreeMap<String, GpuNodeRow>,
+    /// Shared (`Arc`) so that a search can take the rows and run after the lock is released.
+    pub rows: BTreeMap<String, Arc<GpuNodeRow>>,
     /// Unbound pods that ask for GPUs.
     pub pending: BTreeSet<PodKey>,
     /// Per watch (nodes, pods): when it failed, in seconds since the epoch, until it is back.
@@ -84,11 +85,11 @@ impl Index {
             .nodes
             .get(node)
             .and_then(|info| node_row(info, self.pods_on(node)));
-        if self.rows.get(node) == row.as_ref() {
+        if self.rows.get(node).map(|r| &**r) == row.as_ref() {
             return false;
         }
         match row {
-            Some(row) => self.rows.insert(node.to_string(), row),
+            Some(row) => self.rows.insert(node.to_string(), Arc::new(row)),
             None => self.rows.remove(node),
         };
         true
@@ -98,7 +99,10 @@ impl Index {
         self.rows = self
             .nodes
             .values()
-            .filter_map(|info| Some((info.name.clone(), node_row(info, self.pods_on(&info.name))?)))
+            .filter_map(|info| {
+                let row = node_row(info, self.pods_on(&info.name))?;
+                Some((info.name.clone(), Arc::new(row)))
+            })
             .collect();
     }
 }
@@ -565,5 +569,41 @@ mod tests {
             [(key("p3"), pod("p3", "eval", "Running", Some("n1")).unwrap())].into();
         Pod::replace(&mut index, all);
         assert_eq!(index.running_jobs.get(&key("eval")), Some(&1));
+    }
+
+    /// The jobs pages once woke on every inventory change (any GPU pod anywhere); they wait
+    /// on `job_pods`, which must tick for Jobs' pods and only for them.
+    #[test]
+    fn the_jobs_signal_ticks_for_jobs_pods_only() {
+        let shared = Shared {
+            index: RwLock::default(),
+            memo: Default::default(),
+            synced: AtomicBool::new(true),
+            changes: tokio::sync::watch::Sender::new(0),
+            job_pods: tokio::sync::watch::Sender::new(0),
+        };
+        let mut shown = shared.changes.subscribe();
+        let mut jobs = shared.job_pods.subscribe();
+        let key = |name: &str| ("team-a".to_string(), name.to_string());
+        let waiting: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": { "namespace": "team-a", "name": "notebook" },
+            "spec": { "containers": [{ "name": "main",
+                "resources": { "limits": { "nvidia.com/gpu": "1" } } }] },
+            "status": { "phase": "Pending" }
+        }))
+        .unwrap();
+        shared.write(|index| Pod::set(index, key("notebook"), PodInfo::from_pod(&waiting)));
+        assert!(shown.has_changed().unwrap(), "a pending GPU pod is news to the nodes pages");
+        assert!(!jobs.has_changed().unwrap(), "but not to the jobs pages");
+        shown.mark_unchanged();
+
+        let pod = |phase, node| pod("train-0", "train", phase, node);
+        shared.write(|index| Pod::set(index, key("train-0"), pod("Pending", None)));
+        assert!(jobs.has_changed().unwrap(), "a Job's new pod");
+        jobs.mark_unchanged();
+        shared.write(|index| Pod::set(index, key("train-0"), pod("Pending", None)));
+        assert!(!jobs.has_changed().unwrap(), "the same pod again changes nothing");
+        shared.write(|index| Pod::set(index, key("train-0"), pod("Running", Some("n1"))));
+        assert!(jobs.has_changed().unwrap(), "the Job's pod runs");
     }
 }

@@ -3,6 +3,7 @@
 //! are summed here the way the scheduler counts requests.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -205,8 +206,8 @@ pub struct NodeInfo {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     /// The labels as the search reads them, `key=value` lines lower-cased once here rather
-    /// than on every search.
-    pub label_text: String,
+    /// than on every search; shared so that a search reads it outside the index's lock.
+    pub label_text: Arc<str>,
     /// Allocatable GPU-like resources: `nvidia.com/gpu` and each MIG profile.
     pub gpus: BTreeMap<String, i64>,
     pub cpu_millis: i64,
@@ -243,7 +244,8 @@ impl NodeInfo {
             .iter()
             .map(|(k, v)| format!("{k}={v}\n"))
             .collect::<String>()
-            .to_lowercase();
+            .to_lowercase()
+            .into();
         Some(NodeInfo {
             name: node.metadata.name.clone()?,
             labels,

@@ -31,25 +31,25 @@ pub fn search_words(search: &str) -> Result<Vec<String>, AppError> {
     Ok(words)
 }
 
-/// Applies `filter`'s conditions, sort and page to `rows` (given in name order); only the
-/// page is copied. `label_text` finds a node's labels as lower-cased `key=value` lines.
+/// Applies `filter`'s conditions, sort and page to `rows` (given in name order, each with its
+/// node's labels as lower-cased `key=value` lines); only the page is copied.
 pub fn select<'a>(
-    rows: impl IntoIterator<Item = &'a GpuNodeRow>,
-    label_text: impl Fn(&str) -> Option<&'a str>,
+    rows: impl IntoIterator<Item = (&'a GpuNodeRow, Option<&'a str>)>,
     filter: &NodeFilter,
 ) -> Result<NodePage, AppError> {
     let mut models: Vec<&str> = Vec::new();
     let search = search_words(&filter.search)?;
     // Node names are lower-case already (DNS subdomains); models are short.
-    let matches_word = |row: &GpuNodeRow, word: &str| {
+    let matches_word = |(row, labels): &(&GpuNodeRow, Option<&str>), word: &str| {
         row.name.contains(word)
             || row.model.to_lowercase().contains(word)
-            || label_text(&row.name).is_some_and(|text| text.contains(word))
+            || labels.is_some_and(|text| text.contains(word))
     };
     let mut rows: Vec<&GpuNodeRow> = rows
         .into_iter()
-        .inspect(|r| models.push(&r.model))
-        .filter(|r| {
+        .inspect(|(r, _)| models.push(&r.model))
+        .filter(|entry| {
+            let r = entry.0;
             (filter.model.is_empty() || r.model == filter.model)
                 && r.free >= filter.min_free
                 && match filter.readiness.as_str() {
@@ -57,8 +57,9 @@ pub fn select<'a>(
                     "not-ready" => !r.health.ready,
                     _ => true,
                 }
-                && search.iter().all(|word| matches_word(r, word))
+                && search.iter().all(|word| matches_word(entry, word))
         })
+        .map(|(r, _)| r)
         .collect();
     models.sort_unstable();
     models.dedup();
@@ -116,13 +117,13 @@ mod tests {
     #[test]
     fn filters_sort_and_pages() {
         // In name order, as the index keeps them.
-        let rows = vec![
+        let rows = [
             row("a", "H100", 8, true, false),
             row("b", "H100", 2, true, false),
             row("c", "A100", 5, false, false),
         ];
         let only = |f: NodeFilter| {
-            select(&rows, |_| None, &f)
+            select(rows.iter().map(|r| (r, None)), &f)
                 .unwrap()
                 .rows
                 .into_iter()
@@ -169,8 +170,7 @@ mod tests {
             .map(|i| row(&format!("n{i:03}"), "L4", 1, true, false))
             .collect();
         let third = select(
-            &many,
-            |_| None,
+            many.iter().map(|r| (r, None)),
             &NodeFilter {
                 page: 2,
                 ..Default::default()
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn the_search_matches_every_word_in_names_models_and_labels() {
-        let rows = vec![
+        let rows = [
             row("gpu-a", "H100", 8, true, false),
             row("gpu-b", "H100", 8, true, false),
         ];
@@ -193,7 +193,10 @@ mod tests {
                 search: search.into(),
                 ..Default::default()
             };
-            select(&rows, |name| (name == "gpu-b").then_some(labels), &filter)
+            let labelled = rows
+                .iter()
+                .map(|r| (r, (r.name == "gpu-b").then_some(labels)));
+            select(labelled, &filter)
                 .unwrap()
                 .rows
                 .into_iter()
@@ -214,7 +217,7 @@ mod tests {
                 search,
                 ..Default::default()
             };
-            let error = select(&[], |_| None, &filter).unwrap_err();
+            let error = select([], &filter).unwrap_err();
             assert!(
                 matches!(error, AppError::InvalidInput { ref field, .. } if field == "search"),
                 "{error}"

@@ -9,7 +9,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 
 use super::select::select;
 use super::{
-    GpuPod, GpuSummary, NodeDetail, NodeEvent, NodeFilter, NodePage, PendingPod, PENDING_SHOWN,
+    GpuNodeRow, GpuPod, GpuSummary, NodeDetail, NodeEvent, NodeFilter, NodePage, PendingPod,
+    PENDING_SHOWN,
 };
 use crate::auth::caller::Caller;
 use crate::auth::rules::{Action, Principal};
@@ -51,13 +52,22 @@ pub async fn pod_namespaces<'a>(
 /// One page of the nodes table (the caller has checked [`check_visible`]).
 pub fn page(state: &AppState, filter: &NodeFilter) -> Result<NodePage, AppError> {
     state.inventory.page(filter, || {
-        let index = state.inventory.read()?;
-        let mut page = select(
-            index.rows.values(),
-            |name| index.nodes.get(name).map(|n| n.label_text.as_str()),
-            filter,
-        )?;
-        page.stale_since = index.stale_since().map(format_unix);
+        // The lock is held only to take the rows (a count increment each): the search and
+        // sort run after it is released, so a hostile search never delays the watches.
+        let (rows, stale_since) = {
+            let index = state.inventory.read()?;
+            let rows: Vec<_> = index
+                .rows
+                .values()
+                .map(|row| {
+                    let labels = index.nodes.get(&row.name).map(|n| n.label_text.clone());
+                    (row.clone(), labels)
+                })
+                .collect();
+            (rows, index.stale_since())
+        };
+        let mut page = select(rows.iter().map(|(r, l)| (&**r, l.as_deref())), filter)?;
+        page.stale_since = stale_since.map(format_unix);
         Ok(page)
     })
 }
@@ -68,7 +78,7 @@ pub async fn summary(state: &AppState, principal: &Principal) -> Result<GpuSumma
     // The index is read in one go and released before any access review is awaited.
     let (mut summary, mut waiting) = state.inventory.summary(|| {
         let index = state.inventory.read()?;
-        let mut summary = GpuSummary::from_rows(index.rows.values());
+        let mut summary = GpuSummary::from_rows(index.rows.values().map(|r| &**r));
         summary.stale_since = index.stale_since().map(format_unix);
         let waiting: Vec<_> = index
             .pending
@@ -113,7 +123,7 @@ pub async fn detail(state: &AppState, caller: &Caller, name: &str) -> Result<Nod
     check_visible(state, caller).await?;
     let (row, info, pods, stale_since) = {
         let index = state.inventory.read()?;
-        let row = index.rows.get(name).cloned();
+        let row = index.rows.get(name).map(|r| GpuNodeRow::clone(r));
         let info = index.nodes.get(name).cloned();
         let pods: Vec<_> = index
             .pods_on(name)

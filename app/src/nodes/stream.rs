@@ -2,6 +2,8 @@
 //! the rows that changed), the overview's summary, and one node (its detail, sent again
 //! whenever what the index holds of it changes).
 
+use std::sync::Arc;
+
 use super::{
     server, GpuNodeRow, GpuSummary, NodeDetail, NodeFilter, NodePage, PageDelta, PageUpdate,
 };
@@ -65,7 +67,7 @@ impl Feed for SummaryFeed {
 }
 
 /// What the index holds of one node: its row, its GPU pods, and since when it is stale.
-type Seen = (Option<GpuNodeRow>, Vec<(String, String)>, Option<u64>);
+type Seen = (Option<Arc<GpuNodeRow>>, Vec<(String, String)>, Option<u64>);
 
 /// One node's page: its detail (which reads the node's events from the API server) is
 /// computed again only when the node's row, or the GPU pods bound to it, changed in the

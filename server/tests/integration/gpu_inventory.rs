@@ -33,7 +33,7 @@ async fn synced_inventory(kubeconfig: std::path::PathBuf) -> Inventory {
 }
 
 fn all_rows(inventory: &Inventory) -> Vec<GpuNodeRow> {
-    inventory.read().unwrap().rows.values().cloned().collect()
+    inventory.read().unwrap().rows.values().map(|r| GpuNodeRow::clone(r)).collect()
 }
 
 async fn row(inventory: &Inventory, name: &str) -> GpuNodeRow {
@@ -42,7 +42,7 @@ async fn row(inventory: &Inventory, name: &str) -> GpuNodeRow {
         .unwrap()
         .rows
         .get(name)
-        .cloned()
+        .map(|r| GpuNodeRow::clone(r))
         .unwrap_or_else(|| panic!("no row for {name}"))
 }
 

@@ -73,6 +73,7 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
     let victor = server.login_as("victor", VICTOR_PASSWORD);
     let victor_token = create_token(&server, &victor);
     let alice_token = create_token(&server, &alice);
+    let admin_token = create_token(&server, &admin);
     let alice_token_id = server
         .request(
             "POST",
@@ -107,6 +108,7 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
     let new_account = "username=mallory&display_name=M&password=mallory+long+password&role=ops-admin&namespaces=*";
     let bearer = |token: &str| format!("Bearer {token}");
     let victor_bearer = bearer(&victor_token);
+    let admin_bearer = bearer(&admin_token);
     let revoked_bearer = bearer(&revoked_token);
     let long_password = format!("username=admin&password={}", "p".repeat(5000));
 
@@ -299,6 +301,47 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
             &[("Authorization", &victor_bearer)],
         ),
     );
+    // A leaked ops-admin token must not mint a way in that outlives it.
+    case(
+        "an admin's token creates an account",
+        403,
+        server.request(
+            "POST",
+            "/api/accounts/create",
+            new_account,
+            &[("Authorization", &admin_bearer)],
+        ),
+    );
+    case(
+        "an admin's token sets its owner's password",
+        403,
+        server.request(
+            "POST",
+            "/api/accounts/password",
+            "username=admin&password=taken+over+long+password",
+            &[("Authorization", &admin_bearer)],
+        ),
+    );
+    case(
+        "an admin's token sets another account's password",
+        403,
+        server.request(
+            "POST",
+            "/api/accounts/password",
+            "username=alice&password=taken+over+long+password",
+            &[("Authorization", &admin_bearer)],
+        ),
+    );
+    case(
+        "an admin's token creates a token",
+        403,
+        server.request(
+            "POST",
+            "/api/tokens/create",
+            "name=x",
+            &[("Authorization", &admin_bearer)],
+        ),
+    );
     case(
         "revoked token",
         401,
@@ -438,6 +481,9 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
         .find(|a| a["username"] == "alice")
         .unwrap();
     assert_eq!(alice_row["role"], "data-scientist");
+    // The passwords the admin's token tried to set were not set.
+    server.login();
+    server.login_as("alice", ALICE_PASSWORD);
     // ...and the attempts that reached the application are on the record.
     let audit = server
         .request(
