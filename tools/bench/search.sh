@@ -17,6 +17,8 @@ command -v wrk >/dev/null || { echo "bench: wrk is missing; make setup installs 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 gantry="$(release_gantry)"
 start_cluster
+# The fleet's seed applies Gantry's RBAC too; the scale nodes come on top.
+"$root/tools/cluster/seed.sh" "$kubeconfig"
 "$root/tools/cluster/seed.sh" "$kubeconfig" --scale "$nodes" 0
 start_gantry "$gantry" "$port"
 
@@ -48,6 +50,8 @@ EOF
 
 others() { # WHEN
     for path in "/api/v1/gpu-summary" "/api/v1/gpu-nodes?page=0"; do
+        # wrk counts refusals as answers: a request that fails here stops the benchmark.
+        curl -fsS -o /dev/null -H "Cookie: $cookie" "$base$path"
         echo "bench: wrk -c10 -t1 -d15s $path ($1)"
         wrk -c10 -t1 -d15s --latency -H "Cookie: $cookie" "$base$path" |
             grep -E "^ +(50|99)%|Requests/sec|Non-2xx"
@@ -58,6 +62,7 @@ others "no searches running"
 echo "bench: 16 clients searching for 40 s; meanwhile:"
 wrk -c16 -t1 -d40s --latency -s "$run/search.lua" -H "Cookie: $cookie" "$base" >"$run/search.txt" &
 searches=$!
+curl -fsS -o /dev/null -H "Cookie: $cookie" "$base/api/v1/gpu-nodes?search=a+b+c+d+e+f+g+h"
 sleep 3
 others "while the searches run"
 wait "$searches"
