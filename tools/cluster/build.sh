@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the local cluster's binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok) from the pinned Go modules next to this script.
+# kube-scheduler, kubectl, kwok) and Prometheus (prometheus, promtool) from the pinned Go
+# modules next to this script.
 #
-# The binaries go to a cache outside git, in a folder named after a hash of the three
+# The binaries go to a cache outside git, in a folder named after a hash of the four
 # go.mod/go.sum pairs and of this script, so they are rebuilt only when a pin (or the
 # way they are built) changes. Prints that folder on stdout; progress goes to stderr.
 #
@@ -19,16 +20,24 @@ kube_version="$(awk '$1 == "k8s.io/kubernetes" { print $2 }' "$here/kubernetes/g
     exit 1
 }
 kube_minor="${BASH_REMATCH[1]}"
+# Prometheus 3.x publishes its Go module as v0.3XY.Z for release 3.XY.Z.
+prom_module="$(awk '$1 == "github.com/prometheus/prometheus" { print $2 }' "$here/prometheus/go.mod")"
+[[ "$prom_module" =~ ^v0\.3([0-9]{2})\.([0-9]+)$ ]] || {
+    echo "cluster build: cannot read the Prometheus version from prometheus/go.mod" >&2
+    exit 1
+}
+prom_version="3.$((10#${BASH_REMATCH[1]})).${BASH_REMATCH[2]}"
 
-key="$(cat "$here"/{kubernetes,etcd,kwok}/go.{mod,sum} "$here/build.sh" | sha256sum | cut -c1-16)"
+key="$(cat "$here"/{kubernetes,etcd,kwok,prometheus}/go.{mod,sum} "$here/build.sh" | sha256sum | cut -c1-16)"
 bin="$cache/$key/bin"
 if [[ -x "$bin/kwok" && -x "$bin/etcd" && -x "$bin/kube-apiserver" && -x "$bin/kubectl" \
-    && -x "$bin/kube-controller-manager" && -x "$bin/kube-scheduler" ]]; then
+    && -x "$bin/kube-controller-manager" && -x "$bin/kube-scheduler" \
+    && -x "$bin/prometheus" && -x "$bin/promtool" ]]; then
     echo "$bin"
     exit 0
 fi
 
-echo "cluster build: building the local cluster's binaries (about 6 minutes the first time on 2 cores; seconds when Go's build cache has them)" >&2
+echo "cluster build: building the local cluster's binaries (about 10 minutes the first time on 2 cores; seconds when Go's build cache has them)" >&2
 command -v go >/dev/null || {
     echo "cluster build: Go is not installed (tools/setup.sh installs it)" >&2
     exit 1
@@ -57,6 +66,11 @@ build kubernetes "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 build etcd "$tmp/etcd" go.etcd.io/etcd/server/v3
 build kwok "$tmp/" sigs.k8s.io/kwok/cmd/kwok
+# Without the stamp Prometheus reports version "" in its build info. No `builtinassets`
+# tag: the web UI answers 404, the HTTP API (all Gantry and the tests read) works.
+stamp=" -X github.com/prometheus/common/version.Version=$prom_version" \
+    build prometheus "$tmp/" github.com/prometheus/prometheus/cmd/prometheus \
+    github.com/prometheus/prometheus/cmd/promtool
 mv "$tmp" "$bin"
 trap - EXIT
 # Binaries of older pins are 400 MB each and never used again.

@@ -25,7 +25,7 @@ component_alive() { # NAME RUN_DIR
     [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$2"
 }
 
-COMPONENTS=(pod-log etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+COMPONENTS=(pod-log etcd kube-apiserver kube-controller-manager kube-scheduler kwok gpu-sim prometheus)
 
 cluster_running() { # RUN_DIR
     local c

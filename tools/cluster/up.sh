@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Starts a local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler) with kwok playing the nodes, all on 127.0.0.1, in a run folder:
+# kube-scheduler) with kwok playing the nodes, and beside it Prometheus scraping the GPU
+# simulator (the fake nodes' dcgm-exporter), all on 127.0.0.1, in a run folder:
 #
 #   tools/cluster/up.sh RUN_DIR
 #
-# RUN_DIR gets pki/, kubeconfig, logs/<component>.log, pids/<component>.pid, etcd/ and
-# the kwok config. Ports are chosen free at start, so several clusters can run side by
+# RUN_DIR gets pki/, kubeconfig, logs/<component>.log, pids/<component>.pid, etcd/, the
+# kwok config, prometheus/ (its config, rules, targets/*.json and data) and ports, which
+# names each component's port (`prometheus=PORT` among them). Ports are chosen free at start, so several clusters can run side by
 # side. If the cluster in RUN_DIR is already running, this only prints its kubeconfig.
 # On success the last line of stdout is the kubeconfig's path. Stop with down.sh RUN_DIR.
 set -euo pipefail
@@ -31,6 +33,10 @@ fi
 "$here/down.sh" "$run" >&2
 
 bin="$("$here/build.sh")"
+# The GPU simulator is a workspace binary (tools/gpu-sim); cargo skips it when it is built.
+root="$(cd "$here/../.." && pwd)"
+(cd "$root" && . tools/env.sh && cargo build --locked -q -p gantry-gpu-sim)
+gpu_sim="${CARGO_TARGET_DIR:-$root/target}/debug/gantry-gpu-sim"
 started=$SECONDS
 mkdir -p "$run/pki" "$run/logs" "$run/pids" "$run/etcd" "$run/pod-logs"
 
@@ -65,8 +71,10 @@ api_port="$(free_port "$etcd_port" "$etcd_peer_port")"
 kcm_port="$(free_port "$etcd_port" "$etcd_peer_port" "$api_port")"
 sched_port="$(free_port "$etcd_port" "$etcd_peer_port" "$api_port" "$kcm_port")"
 kwok_port="$(free_port "$etcd_port" "$etcd_peer_port" "$api_port" "$kcm_port" "$sched_port")"
-printf 'etcd=%s\napiserver=%s\ncontroller-manager=%s\nscheduler=%s\nkwok=%s\n' \
-    "$etcd_port" "$api_port" "$kcm_port" "$sched_port" "$kwok_port" >"$run/ports"
+prom_port="$(free_port "$etcd_port" "$etcd_peer_port" "$api_port" "$kcm_port" "$sched_port" "$kwok_port")"
+sim_port="$(free_port "$etcd_port" "$etcd_peer_port" "$api_port" "$kcm_port" "$sched_port" "$kwok_port" "$prom_port")"
+printf 'etcd=%s\napiserver=%s\ncontroller-manager=%s\nscheduler=%s\nkwok=%s\nprometheus=%s\ngpu-sim=%s\n' \
+    "$etcd_port" "$api_port" "$kcm_port" "$sched_port" "$kwok_port" "$prom_port" "$sim_port" >"$run/ports"
 
 b64() { base64 -w0 <"$1"; }
 cat >"$kubeconfig" <<EOF
@@ -170,6 +178,21 @@ wait_until kwok "$run" 30 curl -fsSk "https://127.0.0.1:$kwok_port/healthz"
 wait_until kube-controller-manager "$run" 30 \
     "$bin/kubectl" --kubeconfig="$kubeconfig" get serviceaccount default --namespace=default
 
+# Prometheus and what it scrapes. Its config and rules are the repository's; the targets
+# are files it rereads, so Gantry's can be added once Gantry runs.
+mkdir -p "$run/prometheus/targets" "$run/prometheus/data"
+cp "$here/prometheus.yml" "$run/prometheus/prometheus.yml"
+cp "$here/prometheus-rules.yml" "$run/prometheus/rules.yml"
+printf '[{"targets": ["127.0.0.1:%s"]}]\n' "$sim_port" >"$run/prometheus/targets/dcgm.json"
+printf '[{"targets": ["127.0.0.1:%s"]}]\n' "$prom_port" >"$run/prometheus/targets/prometheus.json"
+KUBECONFIG="$kubeconfig" start_component gpu-sim "$run" "$gpu_sim" --listen "127.0.0.1:$sim_port" \
+    --seed 1 --serving-namespace ml-serving
+start_component prometheus "$run" "$bin/prometheus" --config.file="$run/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$run/prometheus/data" --web.listen-address="127.0.0.1:$prom_port" \
+    --storage.tsdb.retention.time=8d --log.level=warn
+wait_until gpu-sim "$run" 30 curl -fsS "http://127.0.0.1:$sim_port/metrics"
+wait_until prometheus "$run" 60 curl -fsS "http://127.0.0.1:$prom_port/-/ready"
+
 trap - ERR
-echo "cluster: up in $((SECONDS - started))s, API server https://127.0.0.1:$api_port, logs in $run/logs" >&2
+echo "cluster: up in $((SECONDS - started))s, API server https://127.0.0.1:$api_port, Prometheus http://127.0.0.1:$prom_port, logs in $run/logs" >&2
 echo "$kubeconfig"

@@ -2,8 +2,8 @@
 # Runs COMMAND with a fresh local cluster, seeded with the fleet, and always stops the
 # cluster afterwards, whatever COMMAND does. The test command runs its tests this way.
 # COMMAND sees GANTRY_TEST_KUBECONFIG, GANTRY_TEST_KUBECTL (the built kubectl, for tests
-# that act as a person at a terminal would) and GANTRY_TEST_REQUIRE_CLUSTER=1 (so cluster
-# tests fail instead of skipping). The run folder, with every component's log, is kept
+# that act as a person at a terminal would), GANTRY_TEST_PROMETHEUS_URL (the cluster's
+# Prometheus) and GANTRY_TEST_REQUIRE_CLUSTER=1 (so cluster tests fail instead of skipping). The run folder, with every component's log, is kept
 # when COMMAND fails and removed when it passes.
 #
 #   tools/cluster/with-cluster.sh COMMAND...
@@ -27,6 +27,8 @@ trap 'exit 130' INT TERM
 kubeconfig="$("$here/up.sh" "$run" | tail -n 1)"
 "$here/seed.sh" "$kubeconfig"
 export GANTRY_TEST_KUBECONFIG="$kubeconfig" GANTRY_TEST_REQUIRE_CLUSTER=1
+GANTRY_TEST_PROMETHEUS_URL="http://127.0.0.1:$(awk -F= '$1 == "prometheus" { print $2 }' "$run/ports")"
+export GANTRY_TEST_PROMETHEUS_URL
 GANTRY_TEST_KUBECTL="$("$here/build.sh")/kubectl"
 export GANTRY_TEST_KUBECTL
 "$@"

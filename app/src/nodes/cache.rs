@@ -593,7 +593,10 @@ mod tests {
         }))
         .unwrap();
         shared.write(|index| Pod::set(index, key("notebook"), PodInfo::from_pod(&waiting)));
-        assert!(shown.has_changed().unwrap(), "a pending GPU pod is news to the nodes pages");
+        assert!(
+            shown.has_changed().unwrap(),
+            "a pending GPU pod is news to the nodes pages"
+        );
         assert!(!jobs.has_changed().unwrap(), "but not to the jobs pages");
         shown.mark_unchanged();
 
@@ -602,7 +605,10 @@ mod tests {
         assert!(jobs.has_changed().unwrap(), "a Job's new pod");
         jobs.mark_unchanged();
         shared.write(|index| Pod::set(index, key("train-0"), pod("Pending", None)));
-        assert!(!jobs.has_changed().unwrap(), "the same pod again changes nothing");
+        assert!(
+            !jobs.has_changed().unwrap(),
+            "the same pod again changes nothing"
+        );
         shared.write(|index| Pod::set(index, key("train-0"), pod("Running", Some("n1"))));
         assert!(jobs.has_changed().unwrap(), "the Job's pod runs");
     }

@@ -33,7 +33,13 @@ async fn synced_inventory(kubeconfig: std::path::PathBuf) -> Inventory {
 }
 
 fn all_rows(inventory: &Inventory) -> Vec<GpuNodeRow> {
-    inventory.read().unwrap().rows.values().map(|r| GpuNodeRow::clone(r)).collect()
+    inventory
+        .read()
+        .unwrap()
+        .rows
+        .values()
+        .map(|r| GpuNodeRow::clone(r))
+        .collect()
 }
 
 async fn row(inventory: &Inventory, name: &str) -> GpuNodeRow {
