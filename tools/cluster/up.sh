@@ -185,7 +185,7 @@ cp "$here/prometheus.yml" "$run/prometheus/prometheus.yml"
 cp "$here/prometheus-rules.yml" "$run/prometheus/rules.yml"
 printf '[{"targets": ["127.0.0.1:%s"]}]\n' "$sim_port" >"$run/prometheus/targets/dcgm.json"
 printf '[{"targets": ["127.0.0.1:%s"]}]\n' "$prom_port" >"$run/prometheus/targets/prometheus.json"
-KUBECONFIG="$kubeconfig" start_component gpu-sim "$run" "$gpu_sim" --listen "127.0.0.1:$sim_port" \
+start_component gpu-sim "$run" "$gpu_sim" --kubeconfig "$kubeconfig" --listen "127.0.0.1:$sim_port" \
     --seed 1 --serving-namespace ml-serving
 start_component prometheus "$run" "$bin/prometheus" --config.file="$run/prometheus/prometheus.yml" \
     --storage.tsdb.path="$run/prometheus/data" --web.listen-address="127.0.0.1:$prom_port" \

@@ -3,9 +3,11 @@
 //! for Prometheus to scrape. Demo and test tooling, not the product: there are no GPUs
 //! here, and this is the only part of the metrics path that is simulated.
 //!
-//!   gantry-gpu-sim [--listen 127.0.0.1:9400] [--seed 1] [--serving-namespace ml-serving]
+//!   gantry-gpu-sim --kubeconfig PATH [--listen 127.0.0.1:9400] [--seed 1]
+//!                  [--serving-namespace ml-serving]
 //!
-//! It reads the cluster named by KUBECONFIG (Nodes and Pods, watched). A pod's
+//! It reads the cluster PATH names (Nodes and Pods, watched). The path is an argument, not
+//! the environment, so that the local cluster's scripts find the process by its run folder. A pod's
 //! `gantry.dev/gpu-pattern` annotation sets how busy its GPUs are (`busy`, `idle` or a
 //! percentage); a node's `gantry.dev/gpu-xid` makes its GPU 0 report that XID error.
 
@@ -29,6 +31,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
 
 struct Options {
+    kubeconfig: Option<std::path::PathBuf>,
     listen: SocketAddr,
     seed: u64,
     serving_namespace: String,
@@ -36,6 +39,7 @@ struct Options {
 
 fn options() -> anyhow::Result<Options> {
     let mut options = Options {
+        kubeconfig: None,
         listen: "127.0.0.1:9400".parse()?,
         seed: 1,
         serving_namespace: "ml-serving".to_string(),
@@ -46,11 +50,15 @@ fn options() -> anyhow::Result<Options> {
             .next()
             .with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
+            "--kubeconfig" => options.kubeconfig = Some(value.into()),
             "--listen" => options.listen = value.parse().context("--listen")?,
             "--seed" => options.seed = value.parse().context("--seed")?,
             "--serving-namespace" => options.serving_namespace = value,
             _ => bail!("unknown option {flag}"),
         }
+    }
+    if options.kubeconfig.is_none() {
+        bail!("--kubeconfig is required");
     }
     Ok(options)
 }
@@ -113,9 +121,11 @@ async fn main() -> anyhow::Result<()> {
     let options = options()?;
     // kube's TLS asks rustls for the process' provider; ring is the one this build has.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = Client::try_default()
-        .await
-        .context("no cluster (set KUBECONFIG)")?;
+    let path = options.kubeconfig.as_deref().unwrap_or(std::path::Path::new(""));
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("--kubeconfig {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    let client = Client::try_from(config)?;
     let sim = Sim {
         nodes: follow(Api::<Node>::all(client.clone())),
         pods: follow(Api::<Pod>::all(client)),
