@@ -46,11 +46,11 @@ lint: ## Formatting, no module cycles, shellcheck, clippy for the server and the
 	$(ENV) cargo fmt --all --check
 	python3 tools/modules.py
 	shellcheck -x $$(git ls-files '*.sh')
-	$(ENV) cargo clippy --locked -p gantry-app -p gantry-server --all-targets -- -D warnings
+	$(ENV) cargo clippy --locked -p gantry-app -p gantry-server -p gantry-gpu-sim --all-targets -- -D warnings
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-frontend --target wasm32-unknown-unknown -- -D warnings
 
 unit: ## Rust unit and integration tests (cluster tests skip unless GANTRY_TEST_KUBECONFIG is set)
-	$(ENV) cargo test --locked -p gantry-app -p gantry-server
+	$(ENV) cargo test --locked -p gantry-app -p gantry-server -p gantry-gpu-sim
 
 build: ## Build the server and the wasm front end (debug) into target/site
 	$(ENV) cargo leptos build

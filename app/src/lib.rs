@@ -33,6 +33,7 @@ pub mod watch;
 mod admin;
 pub mod jobs;
 pub mod live;
+pub mod metrics;
 mod models;
 pub mod nodes;
 mod serving;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use gantry_app::auth::proxies::Network;
 use gantry_app::jobs::cache::Capture;
+use gantry_app::metrics::prom::{PrometheusAuth, PrometheusSettings};
 use gantry_app::retention::Retention;
 
 /// A setting that cannot be used, named with the reason.
@@ -81,6 +82,11 @@ pub struct Config {
     /// `GANTRY_CAPTURE_LOGS`: whose logs are kept when a job finishes: `gantry` (jobs launched
     /// through Gantry, the default), `all` or `none`.
     pub capture_logs: Capture,
+    /// `GANTRY_PROMETHEUS_URL` (unset: the metric areas say "Prometheus not configured"),
+    /// `GANTRY_PROMETHEUS_TOKEN` (a bearer token) or `GANTRY_PROMETHEUS_USER` and
+    /// `GANTRY_PROMETHEUS_PASSWORD` (basic auth), `GANTRY_PROMETHEUS_CA_FILE` (a PEM bundle
+    /// to trust besides the system's), `GANTRY_PROMETHEUS_TIMEOUT_SECS` (default 10).
+    pub prometheus: Option<PrometheusSettings>,
 }
 
 /// A setting that must not reach a log: `Debug` shows `***`.
@@ -94,7 +100,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 25] = [
+const KEYS: [&str; 31] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
@@ -120,6 +126,12 @@ const KEYS: [&str; 25] = [
     "GANTRY_RETENTION_AUDIT_DAYS",
     "GANTRY_RETENTION_AUDIT_ROWS",
     "GANTRY_CAPTURE_LOGS",
+    "GANTRY_PROMETHEUS_URL",
+    "GANTRY_PROMETHEUS_TOKEN",
+    "GANTRY_PROMETHEUS_USER",
+    "GANTRY_PROMETHEUS_PASSWORD",
+    "GANTRY_PROMETHEUS_CA_FILE",
+    "GANTRY_PROMETHEUS_TIMEOUT_SECS",
 ];
 
 impl Config {
@@ -282,6 +294,47 @@ impl Config {
             }
         };
 
+        let prometheus = match get("GANTRY_PROMETHEUS_URL") {
+            None => None,
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::Invalid {
+                        key: "GANTRY_PROMETHEUS_URL",
+                        reason: format!("expected an http:// or https:// URL, got {url:?}"),
+                    });
+                }
+                let auth = match (
+                    get("GANTRY_PROMETHEUS_TOKEN"),
+                    get("GANTRY_PROMETHEUS_USER"),
+                    get("GANTRY_PROMETHEUS_PASSWORD"),
+                ) {
+                    (None, None, None) => PrometheusAuth::None,
+                    (Some(token), None, None) => PrometheusAuth::Bearer(token),
+                    (None, Some(user), Some(password)) => PrometheusAuth::Basic { user, password },
+                    (Some(_), _, _) => {
+                        return Err(ConfigError::Invalid {
+                            key: "GANTRY_PROMETHEUS_TOKEN",
+                            reason: "set a token or a user and password, not both".into(),
+                        })
+                    }
+                    (None, _, _) => {
+                        return Err(ConfigError::Invalid {
+                            key: "GANTRY_PROMETHEUS_USER",
+                            reason: "basic auth needs both GANTRY_PROMETHEUS_USER and \
+                                     GANTRY_PROMETHEUS_PASSWORD"
+                                .into(),
+                        })
+                    }
+                };
+                Some(PrometheusSettings {
+                    url: url.trim_end_matches('/').to_string(),
+                    auth,
+                    ca_file: get("GANTRY_PROMETHEUS_CA_FILE").map(PathBuf::from),
+                    timeout: duration("GANTRY_PROMETHEUS_TIMEOUT_SECS", 10, 1)?,
+                })
+            }
+        };
+
         Ok(Config {
             listen_addr,
             data_dir,
@@ -304,6 +357,7 @@ impl Config {
             trusted_proxies,
             retention,
             capture_logs,
+            prometheus,
         })
     }
 }

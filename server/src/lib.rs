@@ -71,6 +71,13 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let jobs =
         gantry_app::jobs::cache::Jobs::start(cluster.clone(), db.clone(), config.capture_logs);
 
+    let prometheus = match &config.prometheus {
+        None => None,
+        Some(settings) => Some(
+            gantry_app::metrics::prom::Prometheus::new(settings).map_err(|e| anyhow::anyhow!(e))?,
+        ),
+    };
+
     let leptos_options = LeptosOptions::builder()
         .output_name("gantry")
         .site_root(config.site_root.to_string_lossy().as_ref())
@@ -100,6 +107,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         login_limiter: Arc::new(LoginLimiter::new(config.login_concurrency)),
         inventory: Inventory::start(cluster_for_caches),
         jobs,
+        prometheus,
         streams: gantry_app::caps::Caps::new(config.streams_per_user, config.streams_total),
         stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
     })
@@ -141,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         // Each area's JSON API and live streams: one line per area.
         .merge(gantry_app::nodes::api::router())
         .merge(gantry_app::jobs::api::router())
+        .merge(gantry_app::metrics::api::router())
         .merge(gantry_app::audit::api::router())
         // NB: the front end's files are served here, not by Leptos' fallback below: its
         // Owner for a static file is made a child of whatever Owner is current on the

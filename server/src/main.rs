@@ -13,6 +13,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
 
+    // Gantry's HTTPS clients (kube's, reqwest's for Prometheus) use rustls with ring, the one
+    // provider this build carries; reqwest asks for the process' default.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = Config::from_env()?;
     let shutdown = shutdown_signal()?;
     let state = gantry_server::build_state(&config).await?;

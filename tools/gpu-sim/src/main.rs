@@ -121,7 +121,10 @@ async fn main() -> anyhow::Result<()> {
     let options = options()?;
     // kube's TLS asks rustls for the process' provider; ring is the one this build has.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let path = options.kubeconfig.as_deref().unwrap_or(std::path::Path::new(""));
+    let path = options
+        .kubeconfig
+        .as_deref()
+        .unwrap_or(std::path::Path::new(""));
     let kubeconfig = kube::config::Kubeconfig::read_from(path)
         .with_context(|| format!("--kubeconfig {}", path.display()))?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;

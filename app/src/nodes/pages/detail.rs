@@ -44,6 +44,8 @@ pub fn NodeDetailPage() -> impl IntoView {
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
                 Some(Ok(detail)) => view! { <NodeDetailView detail /> }.into_any(),
             }}
+            // Outside the live part: the stream's updates do not redraw (or refetch) charts.
+            <crate::metrics::pages::node_charts::NodeCharts name />
         </section>
     }
 }

@@ -1,0 +1,3 @@
+//! The metrics area's views: charts shown inside the pages of the things they are about.
+
+pub mod node_charts;

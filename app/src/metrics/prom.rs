@@ -1,0 +1,281 @@
+//! Gantry's Prometheus client (server only): every query has a deadline, answers are shared
+//! per (query, range, step) so that fifty people on one page cost one query per step, and
+//! the exporter's label set is detected instead of assumed.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+use super::promql::{self, HostLabel};
+use super::{Series, Span};
+use crate::locks;
+
+/// Where Prometheus is and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusSettings {
+    pub url: String,
+    pub auth: PrometheusAuth,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+/// How Gantry authenticates to Prometheus. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PrometheusAuth {
+    None,
+    Bearer(String),
+    Basic { user: String, password: String },
+}
+
+impl std::fmt::Debug for PrometheusAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PrometheusAuth::None => f.write_str("None"),
+            PrometheusAuth::Bearer(_) => f.write_str("Bearer(***)"),
+            PrometheusAuth::Basic { user, .. } => write!(f, "Basic({user}, ***)"),
+        }
+    }
+}
+
+/// Answers kept at most; beyond, the cache starts afresh (each key is a query, a range and
+/// the step's end, so old ones are never asked for again anyway).
+const CACHE_ENTRIES: usize = 1024;
+/// A failure is remembered this long, not a whole step (up to 17 minutes at 7 days).
+const ERROR_TTL: Duration = Duration::from_secs(10);
+/// How often the exporter's label set is checked again.
+const HOST_LABEL_TTL: Duration = Duration::from_secs(300);
+
+/// A range query's series, or why there are none, in words for the page.
+pub type Answer = Result<Vec<Series>, String>;
+type Key = (String, i64, u64);
+type Cell = Arc<OnceCell<(Instant, Answer)>>;
+
+/// The client, cheap to clone.
+#[derive(Clone)]
+pub struct Prometheus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: prometheus_http_query::Client,
+    timeout: Duration,
+    cache: Mutex<HashMap<Key, Cell>>,
+    host: Mutex<Option<(Instant, HostLabel)>>,
+    sent: AtomicU64,
+}
+
+impl Prometheus {
+    /// A client for `settings`, or why it cannot be made (a CA file that does not read).
+    pub fn new(settings: &PrometheusSettings) -> Result<Prometheus, String> {
+        use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+        let mut headers = HeaderMap::new();
+        let credentials = match &settings.auth {
+            PrometheusAuth::None => None,
+            PrometheusAuth::Bearer(token) => Some(format!("Bearer {token}")),
+            PrometheusAuth::Basic { user, password } => {
+                Some(format!("Basic {}", base64(&format!("{user}:{password}"))))
+            }
+        };
+        if let Some(value) = credentials {
+            let mut value = HeaderValue::from_str(&value)
+                .map_err(|_| "the Prometheus credentials are not valid header text".to_string())?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let mut builder = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+            .default_headers(headers);
+        if let Some(path) = &settings.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("GANTRY_PROMETHEUS_CA_FILE {}: {e}", path.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("GANTRY_PROMETHEUS_CA_FILE {}: {e}", path.display()))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| format!("Prometheus client: {e}"))?;
+        let client = prometheus_http_query::Client::from(http, &settings.url)
+            .map_err(|e| format!("GANTRY_PROMETHEUS_URL: {e}"))?;
+        Ok(Prometheus {
+            inner: Arc::new(Inner {
+                client,
+                timeout: settings.timeout,
+                cache: Mutex::default(),
+                host: Mutex::default(),
+                sent: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Queries sent to Prometheus so far (the benchmark reads it).
+    pub fn queries_sent(&self) -> u64 {
+        self.inner.sent.load(Ordering::Relaxed)
+    }
+
+    /// `query` over `span` ending at the last whole step before `now` (seconds since the
+    /// epoch): everyone asking within one step gets the same answer from one query.
+    pub async fn range(&self, query: &str, span: Span, now: i64) -> Answer {
+        let step = span.step_secs();
+        let end = now - now.rem_euclid(step as i64);
+        let start = end - span.seconds() as i64;
+        let key = (query.to_string(), end, step);
+        let cell = {
+            let mut cache = locks::lock(&self.inner.cache);
+            let fresh = cache.get(&key).filter(
+                |cell| !matches!(cell.get(), Some((at, Err(_))) if at.elapsed() > ERROR_TTL),
+            );
+            match fresh {
+                Some(cell) => cell.clone(),
+                None => {
+                    if cache.len() >= CACHE_ENTRIES {
+                        cache.clear();
+                    }
+                    let cell = Cell::default();
+                    cache.insert(key, cell.clone());
+                    cell
+                }
+            }
+        };
+        let (_, answer) = cell
+            .get_or_init(|| async { (Instant::now(), self.fetch(query, start, end, step).await) })
+            .await;
+        answer.clone()
+    }
+
+    async fn fetch(&self, query: &str, start: i64, end: i64, step: u64) -> Answer {
+        self.inner.sent.fetch_add(1, Ordering::Relaxed);
+        let timeout = self.inner.timeout;
+        let request = self
+            .inner
+            .client
+            .query_range(query, start, end, step as f64)
+            .timeout(timeout.as_millis() as i64)
+            .get();
+        let response = match tokio::time::timeout(timeout, request).await {
+            Err(_) => return Err(too_slow(timeout)),
+            Ok(Err(e)) => return Err(reason(&e, timeout)),
+            Ok(Ok(response)) => response,
+        };
+        let Some(matrix) = response.data().as_matrix() else {
+            return Err("Prometheus answered with something other than series".into());
+        };
+        let mut series: Vec<(u32, Series)> = matrix
+            .iter()
+            .map(|s| {
+                let gpu = s.metric().get("gpu").and_then(|g| g.parse().ok());
+                let points = s
+                    .samples()
+                    .iter()
+                    .map(|p| (p.timestamp() as i64, p.value()))
+                    .collect();
+                let name = promql::series_name(s.metric());
+                (gpu.unwrap_or(u32::MAX), Series { name, points })
+            })
+            .collect();
+        series.sort_by(|a, b| (a.0, &a.1.name).cmp(&(b.0, &b.1.name)));
+        Ok(series.into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// Which label names the node in the exporter's series, checked every few minutes.
+    pub async fn host_label(&self) -> HostLabel {
+        if let Some((at, label)) = *locks::lock(&self.inner.host) {
+            if at.elapsed() < HOST_LABEL_TTL {
+                return label;
+            }
+        }
+        self.inner.sent.fetch_add(1, Ordering::Relaxed);
+        let request = self.inner.client.query(promql::DETECT_LOWERCASE).get();
+        let label = match tokio::time::timeout(self.inner.timeout, request).await {
+            Ok(Ok(response)) => {
+                let found = response
+                    .data()
+                    .as_vector()
+                    .is_some_and(|v| v.iter().any(|s| s.sample().value() > 0.0));
+                if found {
+                    HostLabel::Lowercase
+                } else {
+                    HostLabel::Hostname
+                }
+            }
+            // Unknown for now: the older name, asked again next time.
+            _ => return HostLabel::Hostname,
+        };
+        *locks::lock(&self.inner.host) = Some((Instant::now(), label));
+        label
+    }
+}
+
+fn too_slow(timeout: Duration) -> String {
+    format!("Prometheus did not answer within {} s", timeout.as_secs())
+}
+
+/// A failure in words: Prometheus' own message for a query it refused, the transport's
+/// root cause otherwise (never reqwest's own text, which carries the query's URL).
+fn reason(error: &prometheus_http_query::Error, timeout: Duration) -> String {
+    if let prometheus_http_query::Error::Client(e) = error {
+        if let Some(transport) = e.inner() {
+            if transport.is_timeout() {
+                return too_slow(timeout);
+            }
+            let mut root: &dyn std::error::Error = transport;
+            while let Some(cause) = root.source() {
+                root = cause;
+            }
+            return format!("Prometheus could not be reached: {root}");
+        }
+    }
+    format!("Prometheus: {error}")
+}
+
+/// Standard base64, for the basic-auth header.
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_is_encoded_as_rfc_4648_says() {
+        assert_eq!(
+            base64("Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(base64("ab"), "YWI=");
+        assert_eq!(base64("abc"), "YWJj");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let auth = PrometheusAuth::Basic {
+            user: "gantry".into(),
+            password: "hunter2".into(),
+        };
+        assert_eq!(format!("{auth:?}"), "Basic(gantry, ***)");
+        assert!(!format!("{:?}", PrometheusAuth::Bearer("tok".into())).contains("tok"));
+    }
+}
