@@ -107,7 +107,9 @@ async fn page_by_lists(client: Client) -> Result<usize, Error> {
         sort: "free".into(),
         ..Default::default()
     };
-    Ok(select(rows.values().map(|r| (r, None)), &filter)?.rows.len())
+    Ok(select(rows.values().map(|r| (r, None)), &filter)?
+        .rows
+        .len())
 }
 
 async fn lists(client: Client, concurrency: usize, seconds: u64) -> Result<(), Error> {

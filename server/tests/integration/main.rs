@@ -1,7 +1,8 @@
 //! Gantry's integration tests, in one binary (one link per change instead of one per file):
 //! the server on a free port (`server`, `hostile`), and, when `GANTRY_TEST_KUBECONFIG` names
 //! the local cluster that `make test` starts, the GPU inventory, live streams and their
-//! access checks, jobs and impersonation against it. `common` starts what they share.
+//! access checks, jobs, impersonation and the metrics from its Prometheus against it.
+//! `common` starts what they share.
 
 mod common;
 mod gpu_inventory;
@@ -10,5 +11,6 @@ mod hostile;
 mod impersonation;
 mod jobs;
 mod local_cluster;
+mod metrics;
 mod server;
 mod stream_access;
