@@ -10,6 +10,7 @@ import {
   kubeconfig,
   noCluster,
   embeddableURL,
+  prometheusURL,
   offlineURL,
   portalOrigin,
   shortSessionIdleSecs,
@@ -79,7 +80,7 @@ export default defineConfig({
   },
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
   webServer: [
-    server(clusterURL, kubeconfig),
+    server(clusterURL, kubeconfig, prometheusURL ? { GANTRY_PROMETHEUS_URL: prometheusURL } : {}),
     server(offlineURL),
     server(shortSessionURL, kubeconfig, { GANTRY_SESSION_IDLE_SECS: String(shortSessionIdleSecs) }),
     server(embeddableURL, kubeconfig, { GANTRY_EMBED_ORIGINS: portalOrigin }),

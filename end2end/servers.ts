@@ -31,6 +31,9 @@ export function kubectl(args: string[], input?: string): string {
   return execFileSync(binary, [`--kubeconfig=${kubeconfig}`, ...args], { input, encoding: "utf8" });
 }
 
+// The cluster's Prometheus (scraping its GPU simulator), for the cluster server's charts.
+export const prometheusURL = process.env.GANTRY_TEST_PROMETHEUS_URL;
+
 export const noCluster = kubeconfig
   ? undefined
   : "needs the local cluster: run `make test`, or set GANTRY_TEST_KUBECONFIG";

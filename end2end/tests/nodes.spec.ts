@@ -185,3 +185,38 @@ test("the overview lists a pod waiting for GPUs with the scheduler's reason", as
   }
   await expect(page.getByTestId("pending-pods").locator('tr[data-pod="e2e-too-big"]')).toHaveCount(0);
 });
+
+test("a node's page charts its GPUs from Prometheus; the range picker changes the step", async ({ shell, page }, testInfo) => {
+  await shell.open("/nodes/gpu-h100-0");
+  const metrics = page.getByTestId("node-metrics");
+  const utilisation = metrics.getByTestId("chart-utilisation");
+  // The local cluster's Prometheus scrapes every 5 s: reload until the node's GPUs are in.
+  await expect(async () => {
+    await shell.open("/nodes/gpu-h100-0");
+    await expect(utilisation.locator("svg")).toBeVisible({ timeout: 3000 });
+  }).toPass({ timeout: 60_000 });
+  await expect(utilisation.locator("figcaption")).toHaveText("GPU utilisation");
+  await expect(metrics.getByTestId("metrics-step")).toContainText("One point every 15 s");
+  for (const id of ["memory", "power", "temperature"]) {
+    await expect(metrics.getByTestId(`chart-${id}`).locator("svg")).toBeVisible();
+  }
+
+  // Read the numbers instead: one row per GPU, the busy ones (the fine-tune's) near the top.
+  await utilisation.getByText("Show the numbers").click();
+  const numbers = utilisation.getByTestId("numbers-utilisation");
+  await expect(numbers.locator("tbody tr")).toHaveCount(8);
+  await expect(numbers.locator("tbody tr").first().locator("td").first()).toHaveText("GPU 0");
+  const light = testInfo.outputPath("node-charts-light.png");
+  await metrics.screenshot({ path: light });
+  await testInfo.attach("node-charts-light", { path: light, contentType: "image/png" });
+
+  await metrics.getByRole("button", { name: "6h" }).click();
+  await expect(metrics.getByRole("button", { name: "6h" })).toHaveAttribute("aria-pressed", "true");
+  await expect(metrics.getByTestId("metrics-step")).toContainText("One point every 45 s");
+
+  await shell.open("/nodes/gpu-h100-0?theme=dark");
+  await expect(metrics.getByTestId("chart-utilisation").locator("svg")).toBeVisible({ timeout: 15_000 });
+  const dark = testInfo.outputPath("node-charts-dark.png");
+  await metrics.screenshot({ path: dark });
+  await testInfo.attach("node-charts-dark", { path: dark, contentType: "image/png" });
+});

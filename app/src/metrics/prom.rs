@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,7 +64,6 @@ struct Inner {
     timeout: Duration,
     cache: Mutex<HashMap<Key, Cell>>,
     host: Mutex<Option<(Instant, HostLabel)>>,
-    sent: AtomicU64,
 }
 
 impl Prometheus {
@@ -110,14 +108,8 @@ impl Prometheus {
                 timeout: settings.timeout,
                 cache: Mutex::default(),
                 host: Mutex::default(),
-                sent: AtomicU64::new(0),
             }),
         })
-    }
-
-    /// Queries sent to Prometheus so far (the benchmark reads it).
-    pub fn queries_sent(&self) -> u64 {
-        self.inner.sent.load(Ordering::Relaxed)
     }
 
     /// `query` over `span` ending at the last whole step before `now` (seconds since the
@@ -151,7 +143,6 @@ impl Prometheus {
     }
 
     async fn fetch(&self, query: &str, start: i64, end: i64, step: u64) -> Answer {
-        self.inner.sent.fetch_add(1, Ordering::Relaxed);
         let timeout = self.inner.timeout;
         let request = self
             .inner
@@ -191,7 +182,6 @@ impl Prometheus {
                 return label;
             }
         }
-        self.inner.sent.fetch_add(1, Ordering::Relaxed);
         let request = self.inner.client.query(promql::DETECT_LOWERCASE).get();
         let label = match tokio::time::timeout(self.inner.timeout, request).await {
             Ok(Ok(response)) => {

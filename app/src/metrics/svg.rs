@@ -34,7 +34,8 @@ impl Look {
 const INK: RGBColor = RGBColor(1, 2, 3);
 const INK_HEX: &str = "#010203";
 
-/// Colours that stay apart on white and on near-black (Okabe–Ito, colour-blind safe).
+/// Colours that stay apart on white and on near-black (Okabe–Ito, colour-blind safe); the
+/// numbers tables' swatches (style/main.css) repeat them in this order.
 const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(230, 159, 0),
@@ -45,12 +46,6 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(240, 228, 66),
     RGBColor(153, 153, 153),
 ];
-
-/// The series' colour, as the legend and the numbers table show it.
-pub fn colour(index: usize) -> String {
-    let RGBColor(r, g, b) = PALETTE[index % PALETTE.len()];
-    format!("#{r:02x}{g:02x}{b:02x}")
-}
 
 fn clock(secs: i64) -> String {
     let day = secs.rem_euclid(86_400);

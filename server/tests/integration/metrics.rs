@@ -112,7 +112,10 @@ async fn node_charts_show_busy_and_free_gpus_from_prometheus() {
 
     // Fifty views of the same page cost one query per chart (two if a step ends meanwhile).
     let before = range_queries(&url);
-    assert!(before > 0, "Prometheus' own count of the range queries it answered");
+    assert!(
+        before > 0,
+        "Prometheus' own count of the range queries it answered"
+    );
     for _ in 0..50 {
         assert_eq!(server.request("GET", path, "", &auth).status, 200);
     }

@@ -115,10 +115,12 @@ fn ChartView(chart: Chart, svg: String) -> impl IntoView {
                     view! {
                         <tr>
                             <td>
+                                // The stylesheet colours `data-colour` (the page's policy
+                                // refuses inline styles), in the charts' palette order.
                                 <span
                                     class="swatch"
                                     aria-hidden="true"
-                                    data-colour=crate::metrics::pages::node_charts::swatch(i)
+                                    data-colour=(i % 8).to_string()
                                 ></span>
                                 {name}
                             </td>
@@ -154,10 +156,4 @@ fn ChartView(chart: Chart, svg: String) -> impl IntoView {
             {body}
         </figure>
     }
-}
-
-/// The palette index a table row's swatch shows (the stylesheet colours `data-colour`, as
-/// inline styles are refused by the page's policy).
-pub fn swatch(index: usize) -> String {
-    (index % 8).to_string()
 }
