@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use gantry_app::auth::proxies::Network;
 use gantry_app::jobs::cache::Capture;
-use gantry_app::metrics::prom::{PrometheusAuth, PrometheusSettings};
+use gantry_app::metrics::prom::{IdleRule, PrometheusAuth, PrometheusSettings};
 use gantry_app::retention::Retention;
 
 /// A setting that cannot be used, named with the reason.
@@ -85,7 +85,8 @@ pub struct Config {
     /// `GANTRY_PROMETHEUS_URL` (unset: the metric areas say "Prometheus not configured"),
     /// `GANTRY_PROMETHEUS_TOKEN` (a bearer token) or `GANTRY_PROMETHEUS_USER` and
     /// `GANTRY_PROMETHEUS_PASSWORD` (basic auth), `GANTRY_PROMETHEUS_CA_FILE` (a PEM bundle
-    /// to trust besides the system's), `GANTRY_PROMETHEUS_TIMEOUT_SECS` (default 10).
+    /// to trust besides the system's), `GANTRY_PROMETHEUS_TIMEOUT_SECS` (default 10), and
+    /// the "allocated but idle" rule: `GANTRY_IDLE_PERCENT` (5) for `GANTRY_IDLE_MINUTES` (30).
     pub prometheus: Option<PrometheusSettings>,
 }
 
@@ -100,7 +101,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 31] = [
+const KEYS: [&str; 33] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
@@ -132,6 +133,8 @@ const KEYS: [&str; 31] = [
     "GANTRY_PROMETHEUS_PASSWORD",
     "GANTRY_PROMETHEUS_CA_FILE",
     "GANTRY_PROMETHEUS_TIMEOUT_SECS",
+    "GANTRY_IDLE_PERCENT",
+    "GANTRY_IDLE_MINUTES",
 ];
 
 impl Config {
@@ -331,6 +334,10 @@ impl Config {
                     auth,
                     ca_file: get("GANTRY_PROMETHEUS_CA_FILE").map(PathBuf::from),
                     timeout: duration("GANTRY_PROMETHEUS_TIMEOUT_SECS", 10, 1)?,
+                    idle: IdleRule {
+                        percent: count("GANTRY_IDLE_PERCENT", 5, 100)? as u32,
+                        minutes: count("GANTRY_IDLE_MINUTES", 30, 24 * 60)? as u32,
+                    },
                 })
             }
         };

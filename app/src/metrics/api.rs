@@ -2,6 +2,7 @@
 //! `Authorization: Bearer` token, errors as the JSON `AppError`.
 //!
 //! - `GET /api/v1/nodes/{name}/metrics?range=1h`: the node's charts as data
+//! - `GET /api/v1/gpu-idle`: pods holding GPUs they have not used (the overview's table)
 //! - `GET /api/v1/nodes/{name}/metrics/{chart}.svg?range=1h&theme=light|dark`: one chart as
 //!   a standalone SVG, for portals (the same auth and frame rules as every page)
 
@@ -13,7 +14,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::svg::{self, Look};
-use super::{server, NodeMetrics, Span};
+use super::{server, IdleGpus, NodeMetrics, Span};
 use crate::auth::caller::Caller;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
@@ -23,6 +24,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/nodes/{name}/metrics", get(node))
         .route("/api/v1/nodes/{name}/metrics/{file}", get(node_chart))
+        .route("/api/v1/gpu-idle", get(idle))
+}
+
+async fn idle(State(state): State<AppState>, caller: Caller) -> Result<Json<IdleGpus>> {
+    server::idle_gpus(&state, &caller).await.map(Json)
 }
 
 #[derive(Deserialize)]

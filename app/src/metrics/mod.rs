@@ -120,6 +120,44 @@ pub struct NodeMetrics {
     pub dialect: Option<String>,
 }
 
+/// A pod holding GPUs it has not used (see `promql::idle_gpus`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdlePod {
+    pub namespace: String,
+    pub pod: String,
+    /// `Job/llama-finetune`, `ReplicaSet/…`, when the inventory knows the pod's controller.
+    pub owner: Option<String>,
+    pub node: String,
+    pub gpus: u32,
+    /// The highest utilisation any of its GPUs reached in the window.
+    pub busiest_percent: f64,
+    /// GPUs × the window: a lower bound (each was idle at least that long).
+    pub idle_gpu_hours: f64,
+}
+
+/// The overview's "allocated but idle" table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdleGpus {
+    /// False when Prometheus is not configured.
+    pub configured: bool,
+    pub percent: u32,
+    pub minutes: u32,
+    /// Most idle GPU-hours first; only pods in namespaces the caller may list pods in.
+    pub rows: Vec<IdlePod>,
+    /// Idle pods in namespaces the caller may not see: counted, never named.
+    pub hidden: usize,
+    pub error: Option<String>,
+}
+
+/// The "allocated but idle" table, as the caller may see it.
+#[server(endpoint = "metrics/idle")]
+pub async fn get_idle_gpus() -> Result<IdleGpus, AppError> {
+    use crate::auth::rules::Action;
+
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    server::idle_gpus(&state, &caller).await
+}
+
 /// A node's charts as its page shows them: the data (for the numbers tables) and each chart
 /// drawn, in the same order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,7 +168,7 @@ pub struct NodeChartsView {
 
 /// The node page's charts over `range` (`15m`, `1h`, `6h`, `24h`, `7d`).
 #[server(endpoint = "nodes/metrics")]
-pub async fn node_charts(name: String, range: String) -> Result<NodeChartsView, AppError> {
+pub async fn get_node_charts(name: String, range: String) -> Result<NodeChartsView, AppError> {
     use crate::auth::rules::Action;
 
     let (state, caller) = crate::state::caller(Action::View, None)?;

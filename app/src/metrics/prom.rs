@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 use super::promql::{self, HostLabel};
-use super::{Series, Span};
+use super::{Series, Span, MIN_STEP_SECS};
 use crate::locks;
 
 /// Where Prometheus is and how to reach it.
@@ -20,6 +20,14 @@ pub struct PrometheusSettings {
     pub auth: PrometheusAuth,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
+    pub idle: IdleRule,
+}
+
+/// When a GPU a pod holds counts as idle: never above `percent` for `minutes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleRule {
+    pub percent: u32,
+    pub minutes: u32,
 }
 
 /// How Gantry authenticates to Prometheus. `Debug` never shows the secret.
@@ -50,8 +58,10 @@ const HOST_LABEL_TTL: Duration = Duration::from_secs(300);
 
 /// A range query's series, or why there are none, in words for the page.
 pub type Answer = Result<Vec<Series>, String>;
-type Key = (String, i64, u64);
-type Cell = Arc<OnceCell<(Instant, Answer)>>;
+/// Series as Prometheus gave them: labels and (seconds since the epoch, value) points.
+pub type Raw = Vec<(HashMap<String, String>, Vec<(i64, f64)>)>;
+type Key = (String, i64, i64, u64);
+type Cell = Arc<OnceCell<(Instant, Result<Raw, String>)>>;
 
 /// The client, cheap to clone.
 #[derive(Clone)]
@@ -62,6 +72,7 @@ pub struct Prometheus {
 struct Inner {
     client: prometheus_http_query::Client,
     timeout: Duration,
+    idle: IdleRule,
     cache: Mutex<HashMap<Key, Cell>>,
     host: Mutex<Option<(Instant, HostLabel)>>,
 }
@@ -106,10 +117,16 @@ impl Prometheus {
             inner: Arc::new(Inner {
                 client,
                 timeout: settings.timeout,
+                idle: settings.idle,
                 cache: Mutex::default(),
                 host: Mutex::default(),
             }),
         })
+    }
+
+    /// The idle rule the overview applies.
+    pub fn idle_rule(&self) -> IdleRule {
+        self.inner.idle
     }
 
     /// `query` over `span` ending at the last whole step before `now` (seconds since the
@@ -118,7 +135,36 @@ impl Prometheus {
         let step = span.step_secs();
         let end = now - now.rem_euclid(step as i64);
         let start = end - span.seconds() as i64;
-        let key = (query.to_string(), end, step);
+        let raw = self.raw(query, start, end, step).await?;
+        let mut series: Vec<(u32, Series)> = raw
+            .into_iter()
+            .map(|(labels, points)| {
+                let gpu = labels.get("gpu").and_then(|g| g.parse().ok());
+                let name = promql::series_name(&labels);
+                (gpu.unwrap_or(u32::MAX), Series { name, points })
+            })
+            .collect();
+        series.sort_by(|a, b| (a.0, &a.1.name).cmp(&(b.0, &b.1.name)));
+        Ok(series.into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// `query`'s value for each series at the last whole [`MIN_STEP_SECS`] before `now`,
+    /// shared likewise.
+    pub async fn at(
+        &self,
+        query: &str,
+        now: i64,
+    ) -> Result<Vec<(HashMap<String, String>, f64)>, String> {
+        let end = now - now.rem_euclid(MIN_STEP_SECS as i64);
+        let raw = self.raw(query, end, end, MIN_STEP_SECS).await?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(labels, points)| Some((labels, points.last()?.1)))
+            .collect())
+    }
+
+    async fn raw(&self, query: &str, start: i64, end: i64, step: u64) -> Result<Raw, String> {
+        let key = (query.to_string(), start, end, step);
         let cell = {
             let mut cache = locks::lock(&self.inner.cache);
             let fresh = cache.get(&key).filter(
@@ -142,7 +188,7 @@ impl Prometheus {
         answer.clone()
     }
 
-    async fn fetch(&self, query: &str, start: i64, end: i64, step: u64) -> Answer {
+    async fn fetch(&self, query: &str, start: i64, end: i64, step: u64) -> Result<Raw, String> {
         let timeout = self.inner.timeout;
         let request = self
             .inner
@@ -158,21 +204,17 @@ impl Prometheus {
         let Some(matrix) = response.data().as_matrix() else {
             return Err("Prometheus answered with something other than series".into());
         };
-        let mut series: Vec<(u32, Series)> = matrix
+        Ok(matrix
             .iter()
             .map(|s| {
-                let gpu = s.metric().get("gpu").and_then(|g| g.parse().ok());
                 let points = s
                     .samples()
                     .iter()
                     .map(|p| (p.timestamp() as i64, p.value()))
                     .collect();
-                let name = promql::series_name(s.metric());
-                (gpu.unwrap_or(u32::MAX), Series { name, points })
+                (s.metric().clone(), points)
             })
-            .collect();
-        series.sort_by(|a, b| (a.0, &a.1.name).cmp(&(b.0, &b.1.name)));
-        Ok(series.into_iter().map(|(_, s)| s).collect())
+            .collect())
     }
 
     /// Which label names the node in the exporter's series, checked every few minutes.

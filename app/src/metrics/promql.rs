@@ -85,6 +85,19 @@ pub fn node_charts(host: HostLabel, node: &str) -> Vec<NodeChart> {
     ]
 }
 
+/// GPUs held by a pod that were never above `percent` over the last `minutes`, and held by
+/// it already when those minutes began (a pod that just started is not idle yet), per
+/// (namespace, pod, node, GPU): the overview's "allocated but idle" table. The value is the
+/// GPU's highest utilisation in the window.
+pub fn idle_gpus(host: HostLabel, percent: u32, minutes: u32) -> String {
+    let by = format!("by (namespace, pod, {}, gpu)", host.name());
+    let held = r#"DCGM_FI_DEV_GPU_UTIL{pod!=""}"#;
+    format!(
+        "max {by} (max_over_time({held}[{minutes}m])) < {percent} \
+         and max {by} ({held} offset {minutes}m)"
+    )
+}
+
 /// A series' name from its labels: "GPU 3", or "GPU 0 · 1g.10gb #2" for a MIG instance.
 pub fn series_name(labels: &std::collections::HashMap<String, String>) -> String {
     let gpu = labels.get("gpu").map_or("?", String::as_str);
@@ -121,6 +134,11 @@ mod tests {
                     && !c.query.contains("Hostname"))
         );
         assert!(charts[0].query.contains("DCGM_FI_PROF_GR_ENGINE_ACTIVE"));
+        let idle = idle_gpus(HostLabel::Hostname, 5, 30);
+        assert!(
+            idle.contains("[30m])) < 5 and") && idle.contains("offset 30m"),
+            "{idle}"
+        );
     }
 
     #[test]

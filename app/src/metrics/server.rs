@@ -4,7 +4,7 @@
 use futures::future::join_all;
 
 use super::promql::{self, HostLabel};
-use super::{Chart, NodeMetrics, Span};
+use super::{Chart, IdleGpus, IdlePod, NodeMetrics, Span};
 use crate::auth::caller::Caller;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -69,4 +69,76 @@ pub fn window(span: Span) -> (i64, i64) {
     let now = now();
     let end = now - now.rem_euclid(span.step_secs() as i64);
     (end - span.seconds() as i64, end)
+}
+
+/// Pods holding GPUs they have not used for the idle rule's window, most idle GPU-hours
+/// first, only in namespaces `caller` may list pods in.
+pub async fn idle_gpus(state: &AppState, caller: &Caller) -> Result<IdleGpus, AppError> {
+    crate::nodes::server::check_visible(state, caller).await?;
+    let Some(prometheus) = &state.prometheus else {
+        return Ok(IdleGpus {
+            configured: false,
+            percent: 0,
+            minutes: 0,
+            rows: Vec::new(),
+            hidden: 0,
+            error: None,
+        });
+    };
+    let rule = prometheus.idle_rule();
+    let mut idle = IdleGpus {
+        configured: true,
+        percent: rule.percent,
+        minutes: rule.minutes,
+        rows: Vec::new(),
+        hidden: 0,
+        error: None,
+    };
+    let host = prometheus.host_label().await;
+    let query = promql::idle_gpus(host, rule.percent, rule.minutes);
+    let samples = match prometheus.at(&query, now()).await {
+        Ok(samples) => samples,
+        Err(reason) => {
+            idle.error = Some(reason);
+            return Ok(idle);
+        }
+    };
+    let mut pods: std::collections::BTreeMap<(String, String), IdlePod> = Default::default();
+    for (labels, busiest) in samples {
+        let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
+        let key = (label("namespace"), label("pod"));
+        let pod = pods.entry(key.clone()).or_insert_with(|| IdlePod {
+            namespace: key.0.clone(),
+            pod: key.1.clone(),
+            owner: None,
+            node: label(host.name()),
+            gpus: 0,
+            busiest_percent: 0.0,
+            idle_gpu_hours: 0.0,
+        });
+        pod.gpus += 1;
+        pod.busiest_percent = pod.busiest_percent.max(busiest);
+        pod.idle_gpu_hours = f64::from(pod.gpus) * f64::from(rule.minutes) / 60.0;
+    }
+    let visible = crate::nodes::server::pod_namespaces(
+        state,
+        caller,
+        pods.keys().map(|(namespace, _)| namespace.as_str()),
+    )
+    .await?;
+    let index = state.inventory.read()?;
+    let (mut shown, hidden): (Vec<IdlePod>, Vec<IdlePod>) = pods
+        .into_values()
+        .partition(|p| visible.contains(&p.namespace));
+    for pod in &mut shown {
+        pod.owner = index
+            .pods
+            .get(&(pod.namespace.clone(), pod.pod.clone()))
+            .and_then(|p| p.owner.as_ref())
+            .map(|o| format!("{}/{}", o.kind, o.name));
+    }
+    shown.sort_by(|a, b| b.idle_gpu_hours.total_cmp(&a.idle_gpu_hours));
+    idle.rows = shown;
+    idle.hidden = hidden.len();
+    Ok(idle)
 }

@@ -4,7 +4,12 @@
 
 use std::time::Duration;
 
-use crate::common::cluster::wait_for;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{DeleteParams, PostParams};
+use kube::Api;
+
+use crate::common::cluster::{connect, wait_for};
+use crate::common::fixtures::gpu_pod;
 use crate::common::server::TestServer;
 
 /// The cluster's Prometheus, when `make test` started one.
@@ -44,14 +49,32 @@ async fn node_charts_show_busy_and_free_gpus_from_prometheus() {
     let Some(url) = prometheus_url() else {
         return;
     };
+    let Some(test) = connect("metrics").await else {
+        return;
+    };
     let Some((server, cookie)) =
         TestServer::on_cluster_with("metrics", &[("GANTRY_PROMETHEUS_URL", &url)])
     else {
         return;
     };
     let auth = [("Cookie", cookie.as_str())];
-    // The seeded fine-tune holds 4 of gpu-h100-0's 8 GPUs: the simulator keeps them busy.
-    let path = "/api/v1/nodes/gpu-h100-0/metrics?range=15m";
+    // The seeded fine-tune holds 4 of an H100 node's 8 GPUs (the scheduler picks which
+    // node): the simulator keeps them busy.
+    let team_a: Api<Pod> = Api::namespaced(test.client.clone(), "team-a");
+    let node = wait_for(
+        "the fine-tune's pod to be bound",
+        Duration::from_secs(30),
+        || async {
+            let pods = team_a
+                .list(&kube::api::ListParams::default().labels("job-name=llama-finetune"))
+                .await
+                .ok()?;
+            pods.items.into_iter().find_map(|p| p.spec?.node_name)
+        },
+    )
+    .await;
+    let path = format!("/api/v1/nodes/{node}/metrics?range=15m");
+    let path = path.as_str();
     let metrics = wait_for(
         "Prometheus to have scraped the node's GPUs",
         Duration::from_secs(60),
@@ -102,7 +125,7 @@ async fn node_charts_show_busy_and_free_gpus_from_prometheus() {
     // The standalone chart, for portals.
     let svg = server.request(
         "GET",
-        "/api/v1/nodes/gpu-h100-0/metrics/utilisation.svg?range=15m&theme=dark",
+        &format!("/api/v1/nodes/{node}/metrics/utilisation.svg?range=15m&theme=dark"),
         "",
         &auth,
     );
@@ -174,4 +197,95 @@ async fn without_prometheus_or_with_it_down_the_charts_say_why() {
         200
     );
     assert_eq!(down.get("/readyz").status, 200);
+}
+
+/// A pod that holds two GPUs and never uses them (the simulator's `idle` pattern) shows in
+/// the "allocated but idle" table once the window (1 minute here) has passed, with its GPUs
+/// and idle GPU-hours; the busy fine-tune never does; a data scientist bound to team-a sees
+/// only a count of it.
+#[tokio::test]
+async fn a_pod_holding_gpus_it_does_not_use_is_listed_as_idle() {
+    let Some(url) = prometheus_url() else {
+        return;
+    };
+    let Some(test) = connect("metrics-idle").await else {
+        return;
+    };
+    let Some((server, cookie)) = TestServer::on_cluster_with(
+        "metrics-idle",
+        &[
+            ("GANTRY_PROMETHEUS_URL", &url),
+            ("GANTRY_IDLE_MINUTES", "1"),
+        ],
+    ) else {
+        return;
+    };
+    let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
+    let mut pod = gpu_pod("holds-two", 2, Some("gpu-h100-1"));
+    pod.metadata.annotations =
+        Some([("gantry.dev/gpu-pattern".to_string(), "idle".to_string())].into());
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let auth = [("Cookie", cookie.as_str())];
+    let ours = |idle: &serde_json::Value| {
+        idle["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["pod"] == "holds-two" && r["namespace"] == test.namespace.as_str())
+            .cloned()
+    };
+    let started = std::time::Instant::now();
+    let (idle, row) = wait_for(
+        "the idle pod to pass the 1-minute window",
+        Duration::from_secs(180),
+        || async {
+            let idle = server.request("GET", "/api/v1/gpu-idle", "", &auth).json();
+            let row = ours(&idle)?;
+            Some((idle, row))
+        },
+    )
+    .await;
+    println!(
+        "idle pod listed {} s after it was created",
+        started.elapsed().as_secs()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(55),
+        "listed before its window passed"
+    );
+    assert_eq!(row["gpus"], 2, "{row}");
+    assert_eq!(row["node"], "gpu-h100-1");
+    assert!(row["busiest_percent"].as_f64().unwrap() < 5.0, "{row}");
+    assert!((row["idle_gpu_hours"].as_f64().unwrap() - 2.0 / 60.0).abs() < 1e-9);
+    assert_eq!(
+        (idle["percent"].as_u64(), idle["minutes"].as_u64()),
+        (Some(5), Some(1))
+    );
+    let rows = idle["rows"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| !r["pod"].as_str().unwrap().starts_with("llama-finetune")),
+        "the busy fine-tune is not idle: {idle}"
+    );
+
+    // The least-privileged view: alice may list pods in team-a only.
+    let origin = server.base.clone();
+    let created = server.request(
+        "POST",
+        "/api/accounts/create",
+        "username=alice&display_name=Alice&password=alice+long+password&role=data-scientist&namespaces=*",
+        &[("Cookie", &cookie), ("Origin", &origin)],
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let alice = server.login_as("alice", "alice long password");
+    let theirs = server
+        .request("GET", "/api/v1/gpu-idle", "", &[("Cookie", alice.as_str())])
+        .json();
+    assert!(ours(&theirs).is_none(), "{theirs}");
+    assert!(theirs["hidden"].as_u64().unwrap() >= 1, "{theirs}");
+    assert!(!theirs.to_string().contains(&test.namespace));
+
+    pods.delete("holds-two", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
 }

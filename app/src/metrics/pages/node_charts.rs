@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::metrics::{node_charts, Chart, NodeChartsView, Span};
+use crate::metrics::{get_node_charts, Chart, NodeChartsView, Span};
 
 /// Latest, lowest, mean and highest of a series' finite points.
 fn figures(points: &[(i64, f64)]) -> Option<[f64; 4]> {
@@ -32,7 +32,7 @@ fn number(value: f64) -> String {
 pub fn NodeCharts(#[prop(into)] name: Signal<String>) -> impl IntoView {
     let range = RwSignal::new(Span::H1);
     let charts =
-        LocalResource::new(move || node_charts(name.get(), range.get().name().to_string()));
+        LocalResource::new(move || get_node_charts(name.get(), range.get().name().to_string()));
     view! {
         <section class="metrics" data-testid="node-metrics">
             <div class="page-head">

@@ -41,6 +41,7 @@ pub fn OverviewPage() -> impl IntoView {
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
                 Some(Ok(summary)) => view! { <FleetSummary summary /> }.into_any(),
             }}
+            <crate::metrics::pages::idle::IdleTable />
         </section>
     }
 }
