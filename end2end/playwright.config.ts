@@ -80,7 +80,8 @@ export default defineConfig({
   },
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
   webServer: [
-    server(clusterURL, kubeconfig, prometheusURL ? { GANTRY_PROMETHEUS_URL: prometheusURL } : {}),
+    // A 1-minute idle window, so that a test's idle job shows in the overview soon.
+    server(clusterURL, kubeconfig, prometheusURL ? { GANTRY_PROMETHEUS_URL: prometheusURL, GANTRY_IDLE_MINUTES: "1" } : {}),
     server(offlineURL),
     server(shortSessionURL, kubeconfig, { GANTRY_SESSION_IDLE_SECS: String(shortSessionIdleSecs) }),
     server(embeddableURL, kubeconfig, { GANTRY_EMBED_ORIGINS: portalOrigin }),

@@ -98,8 +98,9 @@ test("the JSON API answers with the session or a token, and refuses anonymous ca
 });
 
 // A training job placed on one named node (spec.nodeName, as a scheduler would have
-// bound it); it would stay Running for 10 minutes (kwok's pod-complete delay).
-function trainingJob(name: string, node: string, gpus: number) {
+// bound it); it would stay Running for 10 minutes (kwok's pod-complete delay). `annotations`
+// go on its pod too.
+function trainingJob(name: string, node: string, gpus: number, annotations: Record<string, string> = {}) {
   return JSON.stringify({
     apiVersion: "batch/v1",
     kind: "Job",
@@ -107,7 +108,7 @@ function trainingJob(name: string, node: string, gpus: number) {
     spec: {
       backoffLimit: 0,
       template: {
-        metadata: { annotations: { "pod-complete.stage.kwok.x-k8s.io/delay": "10m" } },
+        metadata: { annotations: { "pod-complete.stage.kwok.x-k8s.io/delay": "10m", ...annotations } },
         spec: {
           restartPolicy: "Never",
           nodeName: node,
@@ -219,4 +220,23 @@ test("a node's page charts its GPUs from Prometheus; the range picker changes th
   const dark = testInfo.outputPath("node-charts-dark.png");
   await metrics.screenshot({ path: dark });
   await testInfo.attach("node-charts-dark", { path: dark, contentType: "image/png" });
+});
+
+test("the overview lists a job holding a GPU it does not use, with its owner", async ({ shell, page }) => {
+  // The cluster server's idle window is 1 minute (playwright.config.ts): the job shows after it.
+  test.setTimeout(180_000);
+  const name = "e2e-idle";
+  kubectl(["create", "-f", "-"], trainingJob(name, "gpu-h100-2", 1, { "gantry.dev/gpu-pattern": "idle" }));
+  try {
+    const row = page.getByTestId("gpu-idle").locator(`tr[data-pod^="team-a/${name}-"]`);
+    await expect(async () => {
+      await shell.open("/");
+      await expect(row).toBeVisible({ timeout: 3000 });
+    }).toPass({ timeout: 150_000 });
+    await expect(row.locator("td")).toContainText(["team-a", `Job/${name}`, "gpu-h100-2", "1"]);
+    await expect(page.getByTestId("gpu-idle")).toContainText("stayed under 5 % for the last 1 minutes");
+  } finally {
+    kubectl(["delete", "job", name, "--namespace=team-a"]);
+    kubectl(["delete", "pods", `--selector=job-name=${name}`, "--namespace=team-a", "--grace-period=0", "--force"]);
+  }
 });

@@ -109,7 +109,8 @@ pub fn render(chart: &Chart, start: i64, end: i64, look: Look) -> String {
         if !chart.series.is_empty() {
             let _ = plot
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                // Upper left: the newest points, at the right, stay visible.
+                .position(SeriesLabelPosition::UpperLeft)
                 .label_font(text)
                 .border_style(ink.mix(0.3))
                 .background_style(match background {
