@@ -11,6 +11,8 @@ TARGET_DIR = $${CARGO_TARGET_DIR:-target}
 DEMO_DIR := data/demo
 CLUSTER := tools/cluster
 DEMO_CLUSTER := $(DEMO_DIR)/cluster
+# The demo cluster's Prometheus, from the ports up.sh chose (read when a recipe uses it).
+DEMO_PROMETHEUS = http://127.0.0.1:$$(awk -F= '$$1 == "prometheus" { print $$2 }' $(DEMO_CLUSTER)/ports)
 
 .PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage bench-logs bench-search
 
@@ -23,14 +25,17 @@ setup: ## Install what is missing (toolchain, tools, Chromium, npm packages, the
 demo: setup build ## Run Gantry on embedded defaults: a seeded local cluster (left running), SQLite in data/demo
 	@mkdir -p $(DEMO_DIR)
 	@kubeconfig="$$($(CLUSTER)/up.sh $(DEMO_CLUSTER) | tail -n 1)" && $(CLUSTER)/seed.sh "$$kubeconfig" && \
-	  printf '\nThe demo cluster keeps running (stop it with make demo-down). To look at it:\n  export KUBECONFIG=%s\n  %s/kubectl get nodes\n\n' \
-	    "$$kubeconfig" "$$($(CLUSTER)/build.sh)"
+	  "$$($(CLUSTER)/build.sh)/kubectl" --kubeconfig="$$kubeconfig" apply -f $(CLUSTER)/demo/idle-job.yaml >/dev/null && \
+	  printf '[{"targets": ["127.0.0.1:3000"]}]\n' > $(DEMO_CLUSTER)/prometheus/targets/gantry.json && \
+	  printf '\nThe demo cluster keeps running (stop it with make demo-down). To look at it:\n  export KUBECONFIG=%s\n  %s/kubectl get nodes\nIts Prometheus: %s\n\n' \
+	    "$$kubeconfig" "$$($(CLUSTER)/build.sh)" "$(DEMO_PROMETHEUS)"
 	@# The demo's admin password: random, made once, kept beside the demo's database.
 	@[ -s $(DEMO_DIR)/admin-password ] || (umask 077 && openssl rand -hex 12 > $(DEMO_DIR)/admin-password)
 	@printf 'Log in as admin with the password %s (kept in %s/admin-password).\n\n' \
 	  "$$(cat $(DEMO_DIR)/admin-password)" "$(DEMO_DIR)"
 	$(ENV) GANTRY_DATA_DIR=$(DEMO_DIR) KUBECONFIG=$(DEMO_CLUSTER)/kubeconfig \
 	  GANTRY_ADMIN_PASSWORD="$$(cat $(DEMO_DIR)/admin-password)" \
+	  GANTRY_PROMETHEUS_URL="$(DEMO_PROMETHEUS)" GANTRY_IDLE_MINUTES=5 \
 	  GANTRY_SITE_ROOT=target/site exec $(TARGET_DIR)/debug/gantry
 
 demo-down: ## Stop the demo's local cluster (its data stays in data/demo/cluster)

@@ -33,10 +33,15 @@ pub const MIN_STEP_SECS: u64 = 15;
 /// A time range the charts show, ending now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Span {
+    #[serde(rename = "15m")]
     M15,
+    #[serde(rename = "1h")]
     H1,
+    #[serde(rename = "6h")]
     H6,
+    #[serde(rename = "24h")]
     H24,
+    #[serde(rename = "7d")]
     D7,
 }
 
