@@ -240,3 +240,22 @@ test("the overview lists a job holding a GPU it does not use, with its owner", a
     kubectl(["delete", "pods", `--selector=job-name=${name}`, "--namespace=team-a", "--grace-period=0", "--force"]);
   }
 });
+
+test("a GPU's XID error shows as a firing alert on its node's page", async ({ shell, page }) => {
+  const node = "gpu-a100-2";
+  kubectl(["annotate", "node", node, "gantry.dev/gpu-xid=79", "--overwrite"]);
+  try {
+    const alert = page.getByTestId("alerts").locator('li[data-alert="GpuXidError"]');
+    // Scraped every 5 s, evaluated every 5 s, read at most every 15 s: reload until it fires.
+    await expect(async () => {
+      await shell.open(`/nodes/${node}`);
+      await expect(alert).toBeVisible({ timeout: 3000 });
+    }).toPass({ timeout: 90_000 });
+    await expect(alert).toHaveAttribute("data-state", "firing");
+    await expect(alert).toContainText("reported XID 79");
+    await shell.open("/nodes/gpu-a100-1");
+    await expect(page.getByTestId("alerts")).not.toContainText("GpuXidError");
+  } finally {
+    kubectl(["annotate", "node", node, "gantry.dev/gpu-xid-"]);
+  }
+});

@@ -3,6 +3,7 @@
 //!
 //! - `GET /api/v1/nodes/{name}/metrics?range=1h`: the node's charts as data
 //! - `GET /api/v1/gpu-idle`: pods holding GPUs they have not used (the overview's table)
+//! - `GET /api/v1/alerts?node=`: firing and pending alerts, about one node if given
 //! - `GET /api/v1/nodes/{name}/metrics/{chart}.svg?range=1h&theme=light|dark`: one chart as
 //!   a standalone SVG, for portals (the same auth and frame rules as every page)
 
@@ -14,7 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::svg::{self, Look};
-use super::{server, IdleGpus, NodeMetrics, Span};
+use super::{server, Alerts, IdleGpus, NodeMetrics, Span};
 use crate::auth::caller::Caller;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
@@ -25,6 +26,23 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/nodes/{name}/metrics", get(node))
         .route("/api/v1/nodes/{name}/metrics/{file}", get(node_chart))
         .route("/api/v1/gpu-idle", get(idle))
+        .route("/api/v1/alerts", get(alerts))
+}
+
+#[derive(Deserialize)]
+struct AlertParams {
+    node: Option<String>,
+}
+
+async fn alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<AlertParams>,
+) -> Result<Json<Alerts>> {
+    let node = params.node.filter(|n| !n.is_empty());
+    server::alerts(&state, &caller, node.as_deref())
+        .await
+        .map(Json)
 }
 
 async fn idle(State(state): State<AppState>, caller: Caller) -> Result<Json<IdleGpus>> {

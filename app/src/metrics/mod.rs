@@ -163,6 +163,41 @@ pub async fn get_idle_gpus() -> Result<IdleGpus, AppError> {
     server::idle_gpus(&state, &caller).await
 }
 
+/// A firing or pending alert from Prometheus, with what it is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub name: String,
+    /// `firing` or `pending`.
+    pub state: String,
+    pub severity: String,
+    pub summary: String,
+    /// The node it is about (its `Hostname` or `hostname` label), if any.
+    pub node: Option<String>,
+    /// The namespace and pod it is about, if any.
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    /// When it became active, as the pages write times.
+    pub since: String,
+}
+
+/// The alerts the caller may see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alerts {
+    /// False when Prometheus is not configured.
+    pub configured: bool,
+    pub alerts: Vec<Alert>,
+    pub error: Option<String>,
+}
+
+/// Firing and pending alerts, about `node` only when one is given.
+#[server(endpoint = "metrics/alerts")]
+pub async fn get_alerts(node: Option<String>) -> Result<Alerts, AppError> {
+    use crate::auth::rules::Action;
+
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    server::alerts(&state, &caller, node.as_deref()).await
+}
+
 /// A node's charts as its page shows them: the data (for the numbers tables) and each chart
 /// drawn, in the same order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

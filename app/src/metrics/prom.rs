@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 use super::promql::{self, HostLabel};
-use super::{Series, Span, MIN_STEP_SECS};
+use super::{Alert, Series, Span, MIN_STEP_SECS};
 use crate::locks;
 
 /// Where Prometheus is and how to reach it.
@@ -75,7 +75,15 @@ struct Inner {
     idle: IdleRule,
     cache: Mutex<HashMap<Key, Cell>>,
     host: Mutex<Option<(Instant, HostLabel)>>,
+    alerts: Mutex<Option<AlertsCell>>,
 }
+
+/// The alerts as last asked, shared like the queries' answers.
+type AlertsCell = Arc<OnceCell<(Instant, Result<Vec<Alert>, String>)>>;
+
+/// How long one answer from `/api/v1/alerts` serves everyone (rules are evaluated every
+/// few seconds; pages need not be fresher).
+const ALERTS_TTL: Duration = Duration::from_secs(15);
 
 impl Prometheus {
     /// A client for `settings`, or why it cannot be made (a CA file that does not read).
@@ -120,6 +128,7 @@ impl Prometheus {
                 idle: settings.idle,
                 cache: Mutex::default(),
                 host: Mutex::default(),
+                alerts: Mutex::default(),
             }),
         })
     }
@@ -213,6 +222,58 @@ impl Prometheus {
                     .map(|p| (p.timestamp() as i64, p.value()))
                     .collect();
                 (s.metric().clone(), points)
+            })
+            .collect())
+    }
+
+    /// Firing and pending alerts, asked at most every [`ALERTS_TTL`] however many ask.
+    pub async fn alerts(&self) -> Result<Vec<Alert>, String> {
+        let cell = {
+            let mut slot = locks::lock(&self.inner.alerts);
+            let fresh = slot
+                .as_ref()
+                .filter(|cell| !matches!(cell.get(), Some((at, _)) if at.elapsed() > ALERTS_TTL));
+            match fresh {
+                Some(cell) => cell.clone(),
+                None => {
+                    let cell = AlertsCell::default();
+                    *slot = Some(cell.clone());
+                    cell
+                }
+            }
+        };
+        let (_, answer) = cell
+            .get_or_init(|| async { (Instant::now(), self.fetch_alerts().await) })
+            .await;
+        answer.clone()
+    }
+
+    async fn fetch_alerts(&self) -> Result<Vec<Alert>, String> {
+        let timeout = self.inner.timeout;
+        let alerts = match tokio::time::timeout(timeout, self.inner.client.alerts()).await {
+            Err(_) => return Err(too_slow(timeout)),
+            Ok(Err(e)) => return Err(reason(&e, timeout)),
+            Ok(Ok(alerts)) => alerts,
+        };
+        Ok(alerts
+            .iter()
+            .filter_map(|a| {
+                let state = a.state();
+                if state.is_inactive() {
+                    return None;
+                }
+                let label = |name: &str| a.labels().get(name).cloned();
+                Some(Alert {
+                    name: label("alertname").unwrap_or_default(),
+                    // "firing" or "pending", as Prometheus writes them.
+                    state: state.to_string(),
+                    severity: label("severity").unwrap_or_default(),
+                    summary: a.annotations().get("summary").cloned().unwrap_or_default(),
+                    node: label("Hostname").or_else(|| label("hostname")),
+                    namespace: label("namespace"),
+                    pod: label("pod"),
+                    since: crate::time::format_unix(a.active_at().unix_timestamp().max(0) as u64),
+                })
             })
             .collect())
     }

@@ -4,7 +4,7 @@
 use futures::future::join_all;
 
 use super::promql::{self, HostLabel};
-use super::{Chart, IdleGpus, IdlePod, NodeMetrics, Span};
+use super::{Alert, Alerts, Chart, IdleGpus, IdlePod, NodeMetrics, Span};
 use crate::auth::caller::Caller;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -141,4 +141,62 @@ pub async fn idle_gpus(state: &AppState, caller: &Caller) -> Result<IdleGpus, Ap
     idle.rows = shown;
     idle.hidden = hidden.len();
     Ok(idle)
+}
+
+/// Firing and pending alerts `caller` may see, about `node` only when one is given: those
+/// about a pod only where the caller may list pods, the others to anyone who sees nodes.
+pub async fn alerts(
+    state: &AppState,
+    caller: &Caller,
+    node: Option<&str>,
+) -> Result<Alerts, AppError> {
+    if let Some(node) = node {
+        crate::names::check_name("node", node)?;
+    }
+    crate::nodes::server::check_visible(state, caller).await?;
+    let Some(prometheus) = &state.prometheus else {
+        return Ok(Alerts {
+            configured: false,
+            alerts: Vec::new(),
+            error: None,
+        });
+    };
+    let all = match prometheus.alerts().await {
+        Ok(all) => all,
+        Err(reason) => {
+            return Ok(Alerts {
+                configured: true,
+                alerts: Vec::new(),
+                error: Some(reason),
+            })
+        }
+    };
+    let about: Vec<Alert> = all
+        .into_iter()
+        .filter(|a| node.is_none() || a.node.as_deref() == node)
+        .collect();
+    let visible = crate::nodes::server::pod_namespaces(
+        state,
+        caller,
+        about.iter().filter_map(|a| a.namespace.as_deref()),
+    )
+    .await?;
+    let mut alerts: Vec<Alert> = about
+        .into_iter()
+        .filter(|a| a.namespace.as_ref().is_none_or(|ns| visible.contains(ns)))
+        .collect();
+    // Firing first, then by name and what they are about.
+    alerts.sort_by(|a, b| {
+        (a.state != "firing", &a.name, &a.node, &a.pod).cmp(&(
+            b.state != "firing",
+            &b.name,
+            &b.node,
+            &b.pod,
+        ))
+    });
+    Ok(Alerts {
+        configured: true,
+        alerts,
+        error: None,
+    })
 }

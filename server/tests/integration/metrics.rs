@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, PostParams};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::Api;
 
 use crate::common::cluster::{connect, wait_for};
@@ -286,6 +286,74 @@ async fn a_pod_holding_gpus_it_does_not_use_is_listed_as_idle() {
     assert!(!theirs.to_string().contains(&test.namespace));
 
     pods.delete("holds-two", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+}
+
+/// A GPU that reports an XID error fires the local rules' `GpuXidError`, which the node's
+/// alerts show (and another node's do not); a hostile `node` parameter is refused.
+#[tokio::test]
+async fn an_xid_error_fires_its_alert_for_its_node() {
+    let Some(url) = prometheus_url() else {
+        return;
+    };
+    let Some(test) = connect("metrics-alerts").await else {
+        return;
+    };
+    let Some((server, cookie)) =
+        TestServer::on_cluster_with("metrics-alerts", &[("GANTRY_PROMETHEUS_URL", &url)])
+    else {
+        return;
+    };
+    let auth = [("Cookie", cookie.as_str())];
+    let nodes: Api<Node> = Api::all(test.client.clone());
+    let node = "gpu-a100-2";
+    let xid = |value: Option<&str>| {
+        Patch::Merge(
+            serde_json::json!({ "metadata": { "annotations": { "gantry.dev/gpu-xid": value } } }),
+        )
+    };
+    nodes
+        .patch(node, &PatchParams::default(), &xid(Some("79")))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let alert = wait_for("the XID alert to fire", Duration::from_secs(90), || async {
+        let alerts = server
+            .request("GET", &format!("/api/v1/alerts?node={node}"), "", &auth)
+            .json();
+        alerts["alerts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["name"] == "GpuXidError" && a["state"] == "firing")
+            .cloned()
+    })
+    .await;
+    println!(
+        "XID alert shown {} s after the GPU reported it",
+        started.elapsed().as_secs()
+    );
+    assert_eq!(alert["node"], node);
+    assert_eq!(alert["severity"], "critical");
+    assert!(
+        alert["summary"].as_str().unwrap().contains("XID 79"),
+        "{alert}"
+    );
+    let other = server
+        .request("GET", "/api/v1/alerts?node=gpu-a100-1", "", &auth)
+        .json();
+    assert!(
+        other["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["node"] == "gpu-a100-1"),
+        "{other}"
+    );
+    let hostile = server.request("GET", "/api/v1/alerts?node=a%22%7Dor", "", &auth);
+    assert_eq!(hostile.status, 400, "{}", hostile.body);
+    nodes
+        .patch(node, &PatchParams::default(), &xid(None))
         .await
         .unwrap();
 }

@@ -45,6 +45,7 @@ pub fn NodeDetailPage() -> impl IntoView {
                 Some(Ok(detail)) => view! { <NodeDetailView detail /> }.into_any(),
             }}
             // Outside the live part: the stream's updates do not redraw (or refetch) charts.
+            <crate::metrics::pages::alerts::AlertList node=Signal::derive(move || Some(name.get())) />
             <crate::metrics::pages::node_charts::NodeCharts name />
         </section>
     }

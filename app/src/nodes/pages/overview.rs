@@ -42,6 +42,7 @@ pub fn OverviewPage() -> impl IntoView {
                 Some(Ok(summary)) => view! { <FleetSummary summary /> }.into_any(),
             }}
             <crate::metrics::pages::idle::IdleTable />
+            <crate::metrics::pages::alerts::AlertList node=Signal::derive(|| None::<String>) />
         </section>
     }
 }
