@@ -14,7 +14,7 @@ DEMO_CLUSTER := $(DEMO_DIR)/cluster
 # The demo cluster's Prometheus, from the ports up.sh chose (read when a recipe uses it).
 DEMO_PROMETHEUS = http://127.0.0.1:$$(awk -F= '$$1 == "prometheus" { print $$2 }' $(DEMO_CLUSTER)/ports)
 
-.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage bench-logs bench-search
+.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage bench-logs bench-search bench-charts
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ bench-logs: setup ## A 40-pod job's 10 MiB logs downloaded: bytes, time, Gantry'
 
 bench-search: setup ## Hostile node searches: p99 of other requests before and during them (minutes)
 	$(ENV) tools/bench/search.sh
+
+bench-charts: setup ## Drawing the largest chart (10 series x 600 points) to SVG: time and size (seconds)
+	$(ENV) cargo bench -q -p gantry-server --bench charts
 
 watch: setup ## Rebuild and reload the page on every change (development)
 	$(ENV) cargo leptos watch
