@@ -47,10 +47,11 @@ serve: setup build ## Run Gantry against your own cluster (current kubeconfig co
 test: setup lint ## Everything CI checks: formatting, clippy, then Rust and browser tests against a fresh local cluster
 	@$(CLUSTER)/with-cluster.sh $(MAKE) --no-print-directory unit build e2e
 
-lint: ## Formatting, no module cycles, shellcheck, clippy for the server and the wasm, warnings denied
+lint: ## Formatting, no module cycles, shellcheck, Prometheus rules, clippy for the server and the wasm, warnings denied
 	$(ENV) cargo fmt --all --check
 	python3 tools/modules.py
 	shellcheck -x $$(git ls-files '*.sh')
+	"$$($(CLUSTER)/build.sh)/promtool" check rules --lint=all $(CLUSTER)/prometheus-rules.yml
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-server -p gantry-gpu-sim --all-targets -- -D warnings
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-frontend --target wasm32-unknown-unknown -- -D warnings
 
