@@ -1,7 +1,8 @@
 //! GPU nodes: every GPU node with its model, capacity, allocation and health, the fleet's
 //! totals by model for the overview, and each node's detail.
 //!
-//! Answers come from a watch-fed index of Nodes and Pods (`cache`), never from a LIST per
+//! Answers come from a watch-fed index of Nodes and Pods (`index`, fed and shared by
+//! `cache`), never from a LIST per
 //! request; the arithmetic is in `inventory`, the table's filtering in `select`, the answers
 //! as the user in `server`; `api` routes the JSON API and `stream` the live feeds; `pages`
 //! shows them.
@@ -10,6 +11,8 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod cache;
+#[cfg(feature = "ssr")]
+pub mod index;
 #[cfg(feature = "ssr")]
 pub mod inventory;
 pub mod pages;
