@@ -195,8 +195,9 @@ mod tests {
     use super::*;
     use crate::fleet::tests::{node, pod};
     use crate::fleet::{fleet, Gpu};
+    use k8s_openapi::api::core::v1::Pod;
 
-    fn h100(pods: &[k8s_openapi::api::core::v1::Pod]) -> Vec<Gpu> {
+    fn h100(pods: &[Pod]) -> Vec<Gpu> {
         let node = node(
             "gpu-h100-0",
             serde_json::json!({ "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3" }),
@@ -293,7 +294,7 @@ mod tests {
             serde_json::json!({ "nvidia.com/gpu.count": "8" }),
             serde_json::json!({ "nvidia.com/mig-1g.10gb": "16" }),
         );
-        let text = render(7, &fleet(&[mig], &[]), 0);
+        let text = render(7, &fleet::<_, Pod>(&[mig], &[]), 0);
         assert!(!text.contains("DCGM_FI_DEV_GPU_UTIL{"));
         assert_eq!(text.matches("DCGM_FI_PROF_GR_ENGINE_ACTIVE{").count(), 16);
         assert!(text.contains("GPU_I_PROFILE=\"1g.10gb\",GPU_I_ID=\"2\""));

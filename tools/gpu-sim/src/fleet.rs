@@ -2,6 +2,7 @@
 //! GPUs, and the pods holding each, derived from Node and Pod objects alone, as the device
 //! plugin would have handed them out.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -252,15 +253,16 @@ pub fn holds(pod: &Pod) -> bool {
     bound && !matches!(phase, Some("Succeeded" | "Failed"))
 }
 
-/// Every GPU of the fleet, node by node in name order.
-pub fn fleet(nodes: &[Node], pods: &[Pod]) -> Vec<Gpu> {
+/// Every GPU of the fleet, node by node in name order. Takes the watch stores' shared
+/// objects as they are (no copy per scrape) or plain ones.
+pub fn fleet<N: Borrow<Node>, P: Borrow<Pod>>(nodes: &[N], pods: &[P]) -> Vec<Gpu> {
     let mut on_node: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
-    for pod in pods.iter().filter(|p| holds(p)) {
+    for pod in pods.iter().map(Borrow::borrow).filter(|p| holds(p)) {
         if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
             on_node.entry(node).or_default().push(pod);
         }
     }
-    let mut nodes: Vec<&Node> = nodes.iter().collect();
+    let mut nodes: Vec<&Node> = nodes.iter().map(Borrow::borrow).collect();
     nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     nodes
         .into_iter()
@@ -377,7 +379,7 @@ pub mod tests {
             serde_json::json!({}),
             serde_json::json!({ "cpu": "8" }),
         );
-        assert!(fleet(&[cpu], &[]).is_empty());
+        assert!(fleet::<_, Pod>(&[cpu], &[]).is_empty());
         let mut done = pod("a", "n", WHOLE, 1, None);
         done.status.as_mut().unwrap().phase = Some("Succeeded".into());
         assert!(!holds(&done));

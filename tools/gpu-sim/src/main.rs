@@ -95,11 +95,12 @@ async fn metrics(State(sim): State<Sim>) -> impl IntoResponse {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let nodes: Vec<Node> = sim.nodes.state().iter().map(|n| (**n).clone()).collect();
-    let pods: Vec<Pod> = sim.pods.state().iter().map(|p| (**p).clone()).collect();
+    let nodes = sim.nodes.state();
+    let pods = sim.pods.state();
     let gpus = fleet::fleet(&nodes, &pods);
     let servers: Vec<serving::Server> = pods
         .iter()
+        .map(|p| p.as_ref())
         .filter(|p| p.metadata.namespace.as_deref() == Some(sim.serving_namespace.as_str()))
         .filter_map(serving::Server::of)
         .collect();
