@@ -91,7 +91,7 @@ async fn node_chart(
     if let Some(reason) = chart.error {
         return Err(AppError::unavailable("Prometheus", reason));
     }
-    let (start, end) = server::window(span);
+    let (start, end) = (metrics.start, metrics.end);
     let look = match Look::parse(params.theme.as_deref()) {
         Look::Inline => Look::Light,
         look => look,

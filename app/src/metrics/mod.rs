@@ -90,6 +90,13 @@ impl Span {
         let step = self.seconds().div_ceil(MAX_POINTS);
         step.div_ceil(MIN_STEP_SECS) * MIN_STEP_SECS
     }
+
+    /// The (start, end) a chart over this span shows at `now` (seconds since the epoch): end
+    /// on the last whole step, so that everyone within one step asks the same query.
+    pub fn window(self, now: i64) -> (i64, i64) {
+        let end = now - now.rem_euclid(self.step_secs() as i64);
+        (end - self.seconds() as i64, end)
+    }
 }
 
 /// One line of a chart: its name (e.g. "GPU 3") and its (seconds since the epoch, value)
@@ -118,6 +125,9 @@ pub struct NodeMetrics {
     pub node: String,
     pub range: Span,
     pub step_secs: u64,
+    /// The window the series cover, in seconds since the epoch (the charts draw this one).
+    pub start: i64,
+    pub end: i64,
     /// `None` when Prometheus is not configured: the page says so instead of charts.
     pub charts: Option<Vec<Chart>>,
     /// Which of dcgm-exporter's label sets the series carry (`Hostname` or `hostname`), once
@@ -214,7 +224,7 @@ pub async fn get_node_charts(name: String, range: String) -> Result<NodeChartsVi
     let (state, caller) = crate::state::caller(Action::View, None)?;
     let span = Span::parse(Some(&range))?;
     let metrics = server::node_metrics(&state, &caller, &name, span).await?;
-    let (start, end) = server::window(span);
+    let (start, end) = (metrics.start, metrics.end);
     let svgs = metrics
         .charts
         .iter()
@@ -240,6 +250,10 @@ mod tests {
         }
         assert_eq!(Span::M15.step_secs(), 15);
         assert_eq!(Span::D7.step_secs(), 1020);
+        assert_eq!(
+            Span::H1.window(1_795_000_007),
+            (1_794_996_405, 1_795_000_005)
+        );
         assert_eq!(Span::parse(None).unwrap(), Span::H1);
         assert!(Span::parse(Some("1y")).is_err());
     }

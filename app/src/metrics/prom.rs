@@ -138,13 +138,11 @@ impl Prometheus {
         self.inner.idle
     }
 
-    /// `query` over `span` ending at the last whole step before `now` (seconds since the
-    /// epoch): everyone asking within one step gets the same answer from one query.
+    /// `query` over `span`'s window at `now` (see [`Span::window`]): everyone asking within
+    /// one step gets the same answer from one query.
     pub async fn range(&self, query: &str, span: Span, now: i64) -> Answer {
-        let step = span.step_secs();
-        let end = now - now.rem_euclid(step as i64);
-        let start = end - span.seconds() as i64;
-        let raw = self.raw(query, start, end, step).await?;
+        let (start, end) = span.window(now);
+        let raw = self.raw(query, start, end, span.step_secs()).await?;
         let mut series: Vec<(u32, Series)> = raw
             .into_iter()
             .map(|(labels, points)| {

@@ -28,10 +28,14 @@ pub async fn node_metrics(
     if !state.inventory.read()?.nodes.contains_key(node) {
         return Err(AppError::not_found(format!("node {node:?}")));
     }
+    let now = now();
+    let (start, end) = span.window(now);
     let mut metrics = NodeMetrics {
         node: node.to_string(),
         range: span,
         step_secs: span.step_secs(),
+        start,
+        end,
         charts: None,
         dialect: None,
     };
@@ -39,7 +43,6 @@ pub async fn node_metrics(
         return Ok(metrics);
     };
     let host = prometheus.host_label().await;
-    let now = now();
     let charts = promql::node_charts(host, node)
         .into_iter()
         .map(|c| async move {
@@ -62,13 +65,6 @@ pub async fn node_metrics(
         HostLabel::Lowercase => "dcgm-exporter 4.9+ (hostname)".to_string(),
     });
     Ok(metrics)
-}
-
-/// The window a chart over `span` shows right now: (start, end), end on a whole step.
-pub fn window(span: Span) -> (i64, i64) {
-    let now = now();
-    let end = now - now.rem_euclid(span.step_secs() as i64);
-    (end - span.seconds() as i64, end)
 }
 
 /// Pods holding GPUs they have not used for the idle rule's window, most idle GPU-hours
@@ -118,6 +114,8 @@ pub async fn idle_gpus(state: &AppState, caller: &Caller) -> Result<IdleGpus, Ap
         });
         pod.gpus += 1;
         pod.busiest_percent = pod.busiest_percent.max(busiest);
+    }
+    for pod in pods.values_mut() {
         pod.idle_gpu_hours = f64::from(pod.gpus) * f64::from(rule.minutes) / 60.0;
     }
     let visible = crate::nodes::server::pod_namespaces(
