@@ -223,7 +223,7 @@ pub async fn get_node_charts(name: String, range: String) -> Result<NodeChartsVi
 
     let (state, caller) = crate::state::caller(Action::View, None)?;
     let span = Span::parse(Some(&range))?;
-    let metrics = server::node_metrics(&state, &caller, &name, span).await?;
+    let metrics = server::node_metrics(&state, &caller, &name, span, None).await?;
     let (start, end) = (metrics.start, metrics.end);
     let svgs = metrics
         .charts

@@ -46,6 +46,9 @@ pub struct NodeChart {
     pub query: String,
 }
 
+/// The node charts' ids, in the order [`node_charts`] gives them.
+pub const NODE_CHARTS: [&str; 4] = ["utilisation", "memory", "power", "temperature"];
+
 /// The node page's charts, one query each (four per page view). Per GPU and per MIG
 /// instance, never per pod: a node's charts show no pod or namespace, so they need no
 /// per-namespace filtering.
@@ -126,7 +129,8 @@ mod tests {
     #[test]
     fn node_charts_select_the_node_by_the_detected_label() {
         let charts = node_charts(HostLabel::Lowercase, "gpu-a100-0");
-        assert_eq!(charts.len(), 4);
+        let ids: Vec<&str> = charts.iter().map(|c| c.id).collect();
+        assert_eq!(ids, NODE_CHARTS);
         assert!(
             charts
                 .iter()

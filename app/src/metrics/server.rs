@@ -15,14 +15,21 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// `node`'s charts over `span`, each with its series or the reason it has none.
+/// `node`'s charts over `span` (only the one with id `only`, when given), each with its
+/// series or the reason it has none.
 pub async fn node_metrics(
     state: &AppState,
     caller: &Caller,
     node: &str,
     span: Span,
+    only: Option<&str>,
 ) -> Result<NodeMetrics, AppError> {
     crate::names::check_name("name", node)?;
+    if let Some(id) = only {
+        if !promql::NODE_CHARTS.contains(&id) {
+            return Err(AppError::not_found(format!("chart {id:?}")));
+        }
+    }
     crate::nodes::server::check_visible(state, caller).await?;
     // Only nodes that exist are queried (and cached): a made-up name costs nothing.
     if !state.inventory.read()?.nodes.contains_key(node) {
@@ -45,6 +52,7 @@ pub async fn node_metrics(
     let host = prometheus.host_label().await;
     let charts = promql::node_charts(host, node)
         .into_iter()
+        .filter(|c| only.is_none_or(|id| c.id == id))
         .map(|c| async move {
             let answer = prometheus.range(&c.query, span, now).await;
             let (series, error) = match answer {
