@@ -53,6 +53,16 @@ start_gantry() { # BIN PORT
         awk '$6 == "gantry_session" { print $6 "=" $7 }')"
 }
 
+# `start_seeded` is what the single-Gantry benchmarks begin with: picks Gantry's binary
+# (`release_gantry`; sets gantry), starts a cluster (`start_cluster`) and seeds the fleet.
+start_seeded() {
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+    # shellcheck disable=SC2034 # for the scripts that source this file
+    gantry="$(release_gantry)"
+    start_cluster
+    "$root/tools/cluster/seed.sh" "$kubeconfig"
+}
+
 # `release_gantry` is GANTRY_BIN, or the release build (built now).
 release_gantry() {
     if [[ -n "${GANTRY_BIN:-}" ]]; then

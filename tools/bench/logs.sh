@@ -12,10 +12,7 @@ set -euo pipefail
 pods="${PODS:-40}"
 log_mib="${LOG_MIB:-10}"
 port=3980
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-gantry="$(release_gantry)"
-start_cluster
-"$root/tools/cluster/seed.sh" "$kubeconfig"
+start_seeded
 
 # One log file for every pod: LOG_MIB of training lines in the CRI format kwok reads.
 log="$run/cluster/pod-logs/training.log"

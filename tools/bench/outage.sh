@@ -14,10 +14,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 outage="${OUTAGE:-60}"
 port=3979
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-gantry="$(release_gantry)"
-start_cluster
-"$root/tools/cluster/seed.sh" "$kubeconfig"
+start_seeded
 apiserver="$(cat "$run/cluster/pids/kube-apiserver.pid")"
 
 start_gantry "$gantry" "$port"

@@ -14,11 +14,8 @@ set -euo pipefail
 nodes="${NODES:-2000}"
 port=3981
 command -v wrk >/dev/null || { echo "bench: wrk is missing; make setup installs it" >&2; exit 1; }
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-gantry="$(release_gantry)"
-start_cluster
 # The fleet's seed applies Gantry's RBAC too; the scale nodes come on top.
-"$root/tools/cluster/seed.sh" "$kubeconfig"
+start_seeded
 "$root/tools/cluster/seed.sh" "$kubeconfig" --scale "$nodes" 0
 start_gantry "$gantry" "$port"
 
