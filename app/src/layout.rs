@@ -80,6 +80,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                                 status.await.ok().map(|status| view! { <ClusterBadge status /> })
                             })}
                         </Suspense>
+                        <crate::metrics::pages::alerts::AlertCount />
                         <ThemeToggle />
                         <UserMenu user />
                     </div>

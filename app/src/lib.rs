@@ -24,7 +24,6 @@ pub mod quantity;
 #[cfg(feature = "ssr")]
 pub mod retention;
 pub mod theme;
-#[cfg(feature = "ssr")]
 pub mod time;
 pub mod url;
 #[cfg(feature = "ssr")]

@@ -86,7 +86,9 @@ pub struct Config {
     /// `GANTRY_PROMETHEUS_TOKEN` (a bearer token) or `GANTRY_PROMETHEUS_USER` and
     /// `GANTRY_PROMETHEUS_PASSWORD` (basic auth), `GANTRY_PROMETHEUS_CA_FILE` (a PEM bundle
     /// to trust besides the system's), `GANTRY_PROMETHEUS_TIMEOUT_SECS` (default 10), and
-    /// the "allocated but idle" rule: `GANTRY_IDLE_PERCENT` (5) for `GANTRY_IDLE_MINUTES` (30).
+    /// the "allocated but idle" rule: `GANTRY_IDLE_PERCENT` (5) for `GANTRY_IDLE_MINUTES` (30),
+    /// and `GANTRY_JOB_GPU_USE_DELAY_SECS` (60): how long after a job ends its GPU use is
+    /// measured (its last samples must have been scraped by then).
     pub prometheus: Option<PrometheusSettings>,
 }
 
@@ -101,7 +103,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 33] = [
+const KEYS: [&str; 34] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
@@ -135,6 +137,7 @@ const KEYS: [&str; 33] = [
     "GANTRY_PROMETHEUS_TIMEOUT_SECS",
     "GANTRY_IDLE_PERCENT",
     "GANTRY_IDLE_MINUTES",
+    "GANTRY_JOB_GPU_USE_DELAY_SECS",
 ];
 
 impl Config {
@@ -338,6 +341,7 @@ impl Config {
                         percent: count("GANTRY_IDLE_PERCENT", 5, 100)? as u32,
                         minutes: count("GANTRY_IDLE_MINUTES", 30, 24 * 60)? as u32,
                     },
+                    gpu_use_delay: duration("GANTRY_JOB_GPU_USE_DELAY_SECS", 60, 1)?,
                 })
             }
         };

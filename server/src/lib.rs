@@ -77,6 +77,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             gantry_app::metrics::prom::Prometheus::new(settings).map_err(|e| anyhow::anyhow!(e))?,
         ),
     };
+    if let (Some(prometheus), Some(settings)) = (&prometheus, &config.prometheus) {
+        gantry_app::jobs::gpu_use::start(db.clone(), prometheus.clone(), settings.gpu_use_delay);
+    }
 
     let leptos_options = LeptosOptions::builder()
         .output_name("gantry")

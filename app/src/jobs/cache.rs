@@ -200,7 +200,9 @@ async fn capture_logs(client: kube::Client, db: Db, job: JobInfo, capture: Captu
 
     // The history's row is written by its own writer; a job launched through Gantry has
     // its launcher there from the launch on.
-    if capture == Capture::Gantry && !matches!(store::launcher(&db, &job.uid).await, Ok(Some(_))) {
+    if capture == Capture::Gantry
+        && !matches!(store::kept_of(&db, &job.uid).await, Ok(k) if k.launched_by.is_some())
+    {
         return;
     }
 

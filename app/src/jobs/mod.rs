@@ -17,6 +17,8 @@ pub mod api;
 pub mod cache;
 pub mod form;
 #[cfg(feature = "ssr")]
+pub mod gpu_use;
+#[cfg(feature = "ssr")]
 pub mod history;
 #[cfg(feature = "ssr")]
 pub mod info;
@@ -77,7 +79,7 @@ impl JobPhase {
 }
 
 /// One job in the list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRow {
     /// `Job`, or a Kubeflow kind (`PyTorchJob`, `TrainJob`), listed read-only.
     pub kind: String,
@@ -99,6 +101,18 @@ pub struct JobRow {
     pub active: i32,
     /// False once the Job is gone from the cluster and only the history has it.
     pub in_cluster: bool,
+    /// Measured from Prometheus once the job ended (`jobs::gpu_use`).
+    pub gpu_use: Option<GpuUse>,
+}
+
+/// What a finished job did with its GPUs, stored in its history row so that it outlives
+/// Prometheus' retention.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GpuUse {
+    /// GPUs held × time, in hours.
+    pub gpu_hours: f64,
+    /// Their mean utilisation over that time, in percent: the job's GPU efficiency.
+    pub mean_percent: f64,
 }
 
 /// The list's filters.
@@ -143,7 +157,7 @@ pub struct CapturedLog {
 
 /// Everything the job's page shows besides its live logs. For a job gone from the cluster,
 /// what the history kept: its row, and the captured logs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobDetail {
     pub row: JobRow,
     pub image: String,
@@ -155,7 +169,7 @@ pub struct JobDetail {
 }
 
 /// What the jobs list's stream sends: the rows, and since when they may be out of date.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobList {
     pub rows: Vec<JobRow>,
     /// Set while a watch (Jobs, Kubeflow's kinds) is failing: the time of the last known

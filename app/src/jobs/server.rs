@@ -34,7 +34,7 @@ pub(super) async fn allowed_in(
 
 /// 403 unless the cluster lets the caller list Jobs in `namespace`: what reading a job's
 /// history (which outlives the Job and its RBAC check) requires.
-pub(super) async fn may_list_jobs(
+pub async fn may_list_jobs(
     state: &AppState,
     caller: &Caller,
     namespace: &str,
@@ -102,7 +102,7 @@ impl PodsSeen {
 }
 
 /// The list's row for a Job in the cluster; `launched_by` from Gantry's own history.
-fn row(job: &JobInfo, now: i64, pods: &PodsSeen, launched_by: Option<String>) -> JobRow {
+fn row(job: &JobInfo, now: i64, pods: &PodsSeen, kept: store::Kept) -> JobRow {
     let key = (job.namespace.clone(), job.name.clone());
     let phase = super::info::with_pods(job.phase.clone(), pods.running.contains(&key));
     // The scheduler's reason only while no pod runs.
@@ -116,7 +116,7 @@ fn row(job: &JobInfo, now: i64, pods: &PodsSeen, launched_by: Option<String>) ->
         name: job.name.clone(),
         phase,
         reason,
-        launched_by,
+        launched_by: kept.launched_by,
         created: format_secs(job.created),
         duration_secs: job.started.map(|s| job.finished.unwrap_or(now) - s),
         gpus_per_pod: job.gpus_per_pod,
@@ -128,6 +128,7 @@ fn row(job: &JobInfo, now: i64, pods: &PodsSeen, launched_by: Option<String>) ->
         failed: job.failed,
         active: job.active,
         in_cluster: true,
+        gpu_use: kept.gpu_use,
     }
 }
 
@@ -154,12 +155,12 @@ pub async fn list(
     };
     // Every candidate row first (from the watches and the history, no cluster call), then
     // one access review per namespace and kind they come from (each cached 30 s).
-    let launchers = store::launchers(&state.db).await?;
+    let kept = store::kept(&state.db).await?;
     let mut rows: Vec<JobRow> = {
         let jobs = state.jobs.read()?;
         let pods = PodsSeen::of(state, &PodsSeen::pending(jobs.values()));
         jobs.values()
-            .map(|j| row(j, now, &pods, launchers.get(&j.uid).cloned()))
+            .map(|j| row(j, now, &pods, kept.get(&j.uid).cloned().unwrap_or_default()))
             .collect()
     };
     let live: BTreeSet<(String, String)> = rows
@@ -217,6 +218,7 @@ pub async fn list(
                     failed: 0,
                     active: 0,
                     in_cluster: true,
+                    gpu_use: None,
                 })
                 .filter(|r| matches(r)),
         );
@@ -236,6 +238,28 @@ pub async fn list_page(
         rows: list(state, caller, filter).await?,
         stale_since: state.jobs.stale_since().map(format_unix),
     })
+}
+
+/// When `namespace/name` ran, in seconds since the epoch: its start (or creation, while it
+/// waits) and its end, from the watch while it is in the cluster, else from the history (its
+/// newest run of that name); 404 when neither knows it.
+pub async fn run_of(
+    state: &AppState,
+    namespace: &str,
+    name: &str,
+) -> Result<(i64, Option<i64>), AppError> {
+    let live = state
+        .jobs
+        .read()?
+        .get(&(namespace.to_string(), name.to_string()))
+        .map(|j| (j.started.unwrap_or(j.created), j.finished));
+    if let Some(run) = live {
+        return Ok(run);
+    }
+    match store::remembered(&state.db, namespace, name).await? {
+        Some(kept) => Ok(kept.row.run()),
+        None => Err(AppError::not_found(format!("job {namespace}/{name}"))),
+    }
 }
 
 /// One job: its row, conditions, pods and events, read as the user.
@@ -356,7 +380,7 @@ pub async fn detail(
             &info,
             now,
             &pods_seen,
-            store::launcher(&state.db, &info.uid).await?,
+            store::kept_of(&state.db, &info.uid).await?,
         ),
         image: container.and_then(|c| c.image.clone()).unwrap_or_default(),
         command: container
@@ -463,9 +487,9 @@ mod tests {
             running: [key("runs")].into(),
             waiting: [(key("waits"), "0/3 nodes are available".to_string())].into(),
         };
-        let runs = row(&pending("runs"), 10, &pods, None);
+        let runs = row(&pending("runs"), 10, &pods, store::Kept::default());
         assert_eq!((runs.phase, runs.reason), (JobPhase::Running, None));
-        let waits = row(&pending("waits"), 10, &pods, None);
+        let waits = row(&pending("waits"), 10, &pods, store::Kept::default());
         assert_eq!(
             (waits.phase, waits.reason.as_deref()),
             (JobPhase::Pending, Some("0/3 nodes are available"))

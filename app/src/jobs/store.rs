@@ -3,7 +3,7 @@
 //! captured when its job finished) and `job_templates` (saved launch forms).
 
 use super::info::JobInfo;
-use super::{JobPhase, JobRow, Template};
+use super::{GpuUse, JobPhase, JobRow, Template};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::time::{format_secs, now_rfc3339};
@@ -21,12 +21,37 @@ pub struct HistoryRow {
     gpu_resource: Option<String>,
     gpu_model: Option<String>,
     completions: i64,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    gpu_hours: Option<f64>,
+    gpu_mean_percent: Option<f64>,
+}
+
+/// The stored figures, when both are.
+fn gpu_use(hours: Option<f64>, mean_percent: Option<f64>) -> Option<GpuUse> {
+    Some(GpuUse {
+        gpu_hours: hours?,
+        mean_percent: mean_percent?,
+    })
 }
 
 impl HistoryRow {
+    /// When it ran: its start (or creation) and its end, in seconds since the epoch.
+    pub fn run(&self) -> (i64, Option<i64>) {
+        let parse = |t: &Option<String>| t.as_deref().and_then(crate::time::parse_utc);
+        let created = crate::time::parse_utc(&self.created_at).unwrap_or(0);
+        (
+            parse(&self.started_at).unwrap_or(created),
+            parse(&self.finished_at),
+        )
+    }
+
     /// The list's row for a job only the history has.
     pub fn into_row(self) -> JobRow {
+        let (started, finished) = self.run();
         JobRow {
+            duration_secs: self.started_at.as_ref().and(finished).map(|f| f - started),
+            gpu_use: gpu_use(self.gpu_hours, self.gpu_mean_percent),
             kind: "Job".into(),
             phase: JobPhase::parse(&self.status),
             namespace: self.namespace,
@@ -34,7 +59,6 @@ impl HistoryRow {
             reason: self.reason,
             launched_by: self.launched_by,
             created: self.created_at,
-            duration_secs: None,
             gpus_per_pod: self.gpus_per_pod,
             gpu_resource: self.gpu_resource,
             gpu_model: self.gpu_model,
@@ -58,7 +82,8 @@ pub struct Remembered {
 }
 
 const HISTORY_COLUMNS: &str = "namespace, name, launched_by, created_at, status, reason, \
-                               gpus_per_pod, gpu_resource, gpu_model, completions";
+                               gpus_per_pod, gpu_resource, gpu_model, completions, \
+                               started_at, finished_at, gpu_hours, gpu_mean_percent";
 
 /// Creates or updates the Job's history row as the watch sees it (a Job seen is in the
 /// cluster, whatever a reconcile concluded). Who launched it is never taken from the Job
@@ -169,26 +194,105 @@ pub async fn not_gone(db: &Db) -> Result<Vec<(String, String, String)>, AppError
         .map_err(|e| crate::db::failed("reading the job history", e))
 }
 
-/// Who launched the Job `uid` through Gantry, if it was.
-pub async fn launcher(db: &Db, uid: &str) -> Result<Option<String>, AppError> {
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT launched_by FROM jobs WHERE uid = ?")
+/// What the history adds to a Job still in the cluster: who launched it through Gantry,
+/// and its GPU use once measured.
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    pub launched_by: Option<String>,
+    pub gpu_use: Option<GpuUse>,
+}
+
+/// A row as [`kept`] and [`kept_of`] read it.
+#[derive(sqlx::FromRow)]
+struct KeptRow {
+    uid: String,
+    launched_by: Option<String>,
+    gpu_hours: Option<f64>,
+    gpu_mean_percent: Option<f64>,
+}
+
+impl KeptRow {
+    fn kept(self) -> Kept {
+        Kept {
+            launched_by: self.launched_by,
+            gpu_use: gpu_use(self.gpu_hours, self.gpu_mean_percent),
+        }
+    }
+}
+
+const KEPT_COLUMNS: &str = "uid, launched_by, gpu_hours, gpu_mean_percent";
+
+/// [`Kept`] of each Job still in the cluster that has any, by uid.
+pub async fn kept(db: &Db) -> Result<std::collections::HashMap<String, Kept>, AppError> {
+    let rows: Vec<KeptRow> = sqlx::query_as(&format!(
+        "SELECT {KEPT_COLUMNS} FROM jobs
+         WHERE deleted_at IS NULL AND (launched_by IS NOT NULL OR gpu_hours IS NOT NULL)"
+    ))
+    .fetch_all(db.pool())
+    .await
+    .map_err(|e| crate::db::failed("reading the job history", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.uid.clone(), r.kept()))
+        .collect())
+}
+
+/// [`Kept`] of the Job `uid` (empty when the history has no row of it).
+pub async fn kept_of(db: &Db, uid: &str) -> Result<Kept, AppError> {
+    let row: Option<KeptRow> =
+        sqlx::query_as(&format!("SELECT {KEPT_COLUMNS} FROM jobs WHERE uid = ?"))
             .bind(uid)
             .fetch_optional(db.pool())
             .await
             .map_err(|e| crate::db::failed("reading the job history", e))?;
-    Ok(row.and_then(|(launcher,)| launcher))
+    Ok(row.map_or_else(Kept::default, KeptRow::kept))
 }
 
-/// Who launched each Job still in the cluster that was launched through Gantry, by uid.
-pub async fn launchers(db: &Db) -> Result<std::collections::HashMap<String, String>, AppError> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT uid, launched_by FROM jobs WHERE deleted_at IS NULL AND launched_by IS NOT NULL",
+/// A job waiting for its GPU use to be measured.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Unmeasured {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+    pub started_at: String,
+    /// When it finished, or was deleted before it did.
+    pub ended_at: String,
+}
+
+/// Jobs that held GPUs and ended before `ended_before`, not yet measured, oldest first, at
+/// most `limit`.
+pub async fn unmeasured(
+    db: &Db,
+    ended_before: &str,
+    limit: i64,
+) -> Result<Vec<Unmeasured>, AppError> {
+    sqlx::query_as(
+        "SELECT uid, namespace, name, started_at, COALESCE(finished_at, deleted_at) AS ended_at
+         FROM jobs
+         WHERE gpu_measured_at IS NULL AND gpus_per_pod > 0 AND started_at IS NOT NULL
+           AND COALESCE(finished_at, deleted_at) < ?
+         ORDER BY COALESCE(finished_at, deleted_at) LIMIT ?",
     )
+    .bind(ended_before)
+    .bind(limit)
     .fetch_all(db.pool())
     .await
-    .map_err(|e| crate::db::failed("reading the job history", e))?;
-    Ok(rows.into_iter().collect())
+    .map_err(|e| crate::db::failed("reading the job history", e))
+}
+
+/// Stores a job's measured GPU use (`None`: Prometheus had no series of it).
+pub async fn measured(db: &Db, uid: &str, gpu_use: Option<GpuUse>) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE jobs SET gpu_hours = ?, gpu_mean_percent = ?, gpu_measured_at = ? WHERE uid = ?",
+    )
+    .bind(gpu_use.map(|u| u.gpu_hours))
+    .bind(gpu_use.map(|u| u.mean_percent))
+    .bind(now_rfc3339())
+    .bind(uid)
+    .execute(db.pool())
+    .await
+    .map_err(|e| crate::db::failed("recording a job's GPU use", e))?;
+    Ok(())
 }
 
 /// Jobs gone from the cluster, newest first, at most `limit`.

@@ -1,10 +1,12 @@
 //! Metrics: GPU utilisation, memory, power and temperature from Prometheus (NVIDIA DCGM
-//! exporter's series), charted for what the user is already looking at.
+//! exporter's series), charted for what the user is already looking at: a node, a job, the
+//! fleet.
 //!
-//! `promql` writes the queries (label values escaped, never user text), `prom` asks
-//! Prometheus (deadline, one query per (query, range, step) however many ask, the exporter's
-//! label set detected), `svg` draws the charts, `server` answers as the user, `api` routes the
-//! JSON and SVG URLs, `pages` shows them on the node page.
+//! `window` turns the picked range into what Prometheus is asked for, `promql` writes the
+//! queries (label values escaped, never user text), `prom` asks Prometheus (deadline, one
+//! query per (query, range, step) however many ask, the exporter's label set detected),
+//! `svg` draws the charts, `server` answers as the user, `api` routes the JSON and SVG URLs,
+//! `pages` shows them.
 
 #[cfg(feature = "ssr")]
 pub mod api;
@@ -17,87 +19,21 @@ pub mod promql;
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod svg;
+pub mod window;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+pub use window::{Range, Span, Window};
 
-/// Most points one series may have: Prometheus refuses above 11,000, and a chart a few
-/// hundred pixels wide shows no more.
-pub const MAX_POINTS: u64 = 600;
-/// The shortest step: the local cluster scrapes every 5 s, dcgm-exporter collects every 30 s
-/// by default; finer steps only repeat samples.
-pub const MIN_STEP_SECS: u64 = 15;
-
-/// A time range the charts show, ending now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Span {
-    #[serde(rename = "15m")]
-    M15,
-    #[serde(rename = "1h")]
-    H1,
-    #[serde(rename = "6h")]
-    H6,
-    #[serde(rename = "24h")]
-    H24,
-    #[serde(rename = "7d")]
-    D7,
-}
-
-impl Span {
-    pub const ALL: [Span; 5] = [Span::M15, Span::H1, Span::H6, Span::H24, Span::D7];
-
-    /// How the picker and the URLs name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Span::M15 => "15m",
-            Span::H1 => "1h",
-            Span::H6 => "6h",
-            Span::H24 => "24h",
-            Span::D7 => "7d",
-        }
-    }
-
-    /// The `range` parameter; a missing one means the last hour.
-    pub fn parse(text: Option<&str>) -> Result<Span, crate::error::AppError> {
-        match text.filter(|t| !t.is_empty()) {
-            None => Ok(Span::H1),
-            Some(t) => Span::ALL
-                .into_iter()
-                .find(|s| s.name() == t)
-                .ok_or_else(|| {
-                    crate::error::AppError::invalid(
-                        "range",
-                        "expected one of 15m, 1h, 6h, 24h or 7d".to_string(),
-                    )
-                }),
-        }
-    }
-
-    pub fn seconds(self) -> u64 {
-        match self {
-            Span::M15 => 15 * 60,
-            Span::H1 => 3600,
-            Span::H6 => 6 * 3600,
-            Span::H24 => 24 * 3600,
-            Span::D7 => 7 * 24 * 3600,
-        }
-    }
-
-    /// The step that gives at most [`MAX_POINTS`] points, a multiple of [`MIN_STEP_SECS`].
-    pub fn step_secs(self) -> u64 {
-        let step = self.seconds().div_ceil(MAX_POINTS);
-        step.div_ceil(MIN_STEP_SECS) * MIN_STEP_SECS
-    }
-
-    /// The (start, end) a chart over this span shows at `now` (seconds since the epoch): end
-    /// on the last whole step, so that everyone within one step asks the same query.
-    pub fn window(self, now: i64) -> (i64, i64) {
-        let end = now - now.rem_euclid(self.step_secs() as i64);
-        (end - self.seconds() as i64, end)
-    }
-}
+/// A chart's size in SVG units (the page scales it to its column), and where its plot area
+/// begins and ends across: `svg` draws it so, and the pages' hover readout maps the pointer
+/// back to a time with them.
+pub const CHART_SIZE: (u32, u32) = (720, 260);
+pub const CHART_MARGIN: u32 = 8;
+pub const PLOT_LEFT: u32 = 64;
+pub const PLOT_RIGHT: u32 = CHART_SIZE.0 - CHART_MARGIN;
 
 /// One line of a chart: its name (e.g. "GPU 3") and its (seconds since the epoch, value)
 /// points.
@@ -119,19 +55,20 @@ pub struct Chart {
     pub error: Option<String>,
 }
 
-/// A node's charts for one range.
+/// The charts of one thing (a node, a job, the fleet) over one window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeMetrics {
-    pub node: String,
-    pub range: Span,
+pub struct Metrics {
+    /// What they are about: a node's name, `namespace/job`, or `fleet`.
+    pub subject: String,
+    /// As picked: `15m` … `7d`, `custom`, or `run` (a job's run).
+    pub range: String,
     pub step_secs: u64,
     /// The window the series cover, in seconds since the epoch (the charts draw this one).
     pub start: i64,
     pub end: i64,
     /// `None` when Prometheus is not configured: the page says so instead of charts.
     pub charts: Option<Vec<Chart>>,
-    /// Which of dcgm-exporter's label sets the series carry (`Hostname` or `hostname`), once
-    /// known.
+    /// Which of dcgm-exporter's label sets the series carry, once known.
     pub dialect: Option<String>,
 }
 
@@ -199,62 +136,75 @@ pub struct Alerts {
     pub error: Option<String>,
 }
 
-/// Firing and pending alerts, about `node` only when one is given.
-#[server(endpoint = "metrics/alerts")]
-pub async fn get_alerts(node: Option<String>) -> Result<Alerts, AppError> {
+/// What a list of alerts is about: everything the caller may see, a node, or a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AlertsAbout {
+    All,
+    Node(String),
+    Job { namespace: String, name: String },
+}
+
+/// Firing and pending alerts, about `about` only.
+#[server(endpoint = "metrics/alerts", input = server_fn::codec::Json)]
+pub async fn get_alerts(about: AlertsAbout) -> Result<Alerts, AppError> {
     use crate::auth::rules::Action;
 
     let (state, caller) = crate::state::caller(Action::View, None)?;
-    server::alerts(&state, &caller, node.as_deref()).await
+    server::alerts(&state, &caller, &about).await
 }
 
-/// A node's charts as its page shows them: the data (for the numbers tables) and each chart
-/// drawn, in the same order.
+/// Charts as a page shows them: the data (for the numbers tables and the hover readout) and
+/// each chart drawn, in the same order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NodeChartsView {
-    pub metrics: NodeMetrics,
+pub struct ChartsView {
+    pub metrics: Metrics,
     pub svgs: Vec<String>,
 }
 
-/// The node page's charts over `range` (`15m`, `1h`, `6h`, `24h`, `7d`).
+/// The node page's charts over `range` (`15m` … `7d`, or `from`–`to`).
 #[server(endpoint = "nodes/metrics")]
-pub async fn get_node_charts(name: String, range: String) -> Result<NodeChartsView, AppError> {
+pub async fn get_node_charts(
+    name: String,
+    range: String,
+    from: String,
+    to: String,
+) -> Result<ChartsView, AppError> {
     use crate::auth::rules::Action;
 
     let (state, caller) = crate::state::caller(Action::View, None)?;
-    let span = Span::parse(Some(&range))?;
-    let metrics = server::node_metrics(&state, &caller, &name, span, None).await?;
-    let (start, end) = (metrics.start, metrics.end);
-    let svgs = metrics
-        .charts
-        .iter()
-        .flatten()
-        .map(|chart| match chart.error {
-            None => svg::render(chart, start, end, svg::Look::Inline),
-            Some(_) => String::new(),
-        })
-        .collect();
-    Ok(NodeChartsView { metrics, svgs })
+    let range = Range::parse(&range, &from, &to, false, Range::Last(Span::H1))?;
+    let metrics = server::node_metrics(&state, &caller, &name, range, None).await?;
+    Ok(svg::inline(metrics))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A job's charts over `range` (`run` for its whole run, `15m` … `7d`, or `from`–`to`).
+#[server(endpoint = "jobs/metrics")]
+pub async fn get_job_charts(
+    namespace: String,
+    name: String,
+    range: String,
+    from: String,
+    to: String,
+) -> Result<ChartsView, AppError> {
+    use crate::auth::rules::Action;
 
-    #[test]
-    fn steps_keep_every_range_at_600_points_or_fewer() {
-        for span in Span::ALL {
-            let step = span.step_secs();
-            assert!(span.seconds() / step <= MAX_POINTS, "{span:?}");
-            assert_eq!(step % MIN_STEP_SECS, 0);
-        }
-        assert_eq!(Span::M15.step_secs(), 15);
-        assert_eq!(Span::D7.step_secs(), 1020);
-        assert_eq!(
-            Span::H1.window(1_795_000_007),
-            (1_794_996_405, 1_795_000_005)
-        );
-        assert_eq!(Span::parse(None).unwrap(), Span::H1);
-        assert!(Span::parse(Some("1y")).is_err());
-    }
+    let (state, caller) = crate::state::caller(Action::View, Some(&namespace))?;
+    let range = Range::parse(&range, &from, &to, true, Range::Run)?;
+    let metrics = server::job_metrics(&state, &caller, &namespace, &name, range, None).await?;
+    Ok(svg::inline(metrics))
+}
+
+/// The overview's fleet chart: GPUs, allocated and busy, over `range` (or `from`–`to`).
+#[server(endpoint = "metrics/fleet")]
+pub async fn get_fleet_chart(
+    range: String,
+    from: String,
+    to: String,
+) -> Result<ChartsView, AppError> {
+    use crate::auth::rules::Action;
+
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    let range = Range::parse(&range, &from, &to, false, Range::Last(Span::H6))?;
+    let metrics = server::fleet_metrics(&state, &caller, range).await?;
+    Ok(svg::inline(metrics))
 }

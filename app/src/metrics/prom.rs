@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
-use super::promql::{self, HostLabel};
-use super::{Alert, Series, Span, MIN_STEP_SECS};
+use super::promql::{self, Dialect};
+use super::window::MIN_STEP_SECS;
+use super::{Alert, Series, Window};
 use crate::locks;
 
 /// Where Prometheus is and how to reach it.
@@ -21,6 +22,8 @@ pub struct PrometheusSettings {
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
     pub idle: IdleRule,
+    /// How long after a job ends its GPU use is measured (`jobs::gpu_use`).
+    pub gpu_use_delay: Duration,
 }
 
 /// When a GPU a pod holds counts as idle: never above `percent` for `minutes`.
@@ -54,7 +57,7 @@ const CACHE_ENTRIES: usize = 1024;
 /// A failure is remembered this long, not a whole step (up to 17 minutes at 7 days).
 const ERROR_TTL: Duration = Duration::from_secs(10);
 /// How often the exporter's label set is checked again.
-const HOST_LABEL_TTL: Duration = Duration::from_secs(300);
+const DIALECT_TTL: Duration = Duration::from_secs(300);
 
 /// A range query's series, or why there are none, in words for the page.
 pub type Answer = Result<Vec<Series>, String>;
@@ -74,7 +77,7 @@ struct Inner {
     timeout: Duration,
     idle: IdleRule,
     cache: Mutex<HashMap<Key, Cell>>,
-    host: Mutex<Option<(Instant, HostLabel)>>,
+    dialect: Mutex<Option<(Instant, Dialect)>>,
     alerts: Mutex<Option<AlertsCell>>,
 }
 
@@ -127,7 +130,7 @@ impl Prometheus {
                 timeout: settings.timeout,
                 idle: settings.idle,
                 cache: Mutex::default(),
-                host: Mutex::default(),
+                dialect: Mutex::default(),
                 alerts: Mutex::default(),
             }),
         })
@@ -138,25 +141,31 @@ impl Prometheus {
         self.inner.idle
     }
 
-    /// `query` over `span`'s window at `now` (see [`Span::window`]): everyone asking within
-    /// one step gets the same answer from one query.
-    pub async fn range(&self, query: &str, span: Span, now: i64) -> Answer {
-        let (start, end) = span.window(now);
-        let raw = self.raw(query, start, end, span.step_secs()).await?;
-        let mut series: Vec<(u32, Series)> = raw
+    /// `query` over `window`: everyone asking for the same window (within one step, for a
+    /// span ending now) gets the same answer from one query.
+    pub async fn range(&self, query: &str, window: Window) -> Answer {
+        let raw = self
+            .raw(query, window.start, window.end, window.step_secs)
+            .await?;
+        // By pod (a job's), then GPU number (GPU 2 before GPU 10), then name.
+        let mut series: Vec<((String, u32), Series)> = raw
             .into_iter()
             .map(|(labels, points)| {
                 let gpu = labels.get("gpu").and_then(|g| g.parse().ok());
+                let pod = ["pod", "exported_pod", "pod_name"]
+                    .iter()
+                    .find_map(|l| labels.get(*l).cloned())
+                    .unwrap_or_default();
                 let name = promql::series_name(&labels);
-                (gpu.unwrap_or(u32::MAX), Series { name, points })
+                ((pod, gpu.unwrap_or(u32::MAX)), Series { name, points })
             })
             .collect();
-        series.sort_by(|a, b| (a.0, &a.1.name).cmp(&(b.0, &b.1.name)));
+        series.sort_by(|a, b| (&a.0, &a.1.name).cmp(&(&b.0, &b.1.name)));
         Ok(series.into_iter().map(|(_, s)| s).collect())
     }
 
     /// `query`'s value for each series at the last whole [`MIN_STEP_SECS`] before `now`,
-    /// shared likewise.
+    /// shared likewise (a moment in the past is asked for once: its answer never changes).
     pub async fn at(
         &self,
         query: &str,
@@ -268,39 +277,46 @@ impl Prometheus {
                     severity: label("severity").unwrap_or_default(),
                     summary: a.annotations().get("summary").cloned().unwrap_or_default(),
                     node: label("Hostname").or_else(|| label("hostname")),
-                    namespace: label("namespace"),
-                    pod: label("pod"),
+                    namespace: label("namespace")
+                        .or_else(|| label("exported_namespace"))
+                        .or_else(|| label("pod_namespace")),
+                    pod: label("pod")
+                        .or_else(|| label("exported_pod"))
+                        .or_else(|| label("pod_name")),
                     since: crate::time::format_unix(a.active_at().unix_timestamp().max(0) as u64),
                 })
             })
             .collect())
     }
 
-    /// Which label names the node in the exporter's series, checked every few minutes.
-    pub async fn host_label(&self) -> HostLabel {
-        if let Some((at, label)) = *locks::lock(&self.inner.host) {
-            if at.elapsed() < HOST_LABEL_TTL {
-                return label;
+    /// Which labels the exporter's series carry, checked every few minutes.
+    pub async fn dialect(&self) -> Dialect {
+        if let Some((at, dialect)) = *locks::lock(&self.inner.dialect) {
+            if at.elapsed() < DIALECT_TTL {
+                return dialect;
             }
         }
-        let request = self.inner.client.query(promql::DETECT_LOWERCASE).get();
-        let label = match tokio::time::timeout(self.inner.timeout, request).await {
-            Ok(Ok(response)) => {
-                let found = response
-                    .data()
-                    .as_vector()
-                    .is_some_and(|v| v.iter().any(|s| s.sample().value() > 0.0));
-                if found {
-                    HostLabel::Lowercase
-                } else {
-                    HostLabel::Hostname
-                }
+        let asks = promql::DETECT.map(|query| async move {
+            let request = self.inner.client.query(query).get();
+            match tokio::time::timeout(self.inner.timeout, request).await {
+                Ok(Ok(response)) => Some(
+                    response
+                        .data()
+                        .as_vector()
+                        .is_some_and(|v| v.iter().any(|s| s.sample().value() > 0.0)),
+                ),
+                _ => None,
             }
-            // Unknown for now: the older name, asked again next time.
-            _ => return HostLabel::Hostname,
+        });
+        let [a, b, c] = asks;
+        let found = match tokio::join!(a, b, c) {
+            (Some(a), Some(b), Some(c)) => [a, b, c],
+            // Unknown for now: the usual set, asked again next time.
+            _ => return Dialect::DEFAULT,
         };
-        *locks::lock(&self.inner.host) = Some((Instant::now(), label));
-        label
+        let dialect = promql::dialect_from(found);
+        *locks::lock(&self.inner.dialect) = Some((Instant::now(), dialect));
+        dialect
     }
 }
 

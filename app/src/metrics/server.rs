@@ -1,29 +1,69 @@
-//! The metrics answers as the user (server only): the caller must be allowed to see nodes,
-//! and the node must be one the inventory knows, before anything is asked of Prometheus.
+//! The metrics answers as the user (server only): the caller must be allowed to see what the
+//! charts are about (nodes; a job and its pods) before anything is asked of Prometheus, and
+//! what they are about must exist.
 
 use futures::future::join_all;
 
-use super::promql::{self, HostLabel};
-use super::{Alert, Alerts, Chart, IdleGpus, IdlePod, NodeMetrics, Span};
+use super::prom::Prometheus;
+use super::promql::{self, NodeChart};
+use super::window::{MAX_CUSTOM_SECS, MIN_CUSTOM_SECS};
+use super::{Alert, Alerts, AlertsAbout, Chart, IdleGpus, IdlePod, Metrics, Range, Window};
 use crate::auth::caller::Caller;
 use crate::error::AppError;
 use crate::state::AppState;
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::time::unix_now() as i64
 }
 
-/// `node`'s charts over `span` (only the one with id `only`, when given), each with its
-/// series or the reason it has none.
+/// The window of a range that ends now or is custom (a job's run is the jobs' to say).
+fn window_of(range: Range, now: i64) -> Window {
+    match range {
+        Range::Last(span) => Window::last(span, now),
+        Range::Between(from, to) => Window::between(from, to),
+        Range::Run => Window::last(super::Span::H1, now),
+    }
+}
+
+/// Metrics over `window` with no charts yet.
+fn empty(subject: String, range: Range, window: Window) -> Metrics {
+    Metrics {
+        subject,
+        range: range.name().to_string(),
+        step_secs: window.step_secs,
+        start: window.start,
+        end: window.end,
+        charts: None,
+        dialect: None,
+    }
+}
+
+/// Each of `charts` over `window`, queried together, with its series or why it has none.
+async fn draw(prometheus: &Prometheus, charts: Vec<NodeChart>, window: Window) -> Vec<Chart> {
+    join_all(charts.into_iter().map(|c| async move {
+        let (series, error) = match prometheus.range(&c.query, window).await {
+            Ok(series) => (series, None),
+            Err(reason) => (Vec::new(), Some(reason)),
+        };
+        Chart {
+            id: c.id.to_string(),
+            title: c.title.to_string(),
+            unit: c.unit.to_string(),
+            series,
+            error,
+        }
+    }))
+    .await
+}
+
+/// `node`'s charts over `range` (only the one with id `only`, when given).
 pub async fn node_metrics(
     state: &AppState,
     caller: &Caller,
     node: &str,
-    span: Span,
+    range: Range,
     only: Option<&str>,
-) -> Result<NodeMetrics, AppError> {
+) -> Result<Metrics, AppError> {
     crate::names::check_name("name", node)?;
     if let Some(id) = only {
         if !promql::NODE_CHARTS.contains(&id) {
@@ -35,43 +75,98 @@ pub async fn node_metrics(
     if !state.inventory.read()?.nodes.contains_key(node) {
         return Err(AppError::not_found(format!("node {node:?}")));
     }
-    let now = now();
-    let (start, end) = span.window(now);
-    let mut metrics = NodeMetrics {
-        node: node.to_string(),
-        range: span,
-        step_secs: span.step_secs(),
-        start,
-        end,
-        charts: None,
-        dialect: None,
-    };
+    let window = window_of(range, now());
+    let mut metrics = empty(node.to_string(), range, window);
     let Some(prometheus) = &state.prometheus else {
         return Ok(metrics);
     };
-    let host = prometheus.host_label().await;
-    let charts = promql::node_charts(host, node)
+    let dialect = prometheus.dialect().await;
+    let charts = promql::node_charts(dialect, node)
         .into_iter()
         .filter(|c| only.is_none_or(|id| c.id == id))
-        .map(|c| async move {
-            let answer = prometheus.range(&c.query, span, now).await;
-            let (series, error) = match answer {
-                Ok(series) => (series, None),
-                Err(reason) => (Vec::new(), Some(reason)),
-            };
-            Chart {
-                id: c.id.to_string(),
-                title: c.title.to_string(),
-                unit: c.unit.to_string(),
-                series,
-                error,
-            }
-        });
-    metrics.charts = Some(join_all(charts).await);
-    metrics.dialect = Some(match host {
-        HostLabel::Hostname => "dcgm-exporter 3.x–4.8 (Hostname)".to_string(),
-        HostLabel::Lowercase => "dcgm-exporter 4.9+ (hostname)".to_string(),
-    });
+        .collect();
+    metrics.charts = Some(draw(prometheus, charts, window).await);
+    metrics.dialect = Some(dialect.describe());
+    Ok(metrics)
+}
+
+/// A job's run as a window: from a minute before it started to a minute after it ended (or
+/// now), at least [`MIN_CUSTOM_SECS`] and at most [`MAX_CUSTOM_SECS`] long.
+fn run_window(started: i64, finished: Option<i64>, now: i64) -> Window {
+    let end = finished.unwrap_or(now).min(now) + 60;
+    let start = (started - 60).min(end - MIN_CUSTOM_SECS);
+    Window::between(start.max(end - MAX_CUSTOM_SECS), end)
+}
+
+/// A job's charts (its pods' GPUs) over `range`, for those who may list both the namespace's
+/// jobs and its pods (the series name pods); only the one with id `only`, when given.
+pub async fn job_metrics(
+    state: &AppState,
+    caller: &Caller,
+    namespace: &str,
+    name: &str,
+    range: Range,
+    only: Option<&str>,
+) -> Result<Metrics, AppError> {
+    crate::names::check_object(namespace, name)?;
+    if let Some(id) = only {
+        if !promql::JOB_CHARTS.contains(&id) {
+            return Err(AppError::not_found(format!("chart {id:?}")));
+        }
+    }
+    crate::jobs::server::may_list_jobs(state, caller, namespace).await?;
+    if !state
+        .cluster
+        .allowed(caller, "list", ("", "pods"), Some(namespace))
+        .await?
+    {
+        return Err(AppError::forbidden(format!(
+            "the cluster does not let you list pods in {namespace}"
+        )));
+    }
+    // Only jobs Gantry knows are queried: a made-up name costs nothing.
+    let (started, finished) = crate::jobs::server::run_of(state, namespace, name).await?;
+    let now = now();
+    let window = match range {
+        Range::Run => run_window(started, finished, now),
+        other => window_of(other, now),
+    };
+    let mut metrics = empty(format!("{namespace}/{name}"), range, window);
+    let Some(prometheus) = &state.prometheus else {
+        return Ok(metrics);
+    };
+    let dialect = prometheus.dialect().await;
+    let selector = promql::job_selector(dialect, namespace, name);
+    let charts = promql::job_charts(dialect, &selector)
+        .into_iter()
+        .filter(|c| only.is_none_or(|id| c.id == id))
+        .collect();
+    metrics.charts = Some(draw(prometheus, charts, window).await);
+    metrics.dialect = Some(dialect.describe());
+    Ok(metrics)
+}
+
+/// The fleet's GPUs, allocated and busy over `range`: counts only, for those who see nodes.
+pub async fn fleet_metrics(
+    state: &AppState,
+    caller: &Caller,
+    range: Range,
+) -> Result<Metrics, AppError> {
+    crate::nodes::server::check_visible(state, caller).await?;
+    let window = window_of(range, now());
+    let mut metrics = empty("fleet".to_string(), range, window);
+    let Some(prometheus) = &state.prometheus else {
+        return Ok(metrics);
+    };
+    let dialect = prometheus.dialect().await;
+    let chart = NodeChart {
+        id: "fleet",
+        title: "GPUs allocated and busy",
+        unit: "GPUs",
+        query: promql::fleet(dialect, prometheus.idle_rule().percent),
+    };
+    metrics.charts = Some(draw(prometheus, vec![chart], window).await);
+    metrics.dialect = Some(dialect.describe());
     Ok(metrics)
 }
 
@@ -98,8 +193,8 @@ pub async fn idle_gpus(state: &AppState, caller: &Caller) -> Result<IdleGpus, Ap
         hidden: 0,
         error: None,
     };
-    let host = prometheus.host_label().await;
-    let query = promql::idle_gpus(host, rule.percent, rule.minutes);
+    let dialect = prometheus.dialect().await;
+    let query = promql::idle_gpus(dialect, rule.percent, rule.minutes);
     let samples = match prometheus.at(&query, now()).await {
         Ok(samples) => samples,
         Err(reason) => {
@@ -110,12 +205,12 @@ pub async fn idle_gpus(state: &AppState, caller: &Caller) -> Result<IdleGpus, Ap
     let mut pods: std::collections::BTreeMap<(String, String), IdlePod> = Default::default();
     for (labels, busiest) in samples {
         let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
-        let key = (label("namespace"), label("pod"));
+        let key = (label(dialect.pods.namespace()), label(dialect.pods.pod()));
         let pod = pods.entry(key.clone()).or_insert_with(|| IdlePod {
             namespace: key.0.clone(),
             pod: key.1.clone(),
             owner: None,
-            node: label(host.name()),
+            node: label(dialect.host.name()),
             gpus: 0,
             busiest_percent: 0.0,
             idle_gpu_hours: 0.0,
@@ -149,15 +244,17 @@ pub async fn idle_gpus(state: &AppState, caller: &Caller) -> Result<IdleGpus, Ap
     Ok(idle)
 }
 
-/// Firing and pending alerts `caller` may see, about `node` only when one is given: those
-/// about a pod only where the caller may list pods, the others to anyone who sees nodes.
+/// Firing and pending alerts `caller` may see, about `about`: those about a pod only where
+/// the caller may list pods, the others to anyone who sees nodes.
 pub async fn alerts(
     state: &AppState,
     caller: &Caller,
-    node: Option<&str>,
+    about: &AlertsAbout,
 ) -> Result<Alerts, AppError> {
-    if let Some(node) = node {
-        crate::names::check_name("node", node)?;
+    match about {
+        AlertsAbout::All => {}
+        AlertsAbout::Node(node) => crate::names::check_name("node", node)?,
+        AlertsAbout::Job { namespace, name } => crate::names::check_object(namespace, name)?,
     }
     crate::nodes::server::check_visible(state, caller).await?;
     let Some(prometheus) = &state.prometheus else {
@@ -177,10 +274,15 @@ pub async fn alerts(
             })
         }
     };
-    let about: Vec<Alert> = all
-        .into_iter()
-        .filter(|a| node.is_none() || a.node.as_deref() == node)
-        .collect();
+    let concerns = |a: &Alert| match about {
+        AlertsAbout::All => true,
+        AlertsAbout::Node(node) => a.node.as_ref() == Some(node),
+        AlertsAbout::Job { namespace, name } => {
+            a.namespace.as_ref() == Some(namespace)
+                && a.pod.as_deref().is_some_and(|p| promql::is_pod_of(name, p))
+        }
+    };
+    let about: Vec<Alert> = all.into_iter().filter(concerns).collect();
     let visible = crate::nodes::server::pod_namespaces(
         state,
         caller,

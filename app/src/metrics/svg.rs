@@ -6,10 +6,11 @@
 
 use plotters::prelude::*;
 
-use super::Chart;
+use super::{Chart, ChartsView, Metrics, CHART_MARGIN, CHART_SIZE, PLOT_LEFT};
 
-/// Width and height in SVG units; the page scales it to its column.
-pub const SIZE: (u32, u32) = (720, 260);
+/// Series beyond this many are drawn but not named in the legend (a 64-GPU job's legend
+/// would hide its chart); the numbers table names them all.
+const LEGEND_ENTRIES: usize = 8;
 
 /// How the chart's ink is coloured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,21 @@ fn clock(secs: i64) -> String {
     format!("{:02}:{:02}", day / 3600, day % 3600 / 60)
 }
 
+/// Every chart of `metrics` drawn for a page (charts that failed are left blank: the page
+/// shows their reason).
+pub fn inline(metrics: Metrics) -> ChartsView {
+    let svgs = metrics
+        .charts
+        .iter()
+        .flatten()
+        .map(|chart| match chart.error {
+            None => render(chart, metrics.start, metrics.end, Look::Inline),
+            Some(_) => String::new(),
+        })
+        .collect();
+    ChartsView { metrics, svgs }
+}
+
 /// `chart` from `start` to `end` (seconds since the epoch) as an SVG document.
 pub fn render(chart: &Chart, start: i64, end: i64, look: Look) -> String {
     let mut svg = String::new();
@@ -73,15 +89,15 @@ pub fn render(chart: &Chart, start: i64, end: i64, look: Look) -> String {
         (top * 1.1).max(1.0)
     };
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, CHART_SIZE).into_drawing_area();
         if let Some(background) = background {
             let _ = root.fill(&background);
         }
         let text = ("sans-serif", 12).into_font().color(&ink);
         let built = ChartBuilder::on(&root)
-            .margin(8)
+            .margin(CHART_MARGIN)
             .x_label_area_size(24)
-            .y_label_area_size(56)
+            .y_label_area_size(PLOT_LEFT - CHART_MARGIN)
             .build_cartesian_2d(start..end.max(start + 1), 0.0..top);
         let Ok(mut plot) = built else {
             return String::new();
@@ -100,10 +116,19 @@ pub fn render(chart: &Chart, start: i64, end: i64, look: Look) -> String {
         for (i, series) in chart.series.iter().enumerate() {
             let colour = PALETTE[i % PALETTE.len()];
             let points = series.points.iter().copied().filter(|p| p.1.is_finite());
-            if let Ok(drawn) = plot.draw_series(LineSeries::new(points, colour.stroke_width(2))) {
+            let Ok(drawn) = plot.draw_series(LineSeries::new(points, colour.stroke_width(2)))
+            else {
+                continue;
+            };
+            let more = chart.series.len().saturating_sub(LEGEND_ENTRIES);
+            if i < LEGEND_ENTRIES {
                 drawn.label(series.name.as_str()).legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2))
                 });
+            } else if i == LEGEND_ENTRIES {
+                drawn
+                    .label(format!("and {more} more"))
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x, y)], ink));
             }
         }
         if !chart.series.is_empty() {
@@ -171,6 +196,13 @@ mod tests {
     fn ten_series_of_600_points_stay_under_150_kb() {
         let svg = render(&chart(10, 600), 1_795_000_000, 1_795_009_000, Look::Dark);
         assert!(svg.len() < 150 * 1024, "{} bytes", svg.len());
+    }
+
+    #[test]
+    fn a_legend_names_eight_series_and_counts_the_rest() {
+        let svg = render(&chart(64, 10), 1_795_000_000, 1_795_000_150, Look::Light);
+        assert!(svg.contains(">\nGPU 7\n<") && !svg.contains(">\nGPU 8\n<"));
+        assert!(svg.contains(">\nand 56 more\n<"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::list::duration_text;
+use super::list::{duration_text, efficiency_text};
 use crate::error::AppError;
 use crate::jobs::{logs, CancelJob, JobDetail, JobPhase, RerunJob, SuspendJob};
 use crate::live::{self, LiveBadge};
@@ -108,6 +108,17 @@ pub fn JobPage() -> impl IntoView {
                 }>"Re-run"</button>
             </div>
             <p class="form-error" role="alert">{action_error}</p>
+            // Outside the live part: the stream's updates do not redraw (or refetch) charts.
+            <crate::metrics::pages::alerts::AlertList about=Signal::derive(move || {
+                crate::metrics::AlertsAbout::Job { namespace: namespace.get(), name: name.get() }
+            }) />
+            <crate::metrics::pages::charts::ChartsSection
+                testid="job-metrics"
+                initial="run"
+                run=true
+                off="Prometheus not configured: set GANTRY_PROMETHEUS_URL to chart this job's GPUs."
+                fetch=move |p| crate::metrics::get_job_charts(namespace.get(), name.get(), p.range, p.from, p.to)
+            />
             <JobLogs namespace name detail=Signal::derive(move || detail.get().and_then(Result::ok)) />
         </section>
     }
@@ -120,6 +131,13 @@ fn JobSummary(detail: JobDetail) -> impl IntoView {
         Some(reason) => format!("{}: {reason}", row.phase.as_str()),
         None => row.phase.as_str().to_string(),
     };
+    let gpu_use = match (row.gpu_use, row.gpus_per_pod) {
+        (Some(_), _) => format!("{} mean utilisation", efficiency_text(&row)),
+        (None, 0) => "no GPUs".to_string(),
+        (None, _) => {
+            "measured from Prometheus after it ends, while Prometheus has its series".into()
+        }
+    };
     view! {
         <dl class="facts" data-testid="job-facts">
             <dt>"Status"</dt><dd data-testid="job-status">{status}</dd>
@@ -129,6 +147,7 @@ fn JobSummary(detail: JobDetail) -> impl IntoView {
             <dt>"GPUs per pod"</dt><dd>{format!("{} {}", row.gpus_per_pod, row.gpu_model.clone().unwrap_or_default())}</dd>
             <dt>"Completions"</dt><dd>{format!("{} of {} ({} failed)", row.succeeded, row.completions, row.failed)}</dd>
             <dt>"Duration"</dt><dd>{duration_text(row.duration_secs)}</dd>
+            <dt>"GPU efficiency"</dt><dd data-testid="job-gpu-use">{gpu_use}</dd>
             <dt>"Launched by"</dt><dd>{row.launched_by.clone().unwrap_or_else(|| "elsewhere".into())}</dd>
             <dt>"Conditions"</dt><dd>{if detail.conditions.is_empty() { "none yet".to_string() } else { detail.conditions.join(", ") }}</dd>
         </dl>

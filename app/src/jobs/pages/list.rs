@@ -100,6 +100,7 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
                         <th>"Progress"</th>
                         <th>"GPUs"</th>
                         <th>"Duration"</th>
+                        <th>"GPU efficiency"</th>
                         <th>"Launched by"</th>
                     </tr>
                 </thead>
@@ -146,6 +147,7 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
                                     </td>
                                     <td>{gpus}</td>
                                     <td>{duration_text(r.duration_secs)}</td>
+                                    <td class="num" data-testid="gpu-efficiency">{efficiency_text(&r)}</td>
                                     <td>{r.launched_by.clone().unwrap_or_else(|| "elsewhere".into())}</td>
                                 </tr>
                             }
@@ -154,6 +156,15 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// A job's GPU efficiency as the list shows it: its mean utilisation and GPU-hours once
+/// measured, "–" before (or for a job without GPUs).
+pub fn efficiency_text(row: &JobRow) -> String {
+    match row.gpu_use {
+        Some(u) => format!("{:.0} % of {:.2} GPU-h", u.mean_percent, u.gpu_hours),
+        None => "–".into(),
     }
 }
 

@@ -1,16 +1,16 @@
-//! Alerts from Prometheus where they belong: a node's on its page, all the caller may see on
-//! the overview.
+//! Alerts from Prometheus where they belong: a node's on its page, a job's pods' on the job's,
+//! all the caller may see on the overview, and how many fire in the header.
 
 use leptos::prelude::*;
 
-use crate::metrics::{get_alerts, Alerts};
+use crate::metrics::{get_alerts, Alerts, AlertsAbout};
 
-/// The firing and pending alerts about `node`, or about anything when `node` is `None`.
+/// The firing and pending alerts about `about`.
 #[component]
-pub fn AlertList(#[prop(into)] node: Signal<Option<String>>) -> impl IntoView {
-    let alerts = LocalResource::new(move || get_alerts(node.get()));
+pub fn AlertList(#[prop(into)] about: Signal<AlertsAbout>) -> impl IntoView {
+    let alerts = LocalResource::new(move || get_alerts(about.get()));
     view! {
-        <section class="metrics" data-testid="alerts">
+        <section class="metrics" id="alerts" data-testid="alerts">
             <h2>"Alerts"</h2>
             {move || match alerts.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
@@ -57,4 +57,46 @@ fn AlertsView(alerts: Alerts) -> impl IntoView {
         </ul>
     }
     .into_any()
+}
+
+/// How often the header's count is asked again (Prometheus' answer is shared for 15 s).
+const COUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The header's count of firing alerts the caller may see, a link to the overview's list;
+/// nothing when none fire, Prometheus is not configured, or the caller may not see nodes.
+#[component]
+pub fn AlertCount() -> impl IntoView {
+    let tick = RwSignal::new(0u64);
+    let alerts = LocalResource::new(move || {
+        tick.track();
+        get_alerts(AlertsAbout::All)
+    });
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), COUNT_EVERY)
+        {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    move || {
+        let alerts = alerts.get()?.ok()?;
+        let firing = alerts.alerts.iter().filter(|a| a.state == "firing").count();
+        let pending = alerts.alerts.len() - firing;
+        (firing > 0).then(|| {
+            let text = if firing == 1 {
+                "1 alert".to_string()
+            } else {
+                format!("{firing} alerts")
+            };
+            view! {
+                <a
+                    class="alert-count"
+                    href="/#alerts"
+                    data-testid="alert-count"
+                    title=format!("{firing} firing, {pending} pending")
+                >
+                    {text}
+                </a>
+            }
+        })
+    }
 }

@@ -45,8 +45,14 @@ pub fn NodeDetailPage() -> impl IntoView {
                 Some(Ok(detail)) => view! { <NodeDetailView detail /> }.into_any(),
             }}
             // Outside the live part: the stream's updates do not redraw (or refetch) charts.
-            <crate::metrics::pages::alerts::AlertList node=Signal::derive(move || Some(name.get())) />
-            <crate::metrics::pages::node_charts::NodeCharts name />
+            <crate::metrics::pages::alerts::AlertList about=Signal::derive(move || {
+                crate::metrics::AlertsAbout::Node(name.get())
+            }) />
+            <crate::metrics::pages::charts::ChartsSection
+                testid="node-metrics"
+                off="Prometheus not configured: set GANTRY_PROMETHEUS_URL to chart this node's GPUs."
+                fetch=move |p| crate::metrics::get_node_charts(name.get(), p.range, p.from, p.to)
+            />
         </section>
     }
 }

@@ -41,8 +41,15 @@ pub fn OverviewPage() -> impl IntoView {
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
                 Some(Ok(summary)) => view! { <FleetSummary summary /> }.into_any(),
             }}
+            <crate::metrics::pages::charts::ChartsSection
+                testid="fleet-metrics"
+                title="GPUs allocated and busy"
+                initial="6h"
+                off="Prometheus not configured: set GANTRY_PROMETHEUS_URL to chart the fleet's GPUs."
+                fetch=|p| crate::metrics::get_fleet_chart(p.range, p.from, p.to)
+            />
             <crate::metrics::pages::idle::IdleTable />
-            <crate::metrics::pages::alerts::AlertList node=Signal::derive(|| None::<String>) />
+            <crate::metrics::pages::alerts::AlertList about=Signal::derive(|| crate::metrics::AlertsAbout::All) />
         </section>
     }
 }
