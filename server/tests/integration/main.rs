@@ -9,6 +9,7 @@ mod gpu_inventory;
 mod gpu_live;
 mod hostile;
 mod impersonation;
+mod job_metrics;
 mod jobs;
 mod local_cluster;
 mod metrics;

@@ -13,7 +13,7 @@ use crate::common::fixtures::gpu_pod;
 use crate::common::server::TestServer;
 
 /// The cluster's Prometheus, when `make test` started one.
-fn prometheus_url() -> Option<String> {
+pub fn prometheus_url() -> Option<String> {
     let url = std::env::var("GANTRY_TEST_PROMETHEUS_URL").ok();
     if url.is_none() && std::env::var("GANTRY_TEST_REQUIRE_CLUSTER").as_deref() == Ok("1") {
         panic!("GANTRY_TEST_REQUIRE_CLUSTER=1 but GANTRY_TEST_PROMETHEUS_URL is not set");
