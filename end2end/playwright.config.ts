@@ -80,8 +80,11 @@ export default defineConfig({
   },
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
   webServer: [
-    // A 1-minute idle window, so that a test's idle job shows in the overview soon.
-    server(clusterURL, kubeconfig, prometheusURL ? { GANTRY_PROMETHEUS_URL: prometheusURL, GANTRY_IDLE_MINUTES: "1" } : {}),
+    // A 1-minute idle window, so that a test's idle job shows in the overview soon, and a
+    // finished job measured 5 s after its end.
+    server(clusterURL, kubeconfig, prometheusURL
+      ? { GANTRY_PROMETHEUS_URL: prometheusURL, GANTRY_IDLE_MINUTES: "1", GANTRY_JOB_GPU_USE_DELAY_SECS: "5" }
+      : {}),
     server(offlineURL),
     server(shortSessionURL, kubeconfig, { GANTRY_SESSION_IDLE_SECS: String(shortSessionIdleSecs) }),
     server(embeddableURL, kubeconfig, { GANTRY_EMBED_ORIGINS: portalOrigin }),

@@ -37,3 +37,26 @@ export const prometheusURL = process.env.GANTRY_TEST_PROMETHEUS_URL;
 export const noCluster = kubeconfig
   ? undefined
   : "needs the local cluster: run `make test`, or set GANTRY_TEST_KUBECONFIG";
+
+// A training job in team-a placed on one named node (spec.nodeName, as a scheduler would have
+// bound it); it stays Running for 10 minutes (kwok's pod-complete delay) unless
+// `annotations` (which go on its pod) set another delay.
+export function trainingJob(name: string, node: string, gpus: number, annotations: Record<string, string> = {}) {
+  return JSON.stringify({
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: "team-a" },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { annotations: { "pod-complete.stage.kwok.x-k8s.io/delay": "10m", ...annotations } },
+        spec: {
+          restartPolicy: "Never",
+          nodeName: node,
+          containers: [{ name: "train", image: "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
+                         resources: { limits: { "nvidia.com/gpu": String(gpus) } } }],
+        },
+      },
+    },
+  });
+}

@@ -1,7 +1,7 @@
 // The GPU inventory of the seeded fleet (tools/cluster/fleet), as a person reads it. Only
 // what other tests never change is checked: they run jobs on H100s, never on A100s or L4s.
 import { test, expect } from "./fixtures";
-import { kubectl, noCluster } from "../servers";
+import { kubectl, noCluster, trainingJob } from "../servers";
 
 test.beforeEach(() => test.skip(!!noCluster, noCluster));
 
@@ -97,29 +97,6 @@ test("the JSON API answers with the session or a token, and refuses anonymous ca
   await anonymous.dispose();
 });
 
-// A training job placed on one named node (spec.nodeName, as a scheduler would have
-// bound it); it would stay Running for 10 minutes (kwok's pod-complete delay). `annotations`
-// go on its pod too.
-function trainingJob(name: string, node: string, gpus: number, annotations: Record<string, string> = {}) {
-  return JSON.stringify({
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: { name, namespace: "team-a" },
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { annotations: { "pod-complete.stage.kwok.x-k8s.io/delay": "10m", ...annotations } },
-        spec: {
-          restartPolicy: "Never",
-          nodeName: node,
-          containers: [{ name: "train", image: "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime",
-                         resources: { limits: { "nvidia.com/gpu": String(gpus) } } }],
-        },
-      },
-    },
-  });
-}
-
 test("a job started with kubectl shows as allocation within 2 s, without a reload", async ({ shell, page }) => {
   // The NotReady H100 node: the scheduler places nothing there, so the jobs other tests
   // launch meanwhile cannot change its numbers.
@@ -185,77 +162,4 @@ test("the overview lists a pod waiting for GPUs with the scheduler's reason", as
     kubectl(["delete", "pod", "e2e-too-big", "--namespace=team-a", "--grace-period=0", "--wait=false"]);
   }
   await expect(page.getByTestId("pending-pods").locator('tr[data-pod="e2e-too-big"]')).toHaveCount(0);
-});
-
-test("a node's page charts its GPUs from Prometheus; the range picker changes the step", async ({ shell, page }, testInfo) => {
-  await shell.open("/nodes/gpu-h100-0");
-  const metrics = page.getByTestId("node-metrics");
-  const utilisation = metrics.getByTestId("chart-utilisation");
-  // The local cluster's Prometheus scrapes every 5 s: reload until the node's GPUs are in.
-  await expect(async () => {
-    await shell.open("/nodes/gpu-h100-0");
-    await expect(utilisation.locator("svg")).toBeVisible({ timeout: 3000 });
-  }).toPass({ timeout: 60_000 });
-  await expect(utilisation.locator("figcaption")).toHaveText("GPU utilisation");
-  await expect(metrics.getByTestId("metrics-step")).toContainText("One point every 15 s");
-  for (const id of ["memory", "power", "temperature"]) {
-    await expect(metrics.getByTestId(`chart-${id}`).locator("svg")).toBeVisible();
-  }
-
-  // Read the numbers instead: one row per GPU, the busy ones (the fine-tune's) near the top.
-  await utilisation.getByText("Show the numbers").click();
-  const numbers = utilisation.getByTestId("numbers-utilisation");
-  await expect(numbers.locator("tbody tr")).toHaveCount(8);
-  await expect(numbers.locator("tbody tr").first().locator("td").first()).toHaveText("GPU 0");
-  const light = testInfo.outputPath("node-charts-light.png");
-  await metrics.screenshot({ path: light });
-  await testInfo.attach("node-charts-light", { path: light, contentType: "image/png" });
-
-  await metrics.getByRole("button", { name: "6h" }).click();
-  await expect(metrics.getByRole("button", { name: "6h" })).toHaveAttribute("aria-pressed", "true");
-  await expect(metrics.getByTestId("metrics-step")).toContainText("One point every 45 s");
-
-  await shell.open("/nodes/gpu-h100-0?theme=dark");
-  await expect(metrics.getByTestId("chart-utilisation").locator("svg")).toBeVisible({ timeout: 15_000 });
-  const dark = testInfo.outputPath("node-charts-dark.png");
-  await metrics.screenshot({ path: dark });
-  await testInfo.attach("node-charts-dark", { path: dark, contentType: "image/png" });
-});
-
-test("the overview lists a job holding a GPU it does not use, with its owner", async ({ shell, page }) => {
-  // The cluster server's idle window is 1 minute (playwright.config.ts): the job shows after it.
-  test.setTimeout(180_000);
-  const name = "e2e-idle";
-  kubectl(["create", "-f", "-"], trainingJob(name, "gpu-h100-2", 1, { "gantry.dev/gpu-pattern": "idle" }));
-  try {
-    const row = page.getByTestId("gpu-idle").locator(`tr[data-pod^="team-a/${name}-"]`);
-    await expect(async () => {
-      await shell.open("/");
-      await expect(row).toBeVisible({ timeout: 3000 });
-    }).toPass({ timeout: 150_000 });
-    await expect(row.locator("td")).toContainText(["team-a", `Job/${name}`, "gpu-h100-2", "1"]);
-    await expect(page.getByTestId("gpu-idle")).toContainText("stayed under 5 % for the last 1 minutes");
-  } finally {
-    kubectl(["delete", "job", name, "--namespace=team-a"]);
-    kubectl(["delete", "pods", `--selector=job-name=${name}`, "--namespace=team-a", "--grace-period=0", "--force"]);
-  }
-});
-
-test("a GPU's XID error shows as a firing alert on its node's page", async ({ shell, page }) => {
-  const node = "gpu-a100-2";
-  kubectl(["annotate", "node", node, "gantry.dev/gpu-xid=79", "--overwrite"]);
-  try {
-    const alert = page.getByTestId("alerts").locator('li[data-alert="GpuXidError"]');
-    // Scraped every 5 s, evaluated every 5 s, read at most every 15 s: reload until it fires.
-    await expect(async () => {
-      await shell.open(`/nodes/${node}`);
-      await expect(alert).toBeVisible({ timeout: 3000 });
-    }).toPass({ timeout: 90_000 });
-    await expect(alert).toHaveAttribute("data-state", "firing");
-    await expect(alert).toContainText("reported XID 79");
-    await shell.open("/nodes/gpu-a100-1");
-    await expect(page.getByTestId("alerts")).not.toContainText("GpuXidError");
-  } finally {
-    kubectl(["annotate", "node", node, "gantry.dev/gpu-xid-"]);
-  }
 });

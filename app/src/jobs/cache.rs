@@ -159,9 +159,11 @@ impl watch::Follower<JobInfo> for JobFollower {
                 if previous.as_ref() == Some(&info) {
                     return;
                 }
-                if previous.as_ref().map(|p| (&p.phase, p.started))
-                    != Some((&info.phase, info.started))
-                {
+                // The finish time counts on its own: the Job controller first sets
+                // SuccessCriteriaMet or FailureTarget (the phase), and Complete or Failed
+                // with the finish time in a later update.
+                let run = |j: &JobInfo| (j.phase.clone(), j.reason.clone(), j.started, j.finished);
+                if previous.as_ref().map(run) != Some(run(&info)) {
                     self.history.record(info.clone());
                     if matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed)
                         && self.capture != Capture::None
