@@ -14,7 +14,7 @@ DEMO_CLUSTER := $(DEMO_DIR)/cluster
 # The demo cluster's Prometheus, from the ports up.sh chose (read when a recipe uses it).
 DEMO_PROMETHEUS = http://127.0.0.1:$$(awk -F= '$$1 == "prometheus" { print $$2 }' $(DEMO_CLUSTER)/ports)
 
-.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage bench-logs bench-search bench-charts
+.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage bench-logs bench-search bench-charts bench-metrics
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ bench-search: setup ## Hostile node searches: p99 of other requests before and d
 
 bench-charts: setup ## Drawing the largest chart (10 series x 600 points) to SVG: time and size (seconds)
 	$(ENV) cargo bench -q -p gantry-server --bench charts
+
+bench-metrics: setup ## 24 h node and 64-GPU job charts against 7 days of 5,000 backfilled GPUs; 50 clients on one page (about 15 min)
+	$(ENV) tools/bench/metrics.sh
 
 watch: setup ## Rebuild and reload the page on every change (development)
 	$(ENV) cargo leptos watch

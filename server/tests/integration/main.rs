@@ -1,7 +1,8 @@
 //! Gantry's integration tests, in one binary (one link per change instead of one per file):
 //! the server on a free port (`server`, `hostile`), and, when `GANTRY_TEST_KUBECONFIG` names
 //! the local cluster that `make test` starts, the GPU inventory, live streams and their
-//! access checks, jobs, impersonation and the metrics from its Prometheus against it.
+//! access checks, jobs, impersonation and the metrics from its Prometheus against it, and charts from a
+//! Prometheus of known, backfilled series.
 //! `common` starts what they share.
 
 mod common;
@@ -13,5 +14,6 @@ mod job_metrics;
 mod jobs;
 mod local_cluster;
 mod metrics;
+mod metrics_backfill;
 mod server;
 mod stream_access;

@@ -13,15 +13,26 @@ use crate::noise::noise;
 /// here so that charts move in a short demo.
 pub const STEP: u64 = 15;
 
-struct Metric {
-    name: &'static str,
-    help: &'static str,
+pub struct Metric {
+    pub name: &'static str,
+    pub help: &'static str,
     /// The value for a GPU at a utilisation (0–100) and a noise draw (0–1); `None`: the
     /// series is absent for that GPU (GPU_UTIL on MIG instances, as on real hardware).
     value: fn(&Gpu, f64, f64) -> Option<f64>,
 }
 
-const METRICS: &[Metric] = &[
+impl Metric {
+    /// The GPU's value at `time`.
+    pub fn at(&self, seed: u64, gpu: &Gpu, time: u64) -> Option<f64> {
+        (self.value)(
+            gpu,
+            utilisation(seed, gpu, time),
+            draw(seed, gpu, "other", time),
+        )
+    }
+}
+
+pub const METRICS: &[Metric] = &[
     Metric {
         name: "DCGM_FI_DEV_GPU_UTIL",
         help: "GPU utilization (in %).",
@@ -149,6 +160,26 @@ fn labels(gpu: &Gpu) -> Vec<String> {
     labels
 }
 
+/// The label sets of a GPU's series, without braces: one for a free GPU, one per pod holding
+/// it (with time-slicing, one series per pod sharing the GPU, as the exporter does).
+pub fn series_labels(gpu: &Gpu) -> Vec<String> {
+    let base = labels(gpu).join(",");
+    if gpu.holders.is_empty() {
+        return vec![base];
+    }
+    gpu.holders
+        .iter()
+        .map(|h| {
+            format!(
+                "{base},container=\"{}\",namespace=\"{}\",pod=\"{}\"",
+                escape(&h.container),
+                escape(&h.namespace),
+                escape(&h.pod)
+            )
+        })
+        .collect()
+}
+
 /// The exposition of every GPU's series at `time` (seconds since the epoch).
 pub fn render(seed: u64, gpus: &[Gpu], time: u64) -> String {
     let mut out = String::new();
@@ -156,7 +187,7 @@ pub fn render(seed: u64, gpus: &[Gpu], time: u64) -> String {
         .iter()
         .map(|g| {
             (
-                labels(g),
+                series_labels(g),
                 utilisation(seed, g, time),
                 draw(seed, g, "other", time),
                 g,
@@ -166,24 +197,12 @@ pub fn render(seed: u64, gpus: &[Gpu], time: u64) -> String {
     for metric in METRICS {
         let _ = writeln!(out, "# HELP {} {}", metric.name, metric.help);
         let _ = writeln!(out, "# TYPE {} gauge", metric.name);
-        for (labels, util, n, gpu) in &shown {
+        for (series, util, n, gpu) in &shown {
             let Some(value) = (metric.value)(gpu, *util, *n) else {
                 continue;
             };
-            let base = labels.join(",");
-            if gpu.holders.is_empty() {
-                let _ = writeln!(out, "{}{{{base}}} {value}", metric.name);
-            }
-            // With time-slicing, one series per pod sharing the GPU, as the exporter does.
-            for h in &gpu.holders {
-                let _ = writeln!(
-                    out,
-                    "{}{{{base},container=\"{}\",namespace=\"{}\",pod=\"{}\"}} {value}",
-                    metric.name,
-                    escape(&h.container),
-                    escape(&h.namespace),
-                    escape(&h.pod)
-                );
+            for labels in series {
+                let _ = writeln!(out, "{}{{{labels}}} {value}", metric.name);
             }
         }
     }

@@ -5,12 +5,14 @@
 //!
 //!   gantry-gpu-sim --kubeconfig PATH [--listen 127.0.0.1:9400] [--seed 1]
 //!                  [--serving-namespace ml-serving]
+//!   gantry-gpu-sim backfill …   (a made-up fleet's history for promtool; see backfill.rs)
 //!
 //! It reads the cluster PATH names (Nodes and Pods, watched). The path is an argument, not
 //! the environment, so that the local cluster's scripts find the process by its run folder. A pod's
 //! `gantry.dev/gpu-pattern` annotation sets how busy its GPUs are (`busy`, `idle` or a
 //! percentage); a node's `gantry.dev/gpu-xid` makes its GPU 0 report that XID error.
 
+mod backfill;
 mod dcgm;
 mod fleet;
 mod noise;
@@ -116,6 +118,9 @@ async fn metrics(State(sim): State<Sim>) -> impl IntoResponse {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("backfill") {
+        return backfill::main(std::env::args().skip(2));
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .init();
