@@ -106,12 +106,19 @@ curl -fsS -H "Cookie: $cookie" "$base/api/v1/jobs/team-a/bench-train/metrics?ran
     python3 -c 'import json, sys; c = json.load(sys.stdin)["charts"][0]["series"]
 print("bench: the job chart has %d series of up to %d points" % (len(c), max(len(s["points"]) for s in c)))'
 
-# Range queries in the query log so far (instant ones are logged with step 0).
-range_queries() { python3 -c 'import json, sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["params"].get("step")))' "$run/query.log"; }
-before=$(range_queries)
+before=$(wc -l <"$run/query.log")
 echo "bench: wrk -c50 -t2 -d60s /api/v1/nodes/scale-gpu-0000/metrics?range=1h"
 wrk -c50 -t2 -d60s --latency -H "Cookie: $cookie" "$base/api/v1/nodes/scale-gpu-0000/metrics?range=1h" |
     grep -E "^ +(50|99)%|requests in|Non-2xx"
-after=$(range_queries)
-echo "bench: Prometheus answered $((after - before)) range queries during those 60 s" \
-    "(a node page is 4; one set per 15 s step is 16, 20 when the minute straddles five steps)"
+# Instant queries (the label set's, every 5 minutes) are logged with step 0; the page's are
+# the ones about its node (the others measure the seeded jobs that ended meanwhile).
+tail -n +"$((before + 1))" "$run/query.log" | python3 -c '
+import json, sys
+asked = [json.loads(l)["params"] for l in sys.stdin]
+asked = [(q["query"], q["start"], q["end"]) for q in asked if q.get("step")]
+page = [q for q in asked if "scale-gpu-0000" in q[0]]
+windows = {(start, end) for _, start, end in page}
+print(f"bench: Prometheus answered {len(page)} range queries for the page during those 60 s, "
+      f"for {len(windows)} windows (a 60 s run spans 5 steps of 15 s; a node page is 4 "
+      f"queries), {len(page) - len(set(page))} asked twice; {len(asked) - len(page)} others")
+'

@@ -5,7 +5,7 @@
 use futures::future::join_all;
 
 use super::prom::Prometheus;
-use super::promql::{self, NodeChart};
+use super::promql::{self, Dialect, NodeChart};
 use super::window::{MAX_CUSTOM_SECS, MIN_CUSTOM_SECS};
 use super::{Alert, Alerts, AlertsAbout, Chart, IdleGpus, IdlePod, Metrics, Range, Window};
 use crate::auth::caller::Caller;
@@ -38,9 +38,32 @@ fn empty(subject: String, range: Range, window: Window) -> Metrics {
     }
 }
 
-/// Each of `charts` over `window`, queried together, with its series or why it has none.
-async fn draw(prometheus: &Prometheus, charts: Vec<NodeChart>, window: Window) -> Vec<Chart> {
-    join_all(charts.into_iter().map(|c| async move {
+/// Refuses a chart id that is not one of `ids` before anything is asked.
+fn check_chart(only: Option<&str>, ids: &[&str]) -> Result<(), AppError> {
+    match only {
+        Some(id) if !ids.contains(&id) => Err(AppError::not_found(format!("chart {id:?}"))),
+        _ => Ok(()),
+    }
+}
+
+/// `metrics` with `charts` (only the one with id `only`, when given) over its window,
+/// queried together, each with its series or why it has none.
+async fn draw(
+    mut metrics: Metrics,
+    prometheus: &Prometheus,
+    dialect: Dialect,
+    charts: Vec<NodeChart>,
+    only: Option<&str>,
+) -> Metrics {
+    let window = Window {
+        start: metrics.start,
+        end: metrics.end,
+        step_secs: metrics.step_secs,
+    };
+    let charts = charts
+        .into_iter()
+        .filter(|c| only.is_none_or(|id| c.id == id));
+    let drawn = join_all(charts.map(|c| async move {
         let (series, error) = match prometheus.range(&c.query, window).await {
             Ok(series) => (series, None),
             Err(reason) => (Vec::new(), Some(reason)),
@@ -53,7 +76,10 @@ async fn draw(prometheus: &Prometheus, charts: Vec<NodeChart>, window: Window) -
             error,
         }
     }))
-    .await
+    .await;
+    metrics.charts = Some(drawn);
+    metrics.dialect = Some(dialect.describe());
+    metrics
 }
 
 /// `node`'s charts over `range` (only the one with id `only`, when given).
@@ -65,29 +91,19 @@ pub async fn node_metrics(
     only: Option<&str>,
 ) -> Result<Metrics, AppError> {
     crate::names::check_name("name", node)?;
-    if let Some(id) = only {
-        if !promql::NODE_CHARTS.contains(&id) {
-            return Err(AppError::not_found(format!("chart {id:?}")));
-        }
-    }
+    check_chart(only, &promql::NODE_CHARTS)?;
     crate::nodes::server::check_visible(state, caller).await?;
     // Only nodes that exist are queried (and cached): a made-up name costs nothing.
     if !state.inventory.read()?.nodes.contains_key(node) {
         return Err(AppError::not_found(format!("node {node:?}")));
     }
-    let window = window_of(range, now());
-    let mut metrics = empty(node.to_string(), range, window);
+    let metrics = empty(node.to_string(), range, window_of(range, now()));
     let Some(prometheus) = &state.prometheus else {
         return Ok(metrics);
     };
     let dialect = prometheus.dialect().await;
-    let charts = promql::node_charts(dialect, node)
-        .into_iter()
-        .filter(|c| only.is_none_or(|id| c.id == id))
-        .collect();
-    metrics.charts = Some(draw(prometheus, charts, window).await);
-    metrics.dialect = Some(dialect.describe());
-    Ok(metrics)
+    let charts = promql::node_charts(dialect, node);
+    Ok(draw(metrics, prometheus, dialect, charts, only).await)
 }
 
 /// A job's run as a window: from a minute before it started to a minute after it ended (or
@@ -109,11 +125,7 @@ pub async fn job_metrics(
     only: Option<&str>,
 ) -> Result<Metrics, AppError> {
     crate::names::check_object(namespace, name)?;
-    if let Some(id) = only {
-        if !promql::JOB_CHARTS.contains(&id) {
-            return Err(AppError::not_found(format!("chart {id:?}")));
-        }
-    }
+    check_chart(only, &promql::JOB_CHARTS)?;
     crate::jobs::server::may_list_jobs(state, caller, namespace).await?;
     if !state
         .cluster
@@ -131,19 +143,14 @@ pub async fn job_metrics(
         Range::Run => run_window(started, finished, now),
         other => window_of(other, now),
     };
-    let mut metrics = empty(format!("{namespace}/{name}"), range, window);
+    let metrics = empty(format!("{namespace}/{name}"), range, window);
     let Some(prometheus) = &state.prometheus else {
         return Ok(metrics);
     };
     let dialect = prometheus.dialect().await;
     let selector = promql::job_selector(dialect, namespace, name);
-    let charts = promql::job_charts(dialect, &selector)
-        .into_iter()
-        .filter(|c| only.is_none_or(|id| c.id == id))
-        .collect();
-    metrics.charts = Some(draw(prometheus, charts, window).await);
-    metrics.dialect = Some(dialect.describe());
-    Ok(metrics)
+    let charts = promql::job_charts(dialect, &selector);
+    Ok(draw(metrics, prometheus, dialect, charts, only).await)
 }
 
 /// The fleet's GPUs, allocated and busy over `range`: counts only, for those who see nodes.
@@ -153,8 +160,7 @@ pub async fn fleet_metrics(
     range: Range,
 ) -> Result<Metrics, AppError> {
     crate::nodes::server::check_visible(state, caller).await?;
-    let window = window_of(range, now());
-    let mut metrics = empty("fleet".to_string(), range, window);
+    let metrics = empty("fleet".to_string(), range, window_of(range, now()));
     let Some(prometheus) = &state.prometheus else {
         return Ok(metrics);
     };
@@ -165,9 +171,7 @@ pub async fn fleet_metrics(
         unit: "GPUs",
         query: promql::fleet(dialect, prometheus.idle_rule().percent),
     };
-    metrics.charts = Some(draw(prometheus, vec![chart], window).await);
-    metrics.dialect = Some(dialect.describe());
-    Ok(metrics)
+    Ok(draw(metrics, prometheus, dialect, vec![chart], None).await)
 }
 
 /// Pods holding GPUs they have not used for the idle rule's window, most idle GPU-hours
