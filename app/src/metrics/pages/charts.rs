@@ -330,4 +330,17 @@ mod tests {
             "1970-01-01T00:16:52Z · GPU 0 87.2 %"
         );
     }
+
+    #[test]
+    fn the_numbers_are_the_latest_lowest_mean_and_highest_finite_points() {
+        // The backfill test's GPU 0: 120 steps at 40 %, then 121 at 80 %.
+        let mut points: Vec<(i64, f64)> = (0..241)
+            .map(|i| (i * 15, if i < 120 { 40.0 } else { 80.0 }))
+            .collect();
+        points.insert(3, (45, f64::NAN));
+        let [latest, low, mean, high] = figures(&points).unwrap();
+        assert_eq!((latest, low, high), (80.0, 40.0, 80.0));
+        assert!((mean - (40.0 * 120.0 + 80.0 * 121.0) / 241.0).abs() < 1e-9, "{mean}");
+        assert_eq!(figures(&[(0, f64::NAN)]), None);
+    }
 }
