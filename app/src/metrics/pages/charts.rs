@@ -340,7 +340,10 @@ mod tests {
         points.insert(3, (45, f64::NAN));
         let [latest, low, mean, high] = figures(&points).unwrap();
         assert_eq!((latest, low, high), (80.0, 40.0, 80.0));
-        assert!((mean - (40.0 * 120.0 + 80.0 * 121.0) / 241.0).abs() < 1e-9, "{mean}");
+        assert!(
+            (mean - (40.0 * 120.0 + 80.0 * 121.0) / 241.0).abs() < 1e-9,
+            "{mean}"
+        );
         assert_eq!(figures(&[(0, f64::NAN)]), None);
     }
 }
