@@ -33,7 +33,7 @@ demo: setup build ## Run Gantry on embedded defaults: a seeded local cluster (le
 	@[ -s $(DEMO_DIR)/admin-password ] || (umask 077 && openssl rand -hex 12 > $(DEMO_DIR)/admin-password)
 	@printf 'Log in as admin with the password %s (kept in %s/admin-password).\n\n' \
 	  "$$(cat $(DEMO_DIR)/admin-password)" "$(DEMO_DIR)"
-	$(ENV) GANTRY_DATA_DIR=$(DEMO_DIR) KUBECONFIG=$(DEMO_CLUSTER)/kubeconfig \
+	$(ENV) GANTRY_DATA_DIR=$(DEMO_DIR) KUBECONFIG=$(DEMO_CLUSTER)/gantry.kubeconfig \
 	  GANTRY_ADMIN_PASSWORD="$$(cat $(DEMO_DIR)/admin-password)" \
 	  GANTRY_PROMETHEUS_URL="$(DEMO_PROMETHEUS)" GANTRY_IDLE_MINUTES=5 \
 	  GANTRY_SITE_ROOT=target/site exec $(TARGET_DIR)/debug/gantry

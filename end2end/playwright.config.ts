@@ -7,7 +7,7 @@ import { join } from "node:path";
 import {
   admin,
   clusterURL,
-  kubeconfig,
+  gantryKubeconfig,
   noCluster,
   embeddableURL,
   prometheusURL,
@@ -82,12 +82,12 @@ export default defineConfig({
   webServer: [
     // A 1-minute idle window, so that a test's idle job shows in the overview soon, and a
     // finished job measured 5 s after its end.
-    server(clusterURL, kubeconfig, prometheusURL
+    server(clusterURL, gantryKubeconfig, prometheusURL
       ? { GANTRY_PROMETHEUS_URL: prometheusURL, GANTRY_IDLE_MINUTES: "1", GANTRY_JOB_GPU_USE_DELAY_SECS: "5" }
       : {}),
     server(offlineURL),
-    server(shortSessionURL, kubeconfig, { GANTRY_SESSION_IDLE_SECS: String(shortSessionIdleSecs) }),
-    server(embeddableURL, kubeconfig, { GANTRY_EMBED_ORIGINS: portalOrigin }),
+    server(shortSessionURL, gantryKubeconfig, { GANTRY_SESSION_IDLE_SECS: String(shortSessionIdleSecs) }),
+    server(embeddableURL, gantryKubeconfig, { GANTRY_EMBED_ORIGINS: portalOrigin }),
     portal(portalOrigin),
     portal(unlistedPortalOrigin),
   ],

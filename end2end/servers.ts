@@ -3,6 +3,7 @@
 // the shell does without one), one whose sessions expire after 3 idle seconds, and one that a
 // portal may embed.
 import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
 
 export const port = Number(process.env.GANTRY_E2E_PORT ?? 3399);
 export const clusterURL = `http://127.0.0.1:${port}`;
@@ -23,6 +24,11 @@ export const kubeconfig = process.env.GANTRY_TEST_KUBECONFIG;
 if (!kubeconfig && process.env.GANTRY_TEST_REQUIRE_CLUSTER === "1") {
   throw new Error("GANTRY_TEST_REQUIRE_CLUSTER=1 but GANTRY_TEST_KUBECONFIG is not set");
 }
+
+// What the servers connect with: Gantry's own ServiceAccount (a TokenRequest token bound to
+// k8s/rbac.yaml), which tools/cluster/seed.sh writes beside the admin's kubeconfig. The
+// admin's is for the tests' own set-up and checks (kubectl below).
+export const gantryKubeconfig = kubeconfig && join(dirname(kubeconfig), "gantry.kubeconfig");
 
 // kubectl on that cluster, as a person at a terminal would use it (the one the cluster's
 // build made; GANTRY_TEST_KUBECTL is set next to GANTRY_TEST_KUBECONFIG).

@@ -34,12 +34,14 @@ start_bench() { # BENCH PORT
     start_gantry "$target/release/gantry" "$2"
 }
 
-# `start_gantry BIN PORT` starts Gantry (BIN) on PORT against the cluster, waits until it is
+# `start_gantry BIN PORT` starts Gantry (BIN) on PORT against the (seeded) cluster, waits until it is
 # ready and logs in as the first admin; it sets gantry_pid, base and cookie.
 start_gantry() { # BIN PORT
     base="http://127.0.0.1:$2"
     local password="bench admin password"
-    GANTRY_DATA_DIR="$run/data" GANTRY_LISTEN_ADDR="127.0.0.1:$2" KUBECONFIG="$kubeconfig" \
+    # As its own ServiceAccount (seed.sh writes its kubeconfig), not the cluster's admin.
+    GANTRY_DATA_DIR="$run/data" GANTRY_LISTEN_ADDR="127.0.0.1:$2" \
+        KUBECONFIG="$(dirname "$kubeconfig")/gantry.kubeconfig" \
         GANTRY_ADMIN_PASSWORD="$password" RUST_LOG=warn "$1" >"$run/gantry.log" 2>&1 &
     gantry_pid=$!
     local deadline=$((SECONDS + 120))

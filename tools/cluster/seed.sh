@@ -3,7 +3,9 @@
 # fleet/, or, in scale mode, with N more fake GPU nodes and M pods spread across them.
 # Idempotent: what exists already is left as it is.
 #
-#   tools/cluster/seed.sh KUBECONFIG                  the fleet (demo and tests)
+#   tools/cluster/seed.sh KUBECONFIG                  the fleet (demo and tests), and
+#                                                     Gantry's own kubeconfig beside
+#                                                     KUBECONFIG: gantry.kubeconfig
 #   tools/cluster/seed.sh KUBECONFIG --scale N M      N nodes scale-gpu-*, M pods in
 #                                                     namespace scale (benchmarks)
 set -euo pipefail
@@ -49,6 +51,42 @@ create_parallel() { # FILE
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
+# Gantry's ServiceAccount (gantry/gantry, which k8s/rbac.yaml binds) and a kubeconfig for it
+# with a token from the TokenRequest API, as Gantry has inside a cluster: the demo and the
+# tests run Gantry with it, never with the admin certificate. A week's token; every seed
+# (each `make demo`) writes a new one.
+gantry_identity() {
+    kubectl create namespace gantry --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
+    kubectl create serviceaccount gantry --namespace=gantry --dry-run=client -o yaml |
+        kubectl apply --server-side -f - >/dev/null
+    local token server ca out
+    token="$(kubectl create token gantry --namespace=gantry --duration=168h)"
+    server="$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')"
+    ca="$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')"
+    out="$(dirname "$kubeconfig")/gantry.kubeconfig"
+    (umask 077 && cat >"$out.tmp" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: gantry-local
+  cluster:
+    server: $server
+    certificate-authority-data: $ca
+users:
+- name: gantry
+  user:
+    token: $token
+contexts:
+- name: gantry-local
+  context:
+    cluster: gantry-local
+    user: gantry
+current-context: gantry-local
+EOF
+    )
+    mv "$out.tmp" "$out"
+}
+
 if [[ $# -eq 0 ]]; then
     missing "$here/fleet/nodes.yaml" nodes >"$tmp/nodes.yaml"
     [[ ! -s "$tmp/nodes.yaml" ]] || kubectl create -f "$tmp/nodes.yaml" >/dev/null
@@ -56,6 +94,7 @@ if [[ $# -eq 0 ]]; then
     # demo users' bindings.
     kubectl apply --server-side --force-conflicts --field-manager=gantry-seed \
         -f "$here/fleet/workloads.yaml" -f "$here/../../k8s/rbac.yaml" -f "$here/fleet/users.yaml" >/dev/null
+    gantry_identity
     # Kubeflow's job kinds (stand-in CRDs, see fleet/kubeflow.yaml) and one job of each,
     # with the status their controllers would have written.
     kubectl apply --server-side --field-manager=gantry-seed -f "$here/fleet/kubeflow.yaml" >/dev/null

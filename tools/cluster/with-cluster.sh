@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs COMMAND with a fresh local cluster, seeded with the fleet, and always stops the
 # cluster afterwards, whatever COMMAND does. The test command runs its tests this way.
-# COMMAND sees GANTRY_TEST_KUBECONFIG, GANTRY_TEST_CLUSTER_BIN (the built binaries: promtool
-# and prometheus for tests of their own), GANTRY_TEST_KUBECTL (the built kubectl, for tests
-# that act as a person at a terminal would), GANTRY_TEST_PROMETHEUS_URL (the cluster's
-# Prometheus) and GANTRY_TEST_REQUIRE_CLUSTER=1 (so cluster tests fail instead of skipping).
-# The run folder, with every component's log, is kept when COMMAND fails and removed when it
-# passes.
+# COMMAND sees GANTRY_TEST_KUBECONFIG (the admin's; Gantry's own, gantry.kubeconfig, is
+# beside it), GANTRY_TEST_CLUSTER_BIN (the built binaries: promtool and prometheus for tests
+# of their own), GANTRY_TEST_KUBECTL (the built kubectl, for tests that act as a person at a
+# terminal would), GANTRY_TEST_PROMETHEUS_URL (the cluster's Prometheus) and
+# GANTRY_TEST_REQUIRE_CLUSTER=1 (so cluster tests fail instead of skipping). The run folder,
+# with every component's log, is kept when COMMAND fails and removed when it passes.
 #
 #   tools/cluster/with-cluster.sh COMMAND...
 set -euo pipefail

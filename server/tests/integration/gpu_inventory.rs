@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::cluster::{connect, kubeconfig_path, wait_for};
+use crate::common::cluster::{connect, gantry_kubeconfig_path, wait_for};
 use crate::common::fixtures::gpu_pod;
 use gantry_app::cluster::{Cluster, ClusterSource};
 use gantry_app::nodes::cache::Inventory;
@@ -13,7 +13,7 @@ use kube::api::{DeleteParams, PostParams};
 use kube::Api;
 
 async fn inventory() -> Option<Inventory> {
-    Some(synced_inventory(kubeconfig_path("gpu-inventory")?).await)
+    Some(synced_inventory(gantry_kubeconfig_path("gpu-inventory")?).await)
 }
 
 /// Gantry's inventory on the cluster `kubeconfig` names, once both watches have listed.
@@ -215,7 +215,7 @@ async fn an_outage_keeps_the_last_state_marked_stale_and_recovery_resyncs() {
     let Some(test) = connect("gpu-inventory-outage").await else {
         return;
     };
-    let path = kubeconfig_path("gpu-inventory-outage").unwrap();
+    let path = gantry_kubeconfig_path("gpu-inventory-outage").unwrap();
     let kubeconfig = std::fs::read_to_string(&path).unwrap();
     let server = kubeconfig
         .lines()

@@ -1,16 +1,18 @@
 //! Gantry acts as its users on the real local cluster: `Cluster::as_user` impersonates
 //! `gantry:<username>` in group `gantry:<role>`, and the RBAC of `k8s/rbac.yaml` plus the
 //! seeded bindings (alice in team-a, bob in team-b) decide. A data scientist of team-a can
-//! neither see nor create anything in team-b, whatever Gantry's own checks say.
+//! neither see nor create anything in team-b, whatever Gantry's own checks say. Gantry
+//! itself connects as its ServiceAccount, never as the cluster's admin.
 
 use std::time::Duration;
 
-use crate::common::cluster::{kubeconfig_path, wait_for};
+use crate::common::cluster::{gantry_kubeconfig_path, wait_for};
 use crate::common::fixtures::IMAGE;
 use gantry_app::auth::rules::{Namespaces, Principal, Role};
 use gantry_app::cluster::{Cluster, ClusterSource, ClusterStatus};
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::api::{ListParams, PostParams};
 use kube::Api;
 
@@ -43,7 +45,7 @@ fn forbidden<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> bool {
 
 /// Gantry's connection to the test cluster, as the server builds it.
 async fn gantry_cluster() -> Option<Cluster> {
-    let kubeconfig = kubeconfig_path("impersonation")?;
+    let kubeconfig = gantry_kubeconfig_path("impersonation")?;
     let cluster = Cluster::new(ClusterSource {
         kubeconfig: vec![kubeconfig],
         context: None,
@@ -55,6 +57,40 @@ async fn gantry_cluster() -> Option<Cluster> {
     })
     .await;
     Some(cluster)
+}
+
+/// The kubeconfig every test and the demo run Gantry with is its ServiceAccount's, bound to
+/// `k8s/rbac.yaml` alone: it reads nodes, and Secrets are refused.
+#[tokio::test]
+async fn gantry_itself_is_its_service_account_and_cannot_read_secrets() {
+    let Some(path) = gantry_kubeconfig_path("gantry-identity") else {
+        return;
+    };
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let review: SelfSubjectReview = Api::all(client.clone())
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .unwrap();
+    let user = review.status.and_then(|s| s.user_info).unwrap_or_default();
+    assert_eq!(
+        user.username.as_deref(),
+        Some("system:serviceaccount:gantry:gantry")
+    );
+    assert!(!Api::<Node>::all(client.clone())
+        .list(&ListParams::default().limit(1))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(forbidden(
+        Api::<Secret>::all(client)
+            .list(&ListParams::default())
+            .await
+    ));
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Connects integration tests to the real local cluster (kube-apiserver, controller
 //! manager, scheduler, kwok nodes) that the test command starts with
-//! `tools/cluster/up.sh` and seeds with the shared GPU fleet.
+//! `tools/cluster/up.sh` and seeds with the shared GPU fleet. The tests set up and check
+//! as the cluster's admin; Gantry connects as its own ServiceAccount.
 //!
 //! The test command exports `GANTRY_TEST_KUBECONFIG` and `GANTRY_TEST_REQUIRE_CLUSTER=1`:
 //! there a missing cluster fails the test. A plain `cargo test` has neither, and the
@@ -41,6 +42,20 @@ pub fn kubeconfig_path(test: &str) -> Option<std::path::PathBuf> {
         return None;
     };
     Some(path.into())
+}
+
+/// The kubeconfig Gantry connects with: its own ServiceAccount's (a TokenRequest token,
+/// bound to `k8s/rbac.yaml`), which `tools/cluster/seed.sh` writes beside the admin's. The
+/// admin's certificate is for the tests' own set-up and checks only; `None` as for
+/// [`kubeconfig_path`].
+pub fn gantry_kubeconfig_path(test: &str) -> Option<std::path::PathBuf> {
+    let gantry = kubeconfig_path(test)?.with_file_name("gantry.kubeconfig");
+    assert!(
+        gantry.exists(),
+        "{} is missing: tools/cluster/seed.sh writes it",
+        gantry.display()
+    );
+    Some(gantry)
 }
 
 /// The local cluster with a fresh namespace named after `test`, or `None` when

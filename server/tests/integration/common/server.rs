@@ -169,15 +169,16 @@ impl TestServer {
         ))
     }
 
-    /// A server on the local cluster (`None` when [`super::cluster::kubeconfig_path`] says to
-    /// skip), ready with its caches synced, and the first admin's session cookie.
+    /// A server on the local cluster as Gantry's ServiceAccount (`None` when
+    /// [`super::cluster::kubeconfig_path`] says to skip), ready with its caches synced, and
+    /// the first admin's session cookie.
     pub fn on_cluster(test: &str) -> Option<(TestServer, String)> {
         Self::on_cluster_with(test, &[])
     }
 
     /// [`TestServer::on_cluster`] with extra settings.
     pub fn on_cluster_with(test: &str, env: &[(&str, &str)]) -> Option<(TestServer, String)> {
-        let kubeconfig = super::cluster::kubeconfig_path(test)?;
+        let kubeconfig = super::cluster::gantry_kubeconfig_path(test)?;
         let mut settings = vec![("KUBECONFIG", kubeconfig.to_str().unwrap())];
         settings.extend_from_slice(env);
         let server = TestServer::spawn_with(&settings);
