@@ -26,7 +26,7 @@ if (!kubeconfig && process.env.GANTRY_TEST_REQUIRE_CLUSTER === "1") {
 }
 
 // What the servers connect with: Gantry's own ServiceAccount (a TokenRequest token bound to
-// k8s/rbac.yaml), which tools/cluster/seed.sh writes beside the admin's kubeconfig. The
+// k8s/base/rbac.yaml), which tools/cluster/seed.sh writes beside the admin's kubeconfig. The
 // admin's is for the tests' own set-up and checks (kubectl below).
 export const gantryKubeconfig = kubeconfig && join(dirname(kubeconfig), "gantry.kubeconfig");
 

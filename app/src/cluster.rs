@@ -104,7 +104,7 @@ mod ssr {
 
     /// The Kubernetes user and groups Gantry acts as for `principal` (before the configured
     /// extra groups). The `gantry:` prefix keeps them apart from the cluster's own users;
-    /// `k8s/rbac.yaml` binds the groups.
+    /// `k8s/base/rbac.yaml` binds the groups.
     pub fn impersonation(principal: &Principal) -> (String, Vec<String>) {
         (
             format!("gantry:{}", principal.username),

@@ -51,7 +51,7 @@ create_parallel() { # FILE
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# Gantry's ServiceAccount (gantry/gantry, which k8s/rbac.yaml binds) and a kubeconfig for it
+# Gantry's ServiceAccount (gantry/gantry, which k8s/base/rbac.yaml binds) and a kubeconfig for it
 # with a token from the TokenRequest API, as Gantry has inside a cluster: the demo and the
 # tests run Gantry with it, never with the admin certificate. A week's token; every seed
 # (each `make demo`) writes a new one.
@@ -93,7 +93,7 @@ if [[ $# -eq 0 ]]; then
     # Gantry's RBAC (the product's own manifest, as a cluster admin would apply it) and the
     # demo users' bindings.
     kubectl apply --server-side --force-conflicts --field-manager=gantry-seed \
-        -f "$here/fleet/workloads.yaml" -f "$here/../../k8s/rbac.yaml" -f "$here/fleet/users.yaml" >/dev/null
+        -f "$here/fleet/workloads.yaml" -f "$here/../../k8s/base/rbac.yaml" -f "$here/fleet/users.yaml" >/dev/null
     gantry_identity
     # Kubeflow's job kinds (stand-in CRDs, see fleet/kubeflow.yaml) and one job of each,
     # with the status their controllers would have written.

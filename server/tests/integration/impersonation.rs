@@ -1,5 +1,5 @@
 //! Gantry acts as its users on the real local cluster: `Cluster::as_user` impersonates
-//! `gantry:<username>` in group `gantry:<role>`, and the RBAC of `k8s/rbac.yaml` plus the
+//! `gantry:<username>` in group `gantry:<role>`, and the RBAC of `k8s/base/rbac.yaml` plus the
 //! seeded bindings (alice in team-a, bob in team-b) decide. A data scientist of team-a can
 //! neither see nor create anything in team-b, whatever Gantry's own checks say. Gantry
 //! itself connects as its ServiceAccount, never as the cluster's admin.
@@ -60,7 +60,7 @@ async fn gantry_cluster() -> Option<Cluster> {
 }
 
 /// The kubeconfig every test and the demo run Gantry with is its ServiceAccount's, bound to
-/// `k8s/rbac.yaml` alone: it reads nodes, and Secrets are refused.
+/// `k8s/base/rbac.yaml` alone: it reads nodes, and Secrets are refused.
 #[tokio::test]
 async fn gantry_itself_is_its_service_account_and_cannot_read_secrets() {
     let Some(path) = gantry_kubeconfig_path("gantry-identity") else {

@@ -1,8 +1,9 @@
 //! Gantry's integration tests, in one binary (one link per change instead of one per file):
 //! the server on a free port (`server`, `hostile`), and, when `GANTRY_TEST_KUBECONFIG` names
 //! the local cluster that `make test` starts, the GPU inventory, live streams and their
-//! access checks, jobs, impersonation and the metrics from its Prometheus against it, and charts from a
-//! Prometheus of known, backfilled series.
+//! access checks, jobs, impersonation and the metrics from its Prometheus against it,
+//! charts from a Prometheus of known, backfilled series, and `k8s/`'s overlays validated by
+//! its API server.
 //! `common` starts what they share.
 
 mod common;
@@ -13,6 +14,7 @@ mod impersonation;
 mod job_metrics;
 mod jobs;
 mod local_cluster;
+mod manifests;
 mod metrics;
 mod metrics_backfill;
 mod server;

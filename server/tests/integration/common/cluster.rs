@@ -45,7 +45,7 @@ pub fn kubeconfig_path(test: &str) -> Option<std::path::PathBuf> {
 }
 
 /// The kubeconfig Gantry connects with: its own ServiceAccount's (a TokenRequest token,
-/// bound to `k8s/rbac.yaml`), which `tools/cluster/seed.sh` writes beside the admin's. The
+/// bound to `k8s/base/rbac.yaml`), which `tools/cluster/seed.sh` writes beside the admin's. The
 /// admin's certificate is for the tests' own set-up and checks only; `None` as for
 /// [`kubeconfig_path`].
 pub fn gantry_kubeconfig_path(test: &str) -> Option<std::path::PathBuf> {
