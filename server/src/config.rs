@@ -42,6 +42,9 @@ pub struct Config {
     pub kube_context: Option<String>,
     /// `GANTRY_SHUTDOWN_TIMEOUT_SECS`: how long open requests may run on after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// `GANTRY_SHUTDOWN_DRAIN_SECS`: how long after SIGTERM Gantry still accepts connections
+    /// with `/readyz` answering 503, while the Service takes it out of its endpoints.
+    pub shutdown_drain: Duration,
     /// `LEPTOS_ENV=DEV` (set by `cargo leptos watch`): live reload of the page on rebuilds.
     pub live_reload: bool,
     /// `GANTRY_ADMIN_PASSWORD`: the first admin's password, used only when the database has
@@ -103,7 +106,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 34] = [
+const KEYS: [&str; 35] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
@@ -111,6 +114,7 @@ const KEYS: [&str; 34] = [
     "KUBECONFIG",
     "GANTRY_KUBE_CONTEXT",
     "GANTRY_SHUTDOWN_TIMEOUT_SECS",
+    "GANTRY_SHUTDOWN_DRAIN_SECS",
     "LEPTOS_ENV",
     "GANTRY_ADMIN_PASSWORD",
     "GANTRY_SESSION_IDLE_SECS",
@@ -195,6 +199,13 @@ impl Config {
                 reason: format!("expected a whole number of seconds, got {v:?}"),
             })?),
             None => Duration::from_secs(20),
+        };
+        let shutdown_drain = match get("GANTRY_SHUTDOWN_DRAIN_SECS") {
+            Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
+                key: "GANTRY_SHUTDOWN_DRAIN_SECS",
+                reason: format!("expected a whole number of seconds, got {v:?}"),
+            })?),
+            None => Duration::from_secs(5),
         };
         let live_reload = get("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev"));
         let admin_password = get("GANTRY_ADMIN_PASSWORD").map(Secret);
@@ -354,6 +365,7 @@ impl Config {
             kubeconfig,
             kube_context,
             shutdown_timeout,
+            shutdown_drain,
             live_reload,
             admin_password,
             session_idle,
@@ -446,6 +458,7 @@ mod tests {
         assert!(config.kubeconfig.is_empty());
         assert_eq!(config.kube_context, None);
         assert_eq!(config.shutdown_timeout, Duration::from_secs(20));
+        assert_eq!(config.shutdown_drain, Duration::from_secs(5));
         assert!(!config.live_reload);
         assert_eq!(config.session_idle, Duration::from_secs(30 * 60));
         assert_eq!(config.session_lifetime, Duration::from_secs(12 * 3600));

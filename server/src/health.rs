@@ -40,12 +40,20 @@ pub struct Readiness {
     database: Check,
     kubernetes: Check,
     caches: Check,
+    /// SIGTERM arrived: not ready, so that the Service stops sending clients here while the
+    /// requests already under way finish.
+    shutting_down: bool,
 }
 
 impl Readiness {
     /// Ready when the database answers, the cluster is connected and the node and pod
-    /// caches have synced (before that, GPU pages would answer 503).
-    pub fn assess(database: bool, cluster: &ClusterStatus, caches_synced: bool) -> Readiness {
+    /// caches have synced (before that, GPU pages would answer 503), until shutdown begins.
+    pub fn assess(
+        database: bool,
+        cluster: &ClusterStatus,
+        caches_synced: bool,
+        shutting_down: bool,
+    ) -> Readiness {
         let database = Check::new(database, "the database did not answer (see Gantry's log)");
         let kubernetes = Check::new(
             matches!(cluster, ClusterStatus::Connected { .. }),
@@ -53,10 +61,11 @@ impl Readiness {
         );
         let caches = Check::new(caches_synced, "the node and pod caches are still loading");
         Readiness {
-            ready: database.ok && kubernetes.ok && caches.ok,
+            ready: database.ok && kubernetes.ok && caches.ok && !shutting_down,
             database,
             kubernetes,
             caches,
+            shutting_down,
         }
     }
 }
@@ -71,6 +80,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         database.is_ok(),
         &state.cluster.status(),
         state.inventory.synced(),
+        *state.stopping.borrow(),
     );
     let status = if readiness.ready {
         StatusCode::OK
@@ -105,15 +115,17 @@ mod tests {
 
     #[test]
     fn ready_only_when_all_three_answer() {
-        assert!(Readiness::assess(true, &connected(), true).ready);
-        let loading = Readiness::assess(true, &connected(), false);
+        assert!(Readiness::assess(true, &connected(), true, false).ready);
+        let loading = Readiness::assess(true, &connected(), false, false);
         assert!(!loading.ready);
         assert_eq!(
             loading.caches.reason,
             Some("the node and pod caches are still loading")
         );
-        let no_db = Readiness::assess(false, &connected(), true);
+        let no_db = Readiness::assess(false, &connected(), true, false);
         assert!(!no_db.ready && no_db.kubernetes.ok);
+        let stopping = Readiness::assess(true, &connected(), true, true);
+        assert!(!stopping.ready && stopping.shutting_down);
     }
 
     #[test]
@@ -122,7 +134,7 @@ mod tests {
             context: Some("admin@prod".into()),
             reason: "the API server at https://10.0.0.1:6443/ did not answer".into(),
         };
-        let readiness = Readiness::assess(true, &status, false);
+        let readiness = Readiness::assess(true, &status, false, false);
         let body = serde_json::to_string(&readiness).unwrap();
         assert!(
             !body.contains("10.0.0.1") && !body.contains("prod"),
@@ -137,7 +149,8 @@ mod tests {
                     "ok": false,
                     "reason": "not connected to Kubernetes (the reason is on signed-in pages and in Gantry's log)"
                 },
-                "caches": { "ok": false, "reason": "the node and pod caches are still loading" }
+                "caches": { "ok": false, "reason": "the node and pod caches are still loading" },
+                "shutting_down": false
             })
         );
     }

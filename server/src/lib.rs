@@ -197,8 +197,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves on `listener` until `shutdown` resolves, then lets open requests finish for at most
-/// `config.shutdown_timeout`.
+/// Serves on `listener` until `shutdown` resolves, for `config.shutdown_drain` more with
+/// `/readyz` failing, then lets open requests finish for at most `config.shutdown_timeout`.
 pub async fn serve(
     config: &Config,
     state: AppState,
@@ -216,11 +216,17 @@ pub async fn serve(
     let refusals = tokio::spawn(gantry_app::auth::login::write_refusals(state.clone()));
     // Connection info gives the client address for the audit log and login rate limits.
     let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let drain = config.shutdown_drain;
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown.await;
-        tracing::info!("shutting down: no new connections, finishing open requests");
-        // Live streams never finish by themselves.
+        // Not ready first, still serving: Kubernetes takes a pod out of its Service's
+        // endpoints only after /readyz fails, and connections sent meanwhile must not be
+        // refused. Live streams end now (they never finish by themselves), so their clients
+        // reconnect to another replica.
         streams.send_replace(true);
+        tracing::info!(?drain, "shutting down: /readyz answers 503, still serving");
+        tokio::time::sleep(drain).await;
+        tracing::info!("shutting down: no new connections, finishing open requests");
         let _ = stopping_tx.send(());
     });
     let timeout = config.shutdown_timeout;

@@ -2,6 +2,7 @@
 //! answers, and stops it with SIGTERM as Kubernetes would.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::common::server::{assert_contains, TestServer};
 
@@ -34,6 +35,41 @@ fn readyz_reports_each_dependency_and_why_it_is_not_ready() {
     let page = server.request("GET", "/", "", &[("Cookie", &cookie)]);
     assert_contains(&page.body, "/nonexistent/kubeconfig");
     server.stop();
+}
+
+/// SIGTERM, as Kubernetes stops a pod: `/readyz` fails at once, so the Service stops sending
+/// clients here, while new connections are still answered for the drain; then Gantry exits.
+#[test]
+fn on_sigterm_readiness_fails_first_and_requests_are_served_through_the_drain() {
+    let Some((mut server, _)) =
+        TestServer::on_cluster_with("drain", &[("GANTRY_SHUTDOWN_DRAIN_SECS", "3")])
+    else {
+        return;
+    };
+    assert_eq!(server.get("/readyz").status, 200);
+    let sent = Instant::now();
+    server.terminate();
+    let failing = loop {
+        let answer = server.get("/readyz");
+        if answer.status == 503 {
+            break answer.json();
+        }
+        assert!(sent.elapsed() < Duration::from_secs(2), "/readyz still 200");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(failing["shutting_down"], true, "{failing}");
+    assert_eq!(failing["kubernetes"]["ok"], true, "{failing}");
+    assert_eq!(server.get("/healthz").status, 200);
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "answered within the drain"
+    );
+    server.exits_within(Duration::from_secs(10));
+    let took = sent.elapsed();
+    assert!(
+        took >= Duration::from_secs(3),
+        "exited after {took:?}, before the drain ended"
+    );
 }
 
 #[test]

@@ -30,6 +30,8 @@ impl TestServer {
             .env("GANTRY_DATA_DIR", data.path())
             .env("KUBECONFIG", "/nonexistent/kubeconfig")
             .env("GANTRY_SHUTDOWN_TIMEOUT_SECS", "2")
+            // No drain (no Service sends clients here): a test that wants one sets it.
+            .env("GANTRY_SHUTDOWN_DRAIN_SECS", "0")
             .env("GANTRY_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "error")
             .envs(env.iter().copied())
@@ -219,14 +221,24 @@ impl TestServer {
         EventStream { lines }
     }
 
-    /// Sends SIGTERM and expects a clean exit within a few seconds.
-    pub fn stop(&mut self) {
+    /// Sends SIGTERM, as Kubernetes does to stop a pod.
+    pub fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
+    }
+
+    /// Sends SIGTERM and expects a clean exit within a few seconds.
+    pub fn stop(&mut self) {
+        self.terminate();
+        self.exits_within(Duration::from_secs(10));
+    }
+
+    /// Waits for a clean exit (after [`TestServer::terminate`]) for at most `most`.
+    pub fn exits_within(&mut self, most: Duration) {
+        let deadline = Instant::now() + most;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 assert!(status.success(), "gantry exited with {status}");
@@ -234,7 +246,7 @@ impl TestServer {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("gantry did not stop within 10 s of SIGTERM");
+                panic!("gantry did not stop within {most:?} of SIGTERM");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
