@@ -193,20 +193,21 @@ impl Config {
             None => default_kubeconfig(&env),
         };
         let kube_context = get("GANTRY_KUBE_CONTEXT");
-        let shutdown_timeout = match get("GANTRY_SHUTDOWN_TIMEOUT_SECS") {
-            Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
-                key: "GANTRY_SHUTDOWN_TIMEOUT_SECS",
-                reason: format!("expected a whole number of seconds, got {v:?}"),
-            })?),
-            None => Duration::from_secs(20),
+        // The shutdown's phases may be 0 (none).
+        let seconds = |key: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(key) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .parse()
+                    .map(Duration::from_secs)
+                    .map_err(|_| ConfigError::Invalid {
+                        key,
+                        reason: format!("expected a whole number of seconds, got {v:?}"),
+                    }),
+            }
         };
-        let shutdown_drain = match get("GANTRY_SHUTDOWN_DRAIN_SECS") {
-            Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
-                key: "GANTRY_SHUTDOWN_DRAIN_SECS",
-                reason: format!("expected a whole number of seconds, got {v:?}"),
-            })?),
-            None => Duration::from_secs(5),
-        };
+        let shutdown_timeout = seconds("GANTRY_SHUTDOWN_TIMEOUT_SECS", 20)?;
+        let shutdown_drain = seconds("GANTRY_SHUTDOWN_DRAIN_SECS", 5)?;
         let live_reload = get("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev"));
         let admin_password = get("GANTRY_ADMIN_PASSWORD").map(Secret);
         let duration =
