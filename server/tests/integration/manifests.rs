@@ -1,29 +1,31 @@
 //! `k8s/` as people deploy it: each overlay passes the API server's own validation on the
 //! local cluster (`kubectl apply --dry-run=server -k`, as an admin would apply it), and the
 //! Deployment it makes runs hardened: non-root, read-only root filesystem, no capabilities,
-//! the runtime's seccomp profile.
+//! the runtime's seccomp profile. The Ingress example is valid too, and tells Gantry to
+//! trust the proxy in front of it.
 
 use std::path::Path;
 use std::process::Command;
 
 use crate::common::cluster::kubeconfig_path;
 
-/// The overlay's objects as the API server would store them (defaults filled in).
-fn dry_run(overlay: &str) -> Option<Vec<serde_json::Value>> {
+/// The objects of the kustomization at `k8s/<dir>` as the API server would store them
+/// (defaults filled in).
+fn dry_run(dir: &str) -> Option<Vec<serde_json::Value>> {
     let admin = kubeconfig_path("manifests")?;
     let kubectl = std::env::var("GANTRY_TEST_KUBECTL").expect("GANTRY_TEST_KUBECTL");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../k8s/overlays")
-        .join(overlay);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../k8s")
+        .join(dir);
     let out = Command::new(kubectl)
         .arg(format!("--kubeconfig={}", admin.display()))
         .args(["apply", "--dry-run=server", "-o", "json", "-k"])
-        .arg(&dir)
+        .arg(&path)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{overlay}: {}",
+        "{dir}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -39,7 +41,7 @@ fn kind<'a>(objects: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Val
 
 #[test]
 fn the_single_overlay_is_valid_and_runs_one_hardened_replica_on_its_volume() {
-    let Some(objects) = dry_run("single") else {
+    let Some(objects) = dry_run("overlays/single") else {
         return;
     };
     for expected in [
@@ -83,4 +85,29 @@ fn the_single_overlay_is_valid_and_runs_one_hardened_replica_on_its_volume() {
         .unwrap();
     assert_eq!(data["persistentVolumeClaim"]["claimName"], "gantry-data");
     assert!(data.get("emptyDir").is_none(), "{data}");
+}
+
+#[test]
+fn the_ingress_example_serves_tls_and_trusts_its_proxy() {
+    let Some(objects) = dry_run("examples/ingress") else {
+        return;
+    };
+    let ingress = kind(&objects, "Ingress");
+    assert_eq!(ingress["spec"]["tls"][0]["secretName"], "gantry-tls");
+    let backend = &ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
+    assert_eq!(backend["name"], "gantry");
+    let env = kind(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let value = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].clone())
+            .unwrap_or_else(|| panic!("no {name} in {env:?}"))
+    };
+    assert_eq!(value("GANTRY_TRUSTED_PROXIES"), "10.244.0.0/16");
+    assert_eq!(value("GANTRY_SECURE_COOKIES"), "true");
+    // The base's settings are kept beside the example's.
+    assert_eq!(value("GANTRY_LISTEN_ADDR"), "0.0.0.0:3000");
 }
