@@ -162,7 +162,6 @@ impl watch::Follower<JobInfo> for JobFollower {
                 // The finish time counts on its own: the Job controller first sets
                 // SuccessCriteriaMet or FailureTarget (the phase), and Complete or Failed
                 // with the finish time in a later update.
-                let run = |j: &JobInfo| (j.phase.clone(), j.reason.clone(), j.started, j.finished);
                 if previous.as_ref().map(run) != Some(run(&info)) {
                     self.history.record(info.clone());
                     if matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed)
@@ -187,6 +186,11 @@ impl watch::Follower<JobInfo> for JobFollower {
             Change::Stale(since) => self.shared.set_stale(Some(since)),
         }
     }
+}
+
+/// What the history records of a Job's run: a change to any of it is written.
+fn run(job: &JobInfo) -> (&JobPhase, &Option<String>, Option<i64>, Option<i64>) {
+    (&job.phase, &job.reason, job.started, job.finished)
 }
 
 /// Lines kept of each pod's log when its job finishes, and the most bytes of them.

@@ -7,13 +7,13 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::cluster::kubeconfig_path;
+use crate::common::cluster::{cluster_setting, kubeconfig_path};
 
 /// The objects of the kustomization at `k8s/<dir>` as the API server would store them
 /// (defaults filled in).
 fn dry_run(dir: &str) -> Option<Vec<serde_json::Value>> {
     let admin = kubeconfig_path("manifests")?;
-    let kubectl = std::env::var("GANTRY_TEST_KUBECTL").expect("GANTRY_TEST_KUBECTL");
+    let kubectl = cluster_setting("GANTRY_TEST_KUBECTL")?;
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../k8s")
         .join(dir);

@@ -8,17 +8,13 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::Api;
 
-use crate::common::cluster::{connect, wait_for};
+use crate::common::cluster::{cluster_setting, connect, wait_for};
 use crate::common::fixtures::gpu_pod;
 use crate::common::server::TestServer;
 
 /// The cluster's Prometheus, when `make test` started one.
 pub fn prometheus_url() -> Option<String> {
-    let url = std::env::var("GANTRY_TEST_PROMETHEUS_URL").ok();
-    if url.is_none() && std::env::var("GANTRY_TEST_REQUIRE_CLUSTER").as_deref() == Ok("1") {
-        panic!("GANTRY_TEST_REQUIRE_CLUSTER=1 but GANTRY_TEST_PROMETHEUS_URL is not set");
-    }
-    url
+    cluster_setting("GANTRY_TEST_PROMETHEUS_URL")
 }
 
 /// Range queries Prometheus has answered so far, from its own `/metrics`.

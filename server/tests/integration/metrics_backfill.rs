@@ -7,15 +7,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::cluster::cluster_setting;
 use crate::common::server::TestServer;
 
 /// The local cluster's binaries (promtool, prometheus), when `make test` built them.
 fn cluster_bin() -> Option<PathBuf> {
-    let bin = std::env::var("GANTRY_TEST_CLUSTER_BIN").ok();
-    if bin.is_none() && std::env::var("GANTRY_TEST_REQUIRE_CLUSTER").as_deref() == Ok("1") {
-        panic!("GANTRY_TEST_REQUIRE_CLUSTER=1 but GANTRY_TEST_CLUSTER_BIN is not set");
-    }
-    bin.map(PathBuf::from)
+    cluster_setting("GANTRY_TEST_CLUSTER_BIN").map(PathBuf::from)
 }
 
 /// A Prometheus serving only the blocks promtool made of `series`; stopped when dropped.
@@ -131,7 +128,7 @@ async fn known_series_give_known_points_in_the_json_and_the_svg() {
     let Some(bin) = cluster_bin() else {
         return;
     };
-    let now = time_now();
+    let now = gantry_app::time::unix_now() as i64;
     // Two hours ago, on a 15 s step: 30 minutes at 40 %, then 30 minutes at 80 %.
     let mid = (now - 7200) / 15 * 15;
     let (from, to) = (mid - 1800, mid + 1800);
@@ -205,11 +202,4 @@ async fn known_series_give_known_points_in_the_json_and_the_svg() {
         (along - 0.5).abs() < 0.01,
         "the step at {along:.3} of the width"
     );
-}
-
-fn time_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }

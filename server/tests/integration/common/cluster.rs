@@ -44,6 +44,17 @@ pub fn kubeconfig_path(test: &str) -> Option<std::path::PathBuf> {
     Some(path.into())
 }
 
+/// A setting the test command exports beside the cluster (`GANTRY_TEST_PROMETHEUS_URL`,
+/// `GANTRY_TEST_CLUSTER_BIN`, `GANTRY_TEST_KUBECTL`): `None` outside it, a failure when the
+/// cluster is required and the setting is missing.
+pub fn cluster_setting(name: &str) -> Option<String> {
+    let value = std::env::var(name).ok();
+    if value.is_none() && std::env::var("GANTRY_TEST_REQUIRE_CLUSTER").as_deref() == Ok("1") {
+        panic!("GANTRY_TEST_REQUIRE_CLUSTER=1 but {name} is not set");
+    }
+    value
+}
+
 /// The kubeconfig Gantry connects with: its own ServiceAccount's (a TokenRequest token,
 /// bound to `k8s/base/rbac.yaml`), which `tools/cluster/seed.sh` writes beside the admin's. The
 /// admin's certificate is for the tests' own set-up and checks only; `None` as for
