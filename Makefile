@@ -55,8 +55,9 @@ lint: ## Formatting, no module cycles, shellcheck, Prometheus rules, clippy for 
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-server -p gantry-gpu-sim --all-targets -- -D warnings
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-frontend --target wasm32-unknown-unknown -- -D warnings
 
-unit: ## Rust unit and integration tests (cluster tests skip unless GANTRY_TEST_KUBECONFIG is set)
+unit: ## Rust unit and integration tests on SQLite, then the integration tests again on PostgreSQL (cluster tests skip unless GANTRY_TEST_KUBECONFIG is set)
 	$(ENV) cargo test --locked -p gantry-app -p gantry-server -p gantry-gpu-sim
+	$(ENV) tools/postgres/with-postgres.sh cargo test --locked -p gantry-server --test integration
 
 build: ## Build the server and the wasm front end (debug) into target/site
 	$(ENV) cargo leptos build

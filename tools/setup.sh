@@ -59,8 +59,9 @@ if [ "$("$leptos_root/bin/cargo-leptos" --version 2>/dev/null)" != "cargo-leptos
     --version "$GANTRY_CARGO_LEPTOS_VERSION" --features no_downloads
 fi
 
-# 4. What `make lint` and the benchmarks run besides cargo.
-apt_install shellcheck wrk
+# 4. What `make lint` and the benchmarks run besides cargo, and Debian's PostgreSQL for the
+#    tests on the second backend (tools/postgres/with-postgres.sh starts a private server).
+apt_install shellcheck wrk postgresql
 
 # 5. Debian's Chromium for the browser tests (Playwright cannot download its own here).
 command -v chromium >/dev/null || apt_install chromium

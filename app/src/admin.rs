@@ -35,11 +35,11 @@ pub async fn list_accounts() -> Result<Vec<AccountView>, AppError> {
         .map(|row| {
             let principal = row.principal()?;
             Ok(AccountView {
+                disabled: row.disabled(),
                 username: row.username,
                 display_name: row.display_name,
                 role: principal.role,
                 namespaces: principal.namespaces.to_text(),
-                disabled: row.disabled,
                 created_at: row.created_at,
             })
         })
@@ -120,7 +120,7 @@ pub async fn update_account(
         role.as_str(),
         row.namespaces,
         namespaces.to_text(),
-        row.disabled,
+        row.disabled(),
         disabled
     );
     let object = format!("account/{username}");

@@ -18,6 +18,8 @@ pub mod db;
 pub mod error;
 pub mod layout;
 #[cfg(feature = "ssr")]
+pub mod leader;
+#[cfg(feature = "ssr")]
 pub mod locks;
 pub mod names;
 pub mod quantity;

@@ -1,6 +1,7 @@
 //! How long Gantry keeps what it records (server only): job history, captured logs and the
 //! audit log, each by age and (history and audit) by count, applied at start and every
-//! hour. Each area's store deletes its own rows; this only says when and how much.
+//! hour, by the leading replica. Each area's store deletes its own rows; this only says
+//! when and how much.
 
 use std::time::Duration;
 
@@ -23,10 +24,18 @@ pub struct Retention {
 /// How often retention runs after the first time (at start).
 const EVERY: Duration = Duration::from_secs(3600);
 
-/// Applies `retention` now and then every hour, until `stopping` turns true.
-pub async fn run(db: Db, retention: Retention, mut stopping: tokio::sync::watch::Receiver<bool>) {
+/// Applies `retention` now and then every hour while this replica leads, until `stopping`
+/// turns true.
+pub async fn run(
+    db: Db,
+    retention: Retention,
+    leader: crate::leader::Leadership,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
-        apply(&db, &retention, crate::time::unix_now()).await;
+        if leader.is_leader() {
+            apply(&db, &retention, crate::time::unix_now()).await;
+        }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
             _ = stopping.wait_for(|stopping| *stopping) => return,

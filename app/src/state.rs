@@ -27,7 +27,7 @@ pub struct AppState {
     pub db: Db,
     /// The browser sessions, in `db`: the store the session layer reads, also read by live
     /// streams to end when their session does.
-    pub sessions: Arc<dyn tower_sessions::SessionStore>,
+    pub sessions: crate::auth::session_store::Sessions,
     /// The Kubernetes connection and its latest probe.
     pub cluster: Cluster,
     /// Request counts and latencies, served at `/metrics`.
@@ -47,6 +47,8 @@ pub struct AppState {
     pub streams: Arc<crate::caps::Caps>,
     /// Turns true when the server starts shutting down, so that open streams end.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Whether this replica does the work that must happen once (history, retention).
+    pub leader: crate::leader::Leadership,
 }
 
 /// The shared state and the caller inside a server function, if the caller may take

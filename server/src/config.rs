@@ -32,8 +32,12 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     /// `GANTRY_DATA_DIR`: where Gantry keeps its SQLite database.
     pub data_dir: PathBuf,
-    /// `GANTRY_DATABASE_URL`: the database; defaults to `sqlite://<data dir>/gantry.db`.
-    pub database_url: String,
+    /// `GANTRY_DATABASE_URL`: the database, `sqlite://…` or `postgres://…`; defaults to
+    /// `sqlite://<data dir>/gantry.db`. A secret: a PostgreSQL URL may hold a password.
+    pub database_url: Secret,
+    /// `GANTRY_DATABASE_CONNECTIONS`: the most connections this process opens to it for
+    /// its own tables (default 8); the session store keeps two more.
+    pub database_connections: u32,
     /// `GANTRY_SITE_ROOT`: the built front end (`pkg/` with the wasm, JS and CSS).
     pub site_root: PathBuf,
     /// `KUBECONFIG`: kubeconfig files to merge; empty means the in-cluster service account.
@@ -65,6 +69,10 @@ pub struct Config {
     /// `GANTRY_IMPERSONATE_GROUPS`: space-separated Kubernetes groups added to every
     /// request Gantry makes for a user, besides `gantry:<role>`; never a `system:` group.
     pub impersonate_groups: Vec<String>,
+    /// `GANTRY_LEADER_LEASE`: `namespace/name` of the Lease with which replicas elect the
+    /// one that writes the job history and runs retention (needed for more than one
+    /// replica); unset, this process is the only one.
+    pub leader_lease: Option<(String, String)>,
     /// `GANTRY_LOGIN_CONCURRENCY`: password checks that may run at once (default 2: each
     /// holds 19 MiB and a core for tens of milliseconds); a login beyond them is refused
     /// with 503 at once, not queued.
@@ -106,10 +114,11 @@ impl std::fmt::Debug for Secret {
 }
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 35] = [
+const KEYS: [&str; 37] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
+    "GANTRY_DATABASE_CONNECTIONS",
     "GANTRY_SITE_ROOT",
     "KUBECONFIG",
     "GANTRY_KUBE_CONTEXT",
@@ -123,6 +132,7 @@ const KEYS: [&str; 35] = [
     "GANTRY_TRUSTED_ORIGINS",
     "GANTRY_EMBED_ORIGINS",
     "GANTRY_IMPERSONATE_GROUPS",
+    "GANTRY_LEADER_LEASE",
     "GANTRY_LOGIN_CONCURRENCY",
     "GANTRY_STREAMS_PER_USER",
     "GANTRY_STREAMS_TOTAL",
@@ -171,14 +181,20 @@ impl Config {
         };
         let data_dir = PathBuf::from(get("GANTRY_DATA_DIR").unwrap_or_else(|| "data".into()));
         let database_url = match get("GANTRY_DATABASE_URL") {
-            Some(url) if url.starts_with("sqlite:") => url,
+            Some(url)
+                if ["sqlite:", "postgres:", "postgresql:"]
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme)) =>
+            {
+                url
+            }
             Some(url) => {
                 let scheme = url.split(':').next().unwrap_or_default().to_string();
                 return Err(ConfigError::Invalid {
                     key: "GANTRY_DATABASE_URL",
                     reason: format!(
-                        "unsupported scheme {scheme:?}: this version stores its state in \
-                         SQLite, e.g. sqlite://data/gantry.db"
+                        "unsupported scheme {scheme:?}: Gantry stores its state in SQLite \
+                         (sqlite://data/gantry.db) or PostgreSQL (postgres://user@host/db)"
                     ),
                 });
             }
@@ -290,9 +306,29 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let leader_lease = match get("GANTRY_LEADER_LEASE") {
+            None => None,
+            Some(text) => match text.split_once('/') {
+                Some((namespace, name))
+                    if gantry_app::names::is_dns_label(namespace)
+                        && gantry_app::names::is_dns_subdomain(name) =>
+                {
+                    Some((namespace.to_string(), name.to_string()))
+                }
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "GANTRY_LEADER_LEASE",
+                        reason: format!(
+                            "expected the Lease as namespace/name, e.g. gantry/gantry-leader, got {text:?}"
+                        ),
+                    })
+                }
+            },
+        };
         let login_concurrency = count("GANTRY_LOGIN_CONCURRENCY", 2, 1024)?;
         let streams_per_user = count("GANTRY_STREAMS_PER_USER", 8, 1000)?;
         let streams_total = count("GANTRY_STREAMS_TOTAL", 2000, 100_000)?;
+        let database_connections = count("GANTRY_DATABASE_CONNECTIONS", 8, 1000)? as u32;
         let retention = Retention {
             jobs_days: count("GANTRY_RETENTION_JOBS_DAYS", 90, 36_500)? as u64,
             jobs_rows: count("GANTRY_RETENTION_JOBS_ROWS", 100_000, 100_000_000)? as i64,
@@ -361,7 +397,8 @@ impl Config {
         Ok(Config {
             listen_addr,
             data_dir,
-            database_url,
+            database_url: Secret(database_url),
+            database_connections,
             site_root,
             kubeconfig,
             kube_context,
@@ -375,6 +412,7 @@ impl Config {
             trusted_origins,
             embed_origins,
             impersonate_groups,
+            leader_lease,
             login_concurrency,
             streams_per_user,
             streams_total,
@@ -454,7 +492,7 @@ mod tests {
         let config = Config::resolve(env_of(&[])).unwrap();
         assert_eq!(config.listen_addr, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(config.data_dir, PathBuf::from("data"));
-        assert_eq!(config.database_url, "sqlite://data/gantry.db");
+        assert_eq!(config.database_url.0, "sqlite://data/gantry.db");
         assert_eq!(config.site_root, PathBuf::from("target/site"));
         assert!(config.kubeconfig.is_empty());
         assert_eq!(config.kube_context, None);
@@ -508,6 +546,9 @@ mod tests {
             ("GANTRY_TRUSTED_PROXIES", "10.0.0.0/8 proxy.local"),
             ("GANTRY_RETENTION_AUDIT_DAYS", "0"),
             ("GANTRY_CAPTURE_LOGS", "some"),
+            ("GANTRY_LEADER_LEASE", "gantry-leader"),
+            ("GANTRY_LEADER_LEASE", "Gantry/leader"),
+            ("GANTRY_DATABASE_CONNECTIONS", "0"),
         ] {
             let err = Config::resolve(env_of(&[(key, value)])).unwrap_err();
             assert!(err.to_string().starts_with(key), "{err}");
@@ -517,7 +558,7 @@ mod tests {
     #[test]
     fn the_database_follows_the_data_dir() {
         let config = Config::resolve(env_of(&[("GANTRY_DATA_DIR", "/var/lib/gantry")])).unwrap();
-        assert_eq!(config.database_url, "sqlite:///var/lib/gantry/gantry.db");
+        assert_eq!(config.database_url.0, "sqlite:///var/lib/gantry/gantry.db");
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct Readiness {
     /// SIGTERM arrived: not ready, so that the Service stops sending clients here while the
     /// requests already under way finish.
     shutting_down: bool,
+    /// Whether this replica does the work that happens once (`gantry_app::leader`); every
+    /// replica serves, so it has no part in `ready`.
+    leader: bool,
 }
 
 impl Readiness {
@@ -53,6 +56,7 @@ impl Readiness {
         cluster: &ClusterStatus,
         caches_synced: bool,
         shutting_down: bool,
+        leader: bool,
     ) -> Readiness {
         let database = Check::new(database, "the database did not answer (see Gantry's log)");
         let kubernetes = Check::new(
@@ -66,13 +70,14 @@ impl Readiness {
             kubernetes,
             caches,
             shutting_down,
+            leader,
         }
     }
 }
 
 /// Ready to serve: 200 or 503, with each check and, for a failed one, which it is.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = crate::db::ping(state.db.pool()).await;
+    let database = crate::db::ping(&state.db).await;
     if let Err(reason) = &database {
         tracing::warn!(%reason, "readiness: the database did not answer");
     }
@@ -81,6 +86,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         &state.cluster.status(),
         state.inventory.synced(),
         *state.stopping.borrow(),
+        state.leader.is_leader(),
     );
     let status = if readiness.ready {
         StatusCode::OK
@@ -115,16 +121,16 @@ mod tests {
 
     #[test]
     fn ready_only_when_all_three_answer() {
-        assert!(Readiness::assess(true, &connected(), true, false).ready);
-        let loading = Readiness::assess(true, &connected(), false, false);
+        assert!(Readiness::assess(true, &connected(), true, false, true).ready);
+        let loading = Readiness::assess(true, &connected(), false, false, true);
         assert!(!loading.ready);
         assert_eq!(
             loading.caches.reason,
             Some("the node and pod caches are still loading")
         );
-        let no_db = Readiness::assess(false, &connected(), true, false);
+        let no_db = Readiness::assess(false, &connected(), true, false, true);
         assert!(!no_db.ready && no_db.kubernetes.ok);
-        let stopping = Readiness::assess(true, &connected(), true, true);
+        let stopping = Readiness::assess(true, &connected(), true, true, true);
         assert!(!stopping.ready && stopping.shutting_down);
     }
 
@@ -134,7 +140,7 @@ mod tests {
             context: Some("admin@prod".into()),
             reason: "the API server at https://10.0.0.1:6443/ did not answer".into(),
         };
-        let readiness = Readiness::assess(true, &status, false, false);
+        let readiness = Readiness::assess(true, &status, false, false, true);
         let body = serde_json::to_string(&readiness).unwrap();
         assert!(
             !body.contains("10.0.0.1") && !body.contains("prod"),

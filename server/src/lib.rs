@@ -14,11 +14,12 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use gantry_app::auth::limiter::LoginLimiter;
+use gantry_app::auth::session_store::Sessions;
 use gantry_app::auth::settings::AuthSettings;
 use gantry_app::auth::{accounts, layer};
 use gantry_app::cluster::{Cluster, ClusterSource};
-use gantry_app::db::Db;
 use gantry_app::http_metrics::HttpMetrics;
+use gantry_app::leader::Leadership;
 use gantry_app::nodes::cache::Inventory;
 use gantry_app::state::AppState;
 use gantry_app::{shell, App};
@@ -32,7 +33,6 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 use tracing::Level;
 
 pub use config::Config;
@@ -44,16 +44,16 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| anyhow::anyhow!("GANTRY_DATA_DIR {}: {e}", config.data_dir.display()))?;
-    let db = db::open(&config.database_url)
+    let (db, sessions) = db::open(&config.database_url.0, config.database_connections)
         .await
-        .map_err(|e| anyhow::anyhow!("GANTRY_DATABASE_URL {}: {e}", config.database_url))?;
+        .map_err(|e| {
+            let url = db::redacted(&config.database_url.0);
+            anyhow::anyhow!("GANTRY_DATABASE_URL {url}: {e}")
+        })?;
     db::record_start(&db, VERSION).await?;
-    let db = Db::sqlite(db);
     accounts::ensure_first_admin(&db, config.admin_password.clone().map(|s| s.0))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sessions = SqliteStore::new(db.pool().clone());
-    sessions.migrate().await?;
     // Expired sessions are refused on sight; this only reclaims their rows.
     tokio::spawn(
         sessions
@@ -67,9 +67,24 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         impersonate_groups: config.impersonate_groups.clone(),
     });
     cluster.connect_and_watch().await;
+    let stopping = Arc::new(tokio::sync::watch::Sender::new(false));
+    let leader = match &config.leader_lease {
+        None => Leadership::sole(),
+        Some((namespace, name)) => Leadership::elect(
+            cluster.clone(),
+            namespace.clone(),
+            name.clone(),
+            gantry_app::leader::identity(),
+            stopping.subscribe(),
+        ),
+    };
     let cluster_for_caches = cluster.clone();
-    let jobs =
-        gantry_app::jobs::cache::Jobs::start(cluster.clone(), db.clone(), config.capture_logs);
+    let jobs = gantry_app::jobs::cache::Jobs::start(
+        cluster.clone(),
+        db.clone(),
+        config.capture_logs,
+        leader.clone(),
+    );
 
     let prometheus = match &config.prometheus {
         None => None,
@@ -78,7 +93,12 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         ),
     };
     if let (Some(prometheus), Some(settings)) = (&prometheus, &config.prometheus) {
-        gantry_app::jobs::gpu_use::start(db.clone(), prometheus.clone(), settings.gpu_use_delay);
+        gantry_app::jobs::gpu_use::start(
+            db.clone(),
+            prometheus.clone(),
+            settings.gpu_use_delay,
+            leader.clone(),
+        );
     }
 
     let leptos_options = LeptosOptions::builder()
@@ -96,7 +116,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         leptos_options,
         db,
-        sessions: Arc::new(sessions),
+        sessions: sessions.clone(),
         cluster,
         http_metrics: Arc::new(HttpMetrics::default()),
         auth: Arc::new(AuthSettings {
@@ -112,7 +132,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         jobs,
         prometheus,
         streams: gantry_app::caps::Caps::new(config.streams_per_user, config.streams_total),
-        stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
+        stopping,
+        leader,
     })
 }
 
@@ -121,11 +142,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
 /// tower-sessions 0.14 cannot set) so the cookie works inside their frames; CSRF is then
 /// stopped by the Origin check in `security`. The idle expiry here only sets the
 /// cookie's lifetime; both timeouts are enforced on the server in `auth::session`.
-fn session_layer(state: &AppState) -> SessionManagerLayer<SqliteStore> {
+fn session_layer(state: &AppState) -> SessionManagerLayer<Sessions> {
     let embedded = !state.auth.embed_origins.is_empty();
     let idle =
         tower_sessions::cookie::time::Duration::seconds(state.auth.session_idle.as_secs() as i64);
-    SessionManagerLayer::new(SqliteStore::new(state.db.pool().clone()))
+    SessionManagerLayer::new(state.sessions.clone())
         .with_name("gantry_session")
         .with_http_only(true)
         .with_secure(state.auth.secure_cookies)
@@ -210,6 +231,7 @@ pub async fn serve(
     tokio::spawn(gantry_app::retention::run(
         state.db.clone(),
         config.retention,
+        state.leader.clone(),
         state.stopping.subscribe(),
     ));
     // Summed login refusals reach the audit log as their windows end, and at shutdown.

@@ -51,12 +51,11 @@ create_parallel() { # FILE
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# Gantry's ServiceAccount (gantry/gantry, which k8s/base/rbac.yaml binds) and a kubeconfig for it
+# Gantry's ServiceAccount (gantry/gantry, in the namespace made before the RBAC, which binds it) and a kubeconfig for it
 # with a token from the TokenRequest API, as Gantry has inside a cluster: the demo and the
 # tests run Gantry with it, never with the admin certificate. A week's token; every seed
 # (each `make demo`) writes a new one.
 gantry_identity() {
-    kubectl create namespace gantry --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
     kubectl create serviceaccount gantry --namespace=gantry --dry-run=client -o yaml |
         kubectl apply --server-side -f - >/dev/null
     local token server ca out
@@ -90,8 +89,9 @@ EOF
 if [[ $# -eq 0 ]]; then
     missing "$here/fleet/nodes.yaml" nodes >"$tmp/nodes.yaml"
     [[ ! -s "$tmp/nodes.yaml" ]] || kubectl create -f "$tmp/nodes.yaml" >/dev/null
-    # Gantry's RBAC (the product's own manifest, as a cluster admin would apply it) and the
-    # demo users' bindings.
+    # Gantry's RBAC (the product's own manifest, as a cluster admin would apply it; its
+    # leader-election Role lives in Gantry's namespace) and the demo users' bindings.
+    kubectl create namespace gantry --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
     kubectl apply --server-side --force-conflicts --field-manager=gantry-seed \
         -f "$here/fleet/workloads.yaml" -f "$here/../../k8s/base/rbac.yaml" -f "$here/fleet/users.yaml" >/dev/null
     gantry_identity

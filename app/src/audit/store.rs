@@ -1,8 +1,8 @@
 //! The `audit_log` table (server only): appended to, and read with filters; never updated
-//! or deleted (SQLite triggers refuse both).
+//! or deleted (triggers refuse both, on either backend).
 
 use super::{AuditEntry, AuditFilter};
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::error::AppError;
 use crate::time::now_rfc3339;
 
@@ -21,7 +21,7 @@ pub async fn insert(
 
 /// [`insert`] on a connection or in a transaction ([`crate::db::Tx::conn`]).
 pub async fn insert_on<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     actor: &str,
     action: &str,
     object: &str,
@@ -32,7 +32,7 @@ pub async fn insert_on<'e>(
     let at = now_rfc3339();
     sqlx::query(
         "INSERT INTO audit_log (at, actor, action, object, detail, result, client) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(at)
     .bind(actor)
@@ -62,17 +62,20 @@ pub async fn query(
     limit: i64,
     before: Option<i64>,
 ) -> Result<Vec<AuditEntry>, AppError> {
-    // Empty filters are bound as NULL and match everything; no SQL is built from input.
+    // Empty filters are bound as NULL and match everything; no SQL is built from input. The
+    // action matches itself or its sub-actions, the object contains the text: both written
+    // with functions the two backends share, exact and case-sensitive on both (LIKE is
+    // neither on SQLite).
     let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     sqlx::query_as(
         "SELECT id, at, actor, action, object, detail, result, client FROM audit_log \
-         WHERE (?1 IS NULL OR actor = ?1) \
-           AND (?2 IS NULL OR action = ?2 OR action LIKE ?2 || '.%') \
-           AND (?3 IS NULL OR instr(object, ?3) > 0) \
-           AND (?4 IS NULL OR at >= ?4) \
-           AND (?5 IS NULL OR at < ?5) \
-           AND (?7 IS NULL OR id < ?7) \
-         ORDER BY id DESC LIMIT ?6",
+         WHERE ($1 IS NULL OR actor = $1) \
+           AND ($2 IS NULL OR action = $2 OR substr(action, 1, length($2) + 1) = $2 || '.') \
+           AND ($3 IS NULL OR replace(object, $3, '') <> object) \
+           AND ($4 IS NULL OR at >= $4) \
+           AND ($5 IS NULL OR at < $5) \
+           AND ($7 IS NULL OR id < $7) \
+         ORDER BY id DESC LIMIT $6",
     )
     .bind(opt(&filter.actor))
     .bind(opt(&filter.action))
@@ -92,14 +95,24 @@ pub async fn query(
 /// without it, and the deletion is itself recorded there. Returns how many went.
 pub async fn expire(db: &Db, before: &str, keep: i64) -> Result<u64, AppError> {
     let failed = |e| crate::db::failed("applying the audit log's retention", e);
+    // SQLite's DDL is transactional and its writers are serialised; PostgreSQL's ALTER TABLE
+    // holds the table's exclusive lock until the commit, so no other session writes between.
+    let (lift, restore) = match db.backend() {
+        Backend::Sqlite => (
+            "DROP TRIGGER audit_log_no_delete",
+            "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log \
+             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        ),
+        Backend::Postgres => (
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_delete",
+            "ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_delete",
+        ),
+    };
     let mut tx = db.pool().begin().await.map_err(failed)?;
-    sqlx::query("DROP TRIGGER audit_log_no_delete")
-        .execute(&mut *tx)
-        .await
-        .map_err(failed)?;
+    sqlx::query(lift).execute(&mut *tx).await.map_err(failed)?;
     let deleted = sqlx::query(
-        "DELETE FROM audit_log WHERE at < ?1 \
-           OR id <= (SELECT id FROM audit_log ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        "DELETE FROM audit_log WHERE at < $1 \
+           OR id <= (SELECT id FROM audit_log ORDER BY id DESC LIMIT 1 OFFSET $2)",
     )
     .bind(before)
     .bind(keep)
@@ -107,13 +120,10 @@ pub async fn expire(db: &Db, before: &str, keep: i64) -> Result<u64, AppError> {
     .await
     .map_err(failed)?
     .rows_affected();
-    sqlx::query(
-        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log \
-         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(failed)?;
+    sqlx::query(restore)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
     if deleted > 0 {
         insert_on(
             &mut *tx,

@@ -15,12 +15,17 @@ pub struct AccountRow {
     pub password_hash: String,
     pub role: String,
     pub namespaces: String,
-    pub disabled: bool,
+    /// 0 or 1: both backends store the flag as an integer (see [`AccountRow::disabled`]).
+    disabled: i64,
     pub created_at: String,
     pub updated_at: String,
 }
 
 impl AccountRow {
+    pub fn disabled(&self) -> bool {
+        self.disabled != 0
+    }
+
     pub fn principal(&self) -> Result<Principal, AppError> {
         let role = Role::parse(&self.role).ok_or_else(|| {
             AppError::internal(
@@ -43,7 +48,7 @@ const ACCOUNT_COLUMNS: &str = "id, username, display_name, password_hash, role, 
 
 pub async fn find_account(db: &Db, username: &str) -> Result<Option<AccountRow>, AppError> {
     sqlx::query_as(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = ?1"
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1"
     ))
     .bind(username)
     .fetch_optional(db.pool())
@@ -53,7 +58,7 @@ pub async fn find_account(db: &Db, username: &str) -> Result<Option<AccountRow>,
 
 pub async fn account_by_id(db: &Db, id: i64) -> Result<Option<AccountRow>, AppError> {
     sqlx::query_as(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(db.pool())
@@ -72,15 +77,15 @@ pub async fn list_accounts(db: &Db) -> Result<Vec<AccountRow>, AppError> {
 
 /// Creates an account; 409 when the username is taken. Inputs must be validated already.
 pub async fn insert_account(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     principal: &Principal,
     password: String,
 ) -> Result<i64, AppError> {
     let hash = hash_password(password).await?;
     let now = now_rfc3339();
-    let result = sqlx::query(
+    let result = sqlx::query_scalar(
         "INSERT INTO accounts (username, display_name, password_hash, role, namespaces, \
-         created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
     )
     .bind(&principal.username)
     .bind(&principal.display_name)
@@ -88,10 +93,10 @@ pub async fn insert_account(
     .bind(principal.role.as_str())
     .bind(principal.namespaces.to_text())
     .bind(now)
-    .execute(conn)
+    .fetch_one(conn)
     .await;
     match result {
-        Ok(done) => Ok(done.last_insert_rowid()),
+        Ok(id) => Ok(id),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AppError::Conflict {
             reason: format!("the username {:?} is taken", principal.username),
         }),
@@ -101,18 +106,18 @@ pub async fn insert_account(
 
 /// Sets role, namespaces and the disabled flag; takes effect on the account's next request.
 pub async fn update_account(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     id: i64,
     role: Role,
     namespaces: &Namespaces,
     disabled: bool,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "UPDATE accounts SET role = ?1, namespaces = ?2, disabled = ?3, updated_at = ?4 WHERE id = ?5",
+        "UPDATE accounts SET role = $1, namespaces = $2, disabled = $3, updated_at = $4 WHERE id = $5",
     )
     .bind(role.as_str())
     .bind(namespaces.to_text())
-    .bind(disabled)
+    .bind(i64::from(disabled))
     .bind(now_rfc3339())
     .bind(id)
     .execute(conn)
@@ -124,12 +129,12 @@ pub async fn update_account(
 /// Replaces an account's password (hashed here) and ends none of its sessions: a reset
 /// after a leak should be followed by disabling, which does.
 pub async fn set_password(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     id: i64,
     password: String,
 ) -> Result<(), AppError> {
     let hash = hash_password(password).await?;
-    sqlx::query("UPDATE accounts SET password_hash = ?1, updated_at = ?2 WHERE id = ?3")
+    sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now_rfc3339())
         .bind(id)

@@ -125,9 +125,7 @@ pub async fn authenticate(
 pub async fn still_valid(state: &AppState, caller: &Caller) -> bool {
     let credential = match caller.via {
         Credential::Token(id) => token_store::is_live(&state.db, id).await.unwrap_or(false),
-        Credential::Session(id) => {
-            session::is_live(&state.auth, state.sessions.as_ref(), &id).await
-        }
+        Credential::Session(id) => session::is_live(&state.auth, &state.sessions, &id).await,
     };
     credential && principal_of(state, caller.account_id).await.as_ref() == Some(&caller.principal)
 }
@@ -135,7 +133,7 @@ pub async fn still_valid(state: &AppState, caller: &Caller) -> bool {
 /// Who account `account_id` is now, if it exists and is enabled.
 async fn principal_of(state: &AppState, account_id: i64) -> Option<Principal> {
     match accounts::account_by_id(&state.db, account_id).await {
-        Ok(Some(row)) if !row.disabled => row.principal().ok(),
+        Ok(Some(row)) if !row.disabled() => row.principal().ok(),
         _ => None,
     }
 }

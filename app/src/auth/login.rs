@@ -39,7 +39,7 @@ pub async fn check_login(
         .unwrap_or_else(|| DUMMY_HASH.clone());
     let matches = verify_password(password, hash).await;
     match row {
-        Some(row) if matches && !row.disabled => {
+        Some(row) if matches && !row.disabled() => {
             attempt.succeeded();
             Ok(row)
         }

@@ -26,8 +26,8 @@ pub fn new_token() -> String {
 /// The account and token id of a live (not revoked, not expired) token.
 pub async fn token_account(db: &Db, token: &str) -> Option<(i64, i64)> {
     let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT id, account_id FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL \
-         AND (expires_at IS NULL OR expires_at > ?2)",
+        "SELECT id, account_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(hash_token(token))
     .bind(now_rfc3339())
@@ -35,7 +35,7 @@ pub async fn token_account(db: &Db, token: &str) -> Option<(i64, i64)> {
     .await
     .ok()?;
     let (token_id, account_id) = row?;
-    let _ = sqlx::query("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2")
+    let _ = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
         .bind(now_rfc3339())
         .bind(token_id)
         .execute(db.pool())
@@ -47,8 +47,8 @@ pub async fn token_account(db: &Db, token: &str) -> Option<(i64, i64)> {
 /// with it checks again and again.
 pub async fn is_live(db: &Db, id: i64) -> Result<bool, AppError> {
     let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM api_tokens WHERE id = ?1 AND revoked_at IS NULL \
-         AND (expires_at IS NULL OR expires_at > ?2)",
+        "SELECT id FROM api_tokens WHERE id = $1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(id)
     .bind(now_rfc3339())
@@ -60,7 +60,7 @@ pub async fn is_live(db: &Db, id: i64) -> Result<bool, AppError> {
 
 /// Stores a new token (its hash and its first characters, never the secret).
 pub async fn insert(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     account_id: i64,
     name: &str,
     token: &str,
@@ -69,7 +69,7 @@ pub async fn insert(
 ) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO api_tokens (account_id, name, prefix, token_hash, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(account_id)
     .bind(name)
@@ -88,7 +88,7 @@ pub async fn list(db: &Db, everyone: bool, account_id: i64) -> Result<Vec<TokenV
     sqlx::query_as(
         "SELECT t.id, a.username AS owner, t.name, t.prefix, t.created_at, t.expires_at, \
          t.revoked_at, t.last_used_at FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
-         WHERE ?1 OR t.account_id = ?2 ORDER BY t.id DESC",
+         WHERE $1 OR t.account_id = $2 ORDER BY t.id DESC",
     )
     .bind(everyone)
     .bind(account_id)
@@ -106,7 +106,7 @@ pub async fn owner(
 ) -> Result<Option<String>, AppError> {
     let owner: Option<(String,)> = sqlx::query_as(
         "SELECT a.username FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
-         WHERE t.id = ?1 AND (?2 OR t.account_id = ?3)",
+         WHERE t.id = $1 AND ($2 OR t.account_id = $3)",
     )
     .bind(id)
     .bind(everyone)
@@ -118,8 +118,8 @@ pub async fn owner(
 }
 
 /// Marks token `id` revoked (once: a second revocation keeps the first time).
-pub async fn revoke(conn: &mut sqlx::SqliteConnection, id: i64) -> Result<(), AppError> {
-    sqlx::query("UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
+pub async fn revoke(conn: &mut crate::db::Conn, id: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now_rfc3339())
         .bind(id)
         .execute(conn)

@@ -15,6 +15,7 @@ use super::{store, JobPhase};
 use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::leader::Leadership;
 use crate::locks;
 use crate::watch::{self, Change, StaleMarks};
 
@@ -58,8 +59,9 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Starts the watch in the background once `cluster` is connected; records history in `db`.
-    pub fn start(cluster: Cluster, db: Db, capture: Capture) -> Jobs {
+    /// Starts the watch in the background once `cluster` is connected; records history in
+    /// `db` and captures logs while this replica leads.
+    pub fn start(cluster: Cluster, db: Db, capture: Capture, leader: Leadership) -> Jobs {
         let jobs = Jobs {
             shared: Arc::new(Shared {
                 jobs: RwLock::default(),
@@ -78,9 +80,22 @@ impl Jobs {
                 shared.stale.clone(),
                 shared.changes.clone(),
             ));
+            let listing = shared.clone();
+            let current = move || {
+                listing
+                    .synced
+                    .load(Ordering::Relaxed)
+                    .then(|| locks::read(&listing.jobs).values().cloned().collect())
+            };
             let follower = JobFollower {
                 shared,
-                history: super::history::History::start(db.clone(), client.clone()),
+                history: super::history::History::start(
+                    db.clone(),
+                    client.clone(),
+                    leader.clone(),
+                    current,
+                ),
+                leader,
                 db,
                 capture,
                 client: client.clone(),
@@ -134,9 +149,10 @@ const JOBS: &str = "jobs";
 struct JobFollower {
     shared: Arc<Shared>,
     history: super::history::History,
-    /// For log capture, which runs in tasks of its own.
+    /// For log capture, which runs in tasks of its own, on the leading replica.
     db: Db,
     capture: Capture,
+    leader: Leadership,
     client: kube::Client,
 }
 
@@ -166,6 +182,7 @@ impl watch::Follower<JobInfo> for JobFollower {
                     self.history.record(info.clone());
                     if matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed)
                         && self.capture != Capture::None
+                        && self.leader.is_leader()
                     {
                         tokio::spawn(capture_logs(
                             self.client.clone(),

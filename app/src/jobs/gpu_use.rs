@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::store::{self, Unmeasured};
 use super::GpuUse;
 use crate::db::Db;
+use crate::leader::Leadership;
 use crate::metrics::prom::Prometheus;
 use crate::metrics::promql;
 use crate::time::{format_secs, parse_utc, unix_now};
@@ -17,11 +18,14 @@ use crate::time::{format_secs, parse_utc, unix_now};
 const ROUND: Duration = Duration::from_secs(10);
 const PER_ROUND: i64 = 20;
 
-/// Starts the measuring task; `delay` is how long after a job's end it is measured.
-pub fn start(db: Db, prometheus: Prometheus, delay: Duration) {
+/// Starts the measuring task; `delay` is how long after a job's end it is measured. Only
+/// the leading replica measures.
+pub fn start(db: Db, prometheus: Prometheus, delay: Duration, leader: Leadership) {
     tokio::spawn(async move {
         loop {
-            measure_ended(&db, &prometheus, delay).await;
+            if leader.is_leader() {
+                measure_ended(&db, &prometheus, delay).await;
+            }
             tokio::time::sleep(ROUND).await;
         }
     });

@@ -3,7 +3,9 @@
 //! latest state of each Job winning, retrying what failed. After every (re)list it marks the
 //! rows of Jobs no longer in the cluster as gone, with how they ended when the cluster's
 //! events still say so: a Job that finished and was TTL-deleted while Gantry was stopped is
-//! not left "Running" for ever.
+//! not left "Running" for ever. Only the leading replica writes: a follower drops what it
+//! is handed (the leader writes it), and on taking over writes the whole current listing,
+//! which covers whatever the replica before it had not written when it died.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,7 @@ use kube::api::{Api, ListParams};
 use super::info::JobInfo;
 use super::store;
 use crate::db::Db;
+use crate::leader::Leadership;
 
 /// The first and the longest pause before failed writes are tried again.
 const RETRY: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
@@ -57,13 +60,19 @@ pub struct History {
 }
 
 impl History {
-    /// Starts the writer on `db`; `client` reads the events of Jobs found gone.
-    pub fn start(db: Db, client: kube::Client) -> History {
+    /// Starts the writer on `db`; `client` reads the events of Jobs found gone, `current`
+    /// lists the Jobs in the cluster now (once the watch has listed them).
+    pub fn start(
+        db: Db,
+        client: kube::Client,
+        leader: Leadership,
+        current: impl Fn() -> Option<Vec<JobInfo>> + Send + 'static,
+    ) -> History {
         let history = History {
             pending: Arc::default(),
             wake: Arc::default(),
         };
-        tokio::spawn(write(history.clone(), db, client));
+        tokio::spawn(write(history.clone(), db, client, leader, current));
         history
     }
 
@@ -101,10 +110,33 @@ impl History {
 }
 
 /// The writer: takes everything pending, writes it, and on a failure puts it back and waits
-/// (0.5 s, doubling to 30 s) before trying again.
-async fn write(history: History, db: Db, client: kube::Client) {
+/// (0.5 s, doubling to 30 s) before trying again; while another replica leads, waits.
+async fn write(
+    history: History,
+    db: Db,
+    client: kube::Client,
+    mut leader: Leadership,
+    current: impl Fn() -> Option<Vec<JobInfo>>,
+) {
     let mut retry = RETRY.0;
     loop {
+        if !leader.is_leader() {
+            drop(std::mem::take(&mut *crate::locks::lock(&history.pending)));
+            tokio::select! {
+                _ = leader.changed() => {}
+                _ = history.wake.notified() => {}
+            }
+            if leader.is_leader() {
+                if let Some(all) = current() {
+                    tracing::info!(
+                        jobs = all.len(),
+                        "leading: writing the job history from the current listing"
+                    );
+                    history.listed(&all);
+                }
+            }
+            continue;
+        }
         let work = std::mem::take(&mut *crate::locks::lock(&history.pending));
         if work.is_empty() {
             history.wake.notified().await;

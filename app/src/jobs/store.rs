@@ -92,7 +92,7 @@ pub async fn record(db: &Db, job: &JobInfo) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO jobs (uid, namespace, name, created_at, started_at, finished_at,
                            status, reason, gpus_per_pod, gpu_resource, gpu_model, completions)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (uid) DO UPDATE SET
            started_at = excluded.started_at, finished_at = excluded.finished_at,
            status = excluded.status, reason = excluded.reason, deleted_at = NULL",
@@ -126,7 +126,7 @@ pub async fn launched(
     sqlx::query(
         "INSERT INTO jobs (uid, namespace, name, launched_by, form, created_at, status,
                            gpus_per_pod, gpu_resource, gpu_model, completions)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (uid) DO UPDATE SET launched_by = excluded.launched_by, form = excluded.form",
     )
     .bind(&job.uid)
@@ -169,12 +169,12 @@ pub async fn gone(db: &Db, uid: &str, ended: Option<Ended>) -> Result<(), AppErr
         ),
     };
     sqlx::query(
-        "UPDATE jobs SET deleted_at = ?,
+        "UPDATE jobs SET deleted_at = $1,
            reason = CASE WHEN status IN ('Pending', 'Running', 'Suspended')
-                         THEN NULLIF(?, '') ELSE reason END,
+                         THEN NULLIF($2, '') ELSE reason END,
            status = CASE WHEN status IN ('Pending', 'Running', 'Suspended')
-                         THEN ? ELSE status END
-         WHERE uid = ? AND deleted_at IS NULL",
+                         THEN $3 ELSE status END
+         WHERE uid = $4 AND deleted_at IS NULL",
     )
     .bind(now_rfc3339())
     .bind(reason)
@@ -240,7 +240,7 @@ pub async fn kept(db: &Db) -> Result<std::collections::HashMap<String, Kept>, Ap
 /// [`Kept`] of the Job `uid` (empty when the history has no row of it).
 pub async fn kept_of(db: &Db, uid: &str) -> Result<Kept, AppError> {
     let row: Option<KeptRow> =
-        sqlx::query_as(&format!("SELECT {KEPT_COLUMNS} FROM jobs WHERE uid = ?"))
+        sqlx::query_as(&format!("SELECT {KEPT_COLUMNS} FROM jobs WHERE uid = $1"))
             .bind(uid)
             .fetch_optional(db.pool())
             .await
@@ -270,8 +270,8 @@ pub async fn unmeasured(
         "SELECT uid, namespace, name, started_at, COALESCE(finished_at, deleted_at) AS ended_at
          FROM jobs
          WHERE gpu_measured_at IS NULL AND gpus_per_pod > 0 AND started_at IS NOT NULL
-           AND COALESCE(finished_at, deleted_at) < ?
-         ORDER BY COALESCE(finished_at, deleted_at) LIMIT ?",
+           AND COALESCE(finished_at, deleted_at) < $1
+         ORDER BY COALESCE(finished_at, deleted_at) LIMIT $2",
     )
     .bind(ended_before)
     .bind(limit)
@@ -283,7 +283,7 @@ pub async fn unmeasured(
 /// Stores a job's measured GPU use (`None`: Prometheus had no series of it).
 pub async fn measured(db: &Db, uid: &str, gpu_use: Option<GpuUse>) -> Result<(), AppError> {
     sqlx::query(
-        "UPDATE jobs SET gpu_hours = ?, gpu_mean_percent = ?, gpu_measured_at = ? WHERE uid = ?",
+        "UPDATE jobs SET gpu_hours = $1, gpu_mean_percent = $2, gpu_measured_at = $3 WHERE uid = $4",
     )
     .bind(gpu_use.map(|u| u.gpu_hours))
     .bind(gpu_use.map(|u| u.mean_percent))
@@ -299,7 +299,7 @@ pub async fn measured(db: &Db, uid: &str, gpu_use: Option<GpuUse>) -> Result<(),
 pub async fn gone_jobs(db: &Db, limit: usize) -> Result<Vec<HistoryRow>, AppError> {
     sqlx::query_as(&format!(
         "SELECT {HISTORY_COLUMNS} FROM jobs WHERE deleted_at IS NOT NULL
-         ORDER BY created_at DESC LIMIT ?"
+         ORDER BY created_at DESC LIMIT $1"
     ))
     .bind(limit as i64)
     .fetch_all(db.pool())
@@ -318,11 +318,11 @@ pub async fn expire(
 ) -> Result<(u64, u64), AppError> {
     let failed = |e| crate::db::failed("applying the job history's retention", e);
     let mut tx = db.pool().begin().await.map_err(failed)?;
-    let expired = "SELECT uid FROM jobs WHERE deleted_at IS NOT NULL AND (deleted_at < ?1 \
-                   OR id IN (SELECT id FROM jobs WHERE deleted_at IS NOT NULL \
-                             ORDER BY deleted_at DESC LIMIT -1 OFFSET ?2))";
+    let expired = "SELECT uid FROM jobs WHERE deleted_at IS NOT NULL AND (deleted_at < $1 \
+                   OR id NOT IN (SELECT id FROM jobs WHERE deleted_at IS NOT NULL \
+                                 ORDER BY deleted_at DESC LIMIT $2))";
     let logs = sqlx::query(&format!(
-        "DELETE FROM job_logs WHERE captured_at < ?3 OR job_uid IN ({expired})"
+        "DELETE FROM job_logs WHERE captured_at < $3 OR job_uid IN ({expired})"
     ))
     .bind(jobs_before)
     .bind(keep_jobs)
@@ -349,7 +349,7 @@ pub async fn remembered(
     name: &str,
 ) -> Result<Option<Remembered>, AppError> {
     sqlx::query_as(&format!(
-        "SELECT uid, form, {HISTORY_COLUMNS} FROM jobs WHERE namespace = ? AND name = ?
+        "SELECT uid, form, {HISTORY_COLUMNS} FROM jobs WHERE namespace = $1 AND name = $2
          ORDER BY created_at DESC LIMIT 1"
     ))
     .bind(namespace)
@@ -362,13 +362,14 @@ pub async fn remembered(
 /// Keeps a pod's last log lines (replacing earlier ones of that job and pod).
 pub async fn keep_log(db: &Db, job_uid: &str, pod: &str, lines: String) {
     let result = sqlx::query(
-        "INSERT INTO job_logs (job_uid, pod, lines, captured_at) VALUES (?, ?, ?, ?)
+        "INSERT INTO job_logs (job_uid, pod, lines, captured_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (job_uid, pod) DO UPDATE SET lines = excluded.lines,
            captured_at = excluded.captured_at",
     )
     .bind(job_uid)
     .bind(pod)
-    .bind(lines)
+    // PostgreSQL's text cannot hold NUL, which a binary log may contain.
+    .bind(lines.replace('\0', ""))
     .bind(now_rfc3339())
     .execute(db.pool())
     .await;
@@ -379,7 +380,7 @@ pub async fn keep_log(db: &Db, job_uid: &str, pod: &str, lines: String) {
 
 /// The captured logs of a job, (pod, lines) by pod name.
 pub async fn kept_logs(db: &Db, job_uid: &str) -> Result<Vec<(String, String)>, AppError> {
-    sqlx::query_as("SELECT pod, lines FROM job_logs WHERE job_uid = ? ORDER BY pod")
+    sqlx::query_as("SELECT pod, lines FROM job_logs WHERE job_uid = $1 ORDER BY pod")
         .bind(job_uid)
         .fetch_all(db.pool())
         .await
@@ -389,7 +390,7 @@ pub async fn kept_logs(db: &Db, job_uid: &str) -> Result<Vec<(String, String)>, 
 /// The form the newest launch of `namespace/name` was made with, as stored (JSON).
 pub async fn launch_form(db: &Db, namespace: &str, name: &str) -> Result<Option<String>, AppError> {
     let stored: Option<(String,)> = sqlx::query_as(
-        "SELECT form FROM jobs WHERE namespace = ? AND name = ? AND form IS NOT NULL
+        "SELECT form FROM jobs WHERE namespace = $1 AND name = $2 AND form IS NOT NULL
          ORDER BY created_at DESC LIMIT 1",
     )
     .bind(namespace)
@@ -403,7 +404,7 @@ pub async fn launch_form(db: &Db, namespace: &str, name: &str) -> Result<Option<
 /// `owner`'s templates, by name.
 pub async fn templates(db: &Db, owner: &str) -> Result<Vec<Template>, AppError> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT id, name, updated_at FROM job_templates WHERE owner = ? ORDER BY name",
+        "SELECT id, name, updated_at FROM job_templates WHERE owner = $1 ORDER BY name",
     )
     .bind(owner)
     .fetch_all(db.pool())
@@ -422,7 +423,7 @@ pub async fn templates(db: &Db, owner: &str) -> Result<Vec<Template>, AppError> 
 /// The form of `owner`'s template `id`, as stored (JSON).
 pub async fn template(db: &Db, owner: &str, id: i64) -> Result<Option<String>, AppError> {
     let form: Option<(String,)> =
-        sqlx::query_as("SELECT form FROM job_templates WHERE id = ? AND owner = ?")
+        sqlx::query_as("SELECT form FROM job_templates WHERE id = $1 AND owner = $2")
             .bind(id)
             .bind(owner)
             .fetch_optional(db.pool())
@@ -433,11 +434,11 @@ pub async fn template(db: &Db, owner: &str, id: i64) -> Result<Option<String>, A
 
 /// How many templates `owner` has besides one named `name`.
 pub async fn other_templates(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     owner: &str,
     name: &str,
 ) -> Result<i64, AppError> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM job_templates WHERE owner = ? AND name <> ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM job_templates WHERE owner = $1 AND name <> $2")
         .bind(owner)
         .bind(name)
         .fetch_one(conn)
@@ -447,13 +448,13 @@ pub async fn other_templates(
 
 /// Saves `owner`'s template `name` (replacing one of that name).
 pub async fn save_template(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     owner: &str,
     name: &str,
     form_json: &str,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "INSERT INTO job_templates (owner, name, form, updated_at) VALUES (?, ?, ?, ?)
+        "INSERT INTO job_templates (owner, name, form, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (owner, name) DO UPDATE SET form = excluded.form, updated_at = excluded.updated_at",
     )
     .bind(owner)

@@ -694,28 +694,17 @@ fn floods_of_logins_and_methods_stay_bounded() {
     let rss_end = server.peak_rss_kib();
     server.stop();
 
-    let url = format!(
-        "sqlite://{}",
-        server.data.path().join("gantry.db").display()
-    );
-    let (rows, summed): (i64, i64) = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let rows = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        let details: Vec<String> = sqlx::query_scalar(
-            "SELECT detail FROM audit_log WHERE action = 'login.failed' AND detail LIKE '% refusals since %'",
+    let db = server.database();
+    let rows = db.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'");
+    let summed: i64 = db
+        .texts(
+            "SELECT detail FROM audit_log WHERE action = 'login.failed' \
+             AND detail LIKE '% refusals since %'",
         )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let summed = details
-            .iter()
-            .filter_map(|d| d.split(' ').next()?.parse::<i64>().ok())
-            .sum();
-        (rows, summed)
-    });
+        .iter()
+        .filter_map(|d| d.split(' ').next()?.parse::<i64>().ok())
+        .sum();
+    db.close();
     println!(
         "\n| flood | figure |\n|---|---|\n\
          | 100 parallel logins: passwords checked | {checked} (429: {}, 503: {}) |\n\

@@ -1,12 +1,16 @@
 //! Gantry's integration tests, in one binary (one link per change instead of one per file):
-//! the server on a free port (`server`, `hostile`), and, when `GANTRY_TEST_KUBECONFIG` names
+//! the server on a free port (`server`, `hostile`) and its database (`database`, run on
+//! SQLite and again on PostgreSQL by the test command), and, when `GANTRY_TEST_KUBECONFIG` names
 //! the local cluster that `make test` starts, the GPU inventory, live streams and their
-//! access checks, jobs, impersonation and the metrics from its Prometheus against it,
+//! access checks, jobs, two replicas' failover, impersonation and the metrics from its
+//! Prometheus against it,
 //! charts from a Prometheus of known, backfilled series, and `k8s/`'s overlays validated by
 //! its API server.
 //! `common` starts what they share.
 
 mod common;
+mod database;
+mod failover;
 mod gpu_inventory;
 mod gpu_live;
 mod hostile;

@@ -149,31 +149,22 @@ fn server_functions_answer_over_http_to_signed_in_users() {
 #[test]
 fn the_database_is_migrated_and_in_wal_mode() {
     let mut server = TestServer::spawn();
-    assert!(server.data.path().join("gantry.db").exists());
-    // WAL mode keeps a -wal file beside the database while it is open.
-    assert!(server.data.path().join("gantry.db-wal").exists());
+    let sqlite = !crate::common::database::on_postgres();
+    if sqlite {
+        assert!(server.data.path().join("gantry.db").exists());
+        // WAL mode keeps a -wal file beside the database while it is open.
+        assert!(server.data.path().join("gantry.db-wal").exists());
+    }
     server.stop();
 
-    // Read back what the server wrote: the migration's table, and the mode it set.
-    let url = format!(
-        "sqlite://{}",
-        server.data.path().join("gantry.db").display()
-    );
-    let (version, mode): (String, String) =
-        tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            let version = sqlx::query_scalar("SELECT last_started_version FROM instance")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            let mode = sqlx::query_scalar("PRAGMA journal_mode")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            (version, mode)
-        });
-    assert_eq!(version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(mode, "wal");
+    // Read back what the server wrote: the migration's table, and (SQLite) the mode it set.
+    let db = server.database();
+    let version = db.texts("SELECT last_started_version FROM instance");
+    assert_eq!(version, [env!("CARGO_PKG_VERSION")]);
+    if sqlite {
+        assert_eq!(db.texts("PRAGMA journal_mode"), ["wal"]);
+    }
+    db.close();
 }
 
 #[test]
@@ -321,18 +312,18 @@ fn no_change_is_kept_when_its_audit_row_cannot_be_written() {
     let mut server = TestServer::spawn();
     let origin = server.base.clone();
     let admin = server.login();
-    let url = format!(
-        "sqlite://{}",
-        server.data.path().join("gantry.db").display()
-    );
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let pool = runtime.block_on(sqlx::SqlitePool::connect(&url)).unwrap();
-    let sql = |statement: &'static str| {
-        runtime
-            .block_on(sqlx::query(statement).execute(&pool))
-            .unwrap();
-    };
-    sql("CREATE TRIGGER audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    let db = server.database();
+    let postgres = crate::common::database::on_postgres();
+    // A full disk as each backend reports it (SQLite's message, PostgreSQL's SQLSTATE).
+    db.execute(if postgres {
+        "CREATE FUNCTION audit_full() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = 'disk_full'; END; $$; \
+         CREATE TRIGGER audit_full BEFORE INSERT ON audit_log \
+         FOR EACH ROW EXECUTE FUNCTION audit_full()"
+    } else {
+        "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    });
     let create = |username: &str| {
         server.request(
             "POST",
@@ -351,41 +342,39 @@ fn no_change_is_kept_when_its_audit_row_cannot_be_written() {
         &[("Cookie", &admin), ("Origin", &origin)],
     );
     assert_eq!(token.status, 503, "{}", token.body);
-    let accounts: i64 = runtime
-        .block_on(
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE username = 'eve'")
-                .fetch_one(&pool),
-        )
-        .unwrap();
-    let tokens: i64 = runtime
-        .block_on(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&pool))
-        .unwrap();
+    let accounts = db.count("SELECT COUNT(*) FROM accounts WHERE username = 'eve'");
+    let tokens = db.count("SELECT COUNT(*) FROM api_tokens");
     assert_eq!((accounts, tokens), (0, 0), "a change without its audit row");
 
-    sql("DROP TRIGGER audit_full");
+    db.execute(if postgres {
+        "DROP TRIGGER audit_full ON audit_log"
+    } else {
+        "DROP TRIGGER audit_full"
+    });
     assert_eq!(create("eve").status, 200);
 
-    // Another writer holding the database past Gantry's busy timeout (5 s): a 503 that
-    // says so, and nothing half-done.
-    let mut holder = runtime.block_on(pool.acquire()).unwrap();
-    runtime
-        .block_on(sqlx::query("BEGIN IMMEDIATE").execute(&mut *holder))
+    // Another writer holding the table past Gantry's lock wait (5 s): a 503 that says so,
+    // and nothing half-done.
+    let mut holder = db.block_on(db.pool().acquire()).unwrap();
+    let hold = if postgres {
+        "BEGIN; LOCK TABLE accounts IN EXCLUSIVE MODE"
+    } else {
+        "BEGIN IMMEDIATE"
+    };
+    db.block_on(sqlx::raw_sql(hold).execute(&mut *holder))
         .unwrap();
     let busy = create("zed");
-    runtime.block_on(async move {
+    db.block_on(async move {
         sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
         drop(holder);
     });
     assert_eq!(busy.status, 503, "{}", busy.body);
     assert_contains(&busy.body, "busy");
-    let zed: i64 = runtime
-        .block_on(
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE username = 'zed'")
-                .fetch_one(&pool),
-        )
-        .unwrap();
-    assert_eq!(zed, 0);
-    runtime.block_on(pool.close());
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM accounts WHERE username = 'zed'"),
+        0
+    );
+    db.close();
     server.stop();
 }
 
@@ -397,39 +386,27 @@ fn retention_deletes_what_is_older_than_its_setting_and_nothing_else() {
     let mut first = TestServer::spawn();
     first.login();
     first.stop();
-    let url = format!("sqlite://{}", first.data.path().join("gantry.db").display());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let pool = runtime.block_on(sqlx::SqlitePool::connect(&url)).unwrap();
-    let run = |statement: &str| {
-        runtime
-            .block_on(sqlx::query(statement).execute(&pool))
-            .unwrap();
-    };
-    run(
+    let db = first.database();
+    db.execute(
         "INSERT INTO audit_log (at, actor, action, object, detail, result, client) \
          VALUES ('2020-01-01T00:00:00Z', 'old', 'login', 'account/old', '', 'ok', '-')",
     );
+    let now = gantry_app::time::now_rfc3339();
     for (uid, deleted) in [
-        ("old-gone", "'2020-01-02T00:00:00Z'"),
-        ("new-gone", "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"),
-        ("old-live", "NULL"),
+        ("old-gone", "'2020-01-02T00:00:00Z'".to_string()),
+        ("new-gone", format!("'{now}'")),
+        ("old-live", "NULL".to_string()),
     ] {
-        run(&format!(
+        db.execute(&format!(
             "INSERT INTO jobs (uid, namespace, name, created_at, status, deleted_at) \
              VALUES ('{uid}', 'team-a', '{uid}', '2020-01-01T00:00:00Z', 'Succeeded', {deleted})"
         ));
     }
-    run("INSERT INTO job_logs (job_uid, pod, lines, captured_at) VALUES ('old-gone', 'p', 'x', '2020-01-02T00:00:00Z')");
-    runtime.block_on(pool.close());
+    db.execute("INSERT INTO job_logs (job_uid, pod, lines, captured_at) VALUES ('old-gone', 'p', 'x', '2020-01-02T00:00:00Z')");
 
     let data = first.data.path().to_str().unwrap().to_string();
     let mut second = TestServer::spawn_with(&[("GANTRY_DATA_DIR", &data)]);
-    let pool = runtime.block_on(sqlx::SqlitePool::connect(&url)).unwrap();
-    let count = |query: &str| -> i64 {
-        runtime
-            .block_on(sqlx::query_scalar(query).fetch_one(&pool))
-            .unwrap()
-    };
+    let count = |query: &str| db.count(query);
     // Retention runs as the server starts; give it a moment.
     let started = std::time::Instant::now();
     while count("SELECT COUNT(*) FROM audit_log WHERE actor = 'old'") > 0 {
@@ -447,13 +424,13 @@ fn retention_deletes_what_is_older_than_its_setting_and_nothing_else() {
         count("SELECT COUNT(*) FROM audit_log WHERE action = 'login'") >= 1,
         "today's entries stay"
     );
-    let kept: Vec<String> = runtime
-        .block_on(sqlx::query_scalar("SELECT uid FROM jobs ORDER BY uid").fetch_all(&pool))
-        .unwrap();
-    assert_eq!(kept, ["new-gone", "old-live"]);
+    assert_eq!(
+        db.texts("SELECT uid FROM jobs ORDER BY uid"),
+        ["new-gone", "old-live"]
+    );
     assert_eq!(count("SELECT COUNT(*) FROM job_logs"), 0);
-    let refused = runtime.block_on(sqlx::query("DELETE FROM audit_log").execute(&pool));
+    let refused = db.block_on(sqlx::query("DELETE FROM audit_log").execute(db.pool()));
     assert!(refused.is_err(), "the audit log takes deletes again");
-    runtime.block_on(pool.close());
+    db.close();
     second.stop();
 }

@@ -1,5 +1,5 @@
-//! A real `gantry` process for integration tests: started on port 0 with a fresh SQLite
-//! database and a first admin, spoken to over plain HTTP/1.1, stopped with SIGTERM.
+//! A real `gantry` process for integration tests: started on port 0 with a fresh database
+//! (SQLite, or PostgreSQL when the suite runs beside it) and a first admin, spoken to over plain HTTP/1.1, stopped with SIGTERM.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -12,6 +12,8 @@ pub struct TestServer {
     pub base: String,
     child: Child,
     pub data: tempfile::TempDir,
+    /// `GANTRY_DATABASE_URL` as this server was given it.
+    pub database_url: String,
 }
 
 impl TestServer {
@@ -24,10 +26,23 @@ impl TestServer {
     /// A server with extra environment settings.
     pub fn spawn_with(env: &[(&str, &str)]) -> TestServer {
         let data = tempfile::tempdir().unwrap();
+        // A server restarted on an earlier one's directory gets its database too.
+        let data_dir = env
+            .iter()
+            .find(|(key, _)| *key == "GANTRY_DATA_DIR")
+            .map_or(data.path().to_path_buf(), |(_, dir)| dir.into());
+        let database_url = env
+            .iter()
+            .find(|(key, _)| *key == "GANTRY_DATABASE_URL")
+            .map_or_else(
+                || super::database::url_for(&data_dir),
+                |(_, url)| url.to_string(),
+            );
         let mut child = Command::new(env!("CARGO_BIN_EXE_gantry"))
             .env_clear()
             .env("GANTRY_LISTEN_ADDR", "127.0.0.1:0")
             .env("GANTRY_DATA_DIR", data.path())
+            .env("GANTRY_DATABASE_URL", &database_url)
             .env("KUBECONFIG", "/nonexistent/kubeconfig")
             .env("GANTRY_SHUTDOWN_TIMEOUT_SECS", "2")
             // No drain (no Service sends clients here): a test that wants one sets it.
@@ -49,7 +64,17 @@ impl TestServer {
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .trim_end_matches('/')
             .to_string();
-        TestServer { base, child, data }
+        TestServer {
+            base,
+            child,
+            data,
+            database_url,
+        }
+    }
+
+    /// A pool on this server's database, for checks behind its back.
+    pub fn database(&self) -> super::database::TestDb {
+        super::database::TestDb::open(&self.database_url)
     }
 
     /// The server's peak resident memory so far, in KiB (Linux' `VmHWM`).
@@ -228,6 +253,12 @@ impl TestServer {
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// SIGKILL, as a node that dies takes its pods: nothing of Gantry's shutdown runs.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// Sends SIGTERM and expects a clean exit within a few seconds.
