@@ -9,7 +9,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../cluster/lib.sh
+# shellcheck source=tools/cluster/lib.sh
 . "$here/../cluster/lib.sh"
 
 bin="${GANTRY_POSTGRES_BIN:-$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)}"
@@ -35,6 +35,7 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT TERM
 
+# shellcheck disable=SC2119 # no ports handed out yet
 port="$(free_port)"
 "${as_owner[@]}" "$bin/initdb" -D "$run/data" -U gantry --auth=trust -E UTF8 --no-sync >/dev/null
 # fsync off: a test database is thrown away, and the tests are not about durability.
