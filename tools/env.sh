@@ -31,4 +31,5 @@ export RUSTFLAGS="${GANTRY_RUSTFLAGS---cfg erase_components}"
 GANTRY_WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)"
 export GANTRY_WASM_BINDGEN_VERSION
 export GANTRY_CARGO_LEPTOS_VERSION=0.3.11
-export PATH="$GANTRY_CACHE/tools/wasm-bindgen-$GANTRY_WASM_BINDGEN_VERSION/bin:$GANTRY_CACHE/tools/cargo-leptos-$GANTRY_CARGO_LEPTOS_VERSION/bin:$PATH"
+export GANTRY_WASM_OPT_VERSION=0.116.1
+export PATH="$GANTRY_CACHE/tools/wasm-bindgen-$GANTRY_WASM_BINDGEN_VERSION/bin:$GANTRY_CACHE/tools/cargo-leptos-$GANTRY_CARGO_LEPTOS_VERSION/bin:$GANTRY_CACHE/tools/wasm-opt-$GANTRY_WASM_OPT_VERSION/bin:$PATH"

@@ -59,6 +59,14 @@ if [ "$("$leptos_root/bin/cargo-leptos" --version 2>/dev/null)" != "cargo-leptos
     --version "$GANTRY_CARGO_LEPTOS_VERSION" --features no_downloads
 fi
 
+# 3b. wasm-opt for `make release`: Binaryen 116 built from the wasm-opt crate's bundled
+#     sources (Debian's Binaryen 108 rejects the module today's Rust emits).
+wasm_opt_root="$GANTRY_CACHE/tools/wasm-opt-$GANTRY_WASM_OPT_VERSION"
+if [ ! -x "$wasm_opt_root/bin/wasm-opt" ]; then
+  say "installing wasm-opt $GANTRY_WASM_OPT_VERSION (Binaryen's C++ compiled; about 15 minutes, once)"
+  tool_install --locked --root "$wasm_opt_root" wasm-opt --version "$GANTRY_WASM_OPT_VERSION"
+fi
+
 # 4. What `make lint` and the benchmarks run besides cargo, and Debian's PostgreSQL for the
 #    tests on the second backend (tools/postgres/with-postgres.sh starts a private server).
 apt_install shellcheck wrk postgresql

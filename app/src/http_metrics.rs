@@ -85,11 +85,12 @@ impl HttpMetrics {
 
     /// Everything registered, then `more` (figures read at scrape time), in Prometheus'
     /// text exposition format.
-    pub fn render(&self, more: &Registry) -> String {
+    pub fn render(&self, more: &[Registry]) -> String {
         use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
-        encode_registry(&mut out, &self.registry)
-            .and_then(|()| encode_registry(&mut out, more))
+        std::iter::once(&self.registry)
+            .chain(more)
+            .try_for_each(|registry| encode_registry(&mut out, registry))
             .and_then(|()| encode_eof(&mut out))
             .expect("writing to a String cannot fail");
         out
@@ -106,7 +107,7 @@ mod tests {
         metrics.observe("GET", "/healthz", 200, Duration::from_millis(3));
         metrics.observe("GET", "/healthz", 200, Duration::from_millis(5));
         metrics.observe("GET", "/nodes", 404, Duration::from_millis(1));
-        let text = metrics.render(&Registry::default());
+        let text = metrics.render(&[]);
         assert!(
             text.contains(
                 r#"gantry_http_requests_total{method="GET",route="/healthz",status="200"} 2"#
@@ -127,7 +128,7 @@ mod tests {
             metrics.observe(&format!("M{i}"), "-", 405, Duration::from_millis(1));
         }
         metrics.observe("get", "-", 405, Duration::from_millis(1));
-        let text = metrics.render(&Registry::default());
+        let text = metrics.render(&[]);
         let series = text
             .lines()
             .filter(|l| l.starts_with("gantry_http_requests_total{"))

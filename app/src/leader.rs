@@ -66,6 +66,20 @@ impl Leadership {
         *self.0.borrow()
     }
 
+    /// `gantry_leader` for `/metrics`: 1 while this replica leads, so that an alert can
+    /// tell when none does.
+    pub fn gauges(&self) -> prometheus_client::registry::Registry {
+        let mut registry = prometheus_client::registry::Registry::with_prefix("gantry");
+        let gauge = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+        gauge.set(i64::from(self.is_leader()));
+        registry.register(
+            "leader",
+            "1 while this replica writes the job history and runs retention",
+            gauge,
+        );
+        registry
+    }
+
     /// Waits until this replica leads.
     pub async fn until_leader(&mut self) {
         let _ = self.0.wait_for(|leads| *leads).await;

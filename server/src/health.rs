@@ -103,7 +103,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.http_metrics.render(&state.inventory.gauges()),
+        state
+            .http_metrics
+            .render(&[state.inventory.gauges(), state.leader.gauges()]),
     )
 }
 

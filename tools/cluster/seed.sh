@@ -101,6 +101,11 @@ if [[ $# -eq 0 ]]; then
     kubectl wait --for=condition=Established --timeout=30s \
         crd/pytorchjobs.kubeflow.org crd/trainjobs.trainer.kubeflow.org >/dev/null
     kubectl apply --server-side --field-manager=gantry-seed -f "$here/fleet/kubeflow-jobs.yaml" >/dev/null
+    # prometheus-operator's ServiceMonitor and PrometheusRule CRDs, the real ones (no operator
+    # runs): k8s/components/monitoring is validated against their schemas.
+    kubectl apply --server-side --field-manager=gantry-seed -f "$("$here/crds.sh")" >/dev/null
+    kubectl wait --for=condition=Established --timeout=30s \
+        crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com >/dev/null
     kubectl patch pytorchjob bert-ddp --namespace=team-a --subresource=status --type=merge \
         -p '{"status":{"conditions":[{"type":"Created","status":"True","reason":"PyTorchJobCreated"},{"type":"Running","status":"True","reason":"PyTorchJobRunning"}]}}' >/dev/null
     kubectl patch trainjob llama-sft --namespace=team-a --subresource=status --type=merge \

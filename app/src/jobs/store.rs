@@ -282,16 +282,30 @@ pub async fn unmeasured(
 
 /// Stores a job's measured GPU use (`None`: Prometheus had no series of it).
 pub async fn measured(db: &Db, uid: &str, gpu_use: Option<GpuUse>) -> Result<(), AppError> {
-    sqlx::query(
-        "UPDATE jobs SET gpu_hours = $1, gpu_mean_percent = $2, gpu_measured_at = $3 WHERE uid = $4",
-    )
-    .bind(gpu_use.map(|u| u.gpu_hours))
-    .bind(gpu_use.map(|u| u.mean_percent))
-    .bind(now_rfc3339())
-    .bind(uid)
-    .execute(db.pool())
-    .await
-    .map_err(|e| crate::db::failed("recording a job's GPU use", e))?;
+    // NB: no `Option<f64>` bound as NULL: sqlx 0.8.6's Any driver sends a NULL double as a
+    // float4, and PostgreSQL then refuses the statement it prepared when a real value comes
+    // ("incorrect binary data format"). Without figures the NULLs are in the SQL.
+    let now = now_rfc3339();
+    let query = match gpu_use {
+        Some(u) => sqlx::query(
+            "UPDATE jobs SET gpu_measured_at = $1, gpu_hours = $3, gpu_mean_percent = $4 \
+             WHERE uid = $2",
+        )
+        .bind(now)
+        .bind(uid)
+        .bind(u.gpu_hours)
+        .bind(u.mean_percent),
+        None => sqlx::query(
+            "UPDATE jobs SET gpu_measured_at = $1, gpu_hours = NULL, gpu_mean_percent = NULL \
+             WHERE uid = $2",
+        )
+        .bind(now)
+        .bind(uid),
+    };
+    query
+        .execute(db.pool())
+        .await
+        .map_err(|e| crate::db::failed("recording a job's GPU use", e))?;
     Ok(())
 }
 

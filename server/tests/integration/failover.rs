@@ -54,6 +54,8 @@ async fn the_other_replica_takes_over_within_15_s_and_no_history_is_lost_or_doub
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(!leads(&replicas[1 - leader]), "two leaders");
+    let metrics = replicas[1 - leader].get("/metrics").body;
+    assert!(metrics.contains("gantry_leader 0\n"), "{metrics}");
     let elected = started.elapsed();
 
     // Jobs that finish one after another across the takeover; half are deleted by their

@@ -2,7 +2,9 @@
 //! local cluster (`kubectl apply --dry-run=server -k`, as an admin would apply it), and the
 //! Deployment it makes runs hardened: non-root, read-only root filesystem, no capabilities,
 //! the runtime's seccomp profile. The Ingress example is valid too, and tells Gantry to
-//! trust the proxy in front of it.
+//! trust the proxy in front of it; the ha overlay runs replicas apart on PostgreSQL with a
+//! disruption budget, and its ServiceMonitor and PrometheusRule pass the real CRDs' schemas
+//! (and promtool).
 
 use std::path::Path;
 use std::process::Command;
@@ -110,4 +112,69 @@ fn the_ingress_example_serves_tls_and_trusts_its_proxy() {
     assert_eq!(value("GANTRY_SECURE_COOKIES"), "true");
     // The base's settings are kept beside the example's.
     assert_eq!(value("GANTRY_LISTEN_ADDR"), "0.0.0.0:3000");
+}
+
+#[test]
+fn the_ha_overlay_runs_replicas_on_postgres_apart_with_a_budget_and_its_monitoring() {
+    let Some(objects) = dry_run("overlays/ha") else {
+        return;
+    };
+    let deployment = kind(&objects, "Deployment");
+    let spec = &deployment["spec"];
+    assert!(spec["replicas"].as_i64().unwrap() >= 2);
+    assert_eq!(spec["strategy"]["type"], "RollingUpdate");
+    assert_eq!(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    let pod = &spec["template"]["spec"];
+    let anti =
+        &pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(anti["topologyKey"], "kubernetes.io/hostname");
+    let env = pod["containers"][0]["env"].as_array().unwrap();
+    let setting = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(
+        setting("GANTRY_DATABASE_URL")["valueFrom"]["secretKeyRef"]["name"],
+        "gantry-database"
+    );
+    assert_eq!(
+        setting("GANTRY_LEADER_LEASE")["value"],
+        "gantry/gantry-leader"
+    );
+    // Hardening and probes come from the base.
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["containers"][0]["readinessProbe"]["httpGet"]["path"],
+        "/readyz"
+    );
+
+    let budget = kind(&objects, "PodDisruptionBudget");
+    assert_eq!(budget["spec"]["maxUnavailable"], 1);
+    let monitor = kind(&objects, "ServiceMonitor");
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+    // The leader's Role is granted in Gantry's namespace only.
+    let role = objects
+        .iter()
+        .find(|o| o["kind"] == "Role" && o["metadata"]["name"] == "gantry-leader-election")
+        .expect("the leader-election Role");
+    assert_eq!(role["metadata"]["namespace"], "gantry");
+
+    // The alerts are rules Prometheus accepts: promtool checks the PrometheusRule's groups.
+    let rules = &kind(&objects, "PrometheusRule")["spec"];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.json");
+    std::fs::write(&file, rules.to_string()).unwrap();
+    let bin = cluster_setting("GANTRY_TEST_CLUSTER_BIN").unwrap();
+    let check = Command::new(Path::new(&bin).join("promtool"))
+        .args(["check", "rules", "--lint=all"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }

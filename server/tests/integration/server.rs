@@ -99,6 +99,8 @@ fn metrics_count_requests_by_route_and_status() {
     // No cluster here: the inventory is empty and says it has not synced.
     assert_contains(&text, "gantry_inventory_synced 0\n");
     assert_contains(&text, "gantry_inventory_pods 0\n");
+    // Without a leader Lease this process is the only one, and leads.
+    assert_contains(&text, "gantry_leader 1\n");
     assert!(text.ends_with("# EOF\n"), "{text}");
     server.stop();
 }

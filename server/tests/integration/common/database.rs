@@ -21,8 +21,19 @@ pub fn url_for(data: &Path) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     let name = format!("gantry_{name}");
+    // On a thread of its own: servers are started from async tests too, where blocking on
+    // a runtime is refused.
+    let (admin_url, database) = (server.clone(), name.clone());
+    std::thread::spawn(move || create_if_missing(&admin_url, &database))
+        .join()
+        .unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+fn create_if_missing(server: &str, name: &str) {
     runtime().block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+        let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
         let exists: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
                 .bind(&name)
@@ -36,8 +47,6 @@ pub fn url_for(data: &Path) -> String {
                 .unwrap();
         }
     });
-    let (base, _) = server.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
 }
 
 /// Whether the suite runs on PostgreSQL (else on SQLite).
