@@ -14,7 +14,7 @@ DEMO_CLUSTER := $(DEMO_DIR)/cluster
 # The demo cluster's Prometheus, from the ports up.sh chose (read when a recipe uses it).
 DEMO_PROMETHEUS = http://127.0.0.1:$$(awk -F= '$$1 == "prometheus" { print $$2 }' $(DEMO_CLUSTER)/ports)
 
-.PHONY: help setup demo demo-down serve test lint unit e2e build release watch bench-cluster bench-inventory bench-jobs bench-outage bench-logs bench-search bench-charts bench-metrics
+.PHONY: help setup demo demo-down serve test lint unit e2e e2e-release build release watch bench-release bench-cluster bench-inventory bench-jobs bench-outage bench-logs bench-search bench-charts bench-metrics
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -44,7 +44,7 @@ demo-down: ## Stop the demo's local cluster (its data stays in data/demo/cluster
 serve: setup build ## Run Gantry against your own cluster (current kubeconfig context, or in-cluster)
 	$(ENV) GANTRY_SITE_ROOT=target/site exec $(TARGET_DIR)/debug/gantry
 
-test: setup lint ## Everything CI checks: formatting, clippy, then Rust and browser tests against a fresh local cluster
+test: setup lint ## Everything CI checks: formatting, clippy, then Rust tests (SQLite and PostgreSQL) and browser tests against a fresh local cluster
 	@$(CLUSTER)/with-cluster.sh $(MAKE) --no-print-directory unit build e2e
 
 lint: ## Formatting, no module cycles, shellcheck, Prometheus rules, clippy for the server and the wasm, warnings denied
@@ -59,14 +59,25 @@ unit: ## Rust unit and integration tests on SQLite, then the integration tests a
 	$(ENV) cargo test --locked -p gantry-app -p gantry-server -p gantry-gpu-sim
 	$(ENV) tools/postgres/with-postgres.sh cargo test --locked -p gantry-server --test integration
 
+# The debug front end is gzipped beside itself (brotli at its size would take a minute a
+# build), so the demo's 30 MB wasm crosses the network as 3 MB; the release build's
+# precompression writes both.
 build: ## Build the server and the wasm front end (debug) into target/site
 	$(ENV) cargo leptos build
+	find target/site/pkg -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' \) -exec gzip -kf {} +
 
-release: ## Build optimised: the server binary and the size-optimised wasm
-	GANTRY_RUSTFLAGS= $(ENV) cargo leptos build --release
+release: ## Build optimised: the server binary and the size-optimised wasm (wasm-opt -Oz), precompressed
+	GANTRY_RUSTFLAGS= $(ENV) cargo leptos build --release --precompress
 
-e2e: ## Playwright in Debian's Chromium against a freshly started server
+e2e: ## Playwright in Debian's Chromium against freshly started servers (the debug build)
 	$(ENV) cd end2end && GANTRY_BIN="$$(cd .. && realpath $(TARGET_DIR))/debug/gantry" npx playwright test
+
+e2e-release: ## Playwright against the release build, run from the container image's layout
+	@layout="$$(tools/release/layout.sh "$(TARGET_DIR)" "$(TARGET_DIR)/image-layout")" && \
+	  $(ENV) cd end2end && GANTRY_BIN="$$layout/usr/local/bin/gantry" GANTRY_SITE="$$layout/srv/gantry/site" npx playwright test
+
+bench-release: setup ## Release sizes per asset (raw, gzip, brotli) and the first load of / as a browser fetches it (after make release)
+	$(ENV) tools/bench/release-sizes.sh
 
 bench-cluster: setup ## Seed time and API server memory for 1,000 and 5,000 fake GPU nodes (minutes)
 	@tools/bench/cluster.sh

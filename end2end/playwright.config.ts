@@ -19,6 +19,8 @@ import {
 } from "./servers";
 
 const gantry = process.env.GANTRY_BIN ?? "../target/debug/gantry";
+// The built front end: target/site, or the release layout's copy (make e2e-release).
+const site = process.env.GANTRY_SITE ?? "../target/site";
 if (noCluster) console.warn(`\n*** Browser tests that ${noCluster} will be SKIPPED ***\n`);
 
 function server(url: string, kubeconfigPath?: string, extraEnv: Record<string, string> = {}) {
@@ -32,7 +34,7 @@ function server(url: string, kubeconfigPath?: string, extraEnv: Record<string, s
     env: {
       GANTRY_LISTEN_ADDR: new URL(url).host,
       GANTRY_DATA_DIR: dataDir,
-      GANTRY_SITE_ROOT: "../target/site",
+      GANTRY_SITE_ROOT: site,
       KUBECONFIG: kubeconfigPath ?? join(dataDir, "no-kubeconfig"),
       RUST_LOG: "info",
       GANTRY_ADMIN_PASSWORD: admin.password,

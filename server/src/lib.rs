@@ -1,6 +1,7 @@
 //! Gantry's HTTP server: builds the shared state, the router and its layers, and serves until
 //! told to stop.
 
+mod assets;
 pub mod config;
 mod db;
 mod health;
@@ -28,7 +29,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeFile;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
@@ -105,6 +106,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .output_name("gantry")
         .site_root(config.site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
+        .hash_files(assets::hashed_names())
         .site_addr(config.listen_addr)
         .env(if config.live_reload {
             Env::DEV
@@ -179,7 +181,10 @@ pub fn router(state: AppState) -> Router {
         // Owner for a static file is made a child of whatever Owner is current on the
         // thread, so a concurrent page render's response options (a 404 page's status, its
         // CSP) were applied to the wasm download.
-        .nest_service("/pkg", ServeDir::new(pkg))
+        .nest_service(
+            "/pkg",
+            assets::service(&pkg, state.leptos_options.hash_files),
+        )
         .route_service("/favicon.svg", ServeFile::new(site.join("favicon.svg")))
         .leptos_routes_with_context(
             &state,

@@ -1,5 +1,5 @@
 //! Gantry's integration tests, in one binary (one link per change instead of one per file):
-//! the server on a free port (`server`, `hostile`) and its database (`database`, run on
+//! the server on a free port (`server`, `hostile`, `assets`) and its database (`database`, run on
 //! SQLite and again on PostgreSQL by the test command), and, when `GANTRY_TEST_KUBECONFIG` names
 //! the local cluster that `make test` starts, the GPU inventory, live streams and their
 //! access checks, jobs, two replicas' failover, impersonation and the metrics from its
@@ -8,6 +8,7 @@
 //! its API server.
 //! `common` starts what they share.
 
+mod assets;
 mod common;
 mod database;
 mod failover;

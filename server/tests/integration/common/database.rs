@@ -36,7 +36,7 @@ fn create_if_missing(server: &str, name: &str) {
         let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
         let exists: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-                .bind(&name)
+                .bind(name)
                 .fetch_optional(&mut admin)
                 .await
                 .unwrap();
