@@ -158,7 +158,8 @@ mod tests {
                     "reason": "not connected to Kubernetes (the reason is on signed-in pages and in Gantry's log)"
                 },
                 "caches": { "ok": false, "reason": "the node and pod caches are still loading" },
-                "shutting_down": false
+                "shutting_down": false,
+                "leader": true
             })
         );
     }
