@@ -14,6 +14,8 @@ use gantry_app::jobs::cache::Capture;
 use gantry_app::metrics::prom::{IdleRule, PrometheusAuth, PrometheusSettings};
 use gantry_app::retention::Retention;
 
+mod file;
+
 /// A setting that cannot be used, named with the reason.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -113,47 +115,6 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 37] = [
-    "GANTRY_LISTEN_ADDR",
-    "GANTRY_DATA_DIR",
-    "GANTRY_DATABASE_URL",
-    "GANTRY_DATABASE_CONNECTIONS",
-    "GANTRY_SITE_ROOT",
-    "KUBECONFIG",
-    "GANTRY_KUBE_CONTEXT",
-    "GANTRY_SHUTDOWN_TIMEOUT_SECS",
-    "GANTRY_SHUTDOWN_DRAIN_SECS",
-    "LEPTOS_ENV",
-    "GANTRY_ADMIN_PASSWORD",
-    "GANTRY_SESSION_IDLE_SECS",
-    "GANTRY_SESSION_MAX_HOURS",
-    "GANTRY_SECURE_COOKIES",
-    "GANTRY_TRUSTED_ORIGINS",
-    "GANTRY_EMBED_ORIGINS",
-    "GANTRY_IMPERSONATE_GROUPS",
-    "GANTRY_LEADER_LEASE",
-    "GANTRY_LOGIN_CONCURRENCY",
-    "GANTRY_STREAMS_PER_USER",
-    "GANTRY_STREAMS_TOTAL",
-    "GANTRY_TRUSTED_PROXIES",
-    "GANTRY_RETENTION_JOBS_DAYS",
-    "GANTRY_RETENTION_JOBS_ROWS",
-    "GANTRY_RETENTION_LOGS_DAYS",
-    "GANTRY_RETENTION_AUDIT_DAYS",
-    "GANTRY_RETENTION_AUDIT_ROWS",
-    "GANTRY_CAPTURE_LOGS",
-    "GANTRY_PROMETHEUS_URL",
-    "GANTRY_PROMETHEUS_TOKEN",
-    "GANTRY_PROMETHEUS_USER",
-    "GANTRY_PROMETHEUS_PASSWORD",
-    "GANTRY_PROMETHEUS_CA_FILE",
-    "GANTRY_PROMETHEUS_TIMEOUT_SECS",
-    "GANTRY_IDLE_PERCENT",
-    "GANTRY_IDLE_MINUTES",
-    "GANTRY_JOB_GPU_USE_DELAY_SECS",
-];
-
 impl Config {
     /// Reads the process environment (and the file it names).
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -163,7 +124,7 @@ impl Config {
     /// Resolves the settings from `env`, reading `GANTRY_CONFIG_FILE` first if it is set.
     pub fn resolve(env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let file = match env("GANTRY_CONFIG_FILE").filter(|p| !p.is_empty()) {
-            Some(path) => read_file(&path)?,
+            Some(path) => file::read(&path)?,
             None => HashMap::new(),
         };
         let get = |key: &str| {
@@ -444,37 +405,6 @@ fn default_kubeconfig(env: &impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
         .collect()
 }
 
-fn read_file(path: &str) -> Result<HashMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-        path: path.to_string(),
-        reason: e.to_string(),
-    })?;
-    parse_file(&text).map_err(|reason| ConfigError::File {
-        path: path.to_string(),
-        reason,
-    })
-}
-
-/// Parses `KEY=VALUE` lines; blank lines and `#` comments are skipped, quotes are not special.
-fn parse_file(text: &str) -> Result<HashMap<String, String>, String> {
-    let mut settings = HashMap::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(format!("line {}: expected KEY=VALUE", number + 1));
-        };
-        let key = key.trim();
-        if !KEYS.contains(&key) {
-            return Err(format!("line {}: unknown setting {key:?}", number + 1));
-        }
-        settings.insert(key.to_string(), value.trim().to_string());
-    }
-    Ok(settings)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,20 +537,5 @@ mod tests {
         .unwrap();
         assert_eq!(config.listen_addr, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(config.kube_context.as_deref(), Some("prod"));
-    }
-
-    #[test]
-    fn file_errors_name_the_line() {
-        assert_eq!(
-            parse_file("GANTRY_DATA_DIR=/x\nnonsense\n").unwrap_err(),
-            "line 2: expected KEY=VALUE"
-        );
-        assert_eq!(
-            parse_file("GANTRY_LISTEN_ADRR=1.2.3.4:80").unwrap_err(),
-            "line 1: unknown setting \"GANTRY_LISTEN_ADRR\""
-        );
-        let err = Config::resolve(env_of(&[("GANTRY_CONFIG_FILE", "/nonexistent/gantry.env")]))
-            .unwrap_err();
-        assert!(matches!(err, ConfigError::File { .. }), "{err}");
     }
 }
