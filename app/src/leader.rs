@@ -80,11 +80,6 @@ impl Leadership {
         registry
     }
 
-    /// Waits until this replica leads.
-    pub async fn until_leader(&mut self) {
-        let _ = self.0.wait_for(|leads| *leads).await;
-    }
-
     /// Waits for the next change of leadership.
     pub async fn changed(&mut self) {
         if self.0.changed().await.is_err() {
