@@ -9,7 +9,7 @@ use gantry_app::cluster::{Cluster, ClusterSource};
 use gantry_app::nodes::cache::Inventory;
 use gantry_app::nodes::GpuNodeRow;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::Api;
 
 async fn inventory() -> Option<Inventory> {
@@ -42,6 +42,46 @@ fn all_rows(inventory: &Inventory) -> Vec<GpuNodeRow> {
         .collect()
 }
 
+/// Whether the index has `pod` bound to `node`. Other tests schedule GPU pods on the same
+/// fleet at the same time, so a change in a node's allocated count says nothing of one pod.
+fn holds(inventory: &Inventory, node: &str, pod: &(String, String)) -> bool {
+    let index = inventory.read().unwrap();
+    index
+        .on_node
+        .get(node)
+        .is_some_and(|pods| pods.contains(pod))
+}
+
+/// What the API server says `node`'s unfinished pods hold of NVIDIA's resources (whole GPUs,
+/// MIG slices): the oracle for a row's allocated count. (Test pods ask as limits.)
+async fn held(client: &kube::Client, node: &str) -> i64 {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let on_node = ListParams::default().fields(&format!("spec.nodeName={node}"));
+    let pods = pods.list(&on_node).await.unwrap().items;
+    pods.iter()
+        .filter(|p| {
+            let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+            !matches!(phase, Some("Succeeded" | "Failed"))
+        })
+        .flat_map(|p| &p.spec.as_ref().unwrap().containers)
+        .flat_map(|c| c.resources.as_ref()?.limits.clone())
+        .flatten()
+        .filter(|(resource, _)| resource.starts_with("nvidia.com/"))
+        .map(|(_, q)| q.0.parse::<i64>().unwrap())
+        .sum()
+}
+
+/// The L4s that the seed's llama-chat Deployment's pods hold.
+fn serving_l4s(inventory: &Inventory, rows: &[GpuNodeRow]) -> i64 {
+    let index = inventory.read().unwrap();
+    rows.iter()
+        .filter(|r| r.model == "NVIDIA-L4")
+        .flat_map(|r| index.pods_on(&r.name))
+        .filter(|p| p.namespace == "ml-serving" && p.name.starts_with("llama-chat-"))
+        .flat_map(|p| p.gpus.values())
+        .sum()
+}
+
 async fn row(inventory: &Inventory, name: &str) -> GpuNodeRow {
     inventory
         .read()
@@ -54,6 +94,9 @@ async fn row(inventory: &Inventory, name: &str) -> GpuNodeRow {
 
 #[tokio::test]
 async fn the_seeded_fleet_has_the_right_free_counts() {
+    let Some(test) = connect("gpu-inventory-fleet").await else {
+        return;
+    };
     let Some(inventory) = inventory().await else {
         return;
     };
@@ -72,23 +115,25 @@ async fn the_seeded_fleet_has_the_right_free_counts() {
     let cordoned = row(&inventory, "gpu-a100-3").await;
     assert!(cordoned.health.cordoned && cordoned.health.ready);
     assert!(!row(&inventory, "gpu-h100-3").await.health.ready);
-    // llama-chat's two replicas hold one time-sliced L4 each; the failed job holds none.
-    // Right after seeding, pods of the older revisions are still Terminating, and hold
-    // their GPUs until they are gone (up to their 30 s grace period), as the scheduler counts.
-    wait_for(
-        "the old revisions' pods to let go of their L4s",
+    // Every row agrees with what the API server says the node's pods hold, and
+    // llama-chat's two replicas hold one time-sliced L4 each: once the old revisions' pods,
+    // Terminating right after seeding, are gone (up to their 30 s grace period; they hold
+    // their GPUs until then, as the scheduler counts). Other tests add pods of their own.
+    let rows = wait_for(
+        "every row to agree with the API server, and llama-chat to hold 2 L4s",
         Duration::from_secs(60),
         || async {
-            let l4: i64 = all_rows(&inventory)
-                .iter()
-                .filter(|r| r.model == "NVIDIA-L4")
-                .map(|r| r.allocated)
-                .sum();
-            (l4 == 2).then_some(())
+            let rows = all_rows(&inventory);
+            for r in &rows {
+                if r.allocated != held(&test.client, &r.name).await {
+                    return None;
+                }
+            }
+            (serving_l4s(&inventory, &rows) == 2).then_some(rows)
         },
     )
     .await;
-    // The running fine-tune holds 4 H100s on one node (other tests may add their own).
+    // The running fine-tune holds 4 H100s on one node; the failed job holds none.
     assert!(rows
         .iter()
         .any(|r| r.model == "NVIDIA-H100-80GB-HBM3" && r.allocated >= 4));
@@ -103,14 +148,17 @@ async fn a_gpu_pod_takes_gpus_and_gives_them_back() {
         return;
     };
     let node = "gpu-a100-1";
-    let before = row(&inventory, node).await.allocated;
+    let key = (test.namespace.clone(), "takes-three".to_string());
     let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
     let pod = gpu_pod("takes-three", 3, Some(node));
     pods.create(&PostParams::default(), &pod).await.unwrap();
     wait_for(
         "the inventory to count the pod",
         Duration::from_secs(30),
-        || async { (row(&inventory, node).await.allocated == before + 3).then_some(()) },
+        || async {
+            let agrees = row(&inventory, node).await.allocated == held(&test.client, node).await;
+            (agrees && holds(&inventory, node, &key)).then_some(())
+        },
     )
     .await;
     pods.delete("takes-three", &DeleteParams::default().grace_period(0))
@@ -119,7 +167,10 @@ async fn a_gpu_pod_takes_gpus_and_gives_them_back() {
     wait_for(
         "the inventory to free the GPUs",
         Duration::from_secs(30),
-        || async { (row(&inventory, node).await.allocated == before).then_some(()) },
+        || async {
+            let agrees = row(&inventory, node).await.allocated == held(&test.client, node).await;
+            (agrees && !holds(&inventory, node, &key)).then_some(())
+        },
     )
     .await;
 }
@@ -249,18 +300,20 @@ async fn an_outage_keeps_the_last_state_marked_stale_and_recovery_resyncs() {
     // While Gantry is cut off, a pod takes GPUs; it cannot know.
     let pods: Api<Pod> = Api::namespaced(test.client.clone(), &test.namespace);
     let pod = gpu_pod("during-the-outage", 1, Some(node));
+    let key = (test.namespace.clone(), "during-the-outage".to_string());
     pods.create(&PostParams::default(), &pod).await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(row(&inventory, node).await.allocated, before);
+    assert!(!holds(&inventory, node, &key));
 
     relay.listen().await;
     wait_for(
         "the resync to clear the mark and count the pod",
         Duration::from_secs(60),
         || async {
-            let index = inventory.read().ok()?;
-            let allocated = index.rows.get(node)?.allocated;
-            (index.stale_since().is_none() && allocated == before + 1).then_some(())
+            let current = inventory.read().ok()?.stale_since().is_none();
+            let agrees = row(&inventory, node).await.allocated == held(&test.client, node).await;
+            (current && agrees && holds(&inventory, node, &key)).then_some(())
         },
     )
     .await;
