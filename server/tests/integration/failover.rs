@@ -72,6 +72,8 @@ async fn the_other_replica_takes_over_within_15_s_and_no_history_is_lost_or_doub
                     }},
                     "spec": {
                         "restartPolicy": "Never",
+                        // Off the H100s, whose idle GPUs the node charts' test counts.
+                        "nodeSelector": { "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB" },
                         "containers": [{
                             "name": "main", "image": IMAGE,
                             "resources": { "limits": { "nvidia.com/gpu": "1" } }
