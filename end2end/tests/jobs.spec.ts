@@ -131,6 +131,7 @@ test("suspend and resume a job; clone it into a prefilled form; re-run it", asyn
   await expect(form.getByLabel("Pod annotations (key=value)")).toHaveValue("pod-complete.stage.kwok.x-k8s.io/delay=10m");
 
   await shell.open(`/jobs/team-a/${name}`);
+  await expect(status).toHaveText("Running");
   await page.getByRole("button", { name: "Re-run" }).click();
   await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}-r2$`));
   await expect(page.getByTestId("job-facts").getByTestId("job-status")).toHaveText("Running", { timeout: 15_000 });

@@ -74,13 +74,18 @@ pub fn JobPage() -> impl IntoView {
                 <h1>{move || name.get()}</h1>
                 <LiveBadge connection />
             </div>
-            {move || match detail.get() {
-                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
-                Some(Ok(detail)) => view! { <JobSummary detail /> }.into_any(),
-            }}
-            <Show when=unfinished>
-                <div class="actions">
+            // Under the heading, above everything whose height changes as the job does, and
+            // with the actions every job has first: nothing moves under the pointer when the
+            // detail arrives or Cancel and Suspend come and go.
+            <div class="actions">
+                <a class="button" href=move || format!("/jobs/new?from={}/{}", namespace.get(), name.get())>"Clone"</a>
+                <button type="button" on:click=move |_| {
+                    rerun.dispatch(RerunJob { namespace: namespace.get(), name: name.get() });
+                }>"Re-run"</button>
+                <Show when=unfinished>
+                    <button type="button" on:click=move |_| {
+                        suspend.dispatch(SuspendJob { namespace: namespace.get(), name: name.get(), suspend: !suspended() });
+                    }>{move || if suspended() { "Resume" } else { "Suspend" }}</button>
                     <Show
                         when=move || asking.get()
                         fallback=move || view! { <button type="button" on:click=move |_| asking.set(true)>"Cancel job"</button> }
@@ -94,20 +99,14 @@ pub fn JobPage() -> impl IntoView {
                             <button type="button" on:click=move |_| asking.set(false)>"Keep it"</button>
                         </span>
                     </Show>
-                </div>
-                <div class="actions">
-                    <button type="button" on:click=move |_| {
-                        suspend.dispatch(SuspendJob { namespace: namespace.get(), name: name.get(), suspend: !suspended() });
-                    }>{move || if suspended() { "Resume" } else { "Suspend" }}</button>
-                </div>
-            </Show>
-            <div class="actions">
-                <a class="button" href=move || format!("/jobs/new?from={}/{}", namespace.get(), name.get())>"Clone"</a>
-                <button type="button" on:click=move |_| {
-                    rerun.dispatch(RerunJob { namespace: namespace.get(), name: name.get() });
-                }>"Re-run"</button>
+                </Show>
             </div>
             <p class="form-error" role="alert">{action_error}</p>
+            {move || match detail.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                Some(Ok(detail)) => view! { <JobSummary detail /> }.into_any(),
+            }}
             // Outside the live part: the stream's updates do not redraw (or refetch) charts.
             <crate::metrics::pages::alerts::AlertList about=Signal::derive(move || {
                 crate::metrics::AlertsAbout::Job { namespace: namespace.get(), name: name.get() }
