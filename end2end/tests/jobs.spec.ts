@@ -175,3 +175,27 @@ test("Kubeflow's PyTorchJobs and TrainJobs are listed beside Jobs", async ({ she
   await expect(table.locator('tr[data-job="bert-ddp"]')).toContainText("2 × gpu");
   await expect(table.locator('tr[data-job="llama-sft"] td')).toContainText(["llama-sft", "TrainJob", "team-a", "Succeeded"]);
 });
+
+test("a log's tail is drawn at once when the page opens, not line by line", async ({ shell, page }) => {
+  // Every fake pod's log gains a line every two seconds (tools/cluster/pod-log.sh): wait
+  // until the seeded fine-tune's tail is long enough to tell one redraw from one per line.
+  const log = page.getByTestId("job-log");
+  const lines = async () => ((await log.textContent()) ?? "").split("\n").filter((l) => l).length;
+  await shell.open("/jobs/team-a/llama-finetune");
+  await expect.poll(lines, { timeout: 60_000 }).toBeGreaterThanOrEqual(25);
+
+  // Counts the times the log's text changed, each a redraw the page made.
+  await page.addInitScript(() => {
+    const w = window as unknown as { logRedraws: number };
+    w.logRedraws = 0;
+    new MutationObserver((records) => {
+      const inLog = (n: Node | null) => !!(n instanceof Element ? n : n?.parentElement)?.closest('[data-testid="job-log"]');
+      if (records.some((r) => inLog(r.target))) w.logRedraws += 1;
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  await shell.open("/jobs/team-a/llama-finetune");
+  await expect.poll(lines).toBeGreaterThanOrEqual(25);
+  const redraws = await page.evaluate(() => (window as unknown as { logRedraws: number }).logRedraws);
+  // The burst may straddle a frame or two, and a new line may land meanwhile.
+  expect(redraws).toBeLessThanOrEqual(4);
+});

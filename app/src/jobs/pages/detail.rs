@@ -199,8 +199,23 @@ fn JobLogs(
     let lines: RwSignal<std::collections::VecDeque<logs::LogLine>> =
         RwSignal::new(Default::default());
     let connection = RwSignal::new(live::Connection::Connecting);
+    // Lines wait here for the next animation frame and are drawn together: the tail arrives
+    // as up to 500 messages at once, and drawing after each rebuilt and laid out the whole
+    // log each time (seconds of a busy page before anything else on it updated). Bounded
+    // like the log itself, as frames stop while the tab is hidden.
+    let arrived = StoredValue::new_local(std::collections::VecDeque::<logs::LogLine>::new());
+    let draw = move || {
+        let batch = arrived.try_update_value(std::mem::take).unwrap_or_default();
+        lines.try_update(|kept| {
+            kept.extend(batch);
+            while kept.len() > logs::KEPT_LINES {
+                kept.pop_front();
+            }
+        });
+    };
     live::subscribe(
         move || {
+            arrived.update_value(std::collections::VecDeque::clear);
             lines.set(Default::default());
             format!(
                 "/api/v1/jobs/{}/{}/logs?{}",
@@ -210,13 +225,16 @@ fn JobLogs(
             )
         },
         move |message: Result<logs::LogLine, AppError>| {
-            if let Ok(line) = message {
-                lines.update(|kept| {
-                    kept.push_back(line);
-                    while kept.len() > logs::KEPT_LINES {
-                        kept.pop_front();
-                    }
-                });
+            let Ok(line) = message else { return };
+            let first = arrived.try_update_value(|waiting| {
+                if waiting.len() == logs::KEPT_LINES {
+                    waiting.pop_front();
+                }
+                waiting.push_back(line);
+                waiting.len() == 1
+            });
+            if first == Some(true) {
+                request_animation_frame(draw);
             }
         },
         connection,
