@@ -195,7 +195,10 @@ test("a log's tail is drawn at once when the page opens, not line by line", asyn
   });
   await shell.open("/jobs/team-a/llama-finetune");
   await expect.poll(lines).toBeGreaterThanOrEqual(25);
+  const shown = await lines();
   const redraws = await page.evaluate(() => (window as unknown as { logRedraws: number }).logRedraws);
-  // The burst may straddle a frame or two, and a new line may land meanwhile.
-  expect(redraws).toBeLessThanOrEqual(4);
+  // Drawn line by line, a 25-line tail is 25 redraws. At once, a burst still straddles a few
+  // frames on a busy machine (5 in one CI run, where the tail is hundreds of lines), and new
+  // lines land meanwhile.
+  expect(redraws).toBeLessThanOrEqual(Math.max(4, shown / 10));
 });
