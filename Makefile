@@ -67,7 +67,7 @@ build: ## Build the server and the wasm front end (debug) into target/site
 	find target/site/pkg -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' \) -exec gzip -kf {} +
 
 release: ## Build optimised: the server binary and the size-optimised wasm (wasm-opt -Oz), precompressed
-	GANTRY_RUSTFLAGS= $(ENV) cargo leptos build --release --precompress
+	$(ENV) cargo leptos build --release --precompress
 
 e2e: ## Playwright in Debian's Chromium against freshly started servers (the debug build)
 	$(ENV) cd end2end && GANTRY_BIN="$$(cd .. && realpath $(TARGET_DIR))/debug/gantry" npx playwright test

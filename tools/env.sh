@@ -24,9 +24,10 @@ fi
 # What cargo-leptos sets when it builds, set for every cargo command, so that cargo test and
 # clippy reuse the crates cargo leptos compiled instead of rebuilding them for a changed
 # environment (Leptos reads LEPTOS_OUTPUT_NAME at compile time). erase_components type-erases
-# views in debug builds, which compiles markedly faster; `make release` clears it.
+# views: debug builds compile markedly faster, and the release wasm is a quarter smaller
+# (1.88 → 1.49 MB after wasm-opt, 730 → 548 KB gzipped), so `make release` keeps it too.
 export LEPTOS_OUTPUT_NAME=gantry
-export RUSTFLAGS="${GANTRY_RUSTFLAGS---cfg erase_components}"
+export RUSTFLAGS="--cfg erase_components"
 
 GANTRY_WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)"
 export GANTRY_WASM_BINDGEN_VERSION

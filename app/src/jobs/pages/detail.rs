@@ -203,7 +203,7 @@ fn JobLogs(
     // as up to 500 messages at once, and drawing after each rebuilt and laid out the whole
     // log each time (seconds of a busy page before anything else on it updated). Bounded
     // like the log itself, as frames stop while the tab is hidden.
-    let arrived = StoredValue::new_local(std::collections::VecDeque::<logs::LogLine>::new());
+    let arrived = StoredValue::new(std::collections::VecDeque::<logs::LogLine>::new());
     let draw = move || {
         let batch = arrived.try_update_value(std::mem::take).unwrap_or_default();
         lines.try_update(|kept| {
