@@ -44,8 +44,10 @@ demo-down: ## Stop the demo's local cluster (its data stays in data/demo/cluster
 serve: setup build ## Run Gantry against your own cluster (current kubeconfig context, or in-cluster)
 	$(ENV) GANTRY_SITE_ROOT=target/site exec $(TARGET_DIR)/debug/gantry
 
-test: setup lint ## Everything CI checks: formatting, clippy, then Rust tests (SQLite and PostgreSQL) and browser tests against a fresh local cluster
-	@$(CLUSTER)/with-cluster.sh $(MAKE) --no-print-directory unit build e2e
+# The release build comes after the debug build's browser tests: both write target/site, and
+# e2e-release lays out whichever was built last.
+test: setup lint ## Everything CI checks: formatting, clippy, then Rust tests (SQLite and PostgreSQL) and browser tests on the debug and the release build against a fresh local cluster
+	@$(CLUSTER)/with-cluster.sh $(MAKE) --no-print-directory unit build e2e release e2e-release
 
 lint: ## Formatting, no module cycles, shellcheck, Prometheus rules, clippy for the server and the wasm, warnings denied
 	$(ENV) cargo fmt --all --check
