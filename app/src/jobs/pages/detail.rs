@@ -206,12 +206,7 @@ fn JobLogs(
     let arrived = StoredValue::new(std::collections::VecDeque::<logs::LogLine>::new());
     let draw = move || {
         let batch = arrived.try_update_value(std::mem::take).unwrap_or_default();
-        lines.try_update(|kept| {
-            kept.extend(batch);
-            while kept.len() > logs::KEPT_LINES {
-                kept.pop_front();
-            }
-        });
+        lines.try_update(|kept| keep_last(kept, batch));
     };
     live::subscribe(
         move || {
@@ -227,10 +222,7 @@ fn JobLogs(
         move |message: Result<logs::LogLine, AppError>| {
             let Ok(line) = message else { return };
             let first = arrived.try_update_value(|waiting| {
-                if waiting.len() == logs::KEPT_LINES {
-                    waiting.pop_front();
-                }
-                waiting.push_back(line);
+                keep_last(waiting, [line]);
                 waiting.len() == 1
             });
             if first == Some(true) {
@@ -297,4 +289,14 @@ fn JobLogs(
         </div>
         <pre class="log" data-testid="job-log" node_ref=view_ref>{shown}</pre>
     }
+}
+
+/// Appends `more` to `kept`, dropping the oldest lines past [`logs::KEPT_LINES`].
+fn keep_last(
+    kept: &mut std::collections::VecDeque<logs::LogLine>,
+    more: impl IntoIterator<Item = logs::LogLine>,
+) {
+    kept.extend(more);
+    let over = kept.len().saturating_sub(logs::KEPT_LINES);
+    kept.drain(..over);
 }
