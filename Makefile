@@ -65,11 +65,11 @@ unit: ## Rust unit and integration tests on SQLite, then the integration tests a
 # build), so the demo's 30 MB wasm crosses the network as 3 MB; the release build's
 # precompression writes both.
 build: ## Build the server and the wasm front end (debug) into target/site
-	$(ENV) cargo leptos build
+	$(ENV) cargo leptos build --split
 	find target/site/pkg -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' \) -exec gzip -kf {} +
 
 release: ## Build optimised: the server binary and the size-optimised wasm (wasm-opt -Oz), precompressed
-	$(ENV) cargo leptos build --release --precompress
+	$(ENV) cargo leptos build --release --precompress --split
 
 e2e: ## Playwright in Debian's Chromium against freshly started servers (the debug build)
 	$(ENV) cd end2end && GANTRY_BIN="$$(cd .. && realpath $(TARGET_DIR))/debug/gantry" npx playwright test
@@ -106,4 +106,4 @@ bench-metrics: setup ## 24 h node and 64-GPU job charts against 7 days of 5,000 
 	$(ENV) tools/bench/metrics.sh
 
 watch: setup ## Rebuild and reload the page on every change (development)
-	$(ENV) cargo leptos watch
+	$(ENV) cargo leptos watch --split

@@ -37,6 +37,7 @@ pub mod live;
 pub mod metrics;
 mod models;
 pub mod nodes;
+mod routes;
 mod serving;
 
 #[cfg(feature = "ssr")]
@@ -46,11 +47,10 @@ pub mod state;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::components::Router;
 
-use crate::error::{AppError, ErrorNotice};
 use crate::layout::Layout;
+use crate::routes::AppRoutes;
 use crate::theme::ThemeRoot;
 
 #[cfg(test)]
@@ -126,24 +126,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <ThemeRoot />
             <Layout>
-                <Routes fallback=|| {
-                    view! {
-                        <Title text="Not found" />
-                        <ErrorNotice error=AppError::not_found("this page") />
-                    }
-                }>
-                    <Route path=path!("/login") view=auth::pages::login::LoginPage />
-                    <Route path=path!("/tokens") view=auth::pages::tokens::TokensPage />
-                    <Route path=path!("/") view=nodes::pages::overview::OverviewPage />
-                    <Route path=path!("/nodes") view=nodes::pages::list::NodesPage />
-                    <Route path=path!("/nodes/:name") view=nodes::pages::detail::NodeDetailPage />
-                    <Route path=path!("/jobs") view=jobs::pages::list::JobsPage />
-                    <Route path=path!("/jobs/new") view=jobs::pages::launch::LaunchPage />
-                    <Route path=path!("/jobs/:namespace/:name") view=jobs::pages::detail::JobPage />
-                    <Route path=path!("/models") view=models::ModelsPage />
-                    <Route path=path!("/serving") view=serving::ServingPage />
-                    <Route path=path!("/admin") view=admin::AdminPage />
-                </Routes>
+                <AppRoutes />
             </Layout>
         </Router>
     }

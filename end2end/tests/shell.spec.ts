@@ -33,6 +33,34 @@ test("navigates all six areas, each saying what it holds", async ({ shell, page 
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
 });
 
+test("a page's code is fetched when the page is first shown, not in every page's first load", async ({ shell, page }) => {
+  const fetched: string[] = [];
+  page.on("request", (request) => {
+    const path = new URL(request.url()).pathname;
+    if (path.endsWith(".wasm")) fetched.push(path);
+  });
+  await shell.open("/nodes");
+  // The page names its own chunks beside the main module, so they load at once, not after it.
+  const preloaded = await page
+    .locator('link[rel="preload"][href$=".wasm"]')
+    .evaluateAll((links) => links.map((link) => new URL((link as HTMLLinkElement).href).pathname));
+  expect(preloaded.length, "the main module and the page's chunks").toBeGreaterThan(1);
+  const seen = new Set(fetched);
+
+  await shell.nav.getByRole("link", { name: "Training jobs", exact: true }).click();
+  await expect(shell.heading).toHaveText("Training jobs");
+  await expect(page.getByTestId("jobs-table")).toBeVisible();
+  const jobsChunks = fetched.filter((path) => !seen.has(path));
+  expect(jobsChunks.length, "the jobs page's code, fetched on the way there").toBeGreaterThan(0);
+  expect(jobsChunks.filter((path) => preloaded.includes(path))).toEqual([]);
+
+  // Back to a page whose code is here already: nothing more to fetch.
+  const before = fetched.length;
+  await shell.nav.getByRole("link", { name: "GPU nodes", exact: true }).click();
+  await expect(page.getByTestId("nodes-table")).toBeVisible();
+  expect(fetched.slice(before)).toEqual([]);
+});
+
 test("hydration: the theme toggle switches and is remembered across reloads", async ({ shell, page }) => {
   await shell.open("/nodes");
   await page.evaluate(() => ((window as any).__sameDocument = true));
