@@ -5,6 +5,7 @@
 #   DIR/srv/gantry/site          GANTRY_SITE_ROOT
 #   DIR/var/lib/gantry           GANTRY_DATA_DIR
 # No container runtime exists where Gantry is developed, so the image itself is not built.
+# Prints DIR's absolute path.
 #
 #   tools/release/layout.sh TARGET_DIR DIR
 set -euo pipefail
@@ -14,4 +15,5 @@ rm -rf "$dir"
 mkdir -p "$dir/usr/local/bin" "$dir/srv/gantry" "$dir/var/lib/gantry"
 cp "$target/release/gantry" "$target/release/hash.txt" "$dir/usr/local/bin/"
 cp -r target/site "$dir/srv/gantry/site"
-echo "$dir"
+# Absolute, as its callers run the binary from other folders (make e2e-release from end2end/).
+realpath "$dir"
