@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod caps;
+pub mod chunks;
 pub mod cluster;
 #[cfg(feature = "ssr")]
 pub mod db;
@@ -124,6 +125,7 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Title formatter=|page: String| format!("{page} · Gantry") />
         <Router>
+            <chunks::FollowNavigation />
             <ThemeRoot />
             <Layout>
                 <AppRoutes />

@@ -61,6 +61,26 @@ test("a page's code is fetched when the page is first shown, not in every page's
   expect(fetched.slice(before)).toEqual([]);
 });
 
+test("a page whose code is gone (a newer version deployed since it opened) is loaded again, once", async ({ shell, page, expectedConsoleErrors }) => {
+  // The failed fetch and the panic it causes are logged before the page loads again.
+  // (The panic stops the wasm with an `unreachable` trap.)
+  expectedConsoleErrors.push(/404|load callback should succeed|WebAssembly|Failed to execute|unreachable/);
+  await shell.open("/nodes");
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  // The jobs page's chunk answers 404 once, as a new version's server answers the old names.
+  await page.route(/\/pkg\/split___jobs_route_view_[^/]*\.wasm$/, (route) => route.fulfill({ status: 404, body: "" }), {
+    times: 1,
+  });
+  await shell.nav.getByRole("link", { name: "Training jobs", exact: true }).click();
+  await expect(page).toHaveURL("/jobs");
+  await expect(page.getByTestId("jobs-table")).toBeVisible();
+  await shell.waitForHydration();
+  // Loaded anew: the marker of the old document is gone, and the page works.
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBeUndefined();
+  await shell.nav.getByRole("link", { name: "GPU nodes", exact: true }).click();
+  await expect(page.getByTestId("nodes-table")).toBeVisible();
+});
+
 test("hydration: the theme toggle switches and is remembered across reloads", async ({ shell, page }) => {
   await shell.open("/nodes");
   await page.evaluate(() => ((window as any).__sameDocument = true));

@@ -1,12 +1,19 @@
 //! The wasm entry point: hydrates the server-rendered page into the interactive app.
 
+use gantry_app::chunks;
+
 /// Called by the script that Leptos' `HydrationScripts` puts in every page.
 ///
 /// Pages are lazy routes (`gantry_app::routes`): the current page's code is a chunk of its
 /// own, so hydration is asynchronous and completes once that chunk has arrived.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        if chunks::is_chunk_load_failure(&info.to_string()) {
+            chunks::reload_for_missing_chunk();
+        }
+    }));
     let Some(body) = leptos::prelude::document().body() else {
         return;
     };

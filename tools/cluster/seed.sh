@@ -20,6 +20,17 @@ kubeconfig="$1"
 shift
 bin="$("$here/build.sh")"
 kubectl() { "$bin/kubectl" --kubeconfig="$kubeconfig" "$@"; }
+
+# established CRD...: waits, 30 s at most, until the API server serves these CRDs. NB: `kubectl
+# wait` fails at once instead of waiting when a new CRD's status is not written yet
+# (".status.conditions accessor error: <nil> is of the type <nil>"), so it is tried again.
+established() {
+    local deadline=$((SECONDS + 30))
+    until kubectl wait --for=condition=Established --timeout=5s "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || { kubectl wait --for=condition=Established --timeout=1s "$@"; return 1; }
+        sleep 0.2
+    done
+}
 started=$SECONDS
 
 # Prints the documents of a multi-document YAML file of KIND (Node or Pod) whose
@@ -98,14 +109,12 @@ if [[ $# -eq 0 ]]; then
     # Kubeflow's job kinds (stand-in CRDs, see fleet/kubeflow.yaml) and one job of each,
     # with the status their controllers would have written.
     kubectl apply --server-side --field-manager=gantry-seed -f "$here/fleet/kubeflow.yaml" >/dev/null
-    kubectl wait --for=condition=Established --timeout=30s \
-        crd/pytorchjobs.kubeflow.org crd/trainjobs.trainer.kubeflow.org >/dev/null
+    established crd/pytorchjobs.kubeflow.org crd/trainjobs.trainer.kubeflow.org
     kubectl apply --server-side --field-manager=gantry-seed -f "$here/fleet/kubeflow-jobs.yaml" >/dev/null
     # prometheus-operator's ServiceMonitor and PrometheusRule CRDs, the real ones (no operator
     # runs): k8s/components/monitoring is validated against their schemas.
     kubectl apply --server-side --field-manager=gantry-seed -f "$("$here/crds.sh")" >/dev/null
-    kubectl wait --for=condition=Established --timeout=30s \
-        crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com >/dev/null
+    established crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com
     kubectl patch pytorchjob bert-ddp --namespace=team-a --subresource=status --type=merge \
         -p '{"status":{"conditions":[{"type":"Created","status":"True","reason":"PyTorchJobCreated"},{"type":"Running","status":"True","reason":"PyTorchJobRunning"}]}}' >/dev/null
     kubectl patch trainjob llama-sft --namespace=team-a --subresource=status --type=merge \
