@@ -72,12 +72,14 @@ build: ## Build the server and the wasm front end (debug) into target/site
 release: ## Build optimised: the server binary and the size-optimised wasm (wasm-opt -Oz), precompressed
 	$(ENV) cargo leptos build --release --precompress --split
 
+# Both fail, too, when a server panicked during the run (end2end/no-server-panics.sh).
 e2e: ## Playwright in Debian's Chromium against freshly started servers (the debug build)
-	$(ENV) cd end2end && GANTRY_BIN="$$(cd .. && realpath $(TARGET_DIR))/debug/gantry" npx playwright test
+	$(ENV) cd end2end && GANTRY_BIN="$$(cd .. && realpath $(TARGET_DIR))/debug/gantry" npx playwright test 2>&1 | ./no-server-panics.sh
 
 e2e-release: ## Playwright against the release build, run from the container image's layout
 	@layout="$$(tools/release/layout.sh "$(TARGET_DIR)" "$(TARGET_DIR)/image-layout")" && \
-	  $(ENV) cd end2end && GANTRY_BIN="$$layout/usr/local/bin/gantry" GANTRY_SITE="$$layout/srv/gantry/site" npx playwright test
+	  $(ENV) cd end2end && GANTRY_BIN="$$layout/usr/local/bin/gantry" GANTRY_SITE="$$layout/srv/gantry/site" npx playwright test 2>&1 | \
+	  ./no-server-panics.sh
 
 bench-release: setup ## Release sizes per asset (raw, gzip, brotli) and the first load of / as a browser fetches it (after make release)
 	$(ENV) tools/bench/release-sizes.sh
