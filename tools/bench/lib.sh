@@ -6,7 +6,7 @@
 # `start_bench BENCH PORT` builds Gantry (release) and the benchmark client
 # `server/benches/BENCH.rs`, starts a cluster seeded with the fleet and a `bench` namespace,
 # starts Gantry on PORT against it (`start_gantry`) and logs in as the first admin; it also
-# sets bench_client, gantry_pid, base and cookie.
+# sets bench_client, gantry_pid, base and cookie. `admin_cookie` logs in to a Gantry.
 
 start_cluster() {
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -50,9 +50,14 @@ start_gantry() { # BIN PORT
         sleep 0.2
     done
     # shellcheck disable=SC2034 # for the scripts that source this file
-    cookie="$(curl -fsS -c - -X POST -H "Origin: $base" \
-        --data "username=admin&password=${password// /+}" "$base/api/login" |
-        awk '$6 == "gantry_session" { print $6 "=" $7 }')"
+    cookie="$(admin_cookie "$base" "$password")"
+}
+
+# `admin_cookie BASE PASSWORD` logs in to the Gantry at BASE as the first admin and prints the
+# session's Cookie header value.
+admin_cookie() {
+    curl -fsS -c - -X POST -H "Origin: $1" --data "username=admin&password=${2// /+}" "$1/api/login" |
+        awk '$6 == "gantry_session" { print $6 "=" $7 }'
 }
 
 # `start_seeded` is what the single-Gantry benchmarks begin with: picks Gantry's binary

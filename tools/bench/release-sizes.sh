@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The release build's sizes: every front-end file raw and as sent (gzip, brotli), and the
 # first load of / as a browser makes it (brotli accepted), signed out (the login page) and in
-# (the overview): the page and every /pkg file it
-# names (the main module, the page's own wasm chunks and the split loader), in bytes over the
-# wire. Runs the release binary from the image's layout (tools/release/layout.sh) after
-# `make release`. Budgets: the main wasm module at most 350 KB and the whole first load at
-# most 500 KB, brotli; exits 1 over either.
+# (the overview): the page and every /pkg file it names (the main module, the page's own wasm
+# chunks and the split loader), in bytes over the wire. Runs the release binary from the
+# image's layout (tools/release/layout.sh) after `make release`. Budgets: the main wasm module
+# at most 350 KB and the whole first load at most 500 KB, brotli; exits 1 over either.
 #
 #   make release && make bench-release
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
+# shellcheck source=tools/bench/lib.sh
+. tools/bench/lib.sh
 target="${CARGO_TARGET_DIR:-$root/target}"
 run="$(mktemp -d "${TMPDIR:-/tmp}/gantry-sizes.XXXXXX")"
 pid=
@@ -39,8 +40,7 @@ pid=$!
 for _ in $(seq 100); do grep -q "running at" "$run/out" 2>/dev/null && break; sleep 0.1; done
 base="$(sed -n 's/^Gantry is running at \(.*\)\/$/\1/p' "$run/out" | head -n 1)"
 [[ -n "$base" ]] || { cat "$run/out" >&2; exit 1; }
-cookie="$(curl -fsS -c - -X POST -H "Origin: $base" --data "username=admin&password=${password// /+}" \
-    "$base/api/login" | awk '$6 == "gantry_session" { print $6 "=" $7 }')"
+cookie="$(admin_cookie "$base" "$password")"
 
 status=0 main=
 fetch() { # CURL_ARGS... URL: bytes over the wire, brotli accepted, redirects followed
