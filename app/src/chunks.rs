@@ -28,9 +28,9 @@ mod tests {
 
     #[test]
     fn reloads_at_most_once_a_minute() {
-        assert!(may_reload(None, 1_000_000.0));
-        assert!(!may_reload(Some(1_000_000.0 - 59_000.0), 1_000_000.0));
-        assert!(may_reload(Some(1_000_000.0 - 61_000.0), 1_000_000.0));
+        assert!(may_reload(None, 1_000_000));
+        assert!(!may_reload(Some(1_000_000 - 59_000), 1_000_000));
+        assert!(may_reload(Some(1_000_000 - 61_000), 1_000_000));
     }
 }
 
@@ -66,10 +66,11 @@ pub fn is_chunk_load_failure(panic: &str) -> bool {
 /// The session storage key holding when the page last reloaded itself for a missing chunk.
 const RELOADED_AT: &str = "gantry-chunk-reload-at";
 
-/// Whether to reload at `now` (milliseconds), having last done so at `last`: at most once a
-/// minute, as a chunk missing from the new version too would otherwise reload forever.
-fn may_reload(last: Option<f64>, now: f64) -> bool {
-    last.is_none_or(|last| now - last >= 60_000.0)
+/// Whether to reload at `now` (milliseconds since the epoch), having last done so at `last`: at
+/// most once a minute, as a chunk missing from the new version too would otherwise reload
+/// forever.
+fn may_reload(last: Option<u64>, now: u64) -> bool {
+    last.is_none_or(|last| now.saturating_sub(last) >= 60_000)
 }
 
 /// Loads the page the user was going to (or reloads this one) from the deployed version.
@@ -77,21 +78,22 @@ pub fn reload_for_missing_chunk() {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let now = js_sys::Date::now();
+    // NB: whole milliseconds, as float parsing and printing would add their code to the main
+    // module for nothing.
+    let now = js_sys::Date::now() as u64;
     let storage = window.session_storage().ok().flatten();
     let last = storage
         .as_ref()
         .and_then(|storage| storage.get_item(RELOADED_AT).ok().flatten())
-        .and_then(|at| at.parse::<f64>().ok());
+        .and_then(|at| at.parse::<u64>().ok());
     if !may_reload(last, now) {
         return;
     }
     if let Some(storage) = storage {
         let _ = storage.set_item(RELOADED_AT, &now.to_string());
     }
-    web_sys::console::warn_1(
-        &"Gantry: a page's code could not be loaded (a newer version deployed?); loading it again"
-            .into(),
+    leptos::logging::warn!(
+        "Gantry: a page's code could not be loaded (a newer version deployed?); loading it again"
     );
     let target = TARGET.with(|slot| slot.borrow().clone());
     let _ = match target {
