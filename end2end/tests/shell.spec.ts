@@ -53,6 +53,9 @@ test("a page's code is fetched when the page is first shown, not in every page's
   const jobsChunks = fetched.filter((path) => !seen.has(path));
   expect(jobsChunks.length, "the jobs page's code, fetched on the way there").toBeGreaterThan(0);
   expect(jobsChunks.filter((path) => preloaded.includes(path))).toEqual([]);
+  // Its own chunk among them (wasm-split names a page's chunk after its route).
+  expect(jobsChunks.some((path) => path.includes("/split___jobs_route_view_"))).toBe(true);
+  expect(preloaded.some((path) => path.includes("/split___nodes_route_view_"))).toBe(true);
 
   // Back to a page whose code is here already: nothing more to fetch.
   const before = fetched.length;
