@@ -49,15 +49,6 @@ impl Theme {
         }
     }
 
-    /// What the toggle says.
-    pub fn label(self) -> &'static str {
-        match self {
-            Theme::System => "Theme: system",
-            Theme::Light => "Theme: light",
-            Theme::Dark => "Theme: dark",
-        }
-    }
-
     /// The theme to render: a `?theme=` query wins, then the cookie, then the system.
     pub fn choose(query: Option<&str>, cookie_header: Option<&str>) -> Theme {
         query
@@ -134,13 +125,16 @@ pub fn ThemeToggle() -> impl IntoView {
             class="theme-toggle"
             data-testid="theme-toggle"
             title="Switch between the system's theme, light and dark"
+            aria-label=move || format!("Theme: {}", theme.get().as_str())
             on:click=move |_| {
                 let next = theme.get_untracked().next();
                 theme.set(next);
                 remember(next);
             }
         >
-            {move || theme.get().label()}
+            // A phone's header has room for the choice alone (style/main.css, .wide-only).
+            <span class="wide-only">"Theme: "</span>
+            {move || theme.get().as_str()}
         </button>
     }
 }

@@ -89,6 +89,11 @@ test("a GPU's XID error shows as a firing alert on its node's page", async ({ sh
     await expect(alert).toContainText("reported XID 79");
     // The header counts it on every page.
     await expect(page.getByTestId("alert-count")).toHaveText(/^\d+ alerts?$/);
+    // On a phone it still fits: the header drops words, and nothing scrolls sideways.
+    await page.setViewportSize({ width: 360, height: 640 });
+    await expect(page.getByTestId("alert-count")).toHaveText(/^\d+ alerts?$/);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await expect(page.getByTestId("alert-count")).toHaveAccessibleName(/^\d+ alerts? firing/);
     await shell.open("/nodes/gpu-a100-1");
     await expect(page.getByTestId("alerts")).not.toContainText("GpuXidError");
   } finally {

@@ -82,19 +82,18 @@ pub fn AlertCount() -> impl IntoView {
         let firing = alerts.alerts.iter().filter(|a| a.state == "firing").count();
         let pending = alerts.alerts.len() - firing;
         (firing > 0).then(|| {
-            let text = if firing == 1 {
-                "1 alert".to_string()
-            } else {
-                format!("{firing} alerts")
-            };
+            let noun = if firing == 1 { " alert" } else { " alerts" };
             view! {
                 <a
                     class="alert-count"
                     href="/#alerts"
                     data-testid="alert-count"
                     title=format!("{firing} firing, {pending} pending")
+                    aria-label=format!("{firing}{noun} firing, {pending} pending")
                 >
-                    {text}
+                    {firing}
+                    // A phone's header has room for the number alone (style/main.css).
+                    <span class="wide-only">{noun}</span>
                 </a>
             }
         })
