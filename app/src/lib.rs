@@ -36,7 +36,7 @@ mod admin;
 pub mod jobs;
 pub mod live;
 pub mod metrics;
-mod models;
+pub mod models;
 pub mod nodes;
 mod routes;
 mod serving;

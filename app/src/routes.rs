@@ -48,7 +48,8 @@ lazy_page!(NodeRoute => nodes::pages::detail::NodeDetailPage);
 lazy_page!(JobsRoute => jobs::pages::list::JobsPage);
 lazy_page!(LaunchRoute => jobs::pages::launch::LaunchPage);
 lazy_page!(JobRoute => jobs::pages::detail::JobPage);
-lazy_page!(ModelsRoute => models::ModelsPage);
+lazy_page!(ModelsRoute => models::pages::ModelsPage);
+lazy_page!(ModelRoute => models::pages::ModelPage);
 lazy_page!(ServingRoute => serving::ServingPage);
 lazy_page!(AdminRoute => admin::AdminPage);
 
@@ -71,6 +72,7 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/jobs/new") view={Lazy::<LaunchRoute>::new()} />
             <Route path=path!("/jobs/:namespace/:name") view={Lazy::<JobRoute>::new()} />
             <Route path=path!("/models") view={Lazy::<ModelsRoute>::new()} />
+            <Route path=path!("/models/:name") view={Lazy::<ModelRoute>::new()} />
             <Route path=path!("/serving") view={Lazy::<ServingRoute>::new()} />
             <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} />
         </Routes>

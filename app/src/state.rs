@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     /// Failed logins per account and address, for rate limiting.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Where MLflow artifacts are kept, and how large one may be.
+    pub artifacts: Arc<crate::models::artifacts::Artifacts>,
     /// Watch-fed index of Nodes and Pods: the GPU inventory.
     pub inventory: Inventory,
     /// Every Job, followed by a watch, with its history in `db`.

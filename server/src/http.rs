@@ -11,6 +11,7 @@ use axum::response::Response;
 use gantry_app::error::AppError;
 use gantry_app::state::AppState;
 use leptos::server_fn::error::FromServerFnError;
+use tower::{Layer, Service};
 use tracing::Span;
 
 /// The route pattern a request matched, or a fixed label for the fallback (static files and
@@ -59,6 +60,33 @@ pub async fn track_metrics(
         started.elapsed(),
     );
     response
+}
+
+/// What one request body may hold: 1 MiB, or `GANTRY_ARTIFACT_MAX_BYTES` for an MLflow
+/// artifact upload (streamed to disk, so its size never reaches memory).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Refuses a body over its limit: at once when its `Content-Length` says so, else when the
+/// reading passes it (tower-http's `RequestBodyLimitLayer`, chosen per request).
+pub async fn limit_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit =
+        if gantry_app::models::api::is_artifact_upload(request.method(), request.uri().path()) {
+            usize::try_from(state.artifacts.max_bytes).unwrap_or(usize::MAX)
+        } else {
+            BODY_LIMIT
+        };
+    let service = tower::service_fn(move |request: axum::http::Request<_>| {
+        let next = next.clone();
+        async move {
+            let request = request.map(Body::new);
+            Ok::<_, std::convert::Infallible>(next.run(request).await)
+        }
+    });
+    let mut limited = tower_http::limit::RequestBodyLimitLayer::new(limit).layer(service);
+    match limited.call(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
 }
 
 /// Leptos answers every failed server function with 500; this sets the status that the

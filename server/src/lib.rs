@@ -28,7 +28,6 @@ use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeFile;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tower_sessions::cookie::SameSite;
@@ -130,6 +129,10 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             trusted_proxies: config.trusted_proxies.clone(),
         }),
         login_limiter: Arc::new(LoginLimiter::new(config.login_concurrency)),
+        artifacts: Arc::new(gantry_app::models::artifacts::Artifacts::new(
+            &config.data_dir,
+            config.artifact_max_bytes,
+        )),
         inventory: Inventory::start(cluster_for_caches),
         jobs,
         prometheus,
@@ -177,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .merge(gantry_app::jobs::api::router())
         .merge(gantry_app::metrics::api::router())
         .merge(gantry_app::audit::api::router())
+        .merge(gantry_app::models::api::router())
         // NB: the front end's files are served here, not by Leptos' fallback below: its
         // Owner for a static file is made a child of whatever Owner is current on the
         // thread, so a concurrent page render's response options (a 404 page's status, its
@@ -207,8 +211,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             security::headers,
         ))
-        // Nothing Gantry accepts comes near 1 MiB; larger bodies are refused unread (413).
-        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        // Nothing Gantry accepts comes near 1 MiB but MLflow's artifact uploads; larger
+        // bodies are refused unread (413).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::limit_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::track_metrics,

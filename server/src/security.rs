@@ -62,7 +62,8 @@ pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -
         headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
         text(header::HOST),
         headers.contains_key(header::COOKIE),
-        text(header::AUTHORIZATION).is_some_and(|v| v.starts_with("Bearer ")),
+        text(header::AUTHORIZATION)
+            .is_some_and(|v| v.starts_with("Bearer ") || v.starts_with("Basic ")),
         &state.auth.trusted_origins,
     );
     match refusal {

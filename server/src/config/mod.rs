@@ -103,6 +103,9 @@ pub struct Config {
     /// and `GANTRY_JOB_GPU_USE_DELAY_SECS` (60): how long after a job ends its GPU use is
     /// measured (its last samples must have been scraped by then).
     pub prometheus: Option<PrometheusSettings>,
+    /// `GANTRY_ARTIFACT_MAX_BYTES` (10 GiB): the largest file an MLflow client may upload,
+    /// stored under `<data>/artifacts` (every other request body stays under 1 MiB).
+    pub artifact_max_bytes: u64,
 }
 
 /// A setting that must not reach a log: `Debug` shows `***`.
@@ -297,6 +300,7 @@ impl Config {
             audit_days: count("GANTRY_RETENTION_AUDIT_DAYS", 365, 36_500)? as u64,
             audit_rows: count("GANTRY_RETENTION_AUDIT_ROWS", 1_000_000, 1_000_000_000)? as i64,
         };
+        let artifact_max_bytes = count("GANTRY_ARTIFACT_MAX_BYTES", 10 << 30, 1 << 40)? as u64;
         let capture_logs = match get("GANTRY_CAPTURE_LOGS").as_deref() {
             None | Some("gantry") => Capture::Gantry,
             Some("all") => Capture::All,
@@ -381,6 +385,7 @@ impl Config {
             retention,
             capture_logs,
             prometheus,
+            artifact_max_bytes,
         })
     }
 }

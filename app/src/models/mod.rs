@@ -1,0 +1,138 @@
+//! Models: the registry of trained models and the experiment tracking behind it, served to
+//! unchanged MLflow code (`../shared/notes/mlflow.md` has the client's contract) and shown
+//! in the Models area.
+//!
+//! `wire` (MLflow's JSON and error codes), `filter` (the search filters' grammar, pure),
+//! `store` (the tables), `artifacts` (files under `mlflow-artifacts:/`, streamed), `tracking`
+//! (experiments, runs, logged models), `registry` (registered models, versions, aliases),
+//! `request` (what their handlers share), `api` (the MLflow routes), `pages`. Every experiment and registered model belongs to a
+//! namespace, with the same access rules as jobs.
+
+#[cfg(feature = "ssr")]
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod artifacts;
+#[cfg(feature = "ssr")]
+pub mod filter;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod registry;
+#[cfg(feature = "ssr")]
+pub mod request;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod tracking;
+#[cfg(feature = "ssr")]
+pub mod wire;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use crate::auth::rules::Action;
+use crate::error::AppError;
+
+/// A registered model as the Models list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub namespace: String,
+    pub description: String,
+    pub latest_version: Option<i64>,
+    pub versions: usize,
+    /// `alias → version`, by alias.
+    pub aliases: Vec<(String, i64)>,
+    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub updated: String,
+}
+
+/// One version of a model, as its page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    pub version: i64,
+    pub stage: String,
+    pub aliases: Vec<String>,
+    pub source: String,
+    pub run_id: String,
+    pub created_by: String,
+    pub created: String,
+}
+
+/// A model's page: the model, its tags and its versions, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelDetail {
+    pub model: ModelSummary,
+    pub tags: Vec<(String, String)>,
+    pub versions: Vec<VersionSummary>,
+}
+
+/// The registered models the caller may see whose name contains `search`, by name.
+#[server(endpoint = "models/list")]
+pub async fn list_models(search: String) -> Result<Vec<ModelSummary>, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    let search = search.trim().to_lowercase();
+    let mut found = Vec::new();
+    for row in store::all_registered(&state.db).await? {
+        if caller.namespaces.allows(&row.namespace) && row.name.to_lowercase().contains(&search) {
+            found.push(summary(&state, &row).await?.0);
+        }
+    }
+    Ok(found)
+}
+
+/// Model `name` with its versions, if the caller may see its namespace.
+#[server(endpoint = "models/detail")]
+pub async fn get_model(name: String) -> Result<ModelDetail, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    let row = store::registered(&state.db, &name)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("model {name:?}")))?;
+    caller.check(Action::View, Some(&row.namespace))?;
+    let (model, versions) = summary(&state, &row).await?;
+    let aliases = store::aliases(&state.db, row.id).await?;
+    let tags = store::registered_tags(&state.db, row.id)
+        .await?
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect();
+    let versions = versions
+        .into_iter()
+        .map(|v| VersionSummary {
+            version: v.version,
+            stage: v.stage,
+            aliases: aliases
+                .iter()
+                .filter(|(_, n)| *n == v.version)
+                .map(|(a, _)| a.clone())
+                .collect(),
+            source: v.source,
+            run_id: v.run_id,
+            created_by: v.created_by,
+            created: crate::time::format_unix((v.created_ms / 1000).max(0) as u64),
+        })
+        .collect();
+    Ok(ModelDetail {
+        model,
+        tags,
+        versions,
+    })
+}
+
+#[cfg(feature = "ssr")]
+async fn summary(
+    state: &crate::state::AppState,
+    row: &store::RegisteredRow,
+) -> Result<(ModelSummary, Vec<store::VersionRow>), AppError> {
+    let versions = store::versions(&state.db, row.id).await?;
+    let summary = ModelSummary {
+        name: row.name.clone(),
+        namespace: row.namespace.clone(),
+        description: row.description.clone(),
+        latest_version: versions.iter().map(|v| v.version).max(),
+        versions: versions.len(),
+        aliases: store::aliases(&state.db, row.id).await?,
+        updated: crate::time::format_unix((row.updated_ms / 1000).max(0) as u64),
+    };
+    Ok((summary, versions))
+}

@@ -1,0 +1,183 @@
+//! `/models`: the registered models the user may see, and `/models/{name}`: one model's
+//! versions with their stages, aliases and sources. What MLflow code registers appears here.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::{get_model, list_models, ModelDetail, ModelSummary};
+
+/// The model registry.
+#[component]
+pub fn ModelsPage() -> impl IntoView {
+    let search = RwSignal::new(String::new());
+    // Fetched after hydration (as the audit log): the registry changes between the server's
+    // render and the wasm's first fetch whenever a client is logging.
+    let models = LocalResource::new(move || list_models(search.get()));
+    view! {
+        <Title text="Models" />
+        <section class="page">
+            <h1>"Models"</h1>
+            <p class="lead">
+                "The models your training code registered (MLflow's client, pointed at Gantry), \
+                 with their versions and aliases."
+            </p>
+            <div class="filters">
+                <label>
+                    "Search"
+                    <input
+                        type="search"
+                        placeholder="fraud"
+                        prop:value=move || search.get()
+                        on:change=move |ev| search.set(event_target_value(&ev))
+                    />
+                </label>
+            </div>
+            {move || match models.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                Some(Ok(rows)) if rows.is_empty() => {
+                    view! {
+                        <p class="empty" data-testid="models-empty">
+                            "No models are registered in your namespaces yet. Set \
+                             MLFLOW_TRACKING_URI to this server and MLFLOW_TRACKING_TOKEN to an \
+                             API token, then call mlflow.register_model."
+                        </p>
+                    }
+                        .into_any()
+                }
+                Some(Ok(rows)) => view! { <ModelsTable rows /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+fn aliases_text(aliases: &[(String, i64)]) -> String {
+    aliases
+        .iter()
+        .map(|(alias, version)| format!("@{alias} → {version}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[component]
+fn ModelsTable(rows: Vec<ModelSummary>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="table" data-testid="models-table">
+                <thead>
+                    <tr>
+                        <th>"Name"</th>
+                        <th>"Namespace"</th>
+                        <th>"Latest version"</th>
+                        <th>"Versions"</th>
+                        <th>"Aliases"</th>
+                        <th>"Updated (UTC)"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|m| {
+                            let href = format!("/models/{}", crate::url::encode_component(&m.name));
+                            view! {
+                                <tr data-model=m.name.clone()>
+                                    <td>
+                                        <a href=href>{m.name.clone()}</a>
+                                    </td>
+                                    <td>{m.namespace}</td>
+                                    <td>{m.latest_version.map(|v| v.to_string())}</td>
+                                    <td>{m.versions}</td>
+                                    <td>{aliases_text(&m.aliases)}</td>
+                                    <td>{m.updated}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// One registered model and its versions.
+#[component]
+pub fn ModelPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let detail = LocalResource::new(move || get_model(name()));
+    view! {
+        <Title text=name />
+        <section class="page">
+            <p>
+                <a href="/models">"← Models"</a>
+            </p>
+            <h1>{name}</h1>
+            {move || match detail.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                Some(Ok(detail)) => view! { <ModelView detail /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn ModelView(detail: ModelDetail) -> impl IntoView {
+    let model = detail.model;
+    view! {
+        <dl class="facts">
+            <dt>"Namespace"</dt>
+            <dd>{model.namespace}</dd>
+            <dt>"Description"</dt>
+            <dd>{if model.description.is_empty() { "–".to_string() } else { model.description }}</dd>
+            <dt>"Aliases"</dt>
+            <dd data-testid="model-aliases">
+                {if model.aliases.is_empty() { "none".to_string() } else { aliases_text(&model.aliases) }}
+            </dd>
+            <dt>"Tags"</dt>
+            <dd>
+                {if detail.tags.is_empty() {
+                    "none".to_string()
+                } else {
+                    detail.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                }}
+            </dd>
+        </dl>
+        <h2>"Versions"</h2>
+        <div class="table-wrap">
+            <table class="table" data-testid="versions-table">
+                <thead>
+                    <tr>
+                        <th>"Version"</th>
+                        <th>"Stage"</th>
+                        <th>"Aliases"</th>
+                        <th>"Source"</th>
+                        <th>"Run"</th>
+                        <th>"Registered by"</th>
+                        <th>"Registered (UTC)"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {detail
+                        .versions
+                        .into_iter()
+                        .map(|v| {
+                            view! {
+                                <tr data-version=v.version>
+                                    <td>{v.version}</td>
+                                    <td>{v.stage}</td>
+                                    <td>{v.aliases.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(", ")}</td>
+                                    <td class="mono">{v.source}</td>
+                                    <td class="mono">{v.run_id}</td>
+                                    <td>{v.created_by}</td>
+                                    <td>{v.created}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
