@@ -92,4 +92,15 @@ case "$go_version" in
 esac
 tools/cluster/build.sh >/dev/null
 
+# 8. The real MLflow client for the registry's tests, in a virtual environment named after
+#    its pinned requirements (server/tests/mlflow/requirements.txt; about a minute once).
+if [ ! -x "$GANTRY_MLFLOW_PYTHON" ]; then
+  say "installing the MLflow client into $GANTRY_MLFLOW_VENV"
+  rm -rf "$GANTRY_MLFLOW_VENV.partial"
+  python3 -m venv "$GANTRY_MLFLOW_VENV.partial"
+  "$GANTRY_MLFLOW_VENV.partial/bin/pip" install --quiet --disable-pip-version-check \
+    -r server/tests/mlflow/requirements.txt
+  mv "$GANTRY_MLFLOW_VENV.partial" "$GANTRY_MLFLOW_VENV"
+fi
+
 say "ready in $(( $(date +%s) - started ))s"

@@ -22,7 +22,12 @@ test("navigates all six areas, each saying what it holds", async ({ shell, page 
     await expect(shell.heading).toHaveText(area.heading);
     await expect(page).toHaveTitle(`${area.heading} · Gantry`);
     // Areas not built yet say what they will hold; the others show what they hold.
-    const built: Record<string, string> = { "/": "gpu-summary", "/nodes": "nodes-table", "/jobs": "jobs-table" };
+    const built: Record<string, string> = {
+      "/": "gpu-summary",
+      "/nodes": "nodes-table",
+      "/jobs": "jobs-table",
+      "/models": "models",
+    };
     const content =
       area.path === "/admin"
         ? page.getByRole("heading", { name: "Audit log" })

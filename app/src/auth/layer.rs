@@ -68,7 +68,7 @@ pub async fn authenticate(
             None => {
                 return (
                     [(header::WWW_AUTHENTICATE, "Bearer")],
-                    AppError::Unauthenticated,
+                    unauthenticated(request.uri().path()),
                 )
                     .into_response()
             }
@@ -99,7 +99,7 @@ pub async fn authenticate(
         }
         None if request.uri().path().starts_with("/api/") => {
             if !is_public_api(request.uri().path()) {
-                return AppError::Unauthenticated.into_response();
+                return unauthenticated(request.uri().path());
             }
         }
         None if request.method() == Method::GET && request.uri().path() != "/login" => {
@@ -114,6 +114,16 @@ pub async fn authenticate(
         None => {}
     }
     next.run(request).await
+}
+
+/// The 401 for a request without a valid credential: MLflow's clients read errors only in
+/// their own shape (`error_code`), everyone else gets the JSON `AppError`.
+fn unauthenticated(path: &str) -> Response {
+    if crate::models::api::is_mlflow(path) {
+        crate::models::wire::MlflowError(AppError::Unauthenticated).into_response()
+    } else {
+        AppError::Unauthenticated.into_response()
+    }
 }
 
 /// The API token in an `Authorization` header: `Bearer <token>`, or `Basic` with the token as

@@ -137,8 +137,13 @@ async fn server_info() -> Json<serde_json::Value> {
     }))
 }
 
-/// Whether `path` is served by this area: the limit on request bodies differs for its
-/// artifact uploads (`GANTRY_ARTIFACT_MAX_BYTES`).
+/// Whether `path` is one of MLflow's, whose errors the client reads only in its own shape.
+pub fn is_mlflow(path: &str) -> bool {
+    path.starts_with("/api/2.0/mlflow") || path.starts_with("/api/3.0/mlflow")
+}
+
+/// Whether the request is an artifact upload: its body limit is `GANTRY_ARTIFACT_MAX_BYTES`,
+/// not the 1 MiB of every other request.
 pub fn is_artifact_upload(method: &axum::http::Method, path: &str) -> bool {
     method == axum::http::Method::PUT && path.starts_with("/api/2.0/mlflow-artifacts/artifacts/")
 }

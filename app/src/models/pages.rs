@@ -16,7 +16,7 @@ pub fn ModelsPage() -> impl IntoView {
     let models = LocalResource::new(move || list_models(search.get()));
     view! {
         <Title text="Models" />
-        <section class="page">
+        <section class="page" data-testid="models">
             <h1>"Models"</h1>
             <p class="lead">
                 "The models your training code registered (MLflow's client, pointed at Gantry), \

@@ -13,67 +13,18 @@ struct Case {
     response: Response,
 }
 
-/// Accounts as the admin creates them, through the server function.
-fn create_account(
-    server: &TestServer,
-    admin: &str,
-    username: &str,
-    password: &str,
-    role: &str,
-    namespaces: &str,
-) {
-    let origin = server.base.clone();
-    let body = format!(
-        "username={username}&display_name={username}&password={}&role={role}&namespaces={namespaces}",
-        password.replace(' ', "+")
-    );
-    let response = server.request(
-        "POST",
-        "/api/accounts/create",
-        &body,
-        &[("Cookie", admin), ("Origin", &origin)],
-    );
-    assert_eq!(response.status, 200, "{}", response.body);
-}
-
-fn create_token(server: &TestServer, cookie: &str) -> String {
-    let origin = server.base.clone();
-    let response = server.request(
-        "POST",
-        "/api/tokens/create",
-        "name=ci&days=",
-        &[("Cookie", cookie), ("Origin", &origin)],
-    );
-    assert_eq!(response.status, 200, "{}", response.body);
-    response.json().as_str().unwrap().to_string()
-}
-
 #[test]
 fn hostile_requests_get_the_right_4xx_and_change_nothing() {
     let mut server = TestServer::spawn();
     let base = server.base.clone();
     let admin = server.login();
-    create_account(
-        &server,
-        &admin,
-        "alice",
-        ALICE_PASSWORD,
-        "data-scientist",
-        "team-a",
-    );
-    create_account(
-        &server,
-        &admin,
-        "victor",
-        VICTOR_PASSWORD,
-        "viewer",
-        "team-a",
-    );
+    server.create_account(&admin, "alice", ALICE_PASSWORD, "data-scientist", "team-a");
+    server.create_account(&admin, "victor", VICTOR_PASSWORD, "viewer", "team-a");
     let alice = server.login_as("alice", ALICE_PASSWORD);
     let victor = server.login_as("victor", VICTOR_PASSWORD);
-    let victor_token = create_token(&server, &victor);
-    let alice_token = create_token(&server, &alice);
-    let admin_token = create_token(&server, &admin);
+    let victor_token = server.create_token(&victor);
+    let alice_token = server.create_token(&alice);
+    let admin_token = server.create_token(&admin);
     let alice_token_id = server
         .request(
             "POST",
@@ -84,7 +35,7 @@ fn hostile_requests_get_the_right_4xx_and_change_nothing() {
         .json()[0]["id"]
         .as_i64()
         .unwrap();
-    let revoked_token = create_token(&server, &victor);
+    let revoked_token = server.create_token(&victor);
     let origin = [("Origin", base.as_str())];
     let revoke_body = {
         let list = server.request(

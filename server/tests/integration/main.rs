@@ -6,6 +6,7 @@
 //! Prometheus against it,
 //! charts from a Prometheus of known, backfilled series, and `k8s/`'s overlays validated by
 //! its API server.
+//! The real MLflow client against the model registry (`mlflow_client`).
 //! `common` starts what they share.
 
 mod assets;
@@ -22,5 +23,6 @@ mod local_cluster;
 mod manifests;
 mod metrics;
 mod metrics_backfill;
+mod mlflow_client;
 mod server;
 mod stream_access;

@@ -120,6 +120,43 @@ impl TestServer {
             .to_string()
     }
 
+    /// Creates an account as the admin (`admin` is the admin's session cookie) does it,
+    /// through the server function.
+    pub fn create_account(
+        &self,
+        admin: &str,
+        username: &str,
+        password: &str,
+        role: &str,
+        namespaces: &str,
+    ) {
+        let origin = self.base.clone();
+        let body = format!(
+            "username={username}&display_name={username}&password={}&role={role}&namespaces={namespaces}",
+            password.replace(' ', "+")
+        );
+        let response = self.request(
+            "POST",
+            "/api/accounts/create",
+            &body,
+            &[("Cookie", admin), ("Origin", &origin)],
+        );
+        assert_eq!(response.status, 200, "{}", response.body);
+    }
+
+    /// Creates an API token for the user signed in with `cookie`, and returns it.
+    pub fn create_token(&self, cookie: &str) -> String {
+        let origin = self.base.clone();
+        let response = self.request(
+            "POST",
+            "/api/tokens/create",
+            "name=ci&days=",
+            &[("Cookie", cookie), ("Origin", &origin)],
+        );
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.json().as_str().unwrap().to_string()
+    }
+
     /// One HTTP/1.1 request with a form body on a fresh connection, with a deadline so a
     /// stuck server fails the test instead of hanging it.
     pub fn request(

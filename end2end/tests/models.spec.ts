@@ -1,0 +1,57 @@
+// The Models area as a person uses it: what training code registered through Gantry's MLflow
+// API (called here as the client calls it) is found by searching, and a model's page lists
+// its versions, stages and aliases.
+import { test, expect } from "./fixtures";
+import type { APIRequestContext } from "@playwright/test";
+
+/** One MLflow API call as the signed-in admin's browser session; fails the test on an error. */
+async function mlflow(request: APIRequestContext, base: string, path: string, data: object) {
+  const response = await request.post(`/api/2.0/mlflow/${path}`, { data, headers: { Origin: base } });
+  expect(response.status(), await response.text()).toBe(200);
+  return response.json();
+}
+
+test("a model registered through the MLflow API is found in the Models area with its versions and alias", async ({
+  shell,
+  page,
+}, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  const name = `churn-${Date.now().toString(36)}`;
+  await mlflow(page.request, base, "registered-models/create", {
+    name,
+    description: "Predicts who leaves",
+    tags: [{ key: "gantry.namespace", value: "team-a" }],
+  });
+  for (const source of ["s3://models/churn/1", "s3://models/churn/2"]) {
+    await mlflow(page.request, base, "model-versions/create", { name, source });
+  }
+  await mlflow(page.request, base, "registered-models/alias", { name, alias: "champion", version: "1" });
+  await mlflow(page.request, base, "model-versions/transition-stage", {
+    name,
+    version: "2",
+    stage: "Staging",
+    archive_existing_versions: false,
+  });
+
+  await shell.open("/models");
+  await page.getByLabel("Search").fill(name);
+  await page.getByLabel("Search").press("Enter");
+  const row = page.getByTestId("models-table").locator(`tr[data-model="${name}"]`);
+  await expect(row.locator("td")).toHaveText([name, "team-a", "2", "2", "@champion → 1", /^\d{4}-/]);
+  await expect(page.getByTestId("models-table").locator("tbody tr")).toHaveCount(1);
+
+  await row.getByRole("link", { name }).click();
+  await expect(page).toHaveURL(`/models/${name}`);
+  await expect(shell.heading).toHaveText(name);
+  await expect(page.getByTestId("model-aliases")).toHaveText("@champion → 1");
+  const versions = page.getByTestId("versions-table").locator("tbody tr");
+  await expect(versions).toHaveCount(2);
+  await expect(versions.nth(0).locator("td")).toContainText(["2", "Staging", "", "s3://models/churn/2"]);
+  await expect(versions.nth(1).locator("td")).toContainText(["1", "None", "@champion", "s3://models/churn/1"]);
+});
+
+test("a model that does not exist says so on its page", async ({ shell, page, expectedConsoleErrors }) => {
+  expectedConsoleErrors.push(/status of 404/);
+  await shell.open("/models/no-such-model");
+  await expect(page.getByText('model "no-such-model" not found')).toBeVisible();
+});
