@@ -76,3 +76,65 @@ fn the_real_mlflow_client_logs_registers_downloads_and_is_kept_to_its_namespace(
         db.count("SELECT COUNT(*) FROM audit_log WHERE actor = 'vera' AND action = 'model.create'");
     assert_eq!(refused, 0, "a refusal before the change is not a change");
 }
+
+/// An artifact upload over `GANTRY_ARTIFACT_MAX_BYTES` is refused and leaves nothing behind;
+/// one within it is stored whole and read back byte for byte; the rest of the API keeps its
+/// 1 MiB limit.
+#[test]
+fn artifact_uploads_are_bounded_by_their_setting_and_stored_whole() {
+    let server = TestServer::spawn_with(&[("GANTRY_ARTIFACT_MAX_BYTES", "1000")]);
+    let admin = server.login();
+    server.create_account(
+        &admin,
+        "alice",
+        "alice long password",
+        "data-scientist",
+        "team-a",
+    );
+    let alice = server.login_as("alice", "alice long password");
+    let bearer = format!("Bearer {}", server.create_token(&alice));
+    let auth = [("Authorization", bearer.as_str())];
+    let created = server.request_json(
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        &serde_json::json!({ "name": "bounded" }),
+        &auth,
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let experiment = created.json()["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = format!("/api/2.0/mlflow-artifacts/artifacts/{experiment}/r1/artifacts/weights.bin");
+    let listing = format!("/api/2.0/mlflow-artifacts/artifacts?path={experiment}/r1/artifacts");
+
+    let too_big = server.request("PUT", &file, &"x".repeat(1001), &auth);
+    assert_eq!(too_big.status, 413, "{}", too_big.body);
+    let listed = server.request("GET", &listing, "", &auth);
+    assert_eq!((listed.status, listed.body.as_str()), (200, "{}"));
+
+    let fits = "0123456789".repeat(100);
+    let stored = server.request("PUT", &file, &fits, &auth);
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    let read = server.request("GET", &file, "", &auth);
+    assert_eq!((read.status, read.body.as_str()), (200, fits.as_str()));
+    let listed = server.request("GET", &listing, "", &auth).json();
+    assert_eq!(
+        listed,
+        serde_json::json!({ "files": [{ "path": "weights.bin", "is_dir": false, "file_size": 1000 }] })
+    );
+
+    let escape = server.request(
+        "GET",
+        &format!("/api/2.0/mlflow-artifacts/artifacts?path={experiment}/../../etc"),
+        "",
+        &auth,
+    );
+    assert_eq!(escape.status, 400, "{}", escape.body);
+    assert_eq!(escape.json()["error_code"], "INVALID_PARAMETER_VALUE");
+    let unknown = server.request("GET", "/api/2.0/mlflow/no/such/endpoint", "", &auth);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error_code"], "ENDPOINT_NOT_FOUND");
+    let big_json = server.announce_body("/api/2.0/mlflow/runs/log-batch", 2 * 1024 * 1024);
+    assert_eq!(big_json.status, 413);
+}
