@@ -192,3 +192,43 @@ mod tests {
         assert!(area_visible("/jobs", Role::Viewer));
     }
 }
+
+/// A change in two steps: a button labelled `label` asks `question`, with Confirm and Cancel;
+/// Confirm runs `act`. The question says exactly what will change.
+#[component]
+pub fn ConfirmButton(
+    label: &'static str,
+    #[prop(into)] question: Signal<String>,
+    act: Callback<()>,
+) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    view! {
+        <Show
+            when=move || asking.get()
+            fallback=move || {
+                view! {
+                    <button type="button" on:click=move |_| asking.set(true)>
+                        {label}
+                    </button>
+                }
+            }
+        >
+            <span class="confirm" role="group" aria-label="Confirm">
+                {move || question.get()}
+                <button
+                    type="button"
+                    class="primary"
+                    on:click=move |_| {
+                        act.run(());
+                        asking.set(false);
+                    }
+                >
+                    "Confirm"
+                </button>
+                <button type="button" on:click=move |_| asking.set(false)>
+                    "Cancel"
+                </button>
+            </span>
+        </Show>
+    }
+}

@@ -50,6 +50,67 @@ test("a model registered through the MLflow API is found in the Models area with
   await expect(versions.nth(1).locator("td")).toContainText(["1", "None", "@champion", "s3://models/churn/1"]);
 });
 
+test("on a model's page an alias is set, a version moved and one deleted, each confirmed; a viewer only reads", async ({
+  shell,
+  page,
+  browser,
+}, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  const name = `fraud-${Date.now().toString(36)}`;
+  await mlflow(page.request, base, "registered-models/create", {
+    name,
+    tags: [{ key: "gantry.namespace", value: "team-a" }],
+  });
+  for (const source of ["s3://models/fraud/1", "s3://models/fraud/2"]) {
+    await mlflow(page.request, base, "model-versions/create", { name, source });
+  }
+  await shell.open(`/models/${name}`);
+  const row = (version: number) => page.getByTestId("versions-table").locator(`tr[data-version="${version}"]`);
+
+  await row(2).getByLabel("Alias for version 2").fill("candidate");
+  await row(2).getByRole("button", { name: "Set alias" }).click();
+  await expect(row(2).getByRole("group", { name: "Confirm" })).toContainText("Point @candidate at version 2?");
+  await row(2).getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByTestId("model-aliases")).toHaveText("@candidate → 2");
+
+  await row(1).getByLabel("Stage for version 1").selectOption("Production");
+  await row(1).getByRole("button", { name: "Move" }).click();
+  await expect(row(1).getByRole("group", { name: "Confirm" })).toContainText("Move version 1 from None to Production?");
+  await row(1).getByRole("button", { name: "Confirm" }).click();
+  await expect(row(1).locator("td").nth(1)).toHaveText("Production");
+
+  // Asked, then thought better of: nothing changes.
+  await row(2).getByRole("button", { name: "Delete" }).click();
+  await expect(row(2).getByRole("group", { name: "Confirm" })).toContainText("Delete version 2?");
+  await row(2).getByRole("button", { name: "Cancel" }).click();
+  await expect(page.getByTestId("versions-table").locator("tbody tr")).toHaveCount(2);
+  await row(2).getByRole("button", { name: "Delete" }).click();
+  await row(2).getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByTestId("versions-table").locator("tbody tr")).toHaveCount(1);
+  await expect(page.getByTestId("model-aliases")).toHaveText("none");
+
+  // A viewer of team-a, in a browser of their own, reads the model and is offered no change.
+  const viewer = { username: `vera-${Date.now() % 100000}`, password: "vera's long password" };
+  const created = await page.request.post("/api/accounts/create", {
+    headers: { Origin: base },
+    form: { username: viewer.username, display_name: "Vera", password: viewer.password, role: "viewer", namespaces: "team-a" },
+  });
+  expect(created.status(), await created.text()).toBe(200);
+  const context = await browser.newContext();
+  const veraPage = await context.newPage();
+  await veraPage.goto("/login");
+  await expect(veraPage.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await veraPage.getByLabel("Username").fill(viewer.username);
+  await veraPage.getByLabel("Password").fill(viewer.password);
+  await veraPage.getByRole("button", { name: "Log in" }).click();
+  await expect(veraPage.getByTestId("user")).toContainText("viewer");
+  await veraPage.goto(`/models/${name}`);
+  await expect(veraPage.getByTestId("versions-table").locator("tbody tr")).toHaveCount(1);
+  await expect(veraPage.getByRole("button", { name: "Set alias" })).toHaveCount(0);
+  await expect(veraPage.getByRole("button", { name: "Delete" })).toHaveCount(0);
+  await context.close();
+});
+
 test("a model that does not exist says so on its page", async ({ shell, page, expectedConsoleErrors }) => {
   expectedConsoleErrors.push(/status of 404/);
   await shell.open("/models/no-such-model");

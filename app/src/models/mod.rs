@@ -63,6 +63,8 @@ pub struct VersionSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelDetail {
     pub model: ModelSummary,
+    /// Whether the caller may change it (alias, stage, delete a version).
+    pub can_manage: bool,
     pub tags: Vec<(String, String)>,
     pub versions: Vec<VersionSummary>,
 }
@@ -112,11 +114,54 @@ pub async fn get_model(name: String) -> Result<ModelDetail, AppError> {
             created: crate::time::format_unix((v.created_ms / 1000).max(0) as u64),
         })
         .collect();
+    let can_manage = caller
+        .check(Action::ManageModels, Some(&row.namespace))
+        .is_ok();
     Ok(ModelDetail {
         model,
+        can_manage,
         tags,
         versions,
     })
+}
+
+/// Points `alias` at `version`, as the caller (data scientists and ops admins, in the
+/// model's namespace); audited.
+#[server(endpoint = "models/alias")]
+pub async fn set_alias(name: String, alias: String, version: i64) -> Result<(), AppError> {
+    let (state, caller) = crate::state::caller(Action::ManageModels, None)?;
+    let version = version.to_string();
+    crate::state::to_completion(async move {
+        registry::point_alias(&state, &caller, &name, &alias, &version).await
+    })
+    .await
+}
+
+/// Moves `version` to `stage`, archiving the model's other versions there if asked; audited.
+#[server(endpoint = "models/stage")]
+pub async fn set_stage(
+    name: String,
+    version: i64,
+    stage: String,
+    archive_others: bool,
+) -> Result<(), AppError> {
+    let (state, caller) = crate::state::caller(Action::ManageModels, None)?;
+    let version = version.to_string();
+    crate::state::to_completion(async move {
+        registry::move_stage(&state, &caller, &name, &version, &stage, archive_others).await
+    })
+    .await
+}
+
+/// Deletes `version` (its tags and the aliases pointing at it go with it); audited.
+#[server(endpoint = "models/delete-version")]
+pub async fn delete_version(name: String, version: i64) -> Result<(), AppError> {
+    let (state, caller) = crate::state::caller(Action::ManageModels, None)?;
+    let version = version.to_string();
+    crate::state::to_completion(async move {
+        registry::remove_version(&state, &caller, &name, &version).await
+    })
+    .await
 }
 
 #[cfg(feature = "ssr")]

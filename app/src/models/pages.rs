@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::{get_model, list_models, ModelDetail, ModelSummary};
+use super::{get_model, list_models, DeleteVersion, ModelDetail, ModelSummary, SetAlias, SetStage};
+use crate::error::AppError;
+use crate::layout::ConfirmButton;
 
 /// The model registry.
 #[component]
@@ -100,12 +102,34 @@ fn ModelsTable(rows: Vec<ModelSummary>) -> impl IntoView {
     }
 }
 
-/// One registered model and its versions.
+/// One registered model and its versions; data scientists and ops admins of its namespace
+/// set aliases, move stages and delete versions here, each confirmed first.
 #[component]
 pub fn ModelPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let detail = LocalResource::new(move || get_model(name()));
+    let alias = ServerAction::<SetAlias>::new();
+    let stage = ServerAction::<SetStage>::new();
+    let delete = ServerAction::<DeleteVersion>::new();
+    let error: RwSignal<Option<AppError>> = RwSignal::new(None);
+    // After each change: the page shows what is stored now, or why nothing changed.
+    let settled = move |outcome: Option<Result<(), AppError>>| match outcome {
+        Some(Ok(())) => {
+            error.set(None);
+            detail.refetch();
+        }
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    };
+    Effect::new(move |_| settled(alias.value().get()));
+    Effect::new(move |_| settled(stage.value().get()));
+    Effect::new(move |_| settled(delete.value().get()));
+    let actions = Actions {
+        alias,
+        stage,
+        delete,
+    };
     view! {
         <Title text=name />
         <section class="page">
@@ -113,18 +137,31 @@ pub fn ModelPage() -> impl IntoView {
                 <a href="/models">"← Models"</a>
             </p>
             <h1>{name}</h1>
+            {move || error.get().map(|error| view! { <crate::error::ErrorNotice error /> })}
             {move || match detail.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
-                Some(Ok(detail)) => view! { <ModelView detail /> }.into_any(),
+                Some(Ok(detail)) => view! { <ModelView detail actions /> }.into_any(),
             }}
         </section>
     }
 }
 
+/// The page's three changes, dispatched from each version's row.
+#[derive(Clone, Copy)]
+struct Actions {
+    alias: ServerAction<SetAlias>,
+    stage: ServerAction<SetStage>,
+    delete: ServerAction<DeleteVersion>,
+}
+
+const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
+
 #[component]
-fn ModelView(detail: ModelDetail) -> impl IntoView {
+fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
     let model = detail.model;
+    let can_manage = detail.can_manage;
+    let name = model.name.clone();
     view! {
         <dl class="facts">
             <dt>"Namespace"</dt>
@@ -156,6 +193,7 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
                         <th>"Run"</th>
                         <th>"Registered by"</th>
                         <th>"Registered (UTC)"</th>
+                        {can_manage.then(|| view! { <th>"Change"</th> })}
                     </tr>
                 </thead>
                 <tbody>
@@ -163,6 +201,19 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
                         .versions
                         .into_iter()
                         .map(|v| {
+                            let change = can_manage
+                                .then(|| {
+                                    view! {
+                                        <td>
+                                            <VersionActions
+                                                name=name.clone()
+                                                version=v.version
+                                                stage=v.stage.clone()
+                                                actions
+                                            />
+                                        </td>
+                                    }
+                                });
                             view! {
                                 <tr data-version=v.version>
                                     <td>{v.version}</td>
@@ -172,12 +223,106 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
                                     <td class="mono">{v.run_id}</td>
                                     <td>{v.created_by}</td>
                                     <td>{v.created}</td>
+                                    {change}
                                 </tr>
                             }
                         })
                         .collect_view()}
                 </tbody>
             </table>
+        </div>
+    }
+}
+
+/// Set an alias, move the stage, delete: each asks first, saying exactly what will change.
+#[component]
+fn VersionActions(name: String, version: i64, stage: String, actions: Actions) -> impl IntoView {
+    let alias = RwSignal::new(String::new());
+    let target = RwSignal::new(stage.clone());
+    let archive = RwSignal::new(false);
+    let (for_alias, for_stage, for_delete) = (name.clone(), name.clone(), name);
+    let alias_question =
+        Signal::derive(move || format!("Point @{} at version {version}?", alias.get().trim()));
+    let stage_question = Signal::derive(move || {
+        let to = target.get();
+        let others = if archive.get() {
+            format!(" The other versions in {to} move to Archived.")
+        } else {
+            String::new()
+        };
+        format!("Move version {version} from {stage} to {to}?{others}")
+    });
+    view! {
+        <div class="version-actions">
+            <span class="inline-form">
+                <input
+                    type="text"
+                    aria-label=format!("Alias for version {version}")
+                    placeholder="champion"
+                    prop:value=move || alias.get()
+                    on:input=move |ev| alias.set(event_target_value(&ev))
+                />
+                <ConfirmButton
+                    label="Set alias"
+                    question=alias_question
+                    act=Callback::new(move |()| {
+                        actions.alias.dispatch(SetAlias {
+                            name: for_alias.clone(),
+                            alias: alias.get_untracked().trim().to_string(),
+                            version,
+                        });
+                    })
+                />
+            </span>
+            <span class="inline-form">
+                <select
+                    aria-label=format!("Stage for version {version}")
+                    on:change=move |ev| target.set(event_target_value(&ev))
+                >
+                    {STAGES
+                        .iter()
+                        .map(|s| {
+                            view! {
+                                <option value=*s selected=move || target.get() == *s>
+                                    {*s}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || archive.get()
+                        on:change=move |ev| archive.set(event_target_checked(&ev))
+                    />
+                    "archive the others there"
+                </label>
+                <ConfirmButton
+                    label="Move"
+                    question=stage_question
+                    act=Callback::new(move |()| {
+                        actions.stage.dispatch(SetStage {
+                            name: for_stage.clone(),
+                            version,
+                            stage: target.get_untracked(),
+                            archive_others: archive.get_untracked(),
+                        });
+                    })
+                />
+            </span>
+            <ConfirmButton
+                label="Delete"
+                question=format!(
+                    "Delete version {version}? Its tags and the aliases pointing at it go too.",
+                )
+                act=Callback::new(move |()| {
+                    actions.delete.dispatch(DeleteVersion {
+                        name: for_delete.clone(),
+                        version,
+                    });
+                })
+            />
         </div>
     }
 }

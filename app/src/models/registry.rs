@@ -550,29 +550,34 @@ pub async fn set_alias(
     caller: Caller,
     Body(body): Body<SetAlias>,
 ) -> Reply {
-    check_alias(&body.alias)?;
-    let (model, v) = version_for(
-        &state,
-        &caller,
-        &body.name,
-        &body.version,
-        Action::ManageModels,
-    )
-    .await?;
+    point_alias(&state, &caller, &body.name, &body.alias, &body.version).await?;
+    Ok(Json(serde_json::json!({})))
+}
+
+/// Points `alias` of model `name` at `version` (moving it if it pointed elsewhere), audited:
+/// what both the MLflow API and the model's page do.
+pub async fn point_alias(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    alias: &str,
+    version: &str,
+) -> Result<(), AppError> {
+    check_alias(alias)?;
+    let (model, v) = version_for(state, caller, name, version, Action::ManageModels).await?;
     let mut tx = state.db.begin().await?;
-    let done = store::set_alias(tx.conn(), model.id, &body.alias, v.version).await;
-    let detail = format!("@{} -> version {}", body.alias, v.version);
+    let done = store::set_alias(tx.conn(), model.id, alias, v.version).await;
+    let detail = format!("@{alias} -> version {}", v.version);
     audited(
-        &state,
-        &caller,
+        state,
+        caller,
         tx,
         "model.alias",
         object(&model),
         detail,
         done,
     )
-    .await?;
-    Ok(Json(serde_json::json!({})))
+    .await
 }
 
 pub async fn delete_alias(
@@ -868,46 +873,13 @@ pub async fn transition_stage(
     caller: Caller,
     Body(body): Body<VersionChange>,
 ) -> Reply {
-    let stage = STAGES
-        .iter()
-        .find(|s| s.eq_ignore_ascii_case(&body.stage))
-        .ok_or_else(|| AppError::invalid("stage", format!("must be one of {STAGES:?}")))?;
-    let (model, v) = version_for(
+    move_stage(
         &state,
         &caller,
         &body.name,
         &body.version,
-        Action::ManageModels,
-    )
-    .await?;
-    let now = now_ms();
-    let mut tx = state.db.begin().await?;
-    let done = async {
-        store::update_version(tx.conn(), model.id, v.version, None, Some(stage), now).await?;
-        if body.archive_existing_versions && matches!(*stage, "Staging" | "Production") {
-            store::archive_others(tx.conn(), model.id, v.version, stage, now).await?;
-        }
-        Ok(())
-    }
-    .await;
-    let target = format!("{}/{}", object(&model), v.version);
-    let detail = format!(
-        "{} -> {stage}{}",
-        v.stage,
-        if body.archive_existing_versions {
-            ", others archived"
-        } else {
-            ""
-        }
-    );
-    audited(
-        &state,
-        &caller,
-        tx,
-        "model.version.stage",
-        target,
-        detail,
-        done,
+        &body.stage,
+        body.archive_existing_versions,
     )
     .await?;
     let (_, v) = version_for(&state, &caller, &body.name, &body.version, Action::View).await?;
@@ -915,33 +887,78 @@ pub async fn transition_stage(
     Ok(Json(serde_json::json!({ "model_version": version })))
 }
 
+/// Moves a version to `stage` (and, if asked, the model's other versions in that stage to
+/// Archived), audited: what both the MLflow API and the model's page do.
+pub async fn move_stage(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    version: &str,
+    stage: &str,
+    archive_others: bool,
+) -> Result<(), AppError> {
+    let stage = STAGES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(stage))
+        .ok_or_else(|| AppError::invalid("stage", format!("must be one of {STAGES:?}")))?;
+    let (model, v) = version_for(state, caller, name, version, Action::ManageModels).await?;
+    let now = now_ms();
+    let archive = archive_others && matches!(*stage, "Staging" | "Production");
+    let mut tx = state.db.begin().await?;
+    let done = async {
+        store::update_version(tx.conn(), model.id, v.version, None, Some(stage), now).await?;
+        if archive {
+            store::archive_others(tx.conn(), model.id, v.version, stage, now).await?;
+        }
+        Ok(())
+    }
+    .await;
+    let target = format!("{}/{}", object(&model), v.version);
+    let others = if archive { ", others archived" } else { "" };
+    let detail = format!("{} -> {stage}{others}", v.stage);
+    audited(
+        state,
+        caller,
+        tx,
+        "model.version.stage",
+        target,
+        detail,
+        done,
+    )
+    .await
+}
+
 pub async fn delete_version(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<VersionChange>,
 ) -> Reply {
-    let (model, v) = version_for(
-        &state,
-        &caller,
-        &body.name,
-        &body.version,
-        Action::ManageModels,
-    )
-    .await?;
+    remove_version(&state, &caller, &body.name, &body.version).await?;
+    Ok(Json(serde_json::json!({})))
+}
+
+/// Deletes a version with its tags and the aliases pointing at it, audited: what both the
+/// MLflow API and the model's page do.
+pub async fn remove_version(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    version: &str,
+) -> Result<(), AppError> {
+    let (model, v) = version_for(state, caller, name, version, Action::ManageModels).await?;
     let mut tx = state.db.begin().await?;
     let done = store::delete_version(tx.conn(), model.id, v.version).await;
     let target = format!("{}/{}", object(&model), v.version);
     audited(
-        &state,
-        &caller,
+        state,
+        caller,
         tx,
         "model.version.delete",
         target,
         String::new(),
         done,
     )
-    .await?;
-    Ok(Json(serde_json::json!({})))
+    .await
 }
 
 pub async fn set_version_tag(
