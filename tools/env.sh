@@ -35,7 +35,7 @@ export GANTRY_CARGO_LEPTOS_VERSION=0.3.11
 export GANTRY_WASM_OPT_VERSION=0.116.1
 export PATH="$GANTRY_CACHE/tools/wasm-bindgen-$GANTRY_WASM_BINDGEN_VERSION/bin:$GANTRY_CACHE/tools/cargo-leptos-$GANTRY_CARGO_LEPTOS_VERSION/bin:$GANTRY_CACHE/tools/wasm-opt-$GANTRY_WASM_OPT_VERSION/bin:$PATH"
 
-# The MLflow client the registry's integration test runs (mlflow_client.rs), in a virtual
+# The MLflow client the registry's integration tests run (server/tests/integration/models.rs), in a virtual
 # environment named after its pinned requirements; tools/setup.sh installs it.
 GANTRY_MLFLOW_VENV="$GANTRY_CACHE/mlflow-$(sha256sum "$(dirname "${BASH_SOURCE[0]}")/../server/tests/mlflow/requirements.txt" | cut -c1-12)"
 export GANTRY_MLFLOW_VENV

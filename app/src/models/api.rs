@@ -6,6 +6,11 @@
 //!
 //! Success is HTTP 200 with a JSON object; errors are MLflow's `{"error_code", "message"}`
 //! ([`MlflowError`](super::wire::MlflowError)); what the handlers share is in `request`.
+//!
+//! Beside it, Gantry's own JSON API for CI (errors are the JSON `AppError` with its status):
+//! - `GET /api/v1/models?search=` and `GET /api/v1/models/{name}`
+//! - `PUT /api/v1/models/{name}/aliases/{alias}` with `{"version": 3}`: promote a version
+//! - `PUT /api/v1/models/{name}/versions/{version}/stage` with `{"stage", "archive_others"}`
 
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -126,6 +131,17 @@ pub fn router() -> Router<AppState> {
             get(artifacts_api::download).put(artifacts_api::upload),
         )
         .route("/api/2.0/mlflow-artifacts/{*rest}", any(endpoint_not_found))
+        // Gantry's own JSON API, for CI: list, read, promote.
+        .route("/api/v1/models", get(gantry_api::list))
+        .route("/api/v1/models/{name}", get(gantry_api::detail))
+        .route(
+            "/api/v1/models/{name}/aliases/{alias}",
+            axum::routing::put(gantry_api::promote),
+        )
+        .route(
+            "/api/v1/models/{name}/versions/{version}/stage",
+            axum::routing::put(gantry_api::stage),
+        )
 }
 
 /// Multipart uploads are off: one PUT per file, streamed (`models::artifacts`).
@@ -215,5 +231,97 @@ mod artifacts_api {
             None => serde_json::json!({}),
             Some(files) => serde_json::json!({ "files": files }),
         }))
+    }
+}
+
+mod gantry_api {
+    //! Gantry's JSON API over the registry, for CI: the same reads as the Models pages and the
+    //! same audited changes as the MLflow API.
+
+    use axum::extract::rejection::JsonRejection;
+    use axum::extract::{Path, Query, State};
+    use axum::Json;
+    use serde::Deserialize;
+
+    use crate::auth::caller::Caller;
+    use crate::error::{AppError, Result};
+    use crate::models::{registry, server, ModelDetail, ModelSummary};
+    use crate::state::{to_completion, AppState};
+
+    #[derive(Deserialize, Default)]
+    pub struct Search {
+        #[serde(default)]
+        search: String,
+    }
+
+    pub async fn list(
+        State(state): State<AppState>,
+        caller: Caller,
+        Query(query): Query<Search>,
+    ) -> Result<Json<Vec<ModelSummary>>> {
+        server::list(&state, &caller, &query.search).await.map(Json)
+    }
+
+    pub async fn detail(
+        State(state): State<AppState>,
+        caller: Caller,
+        Path(name): Path<String>,
+    ) -> Result<Json<ModelDetail>> {
+        server::detail(&state, &caller, &name).await.map(Json)
+    }
+
+    #[derive(Deserialize)]
+    pub struct Promote {
+        version: i64,
+    }
+
+    /// Points the alias at the version and answers the model as it now is.
+    pub async fn promote(
+        State(state): State<AppState>,
+        caller: Caller,
+        Path((name, alias)): Path<(String, String)>,
+        body: std::result::Result<Json<Promote>, JsonRejection>,
+    ) -> Result<Json<ModelDetail>> {
+        let Json(body) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
+        let (for_change, who) = (state.clone(), caller.clone());
+        let model = name.clone();
+        to_completion(async move {
+            registry::point_alias(&for_change, &who, &model, &alias, &body.version.to_string())
+                .await
+        })
+        .await?;
+        server::detail(&state, &caller, &name).await.map(Json)
+    }
+
+    #[derive(Deserialize)]
+    pub struct Stage {
+        stage: String,
+        #[serde(default)]
+        archive_others: bool,
+    }
+
+    /// Moves the version to the stage and answers the model as it now is.
+    pub async fn stage(
+        State(state): State<AppState>,
+        caller: Caller,
+        Path((name, version)): Path<(String, String)>,
+        body: std::result::Result<Json<Stage>, JsonRejection>,
+    ) -> Result<Json<ModelDetail>> {
+        let Json(body) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
+        let (for_change, who) = (state.clone(), caller.clone());
+        let model = name.clone();
+        to_completion(async move {
+            registry::move_stage(
+                &for_change,
+                &who,
+                &model,
+                &version,
+                &body.stage,
+                body.archive_others,
+            )
+            .await
+        })
+        .await?;
+        server::detail(&state, &caller, &name).await.map(Json)
     }
 }

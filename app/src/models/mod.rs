@@ -5,7 +5,8 @@
 //! `wire` (MLflow's JSON and error codes), `filter` (the search filters' grammar, pure),
 //! `store` (the tables), `artifacts` (files under `mlflow-artifacts:/`, streamed), `tracking`
 //! (experiments, runs, logged models), `registry` (registered models, versions, aliases),
-//! `request` (what their handlers share), `api` (the MLflow routes), `pages`. Every experiment and registered model belongs to a
+//! `request` (what their handlers share), `server` (the Models pages' reads, as the user),
+//! `api` (the MLflow routes and Gantry's JSON API), `pages`. Every experiment and registered model belongs to a
 //! namespace, with the same access rules as jobs.
 
 #[cfg(feature = "ssr")]
@@ -19,6 +20,8 @@ pub mod pages;
 pub mod registry;
 #[cfg(feature = "ssr")]
 pub mod request;
+#[cfg(feature = "ssr")]
+pub mod server;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
@@ -73,56 +76,14 @@ pub struct ModelDetail {
 #[server(endpoint = "models/list")]
 pub async fn list_models(search: String) -> Result<Vec<ModelSummary>, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
-    let search = search.trim().to_lowercase();
-    let mut found = Vec::new();
-    for row in store::all_registered(&state.db).await? {
-        if caller.namespaces.allows(&row.namespace) && row.name.to_lowercase().contains(&search) {
-            found.push(summary(&state, &row).await?.0);
-        }
-    }
-    Ok(found)
+    server::list(&state, &caller, &search).await
 }
 
 /// Model `name` with its versions, if the caller may see its namespace.
 #[server(endpoint = "models/detail")]
 pub async fn get_model(name: String) -> Result<ModelDetail, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
-    let row = store::registered(&state.db, &name)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("model {name:?}")))?;
-    caller.check(Action::View, Some(&row.namespace))?;
-    let (model, versions) = summary(&state, &row).await?;
-    let aliases = store::aliases(&state.db, row.id).await?;
-    let tags = store::registered_tags(&state.db, row.id)
-        .await?
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
-    let versions = versions
-        .into_iter()
-        .map(|v| VersionSummary {
-            version: v.version,
-            stage: v.stage,
-            aliases: aliases
-                .iter()
-                .filter(|(_, n)| *n == v.version)
-                .map(|(a, _)| a.clone())
-                .collect(),
-            source: v.source,
-            run_id: v.run_id,
-            created_by: v.created_by,
-            created: crate::time::format_unix((v.created_ms / 1000).max(0) as u64),
-        })
-        .collect();
-    let can_manage = caller
-        .check(Action::ManageModels, Some(&row.namespace))
-        .is_ok();
-    Ok(ModelDetail {
-        model,
-        can_manage,
-        tags,
-        versions,
-    })
+    server::detail(&state, &caller, &name).await
 }
 
 /// Points `alias` at `version`, as the caller (data scientists and ops admins, in the
@@ -162,22 +123,4 @@ pub async fn delete_version(name: String, version: i64) -> Result<(), AppError> 
         registry::remove_version(&state, &caller, &name, &version).await
     })
     .await
-}
-
-#[cfg(feature = "ssr")]
-async fn summary(
-    state: &crate::state::AppState,
-    row: &store::RegisteredRow,
-) -> Result<(ModelSummary, Vec<store::VersionRow>), AppError> {
-    let versions = store::versions(&state.db, row.id).await?;
-    let summary = ModelSummary {
-        name: row.name.clone(),
-        namespace: row.namespace.clone(),
-        description: row.description.clone(),
-        latest_version: versions.iter().map(|v| v.version).max(),
-        versions: versions.len(),
-        aliases: store::aliases(&state.db, row.id).await?,
-        updated: crate::time::format_unix((row.updated_ms / 1000).max(0) as u64),
-    };
-    Ok((summary, versions))
 }

@@ -6,7 +6,8 @@
 //! Prometheus against it,
 //! charts from a Prometheus of known, backfilled series, and `k8s/`'s overlays validated by
 //! its API server.
-//! The real MLflow client against the model registry (`mlflow_client`).
+//! The model registry: the real MLflow client against it, its artifact limits and its JSON
+//! API (`models`).
 //! `common` starts what they share.
 
 mod assets;
@@ -23,6 +24,6 @@ mod local_cluster;
 mod manifests;
 mod metrics;
 mod metrics_backfill;
-mod mlflow_client;
+mod models;
 mod server;
 mod stream_access;

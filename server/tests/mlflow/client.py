@@ -1,6 +1,6 @@
 """The real MLflow client (mlflow-skinny 3.x) against Gantry: the training-code flow, the
-registry calls, error cases, and the namespace rules. Run by the integration test
-`mlflow_client` with MLFLOW_TRACKING_URI and three users' API tokens in the environment:
+registry calls, error cases, and the namespace rules. Run by the integration tests
+(server/tests/integration/models.rs) with MLFLOW_TRACKING_URI and three users' API tokens in the environment:
 ALICE_TOKEN (data scientist, team-a), BOB_TOKEN (data scientist, team-b), VERA_TOKEN
 (viewer, team-a). Prints one line per check; any failure raises."""
 

@@ -1,7 +1,9 @@
-//! The real MLflow client against Gantry: `server/tests/mlflow/client.py` runs in the cached
-//! virtual environment that `tools/setup.sh` installs (`GANTRY_MLFLOW_PYTHON`, set by the
-//! test command), with three users' API tokens: a team-a data scientist, a team-b data
-//! scientist and a team-a viewer. Skipped, saying so, when that Python is not set.
+//! The model registry. First the real MLflow client against Gantry:
+//! `server/tests/mlflow/client.py` runs in the cached virtual environment that
+//! `tools/setup.sh` installs (`GANTRY_MLFLOW_PYTHON`, set by `tools/env.sh`), with three users'
+//! API tokens: a team-a data scientist, a team-b data scientist and a team-a viewer (skipped,
+//! saying so, when that Python is not set). Then the artifact store's limit, and Gantry's JSON
+//! API for CI.
 
 use std::process::Command;
 
@@ -137,4 +139,86 @@ fn artifact_uploads_are_bounded_by_their_setting_and_stored_whole() {
     assert_eq!(unknown.json()["error_code"], "ENDPOINT_NOT_FOUND");
     let big_json = server.announce_body("/api/2.0/mlflow/runs/log-batch", 2 * 1024 * 1024);
     assert_eq!(big_json.status, 413);
+}
+
+/// CI promotes a version with an API token through Gantry's JSON API; a viewer's token is
+/// refused and changes nothing; bad input names its field.
+#[test]
+fn ci_promotes_a_version_to_an_alias_and_a_viewer_cannot() {
+    let server = TestServer::spawn();
+    let admin = server.login();
+    let mut bearer = Vec::new();
+    for (name, role) in [("alice", "data-scientist"), ("vera", "viewer")] {
+        let password = format!("{name} long password");
+        server.create_account(&admin, name, &password, role, "team-a");
+        let cookie = server.login_as(name, &password);
+        bearer.push(format!("Bearer {}", server.create_token(&cookie)));
+    }
+    let alice = [("Authorization", bearer[0].as_str())];
+    let vera = [("Authorization", bearer[1].as_str())];
+    let mlflow = |path: &str, body: serde_json::Value| {
+        let response =
+            server.request_json("POST", &format!("/api/2.0/mlflow/{path}"), &body, &alice);
+        assert_eq!(response.status, 200, "{path}: {}", response.body);
+    };
+    mlflow(
+        "registered-models/create",
+        serde_json::json!({ "name": "ranker" }),
+    );
+    for n in 1..=2 {
+        mlflow(
+            "model-versions/create",
+            serde_json::json!({ "name": "ranker", "source": format!("s3://m/ranker/{n}") }),
+        );
+    }
+    let promote = |who: &[(&str, &str)], body: serde_json::Value| {
+        server.request_json(
+            "PUT",
+            "/api/v1/models/ranker/aliases/production",
+            &body,
+            who,
+        )
+    };
+
+    let refused = promote(&vera, serde_json::json!({ "version": 2 }));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let bad = promote(&alice, serde_json::json!({ "version": "two" }));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("body"), "{}", bad.body);
+    let missing = promote(&alice, serde_json::json!({ "version": 9 }));
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    let read = server
+        .request("GET", "/api/v1/models/ranker", "", &vera)
+        .json();
+    assert_eq!(
+        read["model"]["aliases"],
+        serde_json::json!([]),
+        "nothing changed yet"
+    );
+    assert_eq!(read["can_manage"], false);
+
+    let promoted = promote(&alice, serde_json::json!({ "version": 2 }));
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+    assert_eq!(
+        promoted.json()["model"]["aliases"],
+        serde_json::json!([["production", 2]])
+    );
+    let staged = server.request_json(
+        "PUT",
+        "/api/v1/models/ranker/versions/2/stage",
+        &serde_json::json!({ "stage": "Production" }),
+        &alice,
+    );
+    assert_eq!(staged.status, 200, "{}", staged.body);
+    assert_eq!(staged.json()["versions"][0]["stage"], "Production");
+    let listed = server
+        .request("GET", "/api/v1/models?search=rank", "", &vera)
+        .json();
+    assert_eq!(listed[0]["name"], "ranker");
+
+    let audited = server.database().texts(
+        "SELECT actor || ' ' || action || ' ' || detail || ' ' || result FROM audit_log \
+         WHERE object = 'model/team-a/ranker' AND action = 'model.alias' ORDER BY id",
+    );
+    assert_eq!(audited, ["alice model.alias @production -> version 2 ok"]);
 }
