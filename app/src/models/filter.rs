@@ -68,6 +68,28 @@ impl Filter {
         })
     }
 
+    /// The clauses a store can narrow by in SQL before [`Filter::matches`] decides: a field
+    /// compared with `=` (`exact`), or with `LIKE`/`ILIKE` (not exact: the store matches
+    /// them case-blind, as SQLite's LIKE does, and `matches` then applies the case rule).
+    pub fn narrowing(&self) -> Vec<Narrowing<'_>> {
+        self.0
+            .iter()
+            .filter_map(|c| match (&c.subject, &c.op, c.values.first()) {
+                (Subject::Field(field), Op::Eq, Some(value)) => Some(Narrowing {
+                    field,
+                    exact: true,
+                    value,
+                }),
+                (Subject::Field(field), Op::Like | Op::ILike, Some(value)) => Some(Narrowing {
+                    field,
+                    exact: false,
+                    value,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn matches(&self, item: &impl Subjects) -> bool {
         self.0.iter().all(|clause| {
             let actual = match &clause.subject {
@@ -89,6 +111,14 @@ impl Filter {
             }
         })
     }
+}
+
+/// One clause a store can apply in SQL: see [`Filter::narrowing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Narrowing<'f> {
+    pub field: &'f str,
+    pub exact: bool,
+    pub value: &'f str,
 }
 
 fn bad(reason: &str) -> AppError {
@@ -306,6 +336,14 @@ mod tests {
         assert!(!f.matches(&item("c", &[("team", "x")])));
         let f = Filter::parse("name ILIKE '%DETECT%'", &["name"]).unwrap();
         assert!(f.matches(&item("fraud-detector", &[])));
+        assert_eq!(
+            f.narrowing(),
+            [Narrowing {
+                field: "name",
+                exact: false,
+                value: "%DETECT%"
+            }]
+        );
         assert!(Filter::parse("", &["name"]).unwrap().0.is_empty());
     }
 

@@ -36,6 +36,9 @@ use serde::{Deserialize, Serialize};
 use crate::auth::rules::Action;
 use crate::error::AppError;
 
+/// The most models the Models list shows at once; a search narrows it.
+pub const LIST_LIMIT: usize = 200;
+
 /// A registered model as the Models list shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelSummary {

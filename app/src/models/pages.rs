@@ -5,7 +5,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::{get_model, list_models, DeleteVersion, ModelDetail, ModelSummary, SetAlias, SetStage};
+use super::{
+    get_model, list_models, DeleteVersion, ModelDetail, ModelSummary, SetAlias, SetStage,
+    LIST_LIMIT,
+};
 use crate::error::AppError;
 use crate::layout::ConfirmButton;
 
@@ -48,7 +51,21 @@ pub fn ModelsPage() -> impl IntoView {
                     }
                         .into_any()
                 }
-                Some(Ok(rows)) => view! { <ModelsTable rows /> }.into_any(),
+                Some(Ok(rows)) => {
+                    let more = (rows.len() == LIST_LIMIT)
+                        .then(|| {
+                            view! {
+                                <p class="muted">
+                                    {format!("The first {LIST_LIMIT} by name; search to find others.")}
+                                </p>
+                            }
+                        });
+                    view! {
+                        <ModelsTable rows />
+                        {more}
+                    }
+                        .into_any()
+                }
             }}
         </section>
     }

@@ -85,35 +85,79 @@ fn object(model: &RegisteredRow) -> String {
     format!("model/{}/{}", model.namespace, model.name)
 }
 
+/// What versions show besides their rows (tags, aliases), read once for all their models.
+#[derive(Default)]
+struct Extras {
+    tags: HashMap<(i64, i64), Vec<KeyValue>>,
+    aliases: HashMap<i64, Vec<(String, i64)>>,
+}
+
+impl Extras {
+    async fn load(state: &AppState, models: &[i64]) -> Result<Extras, AppError> {
+        let mut extras = Extras::default();
+        for (model, version, key, value) in store::version_tags_of(&state.db, models).await? {
+            extras
+                .tags
+                .entry((model, version))
+                .or_default()
+                .push(KeyValue { key, value });
+        }
+        for (model, alias, version) in store::aliases_of(&state.db, models).await? {
+            extras
+                .aliases
+                .entry(model)
+                .or_default()
+                .push((alias, version));
+        }
+        Ok(extras)
+    }
+
+    fn version(&self, row: &VersionRow) -> ModelVersion {
+        let aliases = self
+            .aliases
+            .get(&row.model)
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| *v == row.version)
+            .map(|(alias, _)| alias.clone())
+            .collect();
+        ModelVersion {
+            name: row.name.clone(),
+            version: row.version.to_string(),
+            creation_timestamp: row.created_ms,
+            last_updated_timestamp: row.updated_ms,
+            current_stage: row.stage.clone(),
+            description: row.description.clone(),
+            source: row.source.clone(),
+            run_id: row.run_id.clone(),
+            run_link: row.run_link.clone(),
+            status: "READY".into(),
+            tags: self
+                .tags
+                .get(&(row.model, row.version))
+                .cloned()
+                .unwrap_or_default(),
+            aliases,
+            model_id: (!row.logged_model_id.is_empty()).then(|| row.logged_model_id.clone()),
+            user_id: row.created_by.clone(),
+        }
+    }
+}
+
 pub async fn version_json(state: &AppState, row: &VersionRow) -> Result<ModelVersion, AppError> {
-    let tags = store::version_tags(&state.db, row.model)
-        .await?
-        .into_iter()
-        .filter(|(v, _, _)| *v == row.version)
-        .map(|(_, key, value)| KeyValue { key, value })
-        .collect();
-    let aliases = store::aliases(&state.db, row.model)
-        .await?
-        .into_iter()
-        .filter(|(_, v)| *v == row.version)
-        .map(|(alias, _)| alias)
-        .collect();
-    Ok(ModelVersion {
-        name: row.name.clone(),
-        version: row.version.to_string(),
-        creation_timestamp: row.created_ms,
-        last_updated_timestamp: row.updated_ms,
-        current_stage: row.stage.clone(),
-        description: row.description.clone(),
-        source: row.source.clone(),
-        run_id: row.run_id.clone(),
-        run_link: row.run_link.clone(),
-        status: "READY".into(),
-        tags,
-        aliases,
-        model_id: (!row.logged_model_id.is_empty()).then(|| row.logged_model_id.clone()),
-        user_id: row.created_by.clone(),
-    })
+    Ok(Extras::load(state, &[row.model]).await?.version(row))
+}
+
+/// Versions as MLflow shows them, their tags and aliases read in two statements in all.
+async fn versions_json(
+    state: &AppState,
+    rows: &[&VersionRow],
+) -> Result<Vec<ModelVersion>, AppError> {
+    let mut models: Vec<i64> = rows.iter().map(|v| v.model).collect();
+    models.sort_unstable();
+    models.dedup();
+    let extras = Extras::load(state, &models).await?;
+    Ok(rows.iter().map(|row| extras.version(row)).collect())
 }
 
 /// The highest version in each stage, as `latest_versions` and get-latest-versions give them.
@@ -140,27 +184,55 @@ pub async fn model_json(
     state: &AppState,
     row: &RegisteredRow,
 ) -> Result<RegisteredModel, AppError> {
-    let versions = store::versions(&state.db, row.id).await?;
-    let mut latest_versions = Vec::new();
-    for v in latest_per_stage(&versions, &[]) {
-        latest_versions.push(version_json(state, &v).await?);
+    let mut models = models_json(state, &[row]).await?;
+    models
+        .pop()
+        .ok_or_else(|| AppError::internal("showing a model", "no model read back"))
+}
+
+/// Registered models as MLflow shows them (latest version per stage, tags, aliases), read in
+/// four statements for the whole page.
+async fn models_json(
+    state: &AppState,
+    rows: &[&RegisteredRow],
+) -> Result<Vec<RegisteredModel>, AppError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut versions: HashMap<i64, Vec<VersionRow>> = HashMap::new();
+    for v in store::versions_of(&state.db, &ids).await? {
+        versions.entry(v.model).or_default().push(v);
     }
-    Ok(RegisteredModel {
-        name: row.name.clone(),
-        creation_timestamp: row.created_ms,
-        last_updated_timestamp: row.updated_ms,
-        description: row.description.clone(),
-        latest_versions,
-        tags: store::registered_tags(&state.db, row.id).await?,
-        aliases: store::aliases(&state.db, row.id)
-            .await?
-            .into_iter()
-            .map(|(alias, version)| Alias {
-                alias,
-                version: version.to_string(),
-            })
-            .collect(),
-    })
+    let mut tags: HashMap<i64, Vec<KeyValue>> = HashMap::new();
+    for (model, key, value) in store::registered_tags_of(&state.db, &ids).await? {
+        tags.entry(model).or_default().push(KeyValue { key, value });
+    }
+    let extras = Extras::load(state, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let mine = versions.remove(&row.id).unwrap_or_default();
+            RegisteredModel {
+                name: row.name.clone(),
+                creation_timestamp: row.created_ms,
+                last_updated_timestamp: row.updated_ms,
+                description: row.description.clone(),
+                latest_versions: latest_per_stage(&mine, &[])
+                    .iter()
+                    .map(|v| extras.version(v))
+                    .collect(),
+                tags: tags.remove(&row.id).unwrap_or_default(),
+                aliases: extras
+                    .aliases
+                    .get(&row.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(alias, version)| Alias {
+                        alias: alias.clone(),
+                        version: version.to_string(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect())
 }
 
 fn check_name(name: &str) -> Result<(), AppError> {
@@ -271,15 +343,16 @@ pub async fn search_models(State(state): State<AppState>, caller: Caller, params
         store::MAX_PAGE,
     );
     let start = offset(params.get("page_token"))?;
-    let rows = store::all_registered(&state.db).await?;
-    let tags = store::all_registered_tags(&state.db).await?;
+    let rows =
+        store::registered_matching(&state.db, &caller.namespaces, &filter.narrowing()).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let tags = store::registered_tags_of(&state.db, &ids).await?;
     let mut by_model: HashMap<i64, HashMap<&str, &str>> = HashMap::new();
     for (model, key, value) in &tags {
         by_model.entry(*model).or_default().insert(key, value);
     }
     let matching: Vec<&RegisteredRow> = rows
         .iter()
-        .filter(|row| caller.namespaces.allows(&row.namespace))
         .filter(|row| {
             filter.matches(&Searched {
                 row,
@@ -293,10 +366,7 @@ pub async fn search_models(State(state): State<AppState>, caller: Caller, params
         .take(limit as usize)
         .copied()
         .collect();
-    let mut models = Vec::new();
-    for row in &page {
-        models.push(model_json(&state, row).await?);
-    }
+    let models = models_json(&state, &page).await?;
     let mut reply = serde_json::json!({ "registered_models": models });
     if (start + limit) < matching.len() as i64 {
         reply["next_page_token"] = (start + limit).to_string().into();
@@ -480,10 +550,8 @@ pub async fn latest_versions(
     };
     let row = model_for(&state, &caller, &name, Action::View).await?;
     let versions = store::versions(&state.db, row.id).await?;
-    let mut model_versions = Vec::new();
-    for v in latest_per_stage(&versions, &stages) {
-        model_versions.push(version_json(&state, &v).await?);
-    }
+    let latest = latest_per_stage(&versions, &stages);
+    let model_versions = versions_json(&state, &latest.iter().collect::<Vec<_>>()).await?;
     Ok(Json(
         serde_json::json!({ "model_versions": model_versions }),
     ))
@@ -789,21 +857,15 @@ pub async fn search_versions(
         10_000,
     );
     let start = offset(params.get("page_token"))?;
-    let rows = match filter.equals("name") {
-        Some(name) => match store::registered(&state.db, name).await? {
-            Some(model) => store::versions(&state.db, model.id).await?,
-            None => Vec::new(),
-        },
-        None => store::all_versions(&state.db).await?,
-    };
-    let matching: Vec<&VersionRow> = rows
+    let rows = store::versions_matching(&state.db, &caller.namespaces, &filter.narrowing()).await?;
+    let matching: Vec<&VersionRow> = rows.iter().filter(|v| filter.matches(*v)).collect();
+    let page: Vec<&VersionRow> = matching
         .iter()
-        .filter(|v| caller.namespaces.allows(&v.namespace) && filter.matches(*v))
+        .skip(start as usize)
+        .take(limit as usize)
+        .copied()
         .collect();
-    let mut model_versions = Vec::new();
-    for v in matching.iter().skip(start as usize).take(limit as usize) {
-        model_versions.push(version_json(&state, v).await?);
-    }
+    let model_versions = versions_json(&state, &page).await?;
     let mut reply = serde_json::json!({ "model_versions": model_versions });
     if (start + limit) < matching.len() as i64 {
         reply["next_page_token"] = (start + limit).to_string().into();

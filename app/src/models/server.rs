@@ -1,24 +1,32 @@
 //! The Models area's reads, as the user (server only): the registered models they may see,
 //! and one model with its versions. The pages' server functions and the JSON API call these.
 
+use super::filter::Narrowing;
 use super::{store, ModelDetail, ModelSummary, VersionSummary};
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// The registered models the caller may see whose name contains `search`, by name.
+use super::LIST_LIMIT;
+
+/// The registered models the caller may see whose name contains `search`, by name: the first
+/// [`LIST_LIMIT`] (the page says to search when there are more).
 pub async fn list(
     state: &AppState,
     caller: &Caller,
     search: &str,
 ) -> Result<Vec<ModelSummary>, AppError> {
-    let search = search.trim().to_lowercase();
+    let pattern = format!("%{}%", search.trim());
+    let narrowing = [Narrowing {
+        field: "name",
+        exact: false,
+        value: &pattern,
+    }];
+    let rows = store::registered_matching(&state.db, &caller.namespaces, &narrowing).await?;
     let mut found = Vec::new();
-    for row in store::all_registered(&state.db).await? {
-        if caller.namespaces.allows(&row.namespace) && row.name.to_lowercase().contains(&search) {
-            found.push(summary(state, &row).await?.0);
-        }
+    for row in rows.iter().take(LIST_LIMIT) {
+        found.push(summary(state, row).await?.0);
     }
     Ok(found)
 }

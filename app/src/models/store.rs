@@ -6,7 +6,9 @@
 //! or tag is the same row. Names are unique across namespaces, as MLflow's API looks them up
 //! by name alone.
 
+use super::filter::Narrowing;
 use super::wire::{KeyValue, Metric, ModelOutput};
+use crate::auth::rules::Namespaces;
 use crate::db::{failed, Conn, Db};
 use crate::error::AppError;
 
@@ -141,7 +143,7 @@ pub async fn create_experiment(
     Ok(id)
 }
 
-pub async fn set_experiment_tag(
+async fn set_experiment_tag(
     conn: &mut Conn,
     id: i64,
     key: &str,
@@ -352,23 +354,45 @@ pub async fn run_tags(db: &Db, run: &str) -> Result<Vec<KeyValue>, AppError> {
     .await
 }
 
+/// Rows per INSERT statement: a 1,000-metric batch is ten statements, not a thousand.
+const METRICS_PER_STATEMENT: usize = 100;
+
+/// `$1, $2, …` for `rows` rows of `columns` values each: `($1, $2), ($3, $4)`.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub async fn log_metrics(conn: &mut Conn, run: &str, metrics: &[Metric]) -> Result<(), AppError> {
-    for m in metrics {
-        let nan = m.value.is_nan();
-        sqlx::query(
+    for chunk in metrics.chunks(METRICS_PER_STATEMENT) {
+        let sql = format!(
             "INSERT INTO mlflow_metrics (run_id, key, step, timestamp_ms, value, nan, model_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(run)
-        .bind(&m.key)
-        .bind(m.step)
-        .bind(m.timestamp)
-        .bind(if nan { 0.0 } else { m.value })
-        .bind(i64::from(nan))
-        .bind(m.model_id.as_deref().unwrap_or(""))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| failed("logging a metric", e))?;
+             VALUES {} ON CONFLICT DO NOTHING",
+            placeholders(chunk.len(), 7)
+        );
+        let mut query = sqlx::query(&sql);
+        for m in chunk {
+            let nan = m.value.is_nan();
+            query = query
+                .bind(run)
+                .bind(&m.key)
+                .bind(m.step)
+                .bind(m.timestamp)
+                .bind(if nan { 0.0 } else { m.value })
+                .bind(i64::from(nan))
+                .bind(m.model_id.as_deref().unwrap_or(""));
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| failed("logging metrics", e))?;
     }
     Ok(())
 }
@@ -651,12 +675,62 @@ pub async fn registered(db: &Db, name: &str) -> Result<Option<RegisteredRow>, Ap
         .map_err(|e| failed("reading a registered model", e))
 }
 
-/// Every registered model by name: the searches filter them (namespace, filter) after.
-pub async fn all_registered(db: &Db) -> Result<Vec<RegisteredRow>, AppError> {
-    sqlx::query_as(&format!("{REGISTERED} ORDER BY name"))
+/// The registered models in `namespaces` that may match `narrowing` (a superset: the caller
+/// applies the filter exactly), by name.
+pub async fn registered_matching(
+    db: &Db,
+    namespaces: &Namespaces,
+    narrowing: &[Narrowing<'_>],
+) -> Result<Vec<RegisteredRow>, AppError> {
+    let columns = [("name", "name")];
+    let Some((clause, binds)) = narrowed("namespace", namespaces, narrowing, &columns) else {
+        return Ok(Vec::new());
+    };
+    let sql = format!("{REGISTERED} WHERE {clause} ORDER BY name");
+    let mut query = sqlx::query_as(&sql);
+    for value in binds {
+        query = query.bind(value);
+    }
+    query
         .fetch_all(db.pool())
         .await
-        .map_err(|e| failed("listing registered models", e))
+        .map_err(|e| failed("searching registered models", e))
+}
+
+/// A WHERE clause for `narrowing` on the `columns` it names (field → column) within
+/// `namespaces`, and its values; `None` when no namespace is allowed.
+fn narrowed(
+    namespace_column: &str,
+    namespaces: &Namespaces,
+    narrowing: &[Narrowing<'_>],
+    columns: &[(&str, &str)],
+) -> Option<(String, Vec<String>)> {
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut binds: Vec<String> = Vec::new();
+    if let Namespaces::Only(names) = namespaces {
+        if names.is_empty() {
+            return None;
+        }
+        let first = binds.len() + 1;
+        let list: Vec<String> = (first..first + names.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        clauses.push(format!("{namespace_column} IN ({})", list.join(", ")));
+        binds.extend(names.iter().cloned());
+    }
+    for n in narrowing {
+        let Some((_, column)) = columns.iter().find(|(field, _)| *field == n.field) else {
+            continue;
+        };
+        binds.push(n.value.to_string());
+        let at = binds.len();
+        clauses.push(if n.exact {
+            format!("{column} = ${at}")
+        } else {
+            format!("LOWER({column}) LIKE LOWER(${at})")
+        });
+    }
+    Some((clauses.join(" AND "), binds))
 }
 
 pub async fn create_registered(
@@ -767,14 +841,6 @@ pub async fn registered_tags(db: &Db, id: i64) -> Result<Vec<KeyValue>, AppError
     .await
 }
 
-/// Every model's tags, for the searches' `tag.` clauses: (model, key, value).
-pub async fn all_registered_tags(db: &Db) -> Result<Vec<(i64, String, String)>, AppError> {
-    sqlx::query_as("SELECT model, key, value FROM mlflow_registered_model_tags")
-        .fetch_all(db.pool())
-        .await
-        .map_err(|e| failed("reading tags", e))
-}
-
 // ---- versions
 
 const VERSION: &str = "SELECT v.model, m.name, m.namespace, v.version, v.source, v.run_id, \
@@ -837,12 +903,31 @@ pub async fn versions(db: &Db, model: i64) -> Result<Vec<VersionRow>, AppError> 
     .map_err(|e| failed("listing model versions", e))
 }
 
-/// Every version of every model, for `model-versions/search` (filtered after).
-pub async fn all_versions(db: &Db) -> Result<Vec<VersionRow>, AppError> {
-    sqlx::query_as(&format!("{VERSION} ORDER BY m.name, v.version DESC"))
+/// The versions in `namespaces` that may match `narrowing` (a superset: the caller applies
+/// the filter exactly), by model name and newest first.
+pub async fn versions_matching(
+    db: &Db,
+    namespaces: &Namespaces,
+    narrowing: &[Narrowing<'_>],
+) -> Result<Vec<VersionRow>, AppError> {
+    let columns = [
+        ("name", "m.name"),
+        ("run_id", "v.run_id"),
+        ("source", "v.source"),
+        ("source_path", "v.source"),
+    ];
+    let Some((clause, binds)) = narrowed("m.namespace", namespaces, narrowing, &columns) else {
+        return Ok(Vec::new());
+    };
+    let sql = format!("{VERSION} WHERE {clause} ORDER BY m.name, v.version DESC");
+    let mut query = sqlx::query_as(&sql);
+    for value in binds {
+        query = query.bind(value);
+    }
+    query
         .fetch_all(db.pool())
         .await
-        .map_err(|e| failed("listing model versions", e))
+        .map_err(|e| failed("searching model versions", e))
 }
 
 pub async fn update_version(
@@ -947,18 +1032,6 @@ pub async fn delete_version_tag(
     .map_err(|e| failed("untagging a model version", e))
 }
 
-/// Tags of `model`'s versions: (version, key, value).
-pub async fn version_tags(db: &Db, model: i64) -> Result<Vec<(i64, String, String)>, AppError> {
-    sqlx::query_as(
-        "SELECT version, key, value FROM mlflow_model_version_tags WHERE model = $1 \
-         ORDER BY version, key",
-    )
-    .bind(model)
-    .fetch_all(db.pool())
-    .await
-    .map_err(|e| failed("reading version tags", e))
-}
-
 // ---- aliases
 
 pub async fn set_alias(
@@ -997,4 +1070,99 @@ pub async fn aliases(db: &Db, model: i64) -> Result<Vec<(String, i64)>, AppError
         .fetch_all(db.pool())
         .await
         .map_err(|e| failed("reading aliases", e))
+}
+
+// ---- what a page of models or versions shows, read for all of them at once
+
+/// `$1, $2, …, $n`, for an `IN (…)` list.
+fn list(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Models per `IN (…)` list: far under both backends' limits on parameters.
+const MODELS_PER_STATEMENT: usize = 500;
+
+/// Runs `sql` (whose `{}` is an `IN (…)` list) for `models`, a chunk at a time.
+async fn of_models<T>(
+    db: &Db,
+    models: &[i64],
+    sql: impl Fn(&str) -> String,
+    context: &str,
+) -> Result<Vec<T>, AppError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut rows = Vec::new();
+    for chunk in models.chunks(MODELS_PER_STATEMENT) {
+        let sql = sql(&list(chunk.len()));
+        let mut query = sqlx::query_as::<_, T>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        rows.extend(
+            query
+                .fetch_all(db.pool())
+                .await
+                .map_err(|e| failed(context, e))?,
+        );
+    }
+    Ok(rows)
+}
+
+/// The versions of `models`, newest first within each.
+pub async fn versions_of(db: &Db, models: &[i64]) -> Result<Vec<VersionRow>, AppError> {
+    let sql =
+        |ids: &str| format!("{VERSION} WHERE v.model IN ({ids}) ORDER BY v.model, v.version DESC");
+    of_models(db, models, sql, "listing model versions").await
+}
+
+/// The tags of `models`' versions: (model, version, key, value).
+pub async fn version_tags_of(
+    db: &Db,
+    models: &[i64],
+) -> Result<Vec<(i64, i64, String, String)>, AppError> {
+    let sql = |ids: &str| {
+        format!(
+            "SELECT model, version, key, value FROM mlflow_model_version_tags \
+             WHERE model IN ({ids}) ORDER BY model, version, key"
+        )
+    };
+    of_models(db, models, sql, "reading version tags").await
+}
+
+/// The aliases of `models`: (model, alias, version).
+pub async fn aliases_of(db: &Db, models: &[i64]) -> Result<Vec<(i64, String, i64)>, AppError> {
+    let sql = |ids: &str| {
+        format!(
+            "SELECT model, alias, version FROM mlflow_aliases WHERE model IN ({ids}) \
+             ORDER BY model, alias"
+        )
+    };
+    of_models(db, models, sql, "reading aliases").await
+}
+
+/// The tags of `models`: (model, key, value).
+pub async fn registered_tags_of(
+    db: &Db,
+    models: &[i64],
+) -> Result<Vec<(i64, String, String)>, AppError> {
+    let sql = |ids: &str| {
+        format!(
+            "SELECT model, key, value FROM mlflow_registered_model_tags WHERE model IN ({ids}) \
+             ORDER BY model, key"
+        )
+    };
+    of_models(db, models, sql, "reading tags").await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_every_value_once() {
+        assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::list(3), "$1, $2, $3");
+    }
 }
