@@ -96,6 +96,9 @@ bench-jobs: setup ## Training jobs: launch to list, 200 status changes to the pa
 bench-outage: setup ## The API server stopped (SIGSTOP) for a minute: cached reads, writes, /readyz, recovery (minutes)
 	$(ENV) tools/bench/outage.sh
 
+bench-mlflow: setup ## The registry under MLflow clients: log-batch, 50 clients, a 1 GiB artifact (memory), searches over 10,000 models and 100,000 versions
+	$(ENV) tools/bench/mlflow.sh
+
 bench-logs: setup ## A 40-pod job's 10 MiB logs downloaded: bytes, time, Gantry's memory (minutes)
 	$(ENV) tools/bench/logs.sh
 
