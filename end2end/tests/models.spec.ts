@@ -116,3 +116,44 @@ test("a model that does not exist says so on its page", async ({ shell, page, ex
   await shell.open("/models/no-such-model");
   await expect(page.getByText('model "no-such-model" not found')).toBeVisible();
 });
+
+test("a version's files are browsed folder by folder and downloaded", async ({ shell, page }, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  const stamp = Date.now().toString(36);
+  const name = `ranker-${stamp}`;
+  const { experiment_id } = await mlflow(page.request, base, "experiments/create", {
+    name: `files-${stamp}`,
+    tags: [{ key: "gantry.namespace", value: "team-a" }],
+  });
+  const { run } = await mlflow(page.request, base, "runs/create", { experiment_id });
+  const runId = run.info.run_id;
+  // What log_artifacts does: one PUT per file, under the run's artifact URI.
+  for (const [file, body] of [
+    ["model/MLmodel", "flavors: {}\n"],
+    ["model/data/weights.bin", "0123456789"],
+  ]) {
+    const put = await page.request.put(`/api/2.0/mlflow-artifacts/artifacts/${experiment_id}/${runId}/artifacts/${file}`, {
+      data: body,
+      headers: { Origin: base },
+    });
+    expect(put.status(), await put.text()).toBe(200);
+  }
+  await mlflow(page.request, base, "registered-models/create", {
+    name,
+    tags: [{ key: "gantry.namespace", value: "team-a" }],
+  });
+  await mlflow(page.request, base, "model-versions/create", { name, source: `runs:/${runId}/model`, run_id: runId });
+
+  await shell.open(`/models/${name}`);
+  const files = page.getByTestId("files");
+  await expect(files.getByRole("listitem")).toHaveText([/^MLmodel/, "data/"]);
+  await files.getByRole("button", { name: "data/" }).click();
+  await expect(files.getByRole("listitem")).toHaveText([/^data\/weights\.bin\s+10 B$/]);
+  const download = page.waitForEvent("download");
+  await files.getByRole("link", { name: "data/weights.bin" }).click();
+  const saved = await download;
+  expect(saved.suggestedFilename()).toBe("weights.bin");
+  expect((await import("node:fs")).readFileSync(await saved.path(), "utf8")).toBe("0123456789");
+  await files.getByRole("button", { name: "↑ All files" }).click();
+  await expect(files.getByRole("listitem")).toHaveCount(2);
+});

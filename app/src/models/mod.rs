@@ -75,6 +75,26 @@ pub struct ModelDetail {
     pub versions: Vec<VersionSummary>,
 }
 
+/// One entry of a version's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionFile {
+    /// Relative to the version's root, as the page shows it: `MLmodel`, `data/weights.bin`.
+    pub name: String,
+    /// Where it is kept (`<experiment>/…`): what a download or a deeper listing asks for.
+    pub path: String,
+    pub is_dir: bool,
+    pub size: Option<u64>,
+}
+
+/// A version's files under one folder, or where they are when Gantry does not keep them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionFiles {
+    /// False for a source outside Gantry (`s3://…`): `files` is empty, `source` says where.
+    pub kept_by_gantry: bool,
+    pub source: String,
+    pub files: Vec<VersionFile>,
+}
+
 /// The registered models the caller may see whose name contains `search`, by name.
 #[server(endpoint = "models/list")]
 pub async fn list_models(search: String) -> Result<Vec<ModelSummary>, AppError> {
@@ -87,6 +107,18 @@ pub async fn list_models(search: String) -> Result<Vec<ModelSummary>, AppError> 
 pub async fn get_model(name: String) -> Result<ModelDetail, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
     server::detail(&state, &caller, &name).await
+}
+
+/// The files of `version` of model `name` in `folder` (empty: its root; else a `path` from an
+/// earlier answer), if the caller may see the model.
+#[server(endpoint = "models/files")]
+pub async fn list_version_files(
+    name: String,
+    version: i64,
+    folder: String,
+) -> Result<VersionFiles, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    server::files(&state, &caller, &name, version, &folder).await
 }
 
 /// Points `alias` at `version`, as the caller (data scientists and ops admins, in the

@@ -6,8 +6,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    get_model, list_models, DeleteVersion, ModelDetail, ModelSummary, SetAlias, SetStage,
-    LIST_LIMIT,
+    get_model, list_models, list_version_files, DeleteVersion, ModelDetail, ModelSummary, SetAlias,
+    SetStage, VersionFiles, LIST_LIMIT,
 };
 use crate::error::AppError;
 use crate::layout::ConfirmButton;
@@ -179,6 +179,8 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
     let model = detail.model;
     let can_manage = detail.can_manage;
     let name = model.name.clone();
+    let name_for_files = model.name.clone();
+    let version_numbers: Vec<i64> = detail.versions.iter().map(|v| v.version).collect();
     view! {
         <dl class="facts">
             <dt>"Namespace"</dt>
@@ -248,6 +250,7 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        <FilesSection name=name_for_files versions=version_numbers />
     }
 }
 
@@ -342,4 +345,116 @@ fn VersionActions(name: String, version: i64, stage: String, actions: Actions) -
             />
         </div>
     }
+}
+
+/// The link that downloads the file kept at `path` (`<experiment>/…`), through the MLflow
+/// artifact route (the session's cookie is the credential).
+fn download_href(path: &str) -> String {
+    let encoded: Vec<String> = path.split('/').map(crate::url::encode_component).collect();
+    format!("/api/2.0/mlflow-artifacts/artifacts/{}", encoded.join("/"))
+}
+
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// A version's files: pick the version, open folders, download files.
+#[component]
+fn FilesSection(name: String, versions: Vec<i64>) -> impl IntoView {
+    let version = RwSignal::new(versions.first().copied());
+    let folder = RwSignal::new(String::new());
+    let listing = LocalResource::new(move || {
+        let (name, version, folder) = (name.clone(), version.get(), folder.get());
+        async move {
+            match version {
+                Some(version) => list_version_files(name, version, folder).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    });
+    view! {
+        <section class="files" aria-label="Files" data-testid="files">
+            <h2>"Files"</h2>
+            <label>
+                "Version"
+                <select on:change=move |ev| {
+                    version.set(event_target_value(&ev).parse().ok());
+                    folder.set(String::new());
+                }>
+                    {versions
+                        .iter()
+                        .map(|v| view! { <option value=*v>{*v}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            {move || {
+                (!folder.get().is_empty())
+                    .then(|| {
+                        view! {
+                            <button type="button" on:click=move |_| folder.set(String::new())>
+                                "↑ All files"
+                            </button>
+                        }
+                    })
+            }}
+            {move || match listing.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                Some(Ok(None)) => view! { <p class="muted">"No versions."</p> }.into_any(),
+                Some(Ok(Some(files))) => view! { <FileList files folder /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn FileList(files: VersionFiles, folder: RwSignal<String>) -> impl IntoView {
+    if !files.kept_by_gantry {
+        return view! {
+            <p class="muted">{format!("Kept outside Gantry, at {}.", files.source)}</p>
+        }
+        .into_any();
+    }
+    if files.files.is_empty() {
+        return view! { <p class="muted">"No files."</p> }.into_any();
+    }
+    view! {
+        <ul class="file-list">
+            {files
+                .files
+                .into_iter()
+                .map(|f| {
+                    if f.is_dir {
+                        let path = f.path.clone();
+                        view! {
+                            <li>
+                                <button type="button" class="link" on:click=move |_| folder.set(path.clone())>
+                                    {format!("{}/", f.name)}
+                                </button>
+                            </li>
+                        }
+                            .into_any()
+                    } else {
+                        let file_name = f.name.rsplit('/').next().unwrap_or(&f.name).to_string();
+                        view! {
+                            <li>
+                                <a href=download_href(&f.path) download=file_name>
+                                    {f.name.clone()}
+                                </a>
+                                " "
+                                <span class="muted">{f.size.map(size_text)}</span>
+                            </li>
+                        }
+                            .into_any()
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+        .into_any()
 }

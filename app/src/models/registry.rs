@@ -1098,34 +1098,42 @@ pub async fn download_uri(State(state): State<AppState>, caller: Caller, params:
         Action::View,
     )
     .await?;
-    let uri = if let Some(id) = v
-        .source
-        .strip_prefix("models:/")
-        .filter(|id| id.starts_with("m-"))
-    {
-        let id = id.split('/').next().unwrap_or(id);
-        let logged = store::logged_model(&state.db, id)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("Logged model with id={id}")))?;
-        format!(
-            "mlflow-artifacts:/{}/models/{}/artifacts",
-            logged.experiment_id, logged.id
-        )
-    } else if let Some(rest) = v.source.strip_prefix("runs:/") {
-        let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let run = store::run(&state.db, run_id)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("Run with id={run_id}")))?;
-        format!(
-            "mlflow-artifacts:/{}/{}/artifacts/{}",
-            run.experiment_id, run.id, path
-        )
-        .trim_end_matches('/')
-        .to_string()
-    } else {
-        v.source.clone()
-    };
+    let uri = artifact_uri(&state, &v).await?;
     Ok(Json(serde_json::json!({ "artifact_uri": uri })))
+}
+
+/// Where version `v`'s files are: a logged model's (`models:/m-…`) or run's (`runs:/…`)
+/// source resolves to its `mlflow-artifacts:/` URI; any other source is its own answer.
+pub async fn artifact_uri(state: &AppState, v: &VersionRow) -> Result<String, AppError> {
+    Ok(
+        if let Some(id) = v
+            .source
+            .strip_prefix("models:/")
+            .filter(|id| id.starts_with("m-"))
+        {
+            let id = id.split('/').next().unwrap_or(id);
+            let logged = store::logged_model(&state.db, id)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("Logged model with id={id}")))?;
+            format!(
+                "mlflow-artifacts:/{}/models/{}/artifacts",
+                logged.experiment_id, logged.id
+            )
+        } else if let Some(rest) = v.source.strip_prefix("runs:/") {
+            let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let run = store::run(&state.db, run_id)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("Run with id={run_id}")))?;
+            format!(
+                "mlflow-artifacts:/{}/{}/artifacts/{}",
+                run.experiment_id, run.id, path
+            )
+            .trim_end_matches('/')
+            .to_string()
+        } else {
+            v.source.clone()
+        },
+    )
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! The Models area's reads, as the user (server only): the registered models they may see,
 //! and one model with its versions. The pages' server functions and the JSON API call these.
 
+use super::artifacts::ArtifactPath;
 use super::filter::Narrowing;
-use super::{store, ModelDetail, ModelSummary, VersionSummary};
+use super::{
+    registry, store, ModelDetail, ModelSummary, VersionFile, VersionFiles, VersionSummary,
+};
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
 use crate::error::AppError;
@@ -72,6 +75,70 @@ pub async fn detail(
         can_manage,
         tags,
         versions,
+    })
+}
+
+/// The files of a version in `folder`: its root when empty, else a folder below it (a `path`
+/// an earlier listing gave; anything outside the version's root is refused).
+pub async fn files(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    version: i64,
+    folder: &str,
+) -> Result<VersionFiles, AppError> {
+    let model = store::registered(&state.db, name)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("model {name:?}")))?;
+    caller.check(Action::View, Some(&model.namespace))?;
+    let v = store::version(&state.db, model.id, version)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("version {version} of {name:?}")))?;
+    let uri = registry::artifact_uri(state, &v).await?;
+    let Some(root) = uri.strip_prefix("mlflow-artifacts:/") else {
+        return Ok(VersionFiles {
+            kept_by_gantry: false,
+            source: uri,
+            files: Vec::new(),
+        });
+    };
+    let listed = if folder.is_empty() { root } else { folder };
+    let path = ArtifactPath::parse(listed)?;
+    if !path.starts_with(root) {
+        return Err(AppError::invalid(
+            "folder",
+            "is not inside this version's files",
+        ));
+    }
+    // Entries come relative to the `artifacts` folder they are in: what they are kept under
+    // is that folder's path and theirs.
+    let (before, _) = root.split_once("/artifacts").unwrap_or((root, ""));
+    let base = format!("{before}/artifacts");
+    let files = state
+        .artifacts
+        .list(&path)
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| {
+            let path = format!("{base}/{}", f.path);
+            let name = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .trim_start_matches('/')
+                .to_string();
+            VersionFile {
+                name,
+                path,
+                is_dir: f.is_dir,
+                size: f.file_size,
+            }
+        })
+        .collect();
+    Ok(VersionFiles {
+        kept_by_gantry: true,
+        source: uri,
+        files,
     })
 }
 

@@ -222,3 +222,90 @@ fn ci_promotes_a_version_to_an_alias_and_a_viewer_cannot() {
     );
     assert_eq!(audited, ["alice model.alias @production -> version 2 ok"]);
 }
+
+/// The model page's file browser lists only inside the version's own files: another run's
+/// folder is refused, and so is a user of another namespace.
+#[test]
+fn the_file_browser_stays_inside_the_version() {
+    let server = TestServer::spawn();
+    let admin = server.login();
+    let origin = server.base.clone();
+    server.create_account(
+        &admin,
+        "alice",
+        "alice long password",
+        "data-scientist",
+        "team-a",
+    );
+    server.create_account(
+        &admin,
+        "bob",
+        "bob long password",
+        "data-scientist",
+        "team-b",
+    );
+    let alice = server.login_as("alice", "alice long password");
+    let bob = server.login_as("bob", "bob long password");
+    let as_alice = [("Cookie", alice.as_str()), ("Origin", origin.as_str())];
+    let call = |path: &str, body: serde_json::Value| {
+        let response =
+            server.request_json("POST", &format!("/api/2.0/mlflow/{path}"), &body, &as_alice);
+        assert_eq!(response.status, 200, "{path}: {}", response.body);
+        response.json()
+    };
+    let experiment = call("experiments/create", serde_json::json!({ "name": "files" }))
+        ["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut runs = Vec::new();
+    for file in ["model/MLmodel", "secret/notes.txt"] {
+        let run = call(
+            "runs/create",
+            serde_json::json!({ "experiment_id": experiment }),
+        )["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let put = server.request(
+            "PUT",
+            &format!("/api/2.0/mlflow-artifacts/artifacts/{experiment}/{run}/artifacts/{file}"),
+            "x",
+            &as_alice,
+        );
+        assert_eq!(put.status, 200, "{}", put.body);
+        runs.push(run);
+    }
+    call(
+        "registered-models/create",
+        serde_json::json!({ "name": "m" }),
+    );
+    call(
+        "model-versions/create",
+        serde_json::json!({ "name": "m", "source": format!("runs:/{}/model", runs[0]) }),
+    );
+    let files = |cookie: &str, folder: &str| {
+        server.request(
+            "POST",
+            "/api/models/files",
+            &format!("name=m&version=1&folder={folder}"),
+            &[("Cookie", cookie), ("Origin", origin.as_str())],
+        )
+    };
+    let root = files(&alice, "");
+    assert_eq!(root.status, 200, "{}", root.body);
+    assert_eq!(root.json()["files"][0]["name"], "MLmodel");
+    let other_run = files(
+        &alice,
+        &format!("{experiment}/{}/artifacts/secret", runs[1]),
+    );
+    assert_eq!(other_run.status, 400, "{}", other_run.body);
+    assert!(other_run.body.contains("folder"), "{}", other_run.body);
+    let escape = files(
+        &alice,
+        &format!("{experiment}/{}/artifacts/model/../../x", runs[0]),
+    );
+    assert_eq!(escape.status, 400, "{}", escape.body);
+    let other_team = files(&bob, "");
+    assert_eq!(other_team.status, 403, "{}", other_team.body);
+}
