@@ -215,9 +215,12 @@ mod artifacts_api {
         allowed(&state, &caller, &path, Action::View).await?;
         let (size, body) = state.artifacts.get(&path).await?;
         Ok((
+            // Always a download, never rendered: an uploaded HTML file must not run as a
+            // page of Gantry's origin.
             [
                 (header::CONTENT_TYPE, "application/octet-stream".to_string()),
                 (header::CONTENT_LENGTH, size.to_string()),
+                (header::CONTENT_DISPOSITION, "attachment".to_string()),
             ],
             body,
         )

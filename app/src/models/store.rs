@@ -847,23 +847,19 @@ const VERSION: &str = "SELECT v.model, m.name, m.namespace, v.version, v.source,
      v.run_link, v.logged_model_id, v.description, v.stage, v.created_ms, v.updated_ms, \
      v.created_by FROM mlflow_model_versions v JOIN mlflow_registered_models m ON m.id = v.model";
 
-/// Adds the next version of `model` (one more than the highest ever, so a deleted version's
-/// number is never reused... within what is stored: MLflow does the same).
+/// Adds version `highest stored + 1` of `model`, and answers its number.
 pub async fn create_version(conn: &mut Conn, v: &VersionRow) -> Result<i64, AppError> {
+    // One statement that numbers and inserts: on SQLite it takes the write lock before it
+    // reads the highest number, so concurrent registrations queue (a read first, then a
+    // write, fails as "busy" instead); on PostgreSQL two may pick the same number, and the
+    // loser's unique violation is a Conflict that the caller retries.
     let next: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM mlflow_model_versions WHERE model = $1",
-    )
-    .bind(v.model)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| failed("numbering a version", e))?;
-    sqlx::query(
         "INSERT INTO mlflow_model_versions (model, version, source, run_id, run_link, \
          logged_model_id, description, created_ms, updated_ms, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7, $7, $8 \
+         FROM mlflow_model_versions WHERE model = $1 RETURNING version",
     )
     .bind(v.model)
-    .bind(next)
     .bind(&v.source)
     .bind(&v.run_id)
     .bind(&v.run_link)
@@ -871,9 +867,9 @@ pub async fn create_version(conn: &mut Conn, v: &VersionRow) -> Result<i64, AppE
     .bind(&v.description)
     .bind(v.created_ms)
     .bind(&v.created_by)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await
-    .map_err(taken(format!("version {next} of {}", v.name)))?;
+    .map_err(taken(format!("the next version of {}", v.name)))?;
     sqlx::query("UPDATE mlflow_registered_models SET updated_ms = $2 WHERE id = $1")
         .bind(v.model)
         .bind(v.created_ms)

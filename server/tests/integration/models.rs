@@ -309,3 +309,52 @@ fn the_file_browser_stays_inside_the_version() {
     let other_team = files(&bob, "");
     assert_eq!(other_team.status, 403, "{}", other_team.body);
 }
+
+/// Eight registrations of one model at once each get a version, numbered 1 to 8: the race
+/// for the next number is retried, not answered with an error the client would fail on.
+#[test]
+fn concurrent_registrations_each_get_their_own_version() {
+    let server = TestServer::spawn();
+    let admin = server.login();
+    server.create_account(
+        &admin,
+        "alice",
+        "alice long password",
+        "data-scientist",
+        "team-a",
+    );
+    let alice = server.login_as("alice", "alice long password");
+    let bearer = format!("Bearer {}", server.create_token(&alice));
+    let auth = [("Authorization", bearer.as_str())];
+    let created = server.request_json(
+        "POST",
+        "/api/2.0/mlflow/registered-models/create",
+        &serde_json::json!({ "name": "busy" }),
+        &auth,
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let mut versions: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|n| {
+                let server = &server;
+                let auth = &auth;
+                scope.spawn(move || {
+                    let response = server.request_json(
+                        "POST",
+                        "/api/2.0/mlflow/model-versions/create",
+                        &serde_json::json!({ "name": "busy", "source": format!("s3://m/{n}") }),
+                        auth,
+                    );
+                    assert_eq!(response.status, 200, "{}", response.body);
+                    response.json()["model_version"]["version"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    versions.sort_by_key(|v| v.parse::<u32>().unwrap());
+    assert_eq!(versions, ["1", "2", "3", "4", "5", "6", "7", "8"]);
+}
