@@ -85,28 +85,15 @@ fn the_real_mlflow_client_logs_registers_downloads_and_is_kept_to_its_namespace(
 #[test]
 fn artifact_uploads_are_bounded_by_their_setting_and_stored_whole() {
     let server = TestServer::spawn_with(&[("GANTRY_ARTIFACT_MAX_BYTES", "1000")]);
-    let admin = server.login();
-    server.create_account(
-        &admin,
-        "alice",
-        "alice long password",
-        "data-scientist",
-        "team-a",
-    );
-    let alice = server.login_as("alice", "alice long password");
-    let bearer = format!("Bearer {}", server.create_token(&alice));
+    let bearer = alice_bearer(&server);
     let auth = [("Authorization", bearer.as_str())];
-    let created = server.request_json(
-        "POST",
-        "/api/2.0/mlflow/experiments/create",
-        &serde_json::json!({ "name": "bounded" }),
+    let created = mlflow(
+        &server,
+        "experiments/create",
+        serde_json::json!({ "name": "bounded" }),
         &auth,
     );
-    assert_eq!(created.status, 200, "{}", created.body);
-    let experiment = created.json()["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let experiment = created["experiment_id"].as_str().unwrap().to_string();
     let file = format!("/api/2.0/mlflow-artifacts/artifacts/{experiment}/r1/artifacts/weights.bin");
     let listing = format!("/api/2.0/mlflow-artifacts/artifacts?path={experiment}/r1/artifacts");
 
@@ -156,17 +143,13 @@ fn ci_promotes_a_version_to_an_alias_and_a_viewer_cannot() {
     }
     let alice = [("Authorization", bearer[0].as_str())];
     let vera = [("Authorization", bearer[1].as_str())];
-    let mlflow = |path: &str, body: serde_json::Value| {
-        let response =
-            server.request_json("POST", &format!("/api/2.0/mlflow/{path}"), &body, &alice);
-        assert_eq!(response.status, 200, "{path}: {}", response.body);
-    };
-    mlflow(
+    let call = |path: &str, body: serde_json::Value| mlflow(&server, path, body, &alice);
+    call(
         "registered-models/create",
         serde_json::json!({ "name": "ranker" }),
     );
     for n in 1..=2 {
-        mlflow(
+        call(
             "model-versions/create",
             serde_json::json!({ "name": "ranker", "source": format!("s3://m/ranker/{n}") }),
         );
@@ -247,12 +230,7 @@ fn the_file_browser_stays_inside_the_version() {
     let alice = server.login_as("alice", "alice long password");
     let bob = server.login_as("bob", "bob long password");
     let as_alice = [("Cookie", alice.as_str()), ("Origin", origin.as_str())];
-    let call = |path: &str, body: serde_json::Value| {
-        let response =
-            server.request_json("POST", &format!("/api/2.0/mlflow/{path}"), &body, &as_alice);
-        assert_eq!(response.status, 200, "{path}: {}", response.body);
-        response.json()
-    };
+    let call = |path: &str, body: serde_json::Value| mlflow(&server, path, body, &as_alice);
     let experiment = call("experiments/create", serde_json::json!({ "name": "files" }))
         ["experiment_id"]
         .as_str()
@@ -315,24 +293,14 @@ fn the_file_browser_stays_inside_the_version() {
 #[test]
 fn concurrent_registrations_each_get_their_own_version() {
     let server = TestServer::spawn();
-    let admin = server.login();
-    server.create_account(
-        &admin,
-        "alice",
-        "alice long password",
-        "data-scientist",
-        "team-a",
-    );
-    let alice = server.login_as("alice", "alice long password");
-    let bearer = format!("Bearer {}", server.create_token(&alice));
+    let bearer = alice_bearer(&server);
     let auth = [("Authorization", bearer.as_str())];
-    let created = server.request_json(
-        "POST",
-        "/api/2.0/mlflow/registered-models/create",
-        &serde_json::json!({ "name": "busy" }),
+    mlflow(
+        &server,
+        "registered-models/create",
+        serde_json::json!({ "name": "busy" }),
         &auth,
     );
-    assert_eq!(created.status, 200, "{}", created.body);
     let mut versions: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
             .map(|n| {
@@ -357,4 +325,25 @@ fn concurrent_registrations_each_get_their_own_version() {
     });
     versions.sort_by_key(|v| v.parse::<u32>().unwrap());
     assert_eq!(versions, ["1", "2", "3", "4", "5", "6", "7", "8"]);
+}
+
+/// A team-a data scientist, alice, on `server`: her `Authorization` header's value.
+fn alice_bearer(server: &TestServer) -> String {
+    let admin = server.login();
+    let password = "alice long password";
+    server.create_account(&admin, "alice", password, "data-scientist", "team-a");
+    let alice = server.login_as("alice", password);
+    format!("Bearer {}", server.create_token(&alice))
+}
+
+/// One MLflow call that must succeed; its answer.
+fn mlflow(
+    server: &TestServer,
+    path: &str,
+    body: serde_json::Value,
+    headers: &[(&str, &str)],
+) -> serde_json::Value {
+    let response = server.request_json("POST", &format!("/api/2.0/mlflow/{path}"), &body, headers);
+    assert_eq!(response.status, 200, "{path}: {}", response.body);
+    response.json()
 }
