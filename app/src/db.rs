@@ -1,7 +1,7 @@
 //! Gantry's database, behind one handle: the storage seam (server only).
 //!
 //! Areas hold a [`Db`] and hand it to their stores; only the stores write SQL, each for its
-//! own tables: `jobs/store.rs`, `auth/accounts.rs`, `auth/token_store.rs`, `audit/store.rs`
+//! own tables: `jobs/store.rs`, `models/store/`, `auth/accounts.rs`, `auth/token_store.rs`, `audit/store.rs`
 //! (and the server's `db.rs` for its start records). `make lint` checks that no other module
 //! runs a query.
 //!

@@ -1,0 +1,177 @@
+//! The registry's and the tracking server's tables (`migrations/*/20261204170000_models.sql`):
+//! experiments, runs with their params, tags, metrics, inputs and outputs, logged models,
+//! registered models with their versions, tags and aliases.
+//!
+//! Writes the client repeats (it retries them) are idempotent here: a repeated metric point
+//! or tag is the same row. Names are unique across namespaces, as MLflow's API looks them up
+//! by name alone.
+//!
+//! Here: the rows, and SQL built for many values at once; `tracking` and `registry` hold
+//! each table group's statements.
+
+use super::filter::Narrowing;
+use super::wire::{KeyValue, Metric, ModelOutput};
+use crate::auth::rules::Namespaces;
+use crate::db::{failed, Conn, Db};
+use crate::error::AppError;
+
+mod registry;
+mod tracking;
+
+pub use registry::*;
+pub use tracking::*;
+
+/// The most rows one listing reads: the client pages past it with `page_token`.
+pub const MAX_PAGE: i64 = 1000;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExperimentRow {
+    pub id: i64,
+    pub name: String,
+    pub namespace: String,
+    pub lifecycle_stage: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunRow {
+    pub id: String,
+    pub experiment_id: i64,
+    pub name: String,
+    pub user_id: String,
+    pub status: String,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub lifecycle_stage: String,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LoggedModelRow {
+    pub id: String,
+    pub experiment_id: i64,
+    pub name: String,
+    pub source_run_id: Option<String>,
+    pub status: String,
+    pub model_type: String,
+    pub params: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RegisteredRow {
+    pub id: i64,
+    pub name: String,
+    pub namespace: String,
+    pub description: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VersionRow {
+    pub model: i64,
+    pub name: String,
+    pub namespace: String,
+    pub version: i64,
+    pub source: String,
+    pub run_id: String,
+    pub run_link: String,
+    pub logged_model_id: String,
+    pub description: String,
+    pub stage: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub created_by: String,
+}
+
+fn taken(what: String) -> impl FnOnce(sqlx::Error) -> AppError {
+    move |e| match e {
+        sqlx::Error::Database(ref d) if d.is_unique_violation() => AppError::Conflict {
+            reason: format!("{what} already exists"),
+        },
+        e => failed("saving to the registry", e),
+    }
+}
+
+// ---- SQL built for many rows or values at once
+
+/// `$1, $2, …` for `rows` rows of `columns` values each: `($1, $2), ($3, $4)`.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$1, $2, …, $n`, for an `IN (…)` list.
+fn list(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Models per `IN (…)` list: far under both backends' limits on parameters.
+const MODELS_PER_STATEMENT: usize = 500;
+
+/// Runs `sql` (whose `{}` is an `IN (…)` list) for `models`, a chunk at a time.
+async fn of_models<T>(
+    db: &Db,
+    models: &[i64],
+    sql: impl Fn(&str) -> String,
+    context: &str,
+) -> Result<Vec<T>, AppError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut rows = Vec::new();
+    for chunk in models.chunks(MODELS_PER_STATEMENT) {
+        let sql = sql(&list(chunk.len()));
+        let mut query = sqlx::query_as::<_, T>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        rows.extend(
+            query
+                .fetch_all(db.pool())
+                .await
+                .map_err(|e| failed(context, e))?,
+        );
+    }
+    Ok(rows)
+}
+
+/// `(key, value)` rows of one owner, as MLflow's `[{key, value}]`.
+async fn pairs<'a, T>(db: &Db, sql: &'a str, id: T) -> Result<Vec<KeyValue>, AppError>
+where
+    T: 'a + Send + sqlx::Encode<'a, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    let rows: Vec<(String, String)> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| failed("reading tags", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, value)| KeyValue { key, value })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_every_value_once() {
+        assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::list(3), "$1, $2, $3");
+    }
+}

@@ -1,0 +1,457 @@
+//! The registry tables: registered models, versions, tags and aliases.
+
+use super::*;
+
+// ---- registered models
+
+const REGISTERED: &str = "SELECT id, name, namespace, description, created_ms, updated_ms, \
+     created_by FROM mlflow_registered_models";
+
+pub async fn registered(db: &Db, name: &str) -> Result<Option<RegisteredRow>, AppError> {
+    sqlx::query_as(&format!("{REGISTERED} WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(|e| failed("reading a registered model", e))
+}
+
+/// The registered models in `namespaces` that may match `narrowing` (a superset: the caller
+/// applies the filter exactly), by name.
+pub async fn registered_matching(
+    db: &Db,
+    namespaces: &Namespaces,
+    narrowing: &[Narrowing<'_>],
+) -> Result<Vec<RegisteredRow>, AppError> {
+    let columns = [("name", "name")];
+    let Some((clause, binds)) = narrowed("namespace", namespaces, narrowing, &columns) else {
+        return Ok(Vec::new());
+    };
+    let sql = format!("{REGISTERED} WHERE {clause} ORDER BY name");
+    let mut query = sqlx::query_as(&sql);
+    for value in binds {
+        query = query.bind(value);
+    }
+    query
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| failed("searching registered models", e))
+}
+
+/// A WHERE clause for `narrowing` on the `columns` it names (field → column) within
+/// `namespaces`, and its values; `None` when no namespace is allowed.
+fn narrowed(
+    namespace_column: &str,
+    namespaces: &Namespaces,
+    narrowing: &[Narrowing<'_>],
+    columns: &[(&str, &str)],
+) -> Option<(String, Vec<String>)> {
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut binds: Vec<String> = Vec::new();
+    if let Namespaces::Only(names) = namespaces {
+        if names.is_empty() {
+            return None;
+        }
+        let first = binds.len() + 1;
+        let list: Vec<String> = (first..first + names.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        clauses.push(format!("{namespace_column} IN ({})", list.join(", ")));
+        binds.extend(names.iter().cloned());
+    }
+    for n in narrowing {
+        let Some((_, column)) = columns.iter().find(|(field, _)| *field == n.field) else {
+            continue;
+        };
+        binds.push(n.value.to_string());
+        let at = binds.len();
+        clauses.push(if n.exact {
+            format!("{column} = ${at}")
+        } else {
+            format!("LOWER({column}) LIKE LOWER(${at})")
+        });
+    }
+    Some((clauses.join(" AND "), binds))
+}
+
+pub async fn create_registered(
+    conn: &mut Conn,
+    name: &str,
+    namespace: &str,
+    description: &str,
+    tags: &[KeyValue],
+    by: &str,
+    now: i64,
+) -> Result<i64, AppError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO mlflow_registered_models \
+         (name, namespace, description, created_ms, updated_ms, created_by) \
+         VALUES ($1, $2, $3, $4, $4, $5) RETURNING id",
+    )
+    .bind(name)
+    .bind(namespace)
+    .bind(description)
+    .bind(now)
+    .bind(by)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(taken(format!("Registered Model (name={name})")))?;
+    for tag in tags {
+        set_registered_tag(conn, id, &tag.key, &tag.value).await?;
+    }
+    Ok(id)
+}
+
+pub async fn update_registered(
+    conn: &mut Conn,
+    id: i64,
+    description: Option<&str>,
+    new_name: Option<&str>,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE mlflow_registered_models SET description = COALESCE($2, description), \
+         name = COALESCE($3, name), updated_ms = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(description)
+    .bind(new_name)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(taken(format!(
+        "Registered Model (name={})",
+        new_name.unwrap_or_default()
+    )))
+}
+
+/// Deletes the model with its versions, tags and aliases.
+pub async fn delete_registered(conn: &mut Conn, id: i64) -> Result<(), AppError> {
+    for sql in [
+        "DELETE FROM mlflow_aliases WHERE model = $1",
+        "DELETE FROM mlflow_model_version_tags WHERE model = $1",
+        "DELETE FROM mlflow_model_versions WHERE model = $1",
+        "DELETE FROM mlflow_registered_model_tags WHERE model = $1",
+        "DELETE FROM mlflow_registered_models WHERE id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| failed("deleting a registered model", e))?;
+    }
+    Ok(())
+}
+
+pub async fn set_registered_tag(
+    conn: &mut Conn,
+    id: i64,
+    key: &str,
+    value: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO mlflow_registered_model_tags (model, key, value) VALUES ($1, $2, $3) \
+         ON CONFLICT (model, key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(id)
+    .bind(key)
+    .bind(value)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| failed("tagging a registered model", e))
+}
+
+pub async fn delete_registered_tag(conn: &mut Conn, id: i64, key: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM mlflow_registered_model_tags WHERE model = $1 AND key = $2")
+        .bind(id)
+        .bind(key)
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(|e| failed("untagging a registered model", e))
+}
+
+pub async fn registered_tags(db: &Db, id: i64) -> Result<Vec<KeyValue>, AppError> {
+    pairs(
+        db,
+        "SELECT key, value FROM mlflow_registered_model_tags WHERE model = $1 ORDER BY key",
+        id,
+    )
+    .await
+}
+
+// ---- versions
+
+const VERSION: &str = "SELECT v.model, m.name, m.namespace, v.version, v.source, v.run_id, \
+     v.run_link, v.logged_model_id, v.description, v.stage, v.created_ms, v.updated_ms, \
+     v.created_by FROM mlflow_model_versions v JOIN mlflow_registered_models m ON m.id = v.model";
+
+/// Adds version `highest stored + 1` of `model`, and answers its number.
+pub async fn create_version(conn: &mut Conn, v: &VersionRow) -> Result<i64, AppError> {
+    // One statement that numbers and inserts: on SQLite it takes the write lock before it
+    // reads the highest number, so concurrent registrations queue (a read first, then a
+    // write, fails as "busy" instead); on PostgreSQL two may pick the same number, and the
+    // loser's unique violation is a Conflict that the caller retries.
+    let next: i64 = sqlx::query_scalar(
+        "INSERT INTO mlflow_model_versions (model, version, source, run_id, run_link, \
+         logged_model_id, description, created_ms, updated_ms, created_by) \
+         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7, $7, $8 \
+         FROM mlflow_model_versions WHERE model = $1 RETURNING version",
+    )
+    .bind(v.model)
+    .bind(&v.source)
+    .bind(&v.run_id)
+    .bind(&v.run_link)
+    .bind(&v.logged_model_id)
+    .bind(&v.description)
+    .bind(v.created_ms)
+    .bind(&v.created_by)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(taken(format!("the next version of {}", v.name)))?;
+    sqlx::query("UPDATE mlflow_registered_models SET updated_ms = $2 WHERE id = $1")
+        .bind(v.model)
+        .bind(v.created_ms)
+        .execute(conn)
+        .await
+        .map_err(|e| failed("registering a version", e))?;
+    Ok(next)
+}
+
+pub async fn version(db: &Db, model: i64, version: i64) -> Result<Option<VersionRow>, AppError> {
+    sqlx::query_as(&format!("{VERSION} WHERE v.model = $1 AND v.version = $2"))
+        .bind(model)
+        .bind(version)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(|e| failed("reading a model version", e))
+}
+
+/// The versions of `model`, newest first.
+pub async fn versions(db: &Db, model: i64) -> Result<Vec<VersionRow>, AppError> {
+    sqlx::query_as(&format!(
+        "{VERSION} WHERE v.model = $1 ORDER BY v.version DESC"
+    ))
+    .bind(model)
+    .fetch_all(db.pool())
+    .await
+    .map_err(|e| failed("listing model versions", e))
+}
+
+/// The versions in `namespaces` that may match `narrowing` (a superset: the caller applies
+/// the filter exactly), by model name and newest first.
+pub async fn versions_matching(
+    db: &Db,
+    namespaces: &Namespaces,
+    narrowing: &[Narrowing<'_>],
+) -> Result<Vec<VersionRow>, AppError> {
+    let columns = [
+        ("name", "m.name"),
+        ("run_id", "v.run_id"),
+        ("source", "v.source"),
+        ("source_path", "v.source"),
+    ];
+    let Some((clause, binds)) = narrowed("m.namespace", namespaces, narrowing, &columns) else {
+        return Ok(Vec::new());
+    };
+    let sql = format!("{VERSION} WHERE {clause} ORDER BY m.name, v.version DESC");
+    let mut query = sqlx::query_as(&sql);
+    for value in binds {
+        query = query.bind(value);
+    }
+    query
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| failed("searching model versions", e))
+}
+
+pub async fn update_version(
+    conn: &mut Conn,
+    model: i64,
+    version: i64,
+    description: Option<&str>,
+    stage: Option<&str>,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE mlflow_model_versions SET description = COALESCE($3, description), \
+         stage = COALESCE($4, stage), updated_ms = $5 WHERE model = $1 AND version = $2",
+    )
+    .bind(model)
+    .bind(version)
+    .bind(description)
+    .bind(stage)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| failed("updating a model version", e))
+}
+
+/// Moves every other version of `model` in `stage` to Archived.
+pub async fn archive_others(
+    conn: &mut Conn,
+    model: i64,
+    version: i64,
+    stage: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE mlflow_model_versions SET stage = 'Archived', updated_ms = $4 \
+         WHERE model = $1 AND version <> $2 AND stage = $3",
+    )
+    .bind(model)
+    .bind(version)
+    .bind(stage)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| failed("archiving model versions", e))
+}
+
+/// Deletes a version with its tags and the aliases that point at it.
+pub async fn delete_version(conn: &mut Conn, model: i64, version: i64) -> Result<(), AppError> {
+    for sql in [
+        "DELETE FROM mlflow_aliases WHERE model = $1 AND version = $2",
+        "DELETE FROM mlflow_model_version_tags WHERE model = $1 AND version = $2",
+        "DELETE FROM mlflow_model_versions WHERE model = $1 AND version = $2",
+    ] {
+        sqlx::query(sql)
+            .bind(model)
+            .bind(version)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| failed("deleting a model version", e))?;
+    }
+    Ok(())
+}
+
+pub async fn set_version_tag(
+    conn: &mut Conn,
+    model: i64,
+    version: i64,
+    key: &str,
+    value: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO mlflow_model_version_tags (model, version, key, value) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (model, version, key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(model)
+    .bind(version)
+    .bind(key)
+    .bind(value)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| failed("tagging a model version", e))
+}
+
+pub async fn delete_version_tag(
+    conn: &mut Conn,
+    model: i64,
+    version: i64,
+    key: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "DELETE FROM mlflow_model_version_tags WHERE model = $1 AND version = $2 AND key = $3",
+    )
+    .bind(model)
+    .bind(version)
+    .bind(key)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| failed("untagging a model version", e))
+}
+
+// ---- aliases
+
+pub async fn set_alias(
+    conn: &mut Conn,
+    model: i64,
+    alias: &str,
+    version: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO mlflow_aliases (model, alias, version) VALUES ($1, $2, $3) \
+         ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version",
+    )
+    .bind(model)
+    .bind(alias)
+    .bind(version)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| failed("setting an alias", e))
+}
+
+pub async fn delete_alias(conn: &mut Conn, model: i64, alias: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM mlflow_aliases WHERE model = $1 AND alias = $2")
+        .bind(model)
+        .bind(alias)
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(|e| failed("deleting an alias", e))
+}
+
+/// `model`'s aliases: (alias, version), by alias.
+pub async fn aliases(db: &Db, model: i64) -> Result<Vec<(String, i64)>, AppError> {
+    sqlx::query_as("SELECT alias, version FROM mlflow_aliases WHERE model = $1 ORDER BY alias")
+        .bind(model)
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| failed("reading aliases", e))
+}
+
+// ---- what a page of models or versions shows, read for all of them at once
+
+/// The versions of `models`, newest first within each.
+pub async fn versions_of(db: &Db, models: &[i64]) -> Result<Vec<VersionRow>, AppError> {
+    let sql =
+        |ids: &str| format!("{VERSION} WHERE v.model IN ({ids}) ORDER BY v.model, v.version DESC");
+    of_models(db, models, sql, "listing model versions").await
+}
+
+/// The tags of `models`' versions: (model, version, key, value).
+pub async fn version_tags_of(
+    db: &Db,
+    models: &[i64],
+) -> Result<Vec<(i64, i64, String, String)>, AppError> {
+    let sql = |ids: &str| {
+        format!(
+            "SELECT model, version, key, value FROM mlflow_model_version_tags \
+             WHERE model IN ({ids}) ORDER BY model, version, key"
+        )
+    };
+    of_models(db, models, sql, "reading version tags").await
+}
+
+/// The aliases of `models`: (model, alias, version).
+pub async fn aliases_of(db: &Db, models: &[i64]) -> Result<Vec<(i64, String, i64)>, AppError> {
+    let sql = |ids: &str| {
+        format!(
+            "SELECT model, alias, version FROM mlflow_aliases WHERE model IN ({ids}) \
+             ORDER BY model, alias"
+        )
+    };
+    of_models(db, models, sql, "reading aliases").await
+}
+
+/// The tags of `models`: (model, key, value).
+pub async fn registered_tags_of(
+    db: &Db,
+    models: &[i64],
+) -> Result<Vec<(i64, String, String)>, AppError> {
+    let sql = |ids: &str| {
+        format!(
+            "SELECT model, key, value FROM mlflow_registered_model_tags WHERE model IN ({ids}) \
+             ORDER BY model, key"
+        )
+    };
+    of_models(db, models, sql, "reading tags").await
+}
