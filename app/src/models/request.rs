@@ -76,6 +76,14 @@ impl Params {
             .ok_or_else(|| AppError::invalid(key, "is required"))
     }
 
+    /// `run_id`, or its older name `run_uuid` (the client sends both).
+    pub fn run_id(&self) -> Result<&str, AppError> {
+        self.get("run_id")
+            .filter(|id| !id.is_empty())
+            .or(self.get("run_uuid"))
+            .ok_or_else(|| AppError::invalid("run_id", "is required"))
+    }
+
     pub fn all(&self, key: &str) -> Vec<String> {
         self.0.get(key).cloned().unwrap_or_default()
     }

@@ -132,11 +132,7 @@ pub async fn create_run(
 }
 
 pub async fn run(State(state): State<AppState>, caller: Caller, params: Params) -> Reply {
-    let id = params
-        .get("run_id")
-        .filter(|id| !id.is_empty())
-        .or(params.get("run_uuid"))
-        .ok_or_else(|| AppError::invalid("run_id", "is required"))?;
+    let id = params.run_id()?;
     let row = run_for(&state, &caller, id, Action::View).await?;
     let run = run_json(&state, &row).await?;
     Ok(Json(serde_json::json!({ "run": run })))
@@ -476,11 +472,7 @@ pub async fn metric_history(
     caller: Caller,
     params: Params,
 ) -> Reply {
-    let id = params
-        .get("run_id")
-        .filter(|id| !id.is_empty())
-        .or(params.get("run_uuid"))
-        .ok_or_else(|| AppError::invalid("run_id", "is required"))?;
+    let id = params.run_id()?;
     let key = params.required("metric_key")?;
     run_for(&state, &caller, id, Action::View).await?;
     let limit = page_size(
