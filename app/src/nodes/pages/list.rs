@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::error::AppError;
-use crate::layout::StaleNotice;
+use crate::layout::{ConfirmButton, StaleNotice};
 use crate::live::{self, LiveBadge};
 use crate::nodes::{NodeFilter, NodeHealth, NodePage, PageUpdate, SetCordon, PAGE_SIZE};
 
@@ -260,40 +260,16 @@ fn NodeTable(
 /// Cordon or uncordon, in two steps: the first click asks, the second does it.
 #[component]
 fn CordonButton(node: String, cordoned: bool, action: ServerAction<SetCordon>) -> impl IntoView {
-    let asking = RwSignal::new(false);
     let verb = if cordoned { "Uncordon" } else { "Cordon" };
-    let node_for_confirm = node.clone();
+    let question = format!("{verb} {node}?");
     view! {
-        <Show
-            when=move || asking.get()
-            fallback=move || {
-                view! {
-                    <button type="button" on:click=move |_| asking.set(true)>
-                        {verb}
-                    </button>
-                }
-            }
-        >
-            <span class="confirm">
-                {format!("{verb} {node_for_confirm}?")}
-                <button
-                    type="button"
-                    class="primary"
-                    on:click={
-                        let node = node.clone();
-                        move |_| {
-                            action.dispatch(SetCordon { node: node.clone(), cordon: !cordoned });
-                            asking.set(false);
-                        }
-                    }
-                >
-                    "Confirm"
-                </button>
-                <button type="button" on:click=move |_| asking.set(false)>
-                    "Cancel"
-                </button>
-            </span>
-        </Show>
+        <ConfirmButton
+            label=verb
+            question=question
+            act=Callback::new(move |()| {
+                action.dispatch(SetCordon { node: node.clone(), cordon: !cordoned });
+            })
+        />
     }
 }
 
