@@ -94,24 +94,15 @@ pub async fn create_version(
         updated_ms: now_ms(),
         created_by: caller.username.clone(),
     };
-    // Two registrations at once may both pick the same next number; the one that loses the
-    // race takes the number after, instead of failing the client's register_model.
-    let mut attempt = 1;
-    let (tx, created) = loop {
-        let mut tx = state.db.begin().await?;
-        let created = async {
-            let number = store::create_version(tx.conn(), &row).await?;
-            for tag in &body.tags {
-                store::set_version_tag(tx.conn(), model.id, number, &tag.key, &tag.value).await?;
-            }
-            Ok(number)
+    let mut tx = state.db.begin().await?;
+    let created = async {
+        let number = store::create_version(tx.conn(), &row).await?;
+        for tag in &body.tags {
+            store::set_version_tag(tx.conn(), model.id, number, &tag.key, &tag.value).await?;
         }
-        .await;
-        match created {
-            Err(AppError::Conflict { .. }) if attempt < 3 => attempt += 1,
-            created => break (tx, created),
-        }
-    };
+        Ok(number)
+    }
+    .await;
     let detail = format!("source {}", body.source);
     let number = audited(
         &state,

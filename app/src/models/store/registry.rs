@@ -189,11 +189,16 @@ const VERSION: &str = "SELECT v.model, m.name, m.namespace, v.version, v.source,
 
 /// Adds version `highest stored + 1` of `model`, and answers its number.
 pub async fn create_version(conn: &mut Conn, v: &VersionRow) -> Result<i64, AppError> {
-    // One statement that numbers and inserts: on SQLite it takes the write lock before it
-    // reads the highest number, so concurrent registrations queue (a read first, then a
-    // write, fails as "busy" instead); on PostgreSQL two may pick the same number, and the
-    // loser's unique violation is a Conflict that the caller retries.
-    let next: i64 = sqlx::query_scalar(
+    // Touching the model first locks its row (PostgreSQL) or takes the write lock (SQLite)
+    // until the transaction ends, so concurrent registrations of one model queue here; the
+    // next one's MAX(version), read in a fresh statement, then sees the number before it.
+    sqlx::query("UPDATE mlflow_registered_models SET updated_ms = $2 WHERE id = $1")
+        .bind(v.model)
+        .bind(v.created_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| failed("registering a version", e))?;
+    sqlx::query_scalar(
         "INSERT INTO mlflow_model_versions (model, version, source, run_id, run_link, \
          logged_model_id, description, created_ms, updated_ms, created_by) \
          SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7, $7, $8 \
@@ -207,16 +212,9 @@ pub async fn create_version(conn: &mut Conn, v: &VersionRow) -> Result<i64, AppE
     .bind(&v.description)
     .bind(v.created_ms)
     .bind(&v.created_by)
-    .fetch_one(&mut *conn)
+    .fetch_one(conn)
     .await
-    .map_err(taken(format!("the next version of {}", v.name)))?;
-    sqlx::query("UPDATE mlflow_registered_models SET updated_ms = $2 WHERE id = $1")
-        .bind(v.model)
-        .bind(v.created_ms)
-        .execute(conn)
-        .await
-        .map_err(|e| failed("registering a version", e))?;
-    Ok(next)
+    .map_err(taken(format!("the next version of {}", v.name)))
 }
 
 pub async fn version(db: &Db, model: i64, version: i64) -> Result<Option<VersionRow>, AppError> {
