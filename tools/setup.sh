@@ -82,8 +82,9 @@ if [ "$(cat end2end/node_modules/.gantry-lock 2>/dev/null)" != "$lock_sum" ]; th
   echo "$lock_sum" > end2end/node_modules/.gantry-lock
 fi
 
-# 7. The local cluster: its scripts need openssl, curl and ss; its binaries are built from
-#    the Go modules in tools/cluster (about 6 minutes once, then cached; see the README).
+# 7. The local cluster: its scripts need openssl, curl and ss; its binaries are
+#    built from the Go modules in tools/cluster and tools/operators (about 6 and 10 minutes
+#    once, then cached; see the README).
 apt_install openssl curl iproute2
 go_version=$(go env GOVERSION 2>/dev/null || true)
 case "$go_version" in
@@ -91,6 +92,7 @@ case "$go_version" in
   *) say "the local cluster is built with Go >= 1.26 (found: ${go_version:-none}); install it from go.dev/dl and rerun"; exit 1 ;;
 esac
 tools/cluster/build.sh >/dev/null
+tools/operators/kserve/build.sh >/dev/null
 
 # 8. The real MLflow client for the registry's tests, in a virtual environment named after
 #    its pinned requirements (server/tests/mlflow/requirements.txt; about a minute once).

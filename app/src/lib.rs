@@ -39,7 +39,7 @@ pub mod metrics;
 pub mod models;
 pub mod nodes;
 mod routes;
-mod serving;
+pub mod serving;
 
 #[cfg(feature = "ssr")]
 pub mod http_metrics;

@@ -50,7 +50,8 @@ lazy_page!(LaunchRoute => jobs::pages::launch::LaunchPage);
 lazy_page!(JobRoute => jobs::pages::detail::JobPage);
 lazy_page!(ModelsRoute => models::pages::ModelsPage);
 lazy_page!(ModelRoute => models::pages::ModelPage);
-lazy_page!(ServingRoute => serving::ServingPage);
+lazy_page!(ServingRoute => serving::pages::list::ServingPage);
+lazy_page!(ServiceRoute => serving::pages::detail::ServicePage);
 lazy_page!(AdminRoute => admin::AdminPage);
 
 /// The pages, by path; a path no page has shows "not found".
@@ -74,6 +75,10 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/models") view={Lazy::<ModelsRoute>::new()} />
             <Route path=path!("/models/:name") view={Lazy::<ModelRoute>::new()} />
             <Route path=path!("/serving") view={Lazy::<ServingRoute>::new()} />
+            <Route
+                path=path!("/serving/:kind/:namespace/:name")
+                view={Lazy::<ServiceRoute>::new()}
+            />
             <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} />
         </Routes>
     }

@@ -42,6 +42,9 @@ pub struct AppState {
     pub inventory: Inventory,
     /// Every Job, followed by a watch, with its history in `db`.
     pub jobs: Jobs,
+    /// The serving workloads (model-serving Deployments, HPAs, InferenceServices), followed
+    /// by watches.
+    pub services: crate::serving::cache::Services,
     /// Prometheus, when `GANTRY_PROMETHEUS_URL` is set; without it the metric areas say so.
     pub prometheus: Option<crate::metrics::prom::Prometheus>,
     /// Live streams open, per user and in all (`GANTRY_STREAMS_PER_USER`,

@@ -133,6 +133,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             &config.data_dir,
             config.artifact_max_bytes,
         )),
+        services: gantry_app::serving::cache::Services::start(cluster_for_caches.clone()),
         inventory: Inventory::start(cluster_for_caches),
         jobs,
         prometheus,
@@ -181,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .merge(gantry_app::metrics::api::router())
         .merge(gantry_app::audit::api::router())
         .merge(gantry_app::models::api::router())
+        .merge(gantry_app::serving::api::router())
         // NB: the front end's files are served here, not by Leptos' fallback below: its
         // Owner for a static file is made a child of whatever Owner is current on the
         // thread, so a concurrent page render's response options (a 404 page's status, its

@@ -25,7 +25,7 @@ component_alive() { # NAME RUN_DIR
     [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$2"
 }
 
-COMPONENTS=(pod-log etcd kube-apiserver kube-controller-manager kube-scheduler kwok gpu-sim prometheus)
+COMPONENTS=(pod-log etcd kube-apiserver kube-controller-manager kube-scheduler kwok gpu-sim prometheus kserve)
 
 cluster_running() { # RUN_DIR
     local c
@@ -62,5 +62,16 @@ wait_until() { # NAME RUN_DIR SECONDS COMMAND...
         fi
         sleep 1
         waited=$((waited + 1))
+    done
+}
+
+# Waits (30 s at most) until each CRD named is Established; `kubectl` is the caller's
+# function. Right after an apply a CRD has no conditions yet, on which `kubectl wait` fails
+# at once instead of waiting, hence the loop.
+established() { # crd/NAME...
+    local deadline=$((SECONDS + 30))
+    until kubectl wait --for=condition=Established --timeout=5s "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || { kubectl wait --for=condition=Established --timeout=1s "$@"; return 1; }
+        sleep 0.2
     done
 }

@@ -11,6 +11,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=tools/cluster/lib.sh
+source "$here/lib.sh"
 usage() {
     echo "usage: $0 KUBECONFIG [--scale NODES PODS]" >&2
     exit 2
@@ -21,16 +23,6 @@ shift
 bin="$("$here/build.sh")"
 kubectl() { "$bin/kubectl" --kubeconfig="$kubeconfig" "$@"; }
 
-# established CRD...: waits, 30 s at most, until the API server serves these CRDs. NB: `kubectl
-# wait` fails at once instead of waiting when a new CRD's status is not written yet
-# (".status.conditions accessor error: <nil> is of the type <nil>"), so it is tried again.
-established() {
-    local deadline=$((SECONDS + 30))
-    until kubectl wait --for=condition=Established --timeout=5s "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || { kubectl wait --for=condition=Established --timeout=1s "$@"; return 1; }
-        sleep 0.2
-    done
-}
 started=$SECONDS
 
 # Prints the documents of a multi-document YAML file of KIND (Node or Pod) whose
@@ -119,6 +111,13 @@ if [[ $# -eq 0 ]]; then
         -p '{"status":{"conditions":[{"type":"Created","status":"True","reason":"PyTorchJobCreated"},{"type":"Running","status":"True","reason":"PyTorchJobRunning"}]}}' >/dev/null
     kubectl patch trainjob llama-sft --namespace=team-a --subresource=status --type=merge \
         -p '{"status":{"conditions":[{"type":"Complete","status":"True","reason":"JobsCompleted"}]}}' >/dev/null
+    # KServe's InferenceService and the other model servers (up.sh started KServe), created
+    # once: re-seeding must not undo a scale or a rollout made since.
+    if ! kubectl create -f "$here/fleet/inference.yaml" >/dev/null 2>"$tmp/inference.err" \
+        && grep -qv AlreadyExists "$tmp/inference.err"; then
+        cat "$tmp/inference.err" >&2
+        exit 1
+    fi
     if ! kubectl get deployment llama-chat --namespace=ml-serving >/dev/null 2>&1; then
         for tag in v0.6.1 v0.6.2 v0.6.3; do
             sed "s/IMAGE_TAG/$tag/" "$here/fleet/serving.yaml" |

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler) with kwok playing the nodes, and beside it Prometheus scraping the GPU
-# simulator (the fake nodes' dcgm-exporter), all on 127.0.0.1, in a run folder:
+# simulator (the fake nodes' dcgm-exporter) and KServe's controller
+# (tools/operators/kserve), all on 127.0.0.1, in a run folder:
 #
 #   tools/cluster/up.sh RUN_DIR
 #
@@ -192,6 +193,8 @@ start_component prometheus "$run" "$bin/prometheus" --config.file="$run/promethe
     --storage.tsdb.retention.time=8d --log.level=warn
 wait_until gpu-sim "$run" 30 curl -fsS "http://127.0.0.1:$sim_port/metrics"
 wait_until prometheus "$run" 60 curl -fsS "http://127.0.0.1:$prom_port/-/ready"
+# KServe's controller, for the Serving area's InferenceServices.
+"$here/../operators/kserve/start.sh" "$run" >&2
 
 trap - ERR
 echo "cluster: up in $((SECONDS - started))s, API server https://127.0.0.1:$api_port, Prometheus http://127.0.0.1:$prom_port, logs in $run/logs" >&2

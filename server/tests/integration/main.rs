@@ -26,4 +26,5 @@ mod metrics;
 mod metrics_backfill;
 mod models;
 mod server;
+mod serving;
 mod stream_access;

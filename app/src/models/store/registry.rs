@@ -453,3 +453,31 @@ pub async fn registered_tags_of(
     };
     of_models(db, models, sql, "reading tags").await
 }
+
+/// The versions registered from one of `sources` (a serving workload's model URIs): source,
+/// model name, its namespace and version number, newest first.
+pub async fn versions_by_source(
+    db: &Db,
+    sources: &[String],
+) -> Result<Vec<(String, String, String, i64)>, AppError> {
+    let mut rows = Vec::new();
+    for chunk in sources.chunks(super::MODELS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT v.source, m.name, m.namespace, v.version FROM mlflow_model_versions v \
+             JOIN mlflow_registered_models m ON m.id = v.model WHERE v.source IN ({}) \
+             ORDER BY v.version DESC",
+            super::list(chunk.len())
+        );
+        let mut query = sqlx::query_as(&sql);
+        for source in chunk {
+            query = query.bind(source);
+        }
+        rows.extend(
+            query
+                .fetch_all(db.pool())
+                .await
+                .map_err(|e| failed("finding versions by source", e))?,
+        );
+    }
+    Ok(rows)
+}

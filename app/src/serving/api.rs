@@ -1,0 +1,100 @@
+//! The Serving area's JSON API and live streams (server only): session or
+//! `Authorization: Bearer` token; errors are the JSON `AppError` with its status.
+//!
+//! - `GET /api/v1/services` and its stream
+//! - `GET /api/v1/services/{kind}/{namespace}/{name}` and its stream
+//! - `POST /api/v1/services/{kind}/{namespace}/{name}/scale` with
+//!   `{"replicas": N, "resource_version": "…"}`: 204, or 409 when the service changed since
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::stream::{ServiceFeed, ServicesFeed};
+use super::{server, ServiceDetail, ServiceKind, ServiceList};
+use crate::auth::caller::Caller;
+use crate::error::{AppError, Result};
+use crate::live;
+use crate::state::{to_completion, AppState};
+
+/// The area's routes, merged into Gantry's router once.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/services", get(list))
+        .route("/api/v1/services/stream", get(list_stream))
+        .route("/api/v1/services/{kind}/{namespace}/{name}", get(detail))
+        .route(
+            "/api/v1/services/{kind}/{namespace}/{name}/stream",
+            get(detail_stream),
+        )
+        .route(
+            "/api/v1/services/{kind}/{namespace}/{name}/scale",
+            post(scale),
+        )
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<ServiceList>> {
+    server::list(&state, &caller).await.map(Json)
+}
+
+async fn list_stream(State(state): State<AppState>, caller: Caller) -> Response {
+    live::serve(ServicesFeed::default(), state, caller).await
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> Result<Json<ServiceDetail>> {
+    let kind = ServiceKind::from_slug(&kind)?;
+    server::detail(&state, &caller, kind, &namespace, &name)
+        .await
+        .map(Json)
+}
+
+async fn detail_stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> Response {
+    match ServiceKind::from_slug(&kind) {
+        Ok(kind) => live::serve(ServiceFeed::new(kind, namespace, name), state, caller).await,
+        Err(error) => axum::response::IntoResponse::into_response(error),
+    }
+}
+
+/// A scale request's body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaleBody {
+    replicas: i32,
+    resource_version: String,
+}
+
+async fn scale(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    body: std::result::Result<Json<ScaleBody>, JsonRejection>,
+) -> Result<StatusCode> {
+    let Json(body) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
+    let kind = ServiceKind::from_slug(&kind)?;
+    to_completion(async move {
+        server::scale(
+            &state,
+            &caller,
+            kind,
+            &namespace,
+            &name,
+            body.replicas,
+            &body.resource_version,
+        )
+        .await
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,220 @@
+//! Serving: every inference service a user may see (KServe InferenceServices, and the
+//! Deployments that serve models), live, with its rollout, revisions, pods and events, and
+//! scaling as the user.
+//!
+//! `recognise` (which Deployments serve models, and what model: the rule), `cache` (the
+//! Deployment, HPA and InferenceService watches), `server` (the list, one service and
+//! scaling, as the user), `api` (the JSON API and streams), `stream` (the live feeds),
+//! `pages`.
+
+#[cfg(feature = "ssr")]
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod cache;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod recognise;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod stream;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use crate::auth::rules::Action;
+use crate::error::AppError;
+
+/// What kind of object a service is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ServiceKind {
+    /// A KServe InferenceService (its predictor's Deployment is folded into it).
+    InferenceService,
+    /// A Deployment that serves a model (see `recognise`).
+    Deployment,
+}
+
+impl ServiceKind {
+    /// As the URL names it: `/serving/{kind}/{namespace}/{name}`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            ServiceKind::InferenceService => "inferenceservice",
+            ServiceKind::Deployment => "deployment",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Result<ServiceKind, AppError> {
+        match slug {
+            "inferenceservice" => Ok(ServiceKind::InferenceService),
+            "deployment" => Ok(ServiceKind::Deployment),
+            _ => Err(AppError::invalid(
+                "kind",
+                "must be inferenceservice or deployment",
+            )),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ServiceKind::InferenceService => "InferenceService",
+            ServiceKind::Deployment => "Deployment",
+        }
+    }
+}
+
+/// An HPA's bounds and target, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Autoscaling {
+    /// The HorizontalPodAutoscaler's name; for an InferenceService, the one KServe made.
+    pub name: String,
+    pub min: i32,
+    pub max: i32,
+    /// What it aims at, e.g. "cpu 80%".
+    pub target: String,
+    /// The replicas it last asked for.
+    pub desired: Option<i32>,
+}
+
+/// Replicas as the Deployment's status counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replicas {
+    pub desired: i32,
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
+}
+
+/// One service in the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRow {
+    pub kind: ServiceKind,
+    pub namespace: String,
+    pub name: String,
+    /// The model server: "KServe sklearn", "vLLM", "TF Serving", a label's value…
+    pub server: String,
+    /// The model it serves: a storage URI, a model path or id, else the image.
+    pub model: String,
+    /// The registered model version with that URI, when the registry has one: "name v3".
+    pub version: Option<String>,
+    pub replicas: Replicas,
+    pub autoscaling: Option<Autoscaling>,
+    /// Ready, or the reason it is not.
+    pub ready: bool,
+    pub reason: Option<String>,
+    pub url: Option<String>,
+}
+
+/// What the list's stream sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceList {
+    pub rows: Vec<ServiceRow>,
+    /// Services past the list's limit, not shown.
+    pub more: usize,
+    /// Set while a watch is failing: the time of the last known state.
+    pub stale_since: Option<String>,
+}
+
+/// One ReplicaSet of the service's Deployment: what a rollback can return to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub number: i64,
+    pub name: String,
+    pub image: String,
+    pub model: String,
+    pub created: String,
+    /// Its ready pods.
+    pub ready: i32,
+    /// The revision the Deployment runs now.
+    pub current: bool,
+}
+
+/// A pod of the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePod {
+    pub name: String,
+    pub phase: String,
+    pub ready: bool,
+    pub restarts: i32,
+    pub node: Option<String>,
+    /// Its ReplicaSet's revision.
+    pub revision: Option<i64>,
+}
+
+/// An event about the service, its ReplicaSets or its pods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEvent {
+    pub object: String,
+    pub kind: String,
+    pub reason: String,
+    pub message: String,
+    pub last_seen: String,
+}
+
+/// A service in full, read as the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDetail {
+    pub row: ServiceRow,
+    /// The Deployment that runs it (for an InferenceService, its predictor's).
+    pub deployment: Option<String>,
+    /// The object's `resourceVersion`: a change sends it back, and is refused if the
+    /// service changed since.
+    pub resource_version: String,
+    /// The Deployment's Progressing condition: its reason and message.
+    pub progressing: Option<String>,
+    /// Set when the rollout failed (ProgressDeadlineExceeded): its message.
+    pub rollout_failed: Option<String>,
+    /// The readiness probe, in words.
+    pub readiness_probe: Option<String>,
+    pub revisions: Vec<Revision>,
+    pub pods: Vec<ServicePod>,
+    pub events: Vec<ServiceEvent>,
+}
+
+/// The most replicas Gantry sets a service to: a typo of 1000 for 10 is refused before it
+/// reaches the cluster.
+pub const MAX_REPLICAS: i32 = 1_000;
+
+/// The services the caller may see.
+#[server(endpoint = "serving/list")]
+pub async fn list_services() -> Result<ServiceList, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    server::list(&state, &caller).await
+}
+
+/// One service in full, as the caller.
+#[server(endpoint = "serving/detail")]
+pub async fn get_service(
+    kind: ServiceKind,
+    namespace: String,
+    name: String,
+) -> Result<ServiceDetail, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    server::detail(&state, &caller, kind, &namespace, &name).await
+}
+
+/// Scales a Deployment through its scale subresource, as the calling ops admin, if it is
+/// still at `resource_version`; audited whatever the outcome.
+#[server(endpoint = "serving/scale")]
+pub async fn scale_service(
+    kind: ServiceKind,
+    namespace: String,
+    name: String,
+    replicas: i32,
+    resource_version: String,
+) -> Result<(), AppError> {
+    let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
+    crate::state::to_completion(async move {
+        server::scale(
+            &state,
+            &caller,
+            kind,
+            &namespace,
+            &name,
+            replicas,
+            &resource_version,
+        )
+        .await
+    })
+    .await
+}

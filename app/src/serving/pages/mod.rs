@@ -1,0 +1,56 @@
+//! The Serving area's pages: the list of inference services, and one service.
+
+pub mod detail;
+pub mod list;
+
+use super::{Autoscaling, Replicas, ServiceRow};
+
+/// "2 of 3 ready", with available when it differs.
+pub fn replicas_text(r: &Replicas) -> String {
+    let mut text = format!("{} of {} ready", r.ready, r.desired);
+    if r.available != r.ready {
+        text.push_str(&format!(", {} available", r.available));
+    }
+    text
+}
+
+/// "HPA 2–6 on cpu 70%, wants 3", or "fixed".
+pub fn autoscaling_text(a: Option<&Autoscaling>) -> String {
+    match a {
+        None => "fixed".into(),
+        Some(a) => {
+            let mut text = format!("{}–{} on {}", a.min, a.max, a.target);
+            if let Some(desired) = a.desired {
+                text.push_str(&format!(", wants {desired}"));
+            }
+            text
+        }
+    }
+}
+
+/// "Ready", or the reason it is not.
+pub fn status_text(row: &ServiceRow) -> String {
+    if row.ready {
+        "Ready".into()
+    } else {
+        row.reason.clone().unwrap_or_else(|| "Not ready".into())
+    }
+}
+
+/// The model, and the registered version it is when the registry knows it.
+pub fn model_text(row: &ServiceRow) -> String {
+    match &row.version {
+        Some(version) => format!("{version} ({})", row.model),
+        None => row.model.clone(),
+    }
+}
+
+/// The service page's address.
+pub fn href(row: &ServiceRow) -> String {
+    format!(
+        "/serving/{}/{}/{}",
+        row.kind.slug(),
+        crate::url::encode_component(&row.namespace),
+        crate::url::encode_component(&row.name)
+    )
+}

@@ -1,0 +1,636 @@
+//! The Serving area's answers as the caller may see them, and its changes as the caller
+//! (server only), shared by the server functions, the JSON API and the live feeds.
+
+use std::collections::{BTreeSet, HashMap};
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::autoscaling::v1::{Scale, ScaleSpec};
+use k8s_openapi::api::core::v1::{Event, Pod, Probe};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
+use kube::api::{ObjectMeta, PostParams};
+use kube::Api;
+
+use super::cache::{seen_inference_service, served_deployment, Held};
+use super::recognise::{image_of, model_of, Recognised};
+use super::{
+    Revision, ServiceDetail, ServiceEvent, ServiceKind, ServiceList, ServicePod, ServiceRow,
+    MAX_REPLICAS,
+};
+use crate::auth::caller::Caller;
+use crate::auth::rules::Action;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::time::format_unix;
+
+/// The most services one list shows: past it, the list says how many more there are.
+pub const LIST_LIMIT: usize = 500;
+/// The most events a service's page shows, newest first.
+const EVENTS_SHOWN: usize = 50;
+
+/// What RBAC calls each kind: (group, resource).
+fn resource(kind: ServiceKind) -> (&'static str, &'static str) {
+    match kind {
+        ServiceKind::InferenceService => ("serving.kserve.io", "inferenceservices"),
+        ServiceKind::Deployment => ("apps", "deployments"),
+    }
+}
+
+/// KServe's InferenceService, for requests made without discovery.
+fn inference_services() -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "serving.kserve.io",
+        "v1beta1",
+        "InferenceService",
+    ))
+}
+
+/// Every row the caches hold, before access is checked.
+fn rows(held: &Held) -> Vec<ServiceRow> {
+    let mut rows = Vec::new();
+    for ((namespace, name), d) in &held.deployments {
+        let Recognised::Server { server, model } = &d.recognised else {
+            continue;
+        };
+        rows.push(ServiceRow {
+            kind: ServiceKind::Deployment,
+            namespace: namespace.clone(),
+            name: name.clone(),
+            server: server.clone(),
+            model: model.clone(),
+            version: None,
+            replicas: d.replicas,
+            autoscaling: held.autoscaler_of(namespace, name).cloned(),
+            ready: d.ready,
+            reason: d.reason.clone(),
+            url: None,
+        });
+    }
+    for ((namespace, name), isvc) in &held.inference_services {
+        let predictor = held.predictor_of(namespace, name);
+        rows.push(ServiceRow {
+            kind: ServiceKind::InferenceService,
+            namespace: namespace.clone(),
+            name: name.clone(),
+            server: isvc.server.clone(),
+            model: isvc.model.clone(),
+            version: None,
+            replicas: predictor.map(|(_, d)| d.replicas).unwrap_or_default(),
+            autoscaling: predictor
+                .and_then(|(deployment, _)| held.autoscaler_of(namespace, deployment))
+                .cloned(),
+            ready: isvc.ready,
+            reason: isvc.reason.clone(),
+            url: isvc.url.clone(),
+        });
+    }
+    rows
+}
+
+/// The services the caller may see (Gantry's namespaces, and the cluster's RBAC for listing
+/// each kind there), by namespace and name; the first [`LIST_LIMIT`].
+pub async fn list(state: &AppState, caller: &Caller) -> Result<ServiceList, AppError> {
+    caller.check(Action::View, None)?;
+    // The lock is held only to copy the rows out: access reviews are awaited after.
+    let mut rows = rows(&*state.services.read()?);
+    let mut visible: HashMap<ServiceKind, BTreeSet<String>> = HashMap::new();
+    for kind in [ServiceKind::Deployment, ServiceKind::InferenceService] {
+        let namespaces = rows
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| r.namespace.as_str());
+        let allowed = state
+            .cluster
+            .namespaces_listing(caller, resource(kind), namespaces)
+            .await?;
+        visible.insert(kind, allowed);
+    }
+    rows.retain(|r| visible[&r.kind].contains(&r.namespace));
+    rows.sort_by(|a, b| (&a.namespace, &a.name, a.kind).cmp(&(&b.namespace, &b.name, b.kind)));
+    let more = rows.len().saturating_sub(LIST_LIMIT);
+    rows.truncate(LIST_LIMIT);
+    name_versions(state, caller, &mut rows).await?;
+    Ok(ServiceList {
+        rows,
+        more,
+        stale_since: state.services.stale_since().map(format_unix),
+    })
+}
+
+/// Names the registered version each row serves, when the registry has one with that URI
+/// in a namespace the caller may see (the newest, if several were registered from it).
+async fn name_versions(
+    state: &AppState,
+    caller: &Caller,
+    rows: &mut [ServiceRow],
+) -> Result<(), AppError> {
+    let sources: Vec<String> = rows
+        .iter()
+        .map(|r| r.model.clone())
+        .filter(|m| !m.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if sources.is_empty() {
+        return Ok(());
+    }
+    let mut named: HashMap<String, String> = HashMap::new();
+    for (source, model, namespace, version) in
+        crate::models::store::versions_by_source(&state.db, &sources).await?
+    {
+        if caller.check(Action::View, Some(&namespace)).is_ok() {
+            named
+                .entry(source)
+                .or_insert_with(|| format!("{model} v{version}"));
+        }
+    }
+    for row in rows {
+        row.version = named.get(&row.model).cloned();
+    }
+    Ok(())
+}
+
+/// One service in full, read as the caller: the object, its Deployment's rollout,
+/// ReplicaSets (revisions), pods and events.
+pub async fn detail(
+    state: &AppState,
+    caller: &Caller,
+    kind: ServiceKind,
+    namespace: &str,
+    name: &str,
+) -> Result<ServiceDetail, AppError> {
+    crate::names::check_object(namespace, name)?;
+    caller.check(Action::View, Some(namespace))?;
+    let client = state.cluster.as_user(caller)?;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let what = format!("{} {namespace}/{name}", kind.label());
+    let (mut row, deployment, resource_version) = match kind {
+        ServiceKind::Deployment => {
+            let d = deployments
+                .get(name)
+                .await
+                .map_err(|e| AppError::from_kube(e, &what))?;
+            let served = served_deployment(&d)
+                .filter(|s| matches!(s.recognised, Recognised::Server { .. }))
+                .ok_or_else(|| AppError::not_found(&what))?;
+            let Recognised::Server { server, model } = served.recognised else {
+                unreachable!("filtered above")
+            };
+            let row = ServiceRow {
+                kind,
+                namespace: namespace.into(),
+                name: name.into(),
+                server,
+                model,
+                version: None,
+                replicas: served.replicas,
+                autoscaling: None,
+                ready: served.ready,
+                reason: served.reason,
+                url: None,
+            };
+            let version = d.metadata.resource_version.clone().unwrap_or_default();
+            (row, Some(d), version)
+        }
+        ServiceKind::InferenceService => {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), namespace, &inference_services());
+            let isvc = api
+                .get(name)
+                .await
+                .map_err(|e| AppError::from_kube(e, &what))?;
+            let seen = seen_inference_service(&isvc).ok_or_else(|| AppError::not_found(&what))?;
+            let predictor = state
+                .services
+                .read()
+                .ok()
+                .and_then(|held| {
+                    held.predictor_of(namespace, name)
+                        .map(|(d, _)| d.to_string())
+                })
+                .unwrap_or_else(|| format!("{name}-predictor"));
+            // Not there yet while KServe reconciles: the page says so.
+            let d = match deployments.get(&predictor).await {
+                Ok(d) => Some(d),
+                Err(kube::Error::Api(status)) if status.code == 404 => None,
+                Err(e) => return Err(AppError::from_kube(e, &format!("deployment {predictor}"))),
+            };
+            let row = ServiceRow {
+                kind,
+                namespace: namespace.into(),
+                name: name.into(),
+                server: seen.server,
+                model: seen.model,
+                version: None,
+                replicas: d
+                    .as_ref()
+                    .and_then(served_deployment)
+                    .map(|s| s.replicas)
+                    .unwrap_or_default(),
+                autoscaling: None,
+                ready: seen.ready,
+                reason: seen.reason,
+                url: seen.url,
+            };
+            let version = isvc.metadata.resource_version.clone().unwrap_or_default();
+            (row, d, version)
+        }
+    };
+    if let Some(d) = &deployment {
+        let d_name = d.metadata.name.clone().unwrap_or_default();
+        row.autoscaling = state
+            .services
+            .read()
+            .ok()
+            .and_then(|held| held.autoscaler_of(namespace, &d_name).cloned());
+    }
+    name_versions(state, caller, std::slice::from_mut(&mut row)).await?;
+    let Some(d) = deployment else {
+        return Ok(ServiceDetail {
+            row,
+            deployment: None,
+            resource_version,
+            progressing: None,
+            rollout_failed: None,
+            readiness_probe: None,
+            revisions: Vec::new(),
+            pods: Vec::new(),
+            events: Vec::new(),
+        });
+    };
+    let (revisions, pods, events) = workload(client, namespace, name, &d).await?;
+    let conditions = d
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let progressing = conditions.iter().find(|c| c.type_ == "Progressing");
+    let rollout_failed = progressing
+        .filter(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+        .map(|c| c.message.clone().unwrap_or_default());
+    let progressing = progressing.map(|c| {
+        format!(
+            "{}: {}",
+            c.reason.clone().unwrap_or_default(),
+            c.message.clone().unwrap_or_default()
+        )
+    });
+    let readiness_probe = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.readiness_probe.as_ref())
+        .map(describe_probe);
+    Ok(ServiceDetail {
+        row,
+        deployment: d.metadata.name.clone(),
+        resource_version,
+        progressing,
+        rollout_failed,
+        readiness_probe,
+        revisions,
+        pods,
+        events,
+    })
+}
+
+/// The Deployment's ReplicaSets (newest revision first), pods and recent events, read as
+/// the caller.
+async fn workload(
+    client: kube::Client,
+    namespace: &str,
+    service: &str,
+    d: &Deployment,
+) -> Result<(Vec<Revision>, Vec<ServicePod>, Vec<ServiceEvent>), AppError> {
+    let selector = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.match_labels.clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let uid = d.metadata.uid.clone().unwrap_or_default();
+    let current = revision_number(&d.metadata);
+    let listing = ListParams::default().labels(&selector);
+    let sets = Api::<ReplicaSet>::namespaced(client.clone(), namespace)
+        .list(&listing)
+        .await
+        .map_err(|e| AppError::from_kube(e, "replica sets"))?;
+    let mut revisions: Vec<Revision> = sets
+        .items
+        .iter()
+        .filter(|rs| {
+            rs.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.uid == uid)
+        })
+        .map(|rs| {
+            let template = rs
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.clone())
+                .unwrap_or_default();
+            let number = revision_number(&rs.metadata);
+            Revision {
+                number,
+                name: rs.metadata.name.clone().unwrap_or_default(),
+                image: image_of(&template),
+                model: model_of(&template),
+                created: rs
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0.to_string())
+                    .unwrap_or_default(),
+                ready: rs
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.ready_replicas)
+                    .unwrap_or(0),
+                current: number == current,
+            }
+        })
+        .collect();
+    revisions.sort_by_key(|r| std::cmp::Reverse(r.number));
+    let revision_of: HashMap<String, i64> = sets
+        .items
+        .iter()
+        .filter_map(|rs| {
+            let hash = rs
+                .metadata
+                .labels
+                .as_ref()?
+                .get("pod-template-hash")?
+                .clone();
+            Some((hash, revision_number(&rs.metadata)))
+        })
+        .collect();
+    let pod_list = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&listing)
+        .await
+        .map_err(|e| AppError::from_kube(e, "pods"))?;
+    let mut pods: Vec<ServicePod> = pod_list
+        .items
+        .iter()
+        .map(|p| {
+            let status = p.status.clone().unwrap_or_default();
+            let containers = status.container_statuses.clone().unwrap_or_default();
+            ServicePod {
+                name: p.metadata.name.clone().unwrap_or_default(),
+                phase: status.phase.clone().unwrap_or_default(),
+                ready: !containers.is_empty() && containers.iter().all(|c| c.ready),
+                restarts: containers.iter().map(|c| c.restart_count).sum(),
+                node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
+                revision: p
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("pod-template-hash"))
+                    .and_then(|h| revision_of.get(h).copied()),
+            }
+        })
+        .collect();
+    pods.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut about: BTreeSet<String> = pods.iter().map(|p| p.name.clone()).collect();
+    about.extend(revisions.iter().map(|r| r.name.clone()));
+    about.insert(d.metadata.name.clone().unwrap_or_default());
+    about.insert(service.to_string());
+    let events = Api::<Event>::namespaced(client, namespace)
+        .list(&ListParams::default().limit(500))
+        .await
+        .map_err(|e| AppError::from_kube(e, "events"))?;
+    let mut events: Vec<ServiceEvent> = events
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.involved_object
+                .name
+                .as_ref()
+                .is_some_and(|n| about.contains(n))
+        })
+        .map(|e| {
+            let last_seen = e
+                .last_timestamp
+                .map(|t| t.0)
+                .or(e.event_time.map(|t| t.0))
+                .or(e.metadata.creation_timestamp.map(|t| t.0));
+            ServiceEvent {
+                object: format!(
+                    "{} {}",
+                    e.involved_object.kind.unwrap_or_default(),
+                    e.involved_object.name.unwrap_or_default()
+                ),
+                kind: e.type_.unwrap_or_default(),
+                reason: e.reason.unwrap_or_default(),
+                message: e.message.unwrap_or_default(),
+                last_seen: last_seen.map(|t| t.to_string()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    events.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    events.truncate(EVENTS_SHOWN);
+    Ok((revisions, pods, events))
+}
+
+/// The `deployment.kubernetes.io/revision` annotation, 0 when absent.
+fn revision_number(meta: &ObjectMeta) -> i64 {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A probe as a person reads it: "HTTP GET :8501/v1/models/resnet, after 5 s, every 10 s".
+fn describe_probe(probe: &Probe) -> String {
+    let port = |p: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString| match p {
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n) => n.to_string(),
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+    };
+    let how = if let Some(http) = &probe.http_get {
+        format!(
+            "HTTP GET :{}{}",
+            port(&http.port),
+            http.path.clone().unwrap_or_default()
+        )
+    } else if let Some(tcp) = &probe.tcp_socket {
+        format!("TCP :{}", port(&tcp.port))
+    } else if let Some(grpc) = &probe.grpc {
+        format!("gRPC :{}", grpc.port)
+    } else if let Some(exec) = &probe.exec {
+        format!(
+            "exec {}",
+            exec.command.clone().unwrap_or_default().join(" ")
+        )
+    } else {
+        "unknown".into()
+    };
+    format!(
+        "{how}, after {} s, every {} s",
+        probe.initial_delay_seconds.unwrap_or(0),
+        probe.period_seconds.unwrap_or(10)
+    )
+}
+
+/// Scales the service as the caller (an ops admin; the cluster's RBAC decides too), if it
+/// is still at `resource_version`, audited whatever the outcome. A Deployment goes through
+/// its scale subresource, refused while an HPA sets its replicas; an InferenceService gets
+/// `minReplicas` (and `maxReplicas` raised to it if lower), which KServe's HPA then keeps.
+pub async fn scale(
+    state: &AppState,
+    caller: &Caller,
+    kind: ServiceKind,
+    namespace: &str,
+    name: &str,
+    replicas: i32,
+    resource_version: &str,
+) -> Result<(), AppError> {
+    crate::names::check_object(namespace, name)?;
+    caller.check(Action::OperateCluster, Some(namespace))?;
+    if !(0..=MAX_REPLICAS).contains(&replicas) {
+        return Err(AppError::invalid(
+            "replicas",
+            format!("must be between 0 and {MAX_REPLICAS}, got {replicas}"),
+        ));
+    }
+    if resource_version.is_empty() {
+        return Err(AppError::invalid(
+            "resource_version",
+            "must be the resourceVersion the change is based on",
+        ));
+    }
+    let client = state.cluster.as_user(caller)?;
+    let object = format!("{}/{namespace}/{name}", kind.slug());
+    let detail = match kind {
+        ServiceKind::Deployment => format!("replicas -> {replicas}"),
+        ServiceKind::InferenceService => format!("spec.predictor.minReplicas -> {replicas}"),
+    };
+    let entry = crate::audit::Entry {
+        actor: &caller.username,
+        action: "service.scale",
+        object: &object,
+        detail: &detail,
+    };
+    let manager = field_manager(caller);
+    let change = async {
+        match kind {
+            ServiceKind::Deployment => {
+                if let Some(hpa) = state
+                    .services
+                    .read()?
+                    .autoscaler_of(namespace, name)
+                    .cloned()
+                {
+                    return Err(AppError::Conflict {
+                        reason: format!(
+                            "the HorizontalPodAutoscaler {} sets {name}'s replicas (between {} and {}); change its bounds instead",
+                            hpa.name, hpa.min, hpa.max
+                        ),
+                    });
+                }
+                let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+                let scale = Scale {
+                    metadata: ObjectMeta {
+                        name: Some(name.into()),
+                        namespace: Some(namespace.into()),
+                        resource_version: Some(resource_version.into()),
+                        ..Default::default()
+                    },
+                    spec: Some(ScaleSpec {
+                        replicas: Some(replicas),
+                    }),
+                    status: None,
+                };
+                let params = PostParams {
+                    field_manager: Some(manager.clone()),
+                    ..Default::default()
+                };
+                match api.replace_scale(name, &params, &scale).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        Err(changed_since(e, &what(kind, namespace, name), || api.get(name)).await)
+                    }
+                }
+            }
+            ServiceKind::InferenceService => {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), namespace, &inference_services());
+                let current = api
+                    .get(name)
+                    .await
+                    .map_err(|e| AppError::from_kube(e, &what(kind, namespace, name)))?;
+                let max = current.data["spec"]["predictor"]["maxReplicas"]
+                    .as_i64()
+                    .unwrap_or(0) as i32;
+                // The resourceVersion in a merge patch makes the API server refuse it (409)
+                // if the object changed since the caller saw it.
+                let patch = serde_json::json!({
+                    "metadata": { "resourceVersion": resource_version },
+                    "spec": { "predictor": { "minReplicas": replicas, "maxReplicas": max.max(replicas) } }
+                });
+                let params = PatchParams {
+                    field_manager: Some(manager.clone()),
+                    ..Default::default()
+                };
+                match api.patch(name, &params, &Patch::Merge(&patch)).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        Err(changed_since(e, &what(kind, namespace, name), || api.get(name)).await)
+                    }
+                }
+            }
+        }
+    };
+    crate::audit::around(&state.db, entry, change).await?
+}
+
+fn what(kind: ServiceKind, namespace: &str, name: &str) -> String {
+    format!("{} {namespace}/{name}", kind.label())
+}
+
+/// The field manager Gantry's writes carry: the user's name, so that a later conflict (or
+/// anyone reading managedFields) can tell who made the change.
+fn field_manager(caller: &Caller) -> String {
+    format!("gantry:{}", caller.username)
+}
+
+/// The API server's refusal as the user should read it; a 409 (the object changed since
+/// the caller read it) names who changed it last and when, from its managedFields.
+async fn changed_since<K, F>(error: kube::Error, what: &str, read: impl FnOnce() -> F) -> AppError
+where
+    K: kube::Resource,
+    F: std::future::Future<Output = Result<K, kube::Error>>,
+{
+    let conflict = matches!(&error, kube::Error::Api(status) if status.code == 409);
+    if !conflict {
+        return AppError::from_kube(error, what);
+    }
+    // NB: the API server records no time for a change made through the scale subresource
+    // (kubectl scale, Gantry's own): such an entry counts as the newest.
+    let last = match read().await {
+        Ok(object) => object
+            .meta()
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter(|f| f.subresource.as_deref() != Some("status"))
+            .max_by_key(|f| (f.time.is_none(), f.time.as_ref().map(|t| t.0)))
+            .map(|f| {
+                let at = f
+                    .time
+                    .as_ref()
+                    .map(|t| format!(" at {}", t.0))
+                    .unwrap_or_default();
+                format!(" by {}{at}", f.manager.as_deref().unwrap_or("someone"))
+            })
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    AppError::Conflict {
+        reason: format!("{what} was changed{last} since you opened it; reload to see the change, then try again"),
+    }
+}

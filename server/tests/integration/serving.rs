@@ -1,0 +1,333 @@
+//! The Serving area on the real local cluster with the real KServe controller: an
+//! InferenceService reconciled by KServe into a Deployment and an HPA is listed with its
+//! replicas, autoscaling and registered version, and a model-serving Deployment with its
+//! revisions and pods bound by the scheduler; scaling goes out as the user, refused for a
+//! viewer and outside an ops admin's namespaces, refused while an HPA sets the replicas,
+//! and of two people scaling from the same version one wins and the other hears 409.
+
+use std::time::Duration;
+
+use crate::common::cluster::{connect, wait_for, TestCluster};
+use crate::common::server::{assert_contains, TestServer};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::Api;
+use serde_json::{json, Value};
+
+fn inference_services() -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "serving.kserve.io",
+        "v1beta1",
+        "InferenceService",
+    ))
+}
+
+/// A TF Serving Deployment (recognised by its image) with `replicas`.
+fn tf_serving(name: &str, replicas: i32) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": { "name": name },
+        "spec": {
+            "replicas": replicas,
+            "selector": { "matchLabels": { "app": name } },
+            "template": {
+                "metadata": { "labels": { "app": name } },
+                "spec": { "containers": [{
+                    "name": "serving",
+                    "image": "tensorflow/serving:2.15.0",
+                    "args": [format!("--model_base_path=s3://models/{name}/1")],
+                    "resources": { "requests": { "cpu": "100m" } }
+                }] }
+            }
+        }
+    }))
+    .unwrap()
+}
+
+struct Gantry {
+    server: TestServer,
+    cookie: String,
+}
+
+impl Gantry {
+    fn start(test: &str) -> Option<Gantry> {
+        let (server, cookie) = TestServer::on_cluster(test)?;
+        Some(Gantry { server, cookie })
+    }
+
+    fn get(&self, path: &str, cookie: &str) -> crate::common::server::Response {
+        self.server.request("GET", path, "", &[("Cookie", cookie)])
+    }
+
+    fn post(&self, path: &str, body: &Value, cookie: &str) -> crate::common::server::Response {
+        let origin = self.server.base.clone();
+        self.server.request_json(
+            "POST",
+            path,
+            body,
+            &[("Cookie", cookie), ("Origin", &origin)],
+        )
+    }
+
+    /// The list's row for `name` in `namespace` once `check` accepts it.
+    async fn row_when(&self, namespace: &str, name: &str, check: impl Fn(&Value) -> bool) -> Value {
+        wait_for(
+            &format!("{namespace}/{name} in the services list"),
+            Duration::from_secs(60),
+            || async {
+                let response = self.get("/api/v1/services", &self.cookie);
+                assert_eq!(response.status, 200, "{}", response.body);
+                response.json()["rows"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["namespace"] == namespace && r["name"] == name && check(r))
+                    .cloned()
+            },
+        )
+        .await
+    }
+
+    fn detail(&self, kind: &str, namespace: &str, name: &str) -> Value {
+        let response = self.get(
+            &format!("/api/v1/services/{kind}/{namespace}/{name}"),
+            &self.cookie,
+        );
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.json()
+    }
+}
+
+#[tokio::test]
+async fn an_inference_service_reconciled_by_kserve_is_listed_with_its_version_and_autoscaler() {
+    let Some(TestCluster { client, namespace }) = connect("serving_listed").await else {
+        return;
+    };
+    let Some(gantry) = Gantry::start("serving_listed") else {
+        return;
+    };
+    let uri = format!("gs://models/{namespace}/iris/1");
+    // The registry knows the URI as version 1 of a model in the same namespace.
+    let origin = gantry.server.base.clone();
+    let auth = [
+        ("Cookie", gantry.cookie.as_str()),
+        ("Origin", origin.as_str()),
+    ];
+    for (path, body) in [
+        (
+            "registered-models/create",
+            json!({ "name": format!("iris-{namespace}"), "tags": [{ "key": "gantry.namespace", "value": namespace }] }),
+        ),
+        (
+            "model-versions/create",
+            json!({ "name": format!("iris-{namespace}"), "source": uri }),
+        ),
+    ] {
+        let response =
+            gantry
+                .server
+                .request_json("POST", &format!("/api/2.0/mlflow/{path}"), &body, &auth);
+        assert_eq!(response.status, 200, "{path}: {}", response.body);
+    }
+    let isvc: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": { "name": "iris", "namespace": namespace },
+        "spec": { "predictor": {
+            "minReplicas": 1, "maxReplicas": 2,
+            "model": { "modelFormat": { "name": "sklearn" }, "storageUri": uri,
+                "resources": { "requests": { "cpu": "100m", "memory": "128Mi" } } }
+        } }
+    }))
+    .unwrap();
+    Api::<DynamicObject>::namespaced_with(client.clone(), &namespace, &inference_services())
+        .create(&PostParams::default(), &isvc)
+        .await
+        .unwrap();
+    Api::<Deployment>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &tf_serving("resnet", 1))
+        .await
+        .unwrap();
+
+    let row = gantry
+        .row_when(&namespace, "iris", |r| {
+            r["ready"] == true && r["replicas"]["ready"] == 1 && !r["autoscaling"].is_null()
+        })
+        .await;
+    assert_eq!(row["kind"], "InferenceService");
+    assert_eq!(row["server"], "KServe sklearn");
+    assert_eq!(row["model"], uri.as_str());
+    assert_eq!(row["version"], format!("iris-{namespace} v1").as_str());
+    // The HPA is KServe's, made from the InferenceService's bounds.
+    assert_eq!(row["autoscaling"]["min"], 1);
+    assert_eq!(row["autoscaling"]["max"], 2);
+    assert_eq!(
+        row["url"],
+        format!("http://iris-{namespace}.example.com").as_str()
+    );
+    // KServe's defaulter ran (registered by URL with the API server).
+    let stored =
+        Api::<DynamicObject>::namespaced_with(client.clone(), &namespace, &inference_services())
+            .get("iris")
+            .await
+            .unwrap();
+    assert_eq!(
+        stored.metadata.annotations.unwrap_or_default()["serving.kserve.io/deploymentMode"],
+        "Standard"
+    );
+    let detail = gantry.detail("inferenceservice", &namespace, "iris");
+    assert_eq!(detail["deployment"], "iris-predictor");
+    let pods = detail["pods"].as_array().unwrap();
+    assert_eq!(pods.len(), 1, "{detail}");
+    assert!(
+        pods[0]["node"].as_str().is_some(),
+        "bound by the scheduler: {detail}"
+    );
+
+    let row = gantry
+        .row_when(&namespace, "resnet", |r| r["ready"] == true)
+        .await;
+    assert_eq!(row["kind"], "Deployment");
+    assert_eq!(row["server"], "TF Serving");
+    assert_eq!(row["model"], format!("s3://models/resnet/1").as_str());
+    let detail = gantry.detail("deployment", &namespace, "resnet");
+    assert_eq!(detail["revisions"][0]["number"], 1);
+    assert_eq!(detail["revisions"][0]["current"], true);
+    assert_eq!(detail["pods"][0]["revision"], 1);
+    assert_eq!(detail["pods"][0]["ready"], true);
+}
+
+#[tokio::test]
+async fn scaling_goes_out_as_the_user_once_per_version_and_not_past_an_autoscaler() {
+    let Some(TestCluster { client, namespace }) = connect("serving_scaled").await else {
+        return;
+    };
+    let Some(gantry) = Gantry::start("serving_scaled") else {
+        return;
+    };
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    deployments
+        .create(&PostParams::default(), &tf_serving("scaled", 1))
+        .await
+        .unwrap();
+    gantry
+        .row_when(&namespace, "scaled", |r| r["ready"] == true)
+        .await;
+    let version = gantry.detail("deployment", &namespace, "scaled")["resource_version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/v1/services/deployment/{namespace}/scaled/scale");
+
+    // A viewer, and an ops admin of other namespaces, are refused by Gantry; nothing changes.
+    let admin = gantry.cookie.clone();
+    let password = "a long enough password";
+    gantry
+        .server
+        .create_account(&admin, "vera", password, "viewer", &namespace);
+    gantry
+        .server
+        .create_account(&admin, "otto", password, "ops-admin", "team-b");
+    for user in ["vera", "otto"] {
+        let cookie = gantry.server.login_as(user, password);
+        let refused = gantry.post(
+            &path,
+            &json!({ "replicas": 3, "resource_version": version }),
+            &cookie,
+        );
+        assert_eq!(refused.status, 403, "{user}: {}", refused.body);
+    }
+    let bad = gantry.post(
+        &path,
+        &json!({ "replicas": 5000, "resource_version": version }),
+        &admin,
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_contains(&bad.body, "replicas");
+
+    // Two scales from the same version: one lands, the other is told who changed it.
+    let (a, b) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| {
+            gantry.post(
+                &path,
+                &json!({ "replicas": 2, "resource_version": version }),
+                &admin,
+            )
+        });
+        let second = scope.spawn(|| {
+            gantry.post(
+                &path,
+                &json!({ "replicas": 3, "resource_version": version }),
+                &admin,
+            )
+        });
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [204, 409], "{} / {}", a.body, b.body);
+    let (winner, loser) = if a.status == 204 { (2, &b) } else { (3, &a) };
+    assert_contains(&loser.body, "since you opened it");
+    assert_contains(&loser.body, "gantry:admin");
+    let stored = deployments.get("scaled").await.unwrap();
+    assert_eq!(stored.spec.unwrap().replicas, Some(winner));
+    // The change went out as the user: the API server recorded Gantry's user as its manager.
+    assert!(stored
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .iter()
+        .any(|f| f.manager.as_deref() == Some("gantry:admin")));
+    gantry
+        .row_when(&namespace, "scaled", |r| r["replicas"]["ready"] == winner)
+        .await;
+
+    // Once an HPA scales it, Gantry says so instead of fighting it.
+    let hpa: HorizontalPodAutoscaler = serde_json::from_value(json!({
+        "metadata": { "name": "scaled" },
+        "spec": {
+            "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "scaled" },
+            "minReplicas": 1, "maxReplicas": 4,
+            "metrics": [{ "type": "Resource", "resource": { "name": "cpu",
+                "target": { "type": "Utilization", "averageUtilization": 60 } } }]
+        }
+    }))
+    .unwrap();
+    Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &hpa)
+        .await
+        .unwrap();
+    gantry
+        .row_when(&namespace, "scaled", |r| r["autoscaling"]["max"] == 4)
+        .await;
+    let version = gantry.detail("deployment", &namespace, "scaled")["resource_version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owned = gantry.post(
+        &path,
+        &json!({ "replicas": 1, "resource_version": version }),
+        &admin,
+    );
+    assert_eq!(owned.status, 409, "{}", owned.body);
+    assert_contains(&owned.body, "HorizontalPodAutoscaler scaled");
+
+    // Every attempt that reached the cluster is in the audit log with its outcome.
+    let audit = gantry.get(
+        &format!("/admin/audit.csv?action=service.scale&object=deployment/{namespace}/scaled"),
+        &admin,
+    );
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let outcomes: Vec<&str> = audit
+        .body
+        .lines()
+        .filter(|l| l.contains("service.scale") && !l.contains("attempted"))
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{}", audit.body);
+    assert_eq!(
+        outcomes.iter().filter(|l| l.contains(",ok,")).count(),
+        1,
+        "{}",
+        audit.body
+    );
+}
