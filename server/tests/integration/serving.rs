@@ -189,7 +189,7 @@ async fn an_inference_service_reconciled_by_kserve_is_listed_with_its_version_an
         .await;
     assert_eq!(row["kind"], "Deployment");
     assert_eq!(row["server"], "TF Serving");
-    assert_eq!(row["model"], format!("s3://models/resnet/1").as_str());
+    assert_eq!(row["model"], "s3://models/resnet/1");
     let detail = gantry.detail("deployment", &namespace, "resnet");
     assert_eq!(detail["revisions"][0]["number"], 1);
     assert_eq!(detail["revisions"][0]["current"], true);
