@@ -66,7 +66,11 @@ fn ServiceTable(list: ServiceList) -> impl IntoView {
                         .into_iter()
                         .map(|row| {
                             view! {
-                                <tr data-service=row.name.clone() data-ready=row.ready.to_string()>
+                                <tr
+                                    data-namespace=row.namespace.clone()
+                                    data-service=row.name.clone()
+                                    data-ready=row.ready.to_string()
+                                >
                                     <td>
                                         <a href=href(&row)>{row.name.clone()}</a>
                                         {row

@@ -1,0 +1,107 @@
+// The Serving area on the local cluster with the real KServe controller: the seeded model
+// servers are listed by kind and server; an ops admin scales one after confirming and
+// watches the rollout reach the new count; one an HPA scales says so; a viewer reads only.
+import { test, expect } from "./fixtures";
+
+test("the Serving list shows the InferenceService and the model-serving Deployments", async ({ shell, page }) => {
+  await shell.open("/serving");
+  await expect(page.getByTestId("live-badge")).toHaveText("live");
+  const table = page.getByTestId("services");
+  const iris = table.locator('tr[data-namespace="ml-serving"][data-service="iris"]');
+  await expect(iris).toContainText("InferenceService");
+  await expect(iris).toContainText("KServe sklearn");
+  await expect(iris).toContainText("gs://kfserving-examples/models/sklearn/1.0/model");
+  await expect(iris).toContainText("http://iris-ml-serving.example.com");
+  await expect(iris).toHaveAttribute("data-ready", "true", { timeout: 30_000 });
+  await expect(table.locator('tr[data-namespace="ml-serving"][data-service="resnet"]')).toContainText("TF Serving");
+  await expect(table.locator('tr[data-namespace="ml-serving"][data-service="fraud-api"]')).toContainText("flask");
+  await expect(table.locator('tr[data-namespace="ml-serving"][data-service="fraud-api"]')).toContainText("models:/fraud-detector/1");
+  const llama = table.locator('tr[data-namespace="ml-serving"][data-service="llama-chat"]');
+  await expect(llama).toContainText("vLLM");
+  await expect(llama).toContainText("2–6 on cpu 70%");
+  // The predictor Deployment KServe made is part of iris, not a row of its own.
+  await expect(table.locator('tr[data-namespace="ml-serving"][data-service="iris-predictor"]')).toHaveCount(0);
+});
+
+test("an ops admin scales a model server after confirming and watches the rollout, on the record", async ({ shell, page }) => {
+  await shell.open("/serving");
+  await page.getByTestId("services").locator('tr[data-namespace="ml-serving"]').getByRole("link", { name: "resnet" }).click();
+  await expect(page).toHaveURL(/\/serving\/deployment\/ml-serving\/resnet$/);
+  await expect(page.getByTestId("live-badge")).toHaveText("live");
+  const rollout = page.getByTestId("rollout-text");
+  await expect(rollout).toHaveText("1 updated, 1 ready, 1 available of 1 desired", { timeout: 30_000 });
+  await expect(page.getByTestId("service-facts")).toContainText("HTTP GET :8501/v1/models/resnet, after 5 s");
+  await expect(page.getByTestId("revisions").locator('tr[data-current="true"]')).toHaveCount(1);
+
+  const scale = page.getByTestId("scale");
+  await scale.getByLabel("Replicas").fill("3");
+  await scale.getByRole("button", { name: "Scale" }).click();
+  await expect(scale).toContainText("Scale resnet from 1 to 3 replicas?");
+  await scale.getByRole("button", { name: "Cancel" }).click();
+  await expect(rollout).toHaveText("1 updated, 1 ready, 1 available of 1 desired");
+
+  await scale.getByRole("button", { name: "Scale" }).click();
+  await scale.getByRole("button", { name: "Confirm" }).click();
+  // The page follows the rollout as kwok starts the pods.
+  await expect(rollout).toHaveText("3 updated, 3 ready, 3 available of 3 desired", { timeout: 30_000 });
+  await expect(page.getByTestId("service-pods").locator("tbody tr")).toHaveCount(3);
+  await expect(page.getByRole("progressbar", { name: /Rollout/ })).toHaveAttribute("value", "100");
+
+  // Back to one, so the suite can run again on the same cluster.
+  await scale.getByLabel("Replicas").fill("1");
+  await scale.getByRole("button", { name: "Scale" }).click();
+  await expect(scale).toContainText("Scale resnet from 3 to 1 replicas?");
+  await scale.getByRole("button", { name: "Confirm" }).click();
+  await expect(rollout).toHaveText("1 updated, 1 ready, 1 available of 1 desired", { timeout: 30_000 });
+  await expect(page.getByTestId("scale-error")).toHaveText("");
+
+  await shell.open("/admin");
+  const audit = page.getByRole("region", { name: "Audit log" });
+  await audit.getByLabel("Object").fill("deployment/ml-serving/resnet");
+  await audit.getByLabel("Object").press("Enter");
+  await expect(page.getByTestId("audit-table").locator("tr", { hasText: "replicas -> 3" }).first()).toBeVisible();
+});
+
+test("a Deployment an HPA scales says so instead of offering a scale", async ({ shell, page }) => {
+  await shell.open("/serving/deployment/ml-serving/llama-chat");
+  await expect(page.getByTestId("scale-owned")).toContainText(
+    "The HorizontalPodAutoscaler llama-chat sets the replicas (between 2 and 6)",
+  );
+  await expect(page.getByRole("button", { name: "Scale" })).toHaveCount(0);
+  // Its three seeded rollouts are three revisions, the newest current.
+  const revisions = page.getByTestId("revisions");
+  await expect(revisions.locator("tbody tr")).toHaveCount(3);
+  await expect(revisions.locator('tr[data-current="true"]')).toContainText("vllm/vllm-openai:v0.6.3");
+});
+
+test("a viewer reads the Serving area and is offered no change", async ({ shell, page, browser }, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  await shell.open("/serving");
+  const viewer = { username: `vic-${Date.now() % 100000}`, password: "vic's long password" };
+  const created = await page.request.post("/api/accounts/create", {
+    headers: { Origin: base },
+    form: { username: viewer.username, display_name: "Vic", password: viewer.password, role: "viewer", namespaces: "ml-serving" },
+  });
+  expect(created.status(), await created.text()).toBe(200);
+  const context = await browser.newContext();
+  const vicPage = await context.newPage();
+  await vicPage.goto("/login");
+  await expect(vicPage.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await vicPage.getByLabel("Username").fill(viewer.username);
+  await vicPage.getByLabel("Password").fill(viewer.password);
+  await vicPage.getByRole("button", { name: "Log in" }).click();
+  await expect(vicPage.getByTestId("user")).toContainText("viewer");
+  await vicPage.goto("/serving");
+  const resnet = vicPage.getByTestId("services").locator('tr[data-namespace="ml-serving"][data-service="resnet"]');
+  await expect(resnet).toBeVisible();
+  await resnet.getByRole("link", { name: "resnet" }).click();
+  await expect(vicPage.getByTestId("rollout-text")).toContainText("desired");
+  await expect(vicPage.getByRole("button", { name: "Scale" })).toHaveCount(0);
+  // The server refuses too, whatever the page offers.
+  const refused = await vicPage.request.post("/api/v1/services/deployment/ml-serving/resnet/scale", {
+    headers: { Origin: base },
+    data: { replicas: 5, resource_version: "1" },
+  });
+  expect(refused.status()).toBe(403);
+  await context.close();
+});
