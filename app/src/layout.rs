@@ -127,27 +127,6 @@ pub fn Layout(children: Children) -> impl IntoView {
     }
 }
 
-/// What an area shows before it has anything to show: what will be here, and what it needs.
-#[component]
-pub fn EmptyState(
-    /// The page heading.
-    title: &'static str,
-    /// One sentence: what this area is for.
-    summary: &'static str,
-    /// What the user will find here.
-    children: Children,
-) -> impl IntoView {
-    view! {
-        <section class="page">
-            <h1>{title}</h1>
-            <p class="lead">{summary}</p>
-            <div class="empty-state" data-testid="empty-state">
-                {children()}
-            </div>
-        </section>
-    }
-}
-
 /// The warning shown while the cluster cannot be watched: what is shown is the last known
 /// state, and since when.
 #[component]

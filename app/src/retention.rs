@@ -1,5 +1,5 @@
-//! How long Gantry keeps what it records (server only): job history, captured logs and the
-//! audit log, each by age and (history and audit) by count, applied at start and every
+//! How long Gantry keeps what it records (server only): job history, captured logs, the
+//! serving history and the audit log, each by age and (all but logs) by count, applied at start and every
 //! hour, by the leading replica. Each area's store deletes its own rows; this only says
 //! when and how much.
 
@@ -16,6 +16,9 @@ pub struct Retention {
     pub jobs_rows: i64,
     /// Days captured logs are kept.
     pub logs_days: u64,
+    /// Days a serving history row is kept, and how many rows at most.
+    pub serving_days: u64,
+    pub serving_rows: i64,
     /// Days audit entries are kept, and how many at most.
     pub audit_days: u64,
     pub audit_rows: i64,
@@ -62,6 +65,13 @@ pub async fn apply(db: &Db, retention: &Retention, now: u64) {
             "retention: job history and captured logs deleted"
         ),
         Err(error) => tracing::warn!(%error, "retention of the job history failed"),
+    }
+    match crate::serving::store::expire(db, &before(retention.serving_days), retention.serving_rows)
+        .await
+    {
+        Ok(0) => {}
+        Ok(rows) => tracing::info!(rows, "retention: serving history deleted"),
+        Err(error) => tracing::warn!(%error, "retention of the serving history failed"),
     }
     match crate::audit::store::expire(db, &before(retention.audit_days), retention.audit_rows).await
     {

@@ -1,7 +1,9 @@
 // The Serving area on the local cluster with the real KServe controller: the seeded model
 // servers are listed by kind and server; an ops admin scales one after confirming and
-// watches the rollout reach the new count; one an HPA scales says so; a viewer reads only.
+// watches the rollout reach the new count, and rolls a bad release back from the revisions
+// with the timeline saying who did what; one an HPA scales says so; a viewer reads only.
 import { test, expect } from "./fixtures";
+import { kubectl } from "../servers";
 
 test("the Serving list shows the InferenceService and the model-serving Deployments", async ({ shell, page }) => {
   await shell.open("/serving");
@@ -104,4 +106,35 @@ test("a viewer reads the Serving area and is offered no change", async ({ shell,
   });
   expect(refused.status()).toBe(403);
   await context.close();
+});
+
+test("an ops admin rolls a bad release back from the revisions, and the timeline says who did what", async ({ shell, page }) => {
+  const name = `digits-${Date.now().toString(36)}`;
+  kubectl(["create", "deployment", name, "--namespace=ml-serving", "--image=tensorflow/serving:2.15.0"]);
+  try {
+    await shell.open(`/serving/deployment/ml-serving/${name}`);
+    await expect(page.getByTestId("rollout-text")).toHaveText("1 updated, 1 ready, 1 available of 1 desired", { timeout: 30_000 });
+    // A release made outside Gantry, at a terminal.
+    kubectl(["set", "image", `deployment/${name}`, "--namespace=ml-serving", "serving=tensorflow/serving:9.9.9-bad"]);
+    const revisions = page.getByTestId("revisions");
+    await expect(revisions.locator('tr[data-current="true"]')).toContainText("tensorflow/serving:9.9.9-bad", { timeout: 30_000 });
+    const history = page.getByTestId("history");
+    await expect(history).toContainText("image tensorflow/serving:2.15.0 → tensorflow/serving:9.9.9-bad");
+    await expect(history.locator("tr", { hasText: "9.9.9-bad" }).first()).toContainText("kubectl");
+
+    const first = revisions.locator('tr[data-revision="1"]');
+    await first.getByRole("button", { name: "Roll back" }).click();
+    await expect(first).toContainText(`Roll ${name} back to revision 1 (tensorflow/serving:2.15.0`);
+    await first.getByRole("button", { name: "Confirm" }).click();
+    await expect(page.getByTestId("rollback-result")).toHaveText("Rolled back to 1.");
+    // Revision 1's template comes back as revision 3, as kubectl rollout undo makes it.
+    await expect(revisions.locator('tr[data-current="true"]')).toContainText("tensorflow/serving:2.15.0", { timeout: 30_000 });
+    await expect(revisions.locator('tr[data-current="true"]')).toHaveAttribute("data-revision", "3");
+    await expect(history.locator("tr", { hasText: "image tensorflow/serving:9.9.9-bad → tensorflow/serving:2.15.0" }).first()).toContainText(
+      "gantry:admin",
+    );
+    await expect(page.getByTestId("rollback-error")).toHaveText("");
+  } finally {
+    kubectl(["delete", "deployment", name, "--namespace=ml-serving"]);
+  }
 });

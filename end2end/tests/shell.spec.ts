@@ -21,17 +21,18 @@ test("navigates all six areas, each saying what it holds", async ({ shell, page 
     await expect(page).toHaveURL(area.path);
     await expect(shell.heading).toHaveText(area.heading);
     await expect(page).toHaveTitle(`${area.heading} · Gantry`);
-    // Areas not built yet say what they will hold; the others show what they hold.
-    const built: Record<string, string> = {
+    // Each area shows what it holds.
+    const shown: Record<string, string> = {
       "/": "gpu-summary",
       "/nodes": "nodes-table",
       "/jobs": "jobs-table",
       "/models": "models",
+      "/serving": "services",
     };
     const content =
       area.path === "/admin"
         ? page.getByRole("heading", { name: "Audit log" })
-        : page.getByTestId(built[area.path] ?? "empty-state");
+        : page.getByTestId(shown[area.path]);
     await expect(content).toContainText(/\w+/);
     await expect(shell.nav.getByRole("link", { name: area.link, exact: true })).toHaveAttribute("aria-current", "page");
   }

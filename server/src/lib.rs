@@ -86,6 +86,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         leader.clone(),
     );
 
+    let services = gantry_app::serving::cache::Services::start(cluster.clone());
+    gantry_app::serving::history::start(services.clone(), db.clone(), leader.clone());
+
     let prometheus = match &config.prometheus {
         None => None,
         Some(settings) => Some(
@@ -133,7 +136,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             &config.data_dir,
             config.artifact_max_bytes,
         )),
-        services: gantry_app::serving::cache::Services::start(cluster_for_caches.clone()),
+        services,
         inventory: Inventory::start(cluster_for_caches),
         jobs,
         prometheus,

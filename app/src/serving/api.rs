@@ -5,6 +5,9 @@
 //! - `GET /api/v1/services/{kind}/{namespace}/{name}` and its stream
 //! - `POST /api/v1/services/{kind}/{namespace}/{name}/scale` with
 //!   `{"replicas": N, "resource_version": "…"}`: 204, or 409 when the service changed since
+//! - `POST /api/v1/services/{kind}/{namespace}/{name}/rollback` with
+//!   `{"to_revision": N, "resource_version": "…"}` (0: the revision before the current; an
+//!   InferenceService goes back to its previous model): `{"to": …, "changed": …}`, or 409
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -14,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::actions::{self, RolledBack};
 use super::stream::{ServiceFeed, ServicesFeed};
 use super::{server, ServiceDetail, ServiceKind, ServiceList};
 use crate::auth::caller::Caller;
@@ -34,6 +38,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/services/{kind}/{namespace}/{name}/scale",
             post(scale),
+        )
+        .route(
+            "/api/v1/services/{kind}/{namespace}/{name}/rollback",
+            post(roll_back),
         )
 }
 
@@ -84,7 +92,7 @@ async fn scale(
     let Json(body) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
     let kind = ServiceKind::from_slug(&kind)?;
     to_completion(async move {
-        server::scale(
+        actions::scale(
             &state,
             &caller,
             kind,
@@ -97,4 +105,37 @@ async fn scale(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A rollback request's body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackBody {
+    #[serde(default)]
+    to_revision: i64,
+    resource_version: String,
+}
+
+async fn roll_back(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    body: std::result::Result<Json<RollbackBody>, JsonRejection>,
+) -> Result<Json<RolledBack>> {
+    let Json(body) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
+    let kind = ServiceKind::from_slug(&kind)?;
+    to_completion(async move {
+        actions::roll_back(
+            &state,
+            &caller,
+            kind,
+            &namespace,
+            &name,
+            body.to_revision,
+            &body.resource_version,
+        )
+        .await
+    })
+    .await
+    .map(Json)
 }

@@ -15,7 +15,8 @@ use kube::discovery::Discovery;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 
-use super::recognise::{recognise, Recognised};
+use super::managers::Managers;
+use super::recognise::{image_of, recognise, Recognised};
 use super::{Autoscaling, Replicas};
 use crate::cluster::Cluster;
 use crate::error::AppError;
@@ -29,6 +30,10 @@ pub type Key = (String, String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedDeployment {
     pub recognised: Recognised,
+    /// The first container's image and the revision the Deployment runs.
+    pub image: String,
+    pub revision: i64,
+    pub managers: Managers,
     pub replicas: Replicas,
     /// Every replica updated and available.
     pub ready: bool,
@@ -42,6 +47,7 @@ pub struct SeenAutoscaler {
     /// The Deployment it scales (only Deployments are followed).
     pub target: String,
     pub autoscaling: Autoscaling,
+    pub managers: Managers,
 }
 
 /// A KServe InferenceService.
@@ -54,6 +60,7 @@ pub struct SeenInferenceService {
     pub ready: bool,
     pub reason: Option<String>,
     pub url: Option<String>,
+    pub managers: Managers,
 }
 
 /// What the watches hold.
@@ -89,6 +96,8 @@ struct Shared {
     autoscalers_synced: AtomicBool,
     stale: StaleMarks,
     changes: tokio::sync::watch::Sender<u64>,
+    /// Ticks when the history writer appended rows.
+    history: tokio::sync::watch::Sender<u64>,
 }
 
 /// The serving workloads, as last seen; cheap to clone.
@@ -111,6 +120,7 @@ impl Services {
                 autoscalers_synced: AtomicBool::new(false),
                 stale: StaleMarks::default(),
                 changes: tokio::sync::watch::Sender::new(0),
+                history: tokio::sync::watch::Sender::new(0),
             }),
         };
         let shared = services.shared.clone();
@@ -167,6 +177,26 @@ impl Services {
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.changes.subscribe()
     }
+
+    /// Says that the history writer appended rows (see [`Services::history_changes`]).
+    pub fn history_written(&self) {
+        self.shared.history.send_modify(|n| *n += 1);
+    }
+
+    /// Ticks after the history writer appended rows: a service's page shows them.
+    pub fn history_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.history.subscribe()
+    }
+}
+
+/// The `deployment.kubernetes.io/revision` annotation of a Deployment or ReplicaSet, 0 when
+/// absent.
+pub fn revision_number(meta: &kube::api::ObjectMeta) -> i64 {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
 }
 
 fn key(meta: &kube::api::ObjectMeta) -> Key {
@@ -211,6 +241,13 @@ pub fn served_deployment(d: &Deployment) -> Option<ServedDeployment> {
     });
     Some(ServedDeployment {
         recognised,
+        image: d
+            .spec
+            .as_ref()
+            .map(|s| image_of(&s.template))
+            .unwrap_or_default(),
+        revision: revision_number(&d.metadata),
+        managers: Managers::of(&d.metadata),
         replicas,
         ready,
         reason,
@@ -252,6 +289,7 @@ pub fn seen_autoscaler(h: &HorizontalPodAutoscaler) -> Option<SeenAutoscaler> {
             },
             desired: h.status.as_ref().map(|s| s.desired_replicas),
         },
+        managers: Managers::of(&h.metadata),
     })
 }
 
@@ -300,6 +338,7 @@ pub fn seen_inference_service(object: &DynamicObject) -> Option<SeenInferenceSer
         ready,
         reason,
         url: text(&object.data["status"]["url"]),
+        managers: Managers::of(&object.metadata),
     })
 }
 
@@ -345,7 +384,30 @@ struct Into<T: 'static> {
     synced: Option<fn(&Shared) -> &AtomicBool>,
 }
 
-impl<T: PartialEq + Send + Sync + 'static> watch::Follower<(Key, Option<T>)> for Into<T> {
+/// An object whose last change's author the follower works out from the version before.
+trait Tracked {
+    fn managers(&mut self) -> &mut Managers;
+}
+
+impl Tracked for ServedDeployment {
+    fn managers(&mut self) -> &mut Managers {
+        &mut self.managers
+    }
+}
+
+impl Tracked for SeenAutoscaler {
+    fn managers(&mut self) -> &mut Managers {
+        &mut self.managers
+    }
+}
+
+impl Tracked for SeenInferenceService {
+    fn managers(&mut self) -> &mut Managers {
+        &mut self.managers
+    }
+}
+
+impl<T: Tracked + PartialEq + Send + Sync + 'static> watch::Follower<(Key, Option<T>)> for Into<T> {
     async fn apply(&mut self, change: Change<(Key, Option<T>)>) {
         let changed = {
             let mut held = locks::write(&self.shared.held);
@@ -362,7 +424,10 @@ impl<T: PartialEq + Send + Sync + 'static> watch::Follower<(Key, Option<T>)> for
                     self.shared.stale.set(self.watch, None);
                     true
                 }
-                Change::Applied((key, Some(value))) => {
+                Change::Applied((key, Some(mut value))) => {
+                    if let Some(previous) = map.get_mut(&key) {
+                        value.managers().after(previous.managers());
+                    }
                     let changed = map.get(&key) != Some(&value);
                     map.insert(key, value);
                     changed

@@ -3,19 +3,28 @@
 //! scaling as the user.
 //!
 //! `recognise` (which Deployments serve models, and what model: the rule), `cache` (the
-//! Deployment, HPA and InferenceService watches), `server` (the list, one service and
-//! scaling, as the user), `api` (the JSON API and streams), `stream` (the live feeds),
-//! `pages`.
+//! Deployment, HPA and InferenceService watches), `managers` (who changed an object),
+//! `history` (the one writer of what served when), `store` (its table), `server` (the
+//! list and one service, as the user), `actions` (scale and roll back, as the user), `api`
+//! (the JSON API and streams), `stream` (the live feeds), `pages`.
 
+#[cfg(feature = "ssr")]
+pub mod actions;
 #[cfg(feature = "ssr")]
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod cache;
+#[cfg(feature = "ssr")]
+pub mod history;
+#[cfg(feature = "ssr")]
+pub mod managers;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod recognise;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod store;
 #[cfg(feature = "ssr")]
 pub mod stream;
 
@@ -151,6 +160,26 @@ pub struct ServiceEvent {
     pub last_seen: String,
 }
 
+/// One row of a service's timeline: what it served from then on, and who changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct HistoryEntry {
+    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`: when Gantry saw the change.
+    pub at: String,
+    /// `gantry:<user>` for a change made in Gantry, else the writer's field manager
+    /// (`kubectl-scale`, `kube-controller-manager`, KServe's `manager`).
+    pub actor: String,
+    pub change: String,
+    pub model: String,
+    pub image: String,
+    pub revision: i64,
+    pub replicas: i32,
+    pub autoscaling: String,
+}
+
+/// Rows of a service's timeline its page shows, newest first.
+pub const HISTORY_SHOWN: i64 = 100;
+
 /// A service in full, read as the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceDetail {
@@ -169,6 +198,8 @@ pub struct ServiceDetail {
     pub revisions: Vec<Revision>,
     pub pods: Vec<ServicePod>,
     pub events: Vec<ServiceEvent>,
+    /// What it served when, newest first (at most [`HISTORY_SHOWN`]).
+    pub history: Vec<HistoryEntry>,
 }
 
 /// The most replicas Gantry sets a service to: a typo of 1000 for 10 is refused before it
@@ -205,7 +236,7 @@ pub async fn scale_service(
 ) -> Result<(), AppError> {
     let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
     crate::state::to_completion(async move {
-        server::scale(
+        actions::scale(
             &state,
             &caller,
             kind,
@@ -217,4 +248,37 @@ pub async fn scale_service(
         .await
     })
     .await
+}
+
+/// Rolls the service back as the calling ops admin, if it is still at `resource_version`:
+/// a Deployment to revision `to_revision` (0: the one before the current), as `kubectl
+/// rollout undo` does; an InferenceService to the model it served before. Answers what it
+/// rolled back to; audited whatever the outcome.
+#[server(endpoint = "serving/rollback")]
+pub async fn roll_back_service(
+    kind: ServiceKind,
+    namespace: String,
+    name: String,
+    to_revision: i64,
+    resource_version: String,
+) -> Result<String, AppError> {
+    let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
+    let done = crate::state::to_completion(async move {
+        actions::roll_back(
+            &state,
+            &caller,
+            kind,
+            &namespace,
+            &name,
+            to_revision,
+            &resource_version,
+        )
+        .await
+    })
+    .await?;
+    Ok(if done.changed {
+        format!("Rolled back to {}.", done.to)
+    } else {
+        format!("Nothing to do: {} is already what runs.", done.to)
+    })
 }

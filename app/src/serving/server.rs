@@ -1,20 +1,17 @@
-//! The Serving area's answers as the caller may see them, and its changes as the caller
-//! (server only), shared by the server functions, the JSON API and the live feeds.
+//! The Serving area's answers as the caller may see them (server only), shared by the
+//! server functions, the JSON API and the live feeds.
 
 use std::collections::{BTreeSet, HashMap};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::autoscaling::v1::{Scale, ScaleSpec};
 use k8s_openapi::api::core::v1::{Event, Pod, Probe};
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
-use kube::api::{ObjectMeta, PostParams};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::Api;
 
-use super::cache::{seen_inference_service, served_deployment, Held};
+use super::cache::{revision_number, seen_inference_service, served_deployment, Held};
 use super::recognise::{image_of, model_of, Recognised};
 use super::{
     Revision, ServiceDetail, ServiceEvent, ServiceKind, ServiceList, ServicePod, ServiceRow,
-    MAX_REPLICAS,
 };
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
@@ -36,7 +33,7 @@ fn resource(kind: ServiceKind) -> (&'static str, &'static str) {
 }
 
 /// KServe's InferenceService, for requests made without discovery.
-fn inference_services() -> ApiResource {
+pub(super) fn inference_services() -> ApiResource {
     ApiResource::from_gvk(&GroupVersionKind::gvk(
         "serving.kserve.io",
         "v1beta1",
@@ -244,6 +241,8 @@ pub async fn detail(
             .and_then(|held| held.autoscaler_of(namespace, &d_name).cloned());
     }
     name_versions(state, caller, std::slice::from_mut(&mut row)).await?;
+    let key = (kind, namespace.to_string(), name.to_string());
+    let history = super::store::of_service(&state.db, &key, super::HISTORY_SHOWN).await?;
     let Some(d) = deployment else {
         return Ok(ServiceDetail {
             row,
@@ -255,6 +254,7 @@ pub async fn detail(
             revisions: Vec::new(),
             pods: Vec::new(),
             events: Vec::new(),
+            history,
         });
     };
     let (revisions, pods, events) = workload(client, namespace, name, &d).await?;
@@ -291,6 +291,7 @@ pub async fn detail(
         revisions,
         pods,
         events,
+        history,
     })
 }
 
@@ -436,15 +437,6 @@ async fn workload(
     Ok((revisions, pods, events))
 }
 
-/// The `deployment.kubernetes.io/revision` annotation, 0 when absent.
-fn revision_number(meta: &ObjectMeta) -> i64 {
-    meta.annotations
-        .as_ref()
-        .and_then(|a| a.get("deployment.kubernetes.io/revision"))
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0)
-}
-
 /// A probe as a person reads it: "HTTP GET :8501/v1/models/resnet, after 5 s, every 10 s".
 fn describe_probe(probe: &Probe) -> String {
     let port = |p: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString| match p {
@@ -474,163 +466,4 @@ fn describe_probe(probe: &Probe) -> String {
         probe.initial_delay_seconds.unwrap_or(0),
         probe.period_seconds.unwrap_or(10)
     )
-}
-
-/// Scales the service as the caller (an ops admin; the cluster's RBAC decides too), if it
-/// is still at `resource_version`, audited whatever the outcome. A Deployment goes through
-/// its scale subresource, refused while an HPA sets its replicas; an InferenceService gets
-/// `minReplicas` (and `maxReplicas` raised to it if lower), which KServe's HPA then keeps.
-pub async fn scale(
-    state: &AppState,
-    caller: &Caller,
-    kind: ServiceKind,
-    namespace: &str,
-    name: &str,
-    replicas: i32,
-    resource_version: &str,
-) -> Result<(), AppError> {
-    crate::names::check_object(namespace, name)?;
-    caller.check(Action::OperateCluster, Some(namespace))?;
-    if !(0..=MAX_REPLICAS).contains(&replicas) {
-        return Err(AppError::invalid(
-            "replicas",
-            format!("must be between 0 and {MAX_REPLICAS}, got {replicas}"),
-        ));
-    }
-    if resource_version.is_empty() {
-        return Err(AppError::invalid(
-            "resource_version",
-            "must be the resourceVersion the change is based on",
-        ));
-    }
-    let client = state.cluster.as_user(caller)?;
-    let object = format!("{}/{namespace}/{name}", kind.slug());
-    let detail = match kind {
-        ServiceKind::Deployment => format!("replicas -> {replicas}"),
-        ServiceKind::InferenceService => format!("spec.predictor.minReplicas -> {replicas}"),
-    };
-    let entry = crate::audit::Entry {
-        actor: &caller.username,
-        action: "service.scale",
-        object: &object,
-        detail: &detail,
-    };
-    let manager = field_manager(caller);
-    let change = async {
-        match kind {
-            ServiceKind::Deployment => {
-                if let Some(hpa) = state
-                    .services
-                    .read()?
-                    .autoscaler_of(namespace, name)
-                    .cloned()
-                {
-                    return Err(AppError::Conflict {
-                        reason: format!(
-                            "the HorizontalPodAutoscaler {} sets {name}'s replicas (between {} and {}); change its bounds instead",
-                            hpa.name, hpa.min, hpa.max
-                        ),
-                    });
-                }
-                let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-                let scale = Scale {
-                    metadata: ObjectMeta {
-                        name: Some(name.into()),
-                        namespace: Some(namespace.into()),
-                        resource_version: Some(resource_version.into()),
-                        ..Default::default()
-                    },
-                    spec: Some(ScaleSpec {
-                        replicas: Some(replicas),
-                    }),
-                    status: None,
-                };
-                let params = PostParams {
-                    field_manager: Some(manager.clone()),
-                    ..Default::default()
-                };
-                match api.replace_scale(name, &params, &scale).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        Err(changed_since(e, &what(kind, namespace, name), || api.get(name)).await)
-                    }
-                }
-            }
-            ServiceKind::InferenceService => {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(client.clone(), namespace, &inference_services());
-                let current = api
-                    .get(name)
-                    .await
-                    .map_err(|e| AppError::from_kube(e, &what(kind, namespace, name)))?;
-                let max = current.data["spec"]["predictor"]["maxReplicas"]
-                    .as_i64()
-                    .unwrap_or(0) as i32;
-                // The resourceVersion in a merge patch makes the API server refuse it (409)
-                // if the object changed since the caller saw it.
-                let patch = serde_json::json!({
-                    "metadata": { "resourceVersion": resource_version },
-                    "spec": { "predictor": { "minReplicas": replicas, "maxReplicas": max.max(replicas) } }
-                });
-                let params = PatchParams {
-                    field_manager: Some(manager.clone()),
-                    ..Default::default()
-                };
-                match api.patch(name, &params, &Patch::Merge(&patch)).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        Err(changed_since(e, &what(kind, namespace, name), || api.get(name)).await)
-                    }
-                }
-            }
-        }
-    };
-    crate::audit::around(&state.db, entry, change).await?
-}
-
-fn what(kind: ServiceKind, namespace: &str, name: &str) -> String {
-    format!("{} {namespace}/{name}", kind.label())
-}
-
-/// The field manager Gantry's writes carry: the user's name, so that a later conflict (or
-/// anyone reading managedFields) can tell who made the change.
-fn field_manager(caller: &Caller) -> String {
-    format!("gantry:{}", caller.username)
-}
-
-/// The API server's refusal as the user should read it; a 409 (the object changed since
-/// the caller read it) names who changed it last and when, from its managedFields.
-async fn changed_since<K, F>(error: kube::Error, what: &str, read: impl FnOnce() -> F) -> AppError
-where
-    K: kube::Resource,
-    F: std::future::Future<Output = Result<K, kube::Error>>,
-{
-    let conflict = matches!(&error, kube::Error::Api(status) if status.code == 409);
-    if !conflict {
-        return AppError::from_kube(error, what);
-    }
-    // NB: the API server records no time for a change made through the scale subresource
-    // (kubectl scale, Gantry's own): such an entry counts as the newest.
-    let last = match read().await {
-        Ok(object) => object
-            .meta()
-            .managed_fields
-            .iter()
-            .flatten()
-            .filter(|f| f.subresource.as_deref() != Some("status"))
-            .max_by_key(|f| (f.time.is_none(), f.time.as_ref().map(|t| t.0)))
-            .map(|f| {
-                let at = f
-                    .time
-                    .as_ref()
-                    .map(|t| format!(" at {}", t.0))
-                    .unwrap_or_default();
-                format!(" by {}{at}", f.manager.as_deref().unwrap_or("someone"))
-            })
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    AppError::Conflict {
-        reason: format!("{what} was changed{last} since you opened it; reload to see the change, then try again"),
-    }
 }

@@ -30,8 +30,8 @@ impl Feed for ServicesFeed {
 }
 
 /// One service's page. Pods and events of the service change its Deployment's status, which
-/// the watch sees, so the detail is read again on the watches' ticks; unchanged details are
-/// not sent.
+/// the watch sees, so the detail is read again on the watches' ticks and when the history
+/// gained rows; unchanged details are not sent.
 pub struct ServiceFeed {
     kind: ServiceKind,
     namespace: String,
@@ -52,7 +52,7 @@ impl ServiceFeed {
 
 impl Feed for ServiceFeed {
     fn wakes_on(&self, state: &AppState) -> Vec<tokio::sync::watch::Receiver<u64>> {
-        vec![state.services.changes()]
+        vec![state.services.changes(), state.services.history_changes()]
     }
 
     async fn next(

@@ -297,6 +297,8 @@ impl Config {
             jobs_days: count("GANTRY_RETENTION_JOBS_DAYS", 90, 36_500)? as u64,
             jobs_rows: count("GANTRY_RETENTION_JOBS_ROWS", 100_000, 100_000_000)? as i64,
             logs_days: count("GANTRY_RETENTION_LOGS_DAYS", 30, 36_500)? as u64,
+            serving_days: count("GANTRY_RETENTION_SERVING_DAYS", 365, 36_500)? as u64,
+            serving_rows: count("GANTRY_RETENTION_SERVING_ROWS", 1_000_000, 1_000_000_000)? as i64,
             audit_days: count("GANTRY_RETENTION_AUDIT_DAYS", 365, 36_500)? as u64,
             audit_rows: count("GANTRY_RETENTION_AUDIT_ROWS", 1_000_000, 1_000_000_000)? as i64,
         };

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::common::cluster::{connect, wait_for, TestCluster};
+use crate::common::cluster::{cluster_setting, connect, wait_for, TestCluster};
 use crate::common::server::{assert_contains, TestServer};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -184,6 +184,26 @@ async fn an_inference_service_reconciled_by_kserve_is_listed_with_its_version_an
         "bound by the scheduler: {detail}"
     );
 
+    // Scaling an InferenceService sets its predictor's minimum, which KServe's HPA takes up.
+    let scaled = gantry.post(
+        &format!("/api/v1/services/inferenceservice/{namespace}/iris/scale"),
+        &json!({ "replicas": 2, "resource_version": detail["resource_version"] }),
+        &gantry.cookie,
+    );
+    assert_eq!(scaled.status, 204, "{}", scaled.body);
+    let stored =
+        Api::<DynamicObject>::namespaced_with(client.clone(), &namespace, &inference_services())
+            .get("iris")
+            .await
+            .unwrap();
+    assert_eq!(stored.data["spec"]["predictor"]["minReplicas"], 2);
+    assert_eq!(stored.data["spec"]["predictor"]["maxReplicas"], 2);
+    gantry
+        .row_when(&namespace, "iris", |r| {
+            r["replicas"]["desired"] == 2 && r["replicas"]["ready"] == 2
+        })
+        .await;
+
     let row = gantry
         .row_when(&namespace, "resnet", |r| r["ready"] == true)
         .await;
@@ -330,4 +350,289 @@ async fn scaling_goes_out_as_the_user_once_per_version_and_not_past_an_autoscale
         "{}",
         audit.body
     );
+}
+
+/// The timeline keeps every change the watches see, whoever made it: a scale in Gantry is
+/// its user's, one made with kubectl is kubectl's, and a new image is a new revision.
+#[tokio::test]
+async fn the_history_records_changes_made_in_gantry_and_with_kubectl() {
+    let Some(TestCluster { client, namespace }) = connect("serving_history").await else {
+        return;
+    };
+    let Some(kubectl) = cluster_setting("GANTRY_TEST_KUBECTL") else {
+        return;
+    };
+    let Some(gantry) = Gantry::start("serving_history") else {
+        return;
+    };
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    deployments
+        .create(&PostParams::default(), &tf_serving("timeline", 1))
+        .await
+        .unwrap();
+    gantry
+        .row_when(&namespace, "timeline", |r| r["ready"] == true)
+        .await;
+    let history_with = |change: &'static str| {
+        let gantry = &gantry;
+        let namespace = namespace.clone();
+        async move {
+            wait_for(
+                &format!("a history row with {change}"),
+                Duration::from_secs(30),
+                || async {
+                    gantry.detail("deployment", &namespace, "timeline")["history"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|h| h["change"].as_str().unwrap().contains(change))
+                        .cloned()
+                },
+            )
+            .await
+        }
+    };
+    let first = history_with("first seen").await;
+    assert_eq!(first["model"], "s3://models/timeline/1");
+
+    let version = gantry.detail("deployment", &namespace, "timeline")["resource_version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scaled = gantry.post(
+        &format!("/api/v1/services/deployment/{namespace}/timeline/scale"),
+        &json!({ "replicas": 2, "resource_version": version }),
+        &gantry.cookie,
+    );
+    assert_eq!(scaled.status, 204, "{}", scaled.body);
+    assert_eq!(
+        history_with("replicas 1 → 2").await["actor"],
+        "gantry:admin"
+    );
+
+    let admin = crate::common::cluster::kubeconfig_path("serving_history").unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&kubectl)
+            .arg(format!("--kubeconfig={}", admin.display()))
+            .arg(format!("--namespace={namespace}"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["scale", "deployment/timeline", "--replicas=3"]);
+    let by_kubectl = history_with("replicas 2 → 3").await;
+    assert!(
+        by_kubectl["actor"].as_str().unwrap().starts_with("kubectl"),
+        "{by_kubectl}"
+    );
+    run(&[
+        "set",
+        "image",
+        "deployment/timeline",
+        "serving=tensorflow/serving:2.16.0",
+    ]);
+    let rolled = history_with("image tensorflow/serving:2.15.0 → tensorflow/serving:2.16.0").await;
+    assert!(
+        rolled["actor"].as_str().unwrap().starts_with("kubectl"),
+        "{rolled}"
+    );
+    // The Deployment controller numbers the new revision (in the same row, or just after).
+    history_with("revision 1 → 2").await;
+}
+
+/// Gantry's rollback of a Deployment leaves exactly what `kubectl rollout undo` leaves on an
+/// identical Deployment: the same pod template and annotations; a stale version is refused;
+/// an InferenceService goes back to the model it served before.
+#[tokio::test]
+async fn a_rollback_is_kubectls_rollout_undo_and_an_inference_service_returns_to_its_previous_model(
+) {
+    let Some(mine) = connect("serving_rollback_gantry").await else {
+        return;
+    };
+    let Some(theirs) = connect("serving_rollback_kubectl").await else {
+        return;
+    };
+    let Some(kubectl) = cluster_setting("GANTRY_TEST_KUBECTL") else {
+        return;
+    };
+    let Some(gantry) = Gantry::start("serving_rollback") else {
+        return;
+    };
+    let admin = crate::common::cluster::kubeconfig_path("serving_rollback").unwrap();
+    let kubectl_in = |namespace: &str, args: &[&str]| {
+        let out = std::process::Command::new(&kubectl)
+            .arg(format!("--kubeconfig={}", admin.display()))
+            .arg(format!("--namespace={namespace}"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // The same three revisions in both namespaces.
+    for cluster in [&mine, &theirs] {
+        let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        api.create(&PostParams::default(), &tf_serving("twin", 1))
+            .await
+            .unwrap();
+        for tag in ["2.16.0", "2.17.0"] {
+            kubectl_in(
+                &cluster.namespace,
+                &[
+                    "annotate",
+                    "deployment/twin",
+                    "--overwrite",
+                    &format!("release={tag}"),
+                ],
+            );
+            kubectl_in(
+                &cluster.namespace,
+                &[
+                    "set",
+                    "image",
+                    "deployment/twin",
+                    &format!("serving=tensorflow/serving:{tag}"),
+                ],
+            );
+            kubectl_in(
+                &cluster.namespace,
+                &["rollout", "status", "deployment/twin", "--timeout=60s"],
+            );
+        }
+    }
+    gantry
+        .row_when(&mine.namespace, "twin", |r| r["ready"] == true)
+        .await;
+    let detail = gantry.detail("deployment", &mine.namespace, "twin");
+    assert_eq!(detail["revisions"][0]["number"], 3);
+    let version = detail["resource_version"].as_str().unwrap().to_string();
+    let path = format!(
+        "/api/v1/services/deployment/{}/twin/rollback",
+        mine.namespace
+    );
+    let done = gantry.post(
+        &path,
+        &json!({ "to_revision": 1, "resource_version": version }),
+        &gantry.cookie,
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json(), json!({ "to": "1", "changed": true }));
+    kubectl_in(
+        &theirs.namespace,
+        &["rollout", "undo", "deployment/twin", "--to-revision=1"],
+    );
+
+    // Both become revision 4 with revision 1's template and annotations.
+    let settled = |cluster: &TestCluster| {
+        let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        async move {
+            wait_for(
+                "the rollback's new revision",
+                Duration::from_secs(60),
+                || async {
+                    let d = api.get("twin").await.ok()?;
+                    let annotations = d.metadata.annotations.clone().unwrap_or_default();
+                    (annotations
+                        .get("deployment.kubernetes.io/revision")
+                        .map(String::as_str)
+                        == Some("4"))
+                    .then_some(d)
+                },
+            )
+            .await
+        }
+    };
+    let (a, b) = (settled(&mine).await, settled(&theirs).await);
+    assert_eq!(
+        serde_json::to_value(&a.spec.as_ref().unwrap().template).unwrap(),
+        serde_json::to_value(&b.spec.as_ref().unwrap().template).unwrap()
+    );
+    assert_eq!(a.metadata.annotations, b.metadata.annotations);
+    assert_eq!(
+        a.spec.unwrap().template.spec.unwrap().containers[0]
+            .image
+            .as_deref(),
+        Some("tensorflow/serving:2.15.0")
+    );
+    // The version the rollback was based on is gone: a second one from it is refused.
+    let stale = gantry.post(
+        &path,
+        &json!({ "to_revision": 2, "resource_version": version }),
+        &gantry.cookie,
+    );
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert_contains(&stale.body, "since you opened it");
+
+    // An InferenceService rolled out to a new storageUri (as anyone would) goes back.
+    let isvcs = Api::<DynamicObject>::namespaced_with(
+        mine.client.clone(),
+        &mine.namespace,
+        &inference_services(),
+    );
+    let isvc: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": { "name": "flowers", "namespace": mine.namespace },
+        "spec": { "predictor": { "model": { "modelFormat": { "name": "sklearn" },
+            "storageUri": "gs://models/flowers/1",
+            "resources": { "requests": { "cpu": "100m", "memory": "128Mi" } } } } }
+    }))
+    .unwrap();
+    isvcs.create(&PostParams::default(), &isvc).await.unwrap();
+    gantry
+        .row_when(&mine.namespace, "flowers", |r| r["ready"] == true)
+        .await;
+    let history_has = |model: &'static str| {
+        let gantry = &gantry;
+        let namespace = mine.namespace.clone();
+        async move {
+            wait_for(
+                &format!("{model} in the history"),
+                Duration::from_secs(30),
+                || async {
+                    let detail = gantry.detail("inferenceservice", &namespace, "flowers");
+                    (detail["history"][0]["model"] == model).then_some(detail)
+                },
+            )
+            .await
+        }
+    };
+    history_has("gs://models/flowers/1").await;
+    kubectl_in(
+        &mine.namespace,
+        &[
+            "patch",
+            "inferenceservice/flowers",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"predictor":{"model":{"storageUri":"gs://models/flowers/2"}}}}"#,
+        ],
+    );
+    let detail = history_has("gs://models/flowers/2").await;
+    let version = detail["resource_version"].as_str().unwrap().to_string();
+    let done = gantry.post(
+        &format!(
+            "/api/v1/services/inferenceservice/{}/flowers/rollback",
+            mine.namespace
+        ),
+        &json!({ "resource_version": version }),
+        &gantry.cookie,
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json()["to"], "gs://models/flowers/1");
+    let stored = isvcs.get("flowers").await.unwrap();
+    assert_eq!(
+        stored.data["spec"]["predictor"]["model"]["storageUri"],
+        "gs://models/flowers/1"
+    );
+    let back = history_has("gs://models/flowers/1").await;
+    assert_eq!(back["history"][0]["actor"], "gantry:admin");
 }

@@ -10,7 +10,7 @@ use super::{autoscaling_text, model_text, replicas_text, status_text};
 use crate::error::AppError;
 use crate::layout::ConfirmButton;
 use crate::live::{self, LiveBadge};
-use crate::serving::{ScaleService, ServiceDetail, ServiceKind};
+use crate::serving::{RollBackService, ScaleService, ServiceDetail, ServiceKind};
 
 #[component]
 pub fn ServicePage() -> impl IntoView {
@@ -39,6 +39,7 @@ pub fn ServicePage() -> impl IntoView {
         connection,
     );
     let scale = ServerAction::<ScaleService>::new();
+    let rollback = ServerAction::<RollBackService>::new();
     let me = LocalResource::new(crate::auth::get_current_user);
     let can_operate = Signal::derive(move || {
         me.get()
@@ -57,10 +58,18 @@ pub fn ServicePage() -> impl IntoView {
             {move || match detail.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
-                Some(Ok(detail)) => view! { <ServiceView detail scale can_operate /> }.into_any(),
+                Some(Ok(detail)) => {
+                    view! { <ServiceView detail scale rollback can_operate /> }.into_any()
+                }
             }}
             <p class="form-error" role="alert" data-testid="scale-error">
                 {move || scale.value().get().and_then(Result::err).map(|e| e.to_string())}
+            </p>
+            <p role="status" data-testid="rollback-result">
+                {move || rollback.value().get().and_then(Result::ok)}
+            </p>
+            <p class="form-error" role="alert" data-testid="rollback-error">
+                {move || rollback.value().get().and_then(Result::err).map(|e| e.to_string())}
             </p>
         </section>
     }
@@ -70,9 +79,17 @@ pub fn ServicePage() -> impl IntoView {
 fn ServiceView(
     detail: ServiceDetail,
     scale: ServerAction<ScaleService>,
+    rollback: ServerAction<RollBackService>,
     can_operate: Signal<bool>,
 ) -> impl IntoView {
     let row = detail.row.clone();
+    let version = detail.resource_version.clone();
+    // What a rollback of an InferenceService returns to: the model it served before.
+    let earlier_model = detail
+        .history
+        .iter()
+        .find(|h| h.model != row.model && !h.model.is_empty())
+        .map(|h| h.model.clone());
     let facts = [
         ("Kind", row.kind.label().to_string()),
         ("Namespace", row.namespace.clone()),
@@ -129,6 +146,73 @@ fn ServiceView(
             let detail = detail.clone();
             move || can_operate.get().then(|| view! { <ScaleForm detail=detail.clone() scale /> })
         }
+        {
+            let (row, version) = (row.clone(), version.clone());
+            move || {
+                let earlier = earlier_model.clone()?;
+                (can_operate.get() && row.kind == ServiceKind::InferenceService)
+                    .then(|| {
+                        let target = RollbackTarget {
+                            question: format!(
+                                "Roll {} back from {} to {}?",
+                                row.name,
+                                row.model,
+                                earlier,
+                            ),
+                            call: RollBackService {
+                                kind: ServiceKind::InferenceService,
+                                namespace: row.namespace.clone(),
+                                name: row.name.clone(),
+                                to_revision: 0,
+                                resource_version: version.clone(),
+                            },
+                        };
+                        view! {
+                            <div class="toolbar" data-testid="rollback-model">
+                                <RollbackButton
+                                    label="Roll back to the previous model"
+                                    target
+                                    rollback
+                                />
+                            </div>
+                        }
+                    })
+            }
+        }
+        <h2>"History"</h2>
+        <p class="muted">
+            "What it served when, and who changed it: every change the watches saw, made in Gantry or not."
+        </p>
+        <div class="table-wrap">
+            <table class="table" data-testid="history">
+                <thead>
+                    <tr>
+                        <th>"When"</th>
+                        <th>"Who"</th>
+                        <th>"Change"</th>
+                        <th>"Model served"</th>
+                        <th>"Replicas"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {detail
+                        .history
+                        .iter()
+                        .map(|h| {
+                            view! {
+                                <tr>
+                                    <td>{h.at.clone()}</td>
+                                    <td>{h.actor.clone()}</td>
+                                    <td class="wrap">{h.change.clone()}</td>
+                                    <td class="wrap">{h.model.clone()}</td>
+                                    <td>{h.replicas}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
         <h2>"Revisions"</h2>
         <div class="table-wrap">
             <table class="table" data-testid="revisions">
@@ -139,6 +223,7 @@ fn ServiceView(
                         <th>"Model"</th>
                         <th>"Created"</th>
                         <th>"Ready pods"</th>
+                        <th></th>
                     </tr>
                 </thead>
                 <tbody>
@@ -146,6 +231,23 @@ fn ServiceView(
                         .revisions
                         .iter()
                         .map(|rev| {
+                            let offer = (row.kind == ServiceKind::Deployment && !rev.current)
+                                .then(|| RollbackTarget {
+                                    question: format!(
+                                        "Roll {} back to revision {} ({}, model {})?",
+                                        row.name,
+                                        rev.number,
+                                        rev.image,
+                                        rev.model,
+                                    ),
+                                    call: RollBackService {
+                                        kind: ServiceKind::Deployment,
+                                        namespace: row.namespace.clone(),
+                                        name: row.name.clone(),
+                                        to_revision: rev.number,
+                                        resource_version: version.clone(),
+                                    },
+                                });
                             view! {
                                 <tr data-revision=rev.number data-current=rev.current.to_string()>
                                     <td>
@@ -156,6 +258,20 @@ fn ServiceView(
                                     <td class="wrap">{rev.model.clone()}</td>
                                     <td>{rev.created.clone()}</td>
                                     <td>{rev.ready}</td>
+                                    <td>
+                                        {move || {
+                                            let target = offer.clone().filter(|_| can_operate.get())?;
+                                            Some(
+                                                view! {
+                                                    <RollbackButton
+                                                        label="Roll back"
+                                                        target
+                                                        rollback
+                                                    />
+                                                },
+                                            )
+                                        }}
+                                    </td>
                                 </tr>
                             }
                         })
@@ -299,4 +415,30 @@ fn ScaleForm(detail: ServiceDetail, scale: ServerAction<ScaleService>) -> impl I
         </div>
     }
     .into_any()
+}
+
+/// A rollback on offer: the confirmation's question and the call it makes.
+#[derive(Clone)]
+struct RollbackTarget {
+    question: String,
+    call: RollBackService,
+}
+
+/// Rolls back after a confirmation that says exactly to what.
+#[component]
+fn RollbackButton(
+    label: &'static str,
+    target: RollbackTarget,
+    rollback: ServerAction<RollBackService>,
+) -> impl IntoView {
+    let RollbackTarget { question, call } = target;
+    view! {
+        <ConfirmButton
+            label
+            question
+            act=Callback::new(move |()| {
+                rollback.dispatch(call.clone());
+            })
+        />
+    }
 }

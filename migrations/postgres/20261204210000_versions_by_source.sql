@@ -1,2 +1,0 @@
--- The Serving area names the registered version each service runs by its model URI.
-CREATE INDEX mlflow_model_versions_source ON mlflow_model_versions (source);
