@@ -14,7 +14,7 @@ DEMO_CLUSTER := $(DEMO_DIR)/cluster
 # The demo cluster's Prometheus, from the ports up.sh chose (read when a recipe uses it).
 DEMO_PROMETHEUS = http://127.0.0.1:$$(awk -F= '$$1 == "prometheus" { print $$2 }' $(DEMO_CLUSTER)/ports)
 
-.PHONY: help setup demo demo-down serve test lint unit e2e e2e-release build release watch bench-release bench-cluster bench-inventory bench-jobs bench-outage bench-logs bench-search bench-charts bench-metrics
+.PHONY: help setup demo demo-down serve test lint unit e2e e2e-release build release watch bench-release bench-cluster bench-inventory bench-jobs bench-serving bench-outage bench-logs bench-search bench-charts bench-metrics
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ bench-inventory: setup ## GPU inventory at 5,000 nodes and 50,000 pods: memory, 
 
 bench-jobs: setup ## Training jobs: launch to list, 200 status changes to the page, 1,000 log lines/s (minutes)
 	$(ENV) tools/bench/jobs.sh
+
+bench-serving: setup ## Serving: scale to the open page, the list of 1,000 services at 50 clients (minutes)
+	$(ENV) tools/bench/serving.sh
 
 bench-outage: setup ## The API server stopped (SIGSTOP) for a minute: cached reads, writes, /readyz, recovery (minutes)
 	$(ENV) tools/bench/outage.sh

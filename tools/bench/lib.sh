@@ -23,8 +23,9 @@ start_bench() { # BENCH PORT
     cd "$root" || return
     # Optimised: the bench profile is the release one.
     cargo build --release -q -p gantry-server --bin gantry
+    # The bench's own executable: cargo also reports the `gantry` binary it builds for it.
     bench_client="$(cargo bench -q -p gantry-server --bench "$1" --no-run --message-format=json 2>/dev/null |
-        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
+        grep '"kind":\["bench"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
     [[ -x "$bench_client" ]] || { echo "bench: could not build the benchmark client" >&2; exit 1; }
 
     start_cluster
