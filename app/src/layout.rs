@@ -53,6 +53,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     let me = Resource::new(|| (), |_| get_current_user());
     let status = Resource::new(|| (), |_| get_cluster_status());
     let menu_open = RwSignal::new(false);
+    crate::metrics::pages::alerts::provide_alerts_seen();
 
     let chrome = move || {
         Suspend::new(async move {

@@ -102,7 +102,7 @@ test("a viewer reads the Serving area and is offered no change", async ({ shell,
   // The server refuses too, whatever the page offers.
   const refused = await vicPage.request.post("/api/v1/services/deployment/ml-serving/resnet/scale", {
     headers: { Origin: base },
-    data: { replicas: 5, resource_version: "1" },
+    data: { replicas: 5, generation: 1 },
   });
   expect(refused.status()).toBe(403);
   await context.close();
@@ -124,6 +124,11 @@ test("an ops admin rolls a bad release back from the revisions, and the timeline
 
     const first = revisions.locator('tr[data-revision="1"]');
     await first.getByRole("button", { name: "Roll back" }).click();
+    await expect(first).toContainText(`Roll ${name} back to revision 1 (tensorflow/serving:2.15.0`);
+    // The page goes on following the Deployment while the question waits: scaled at a
+    // terminal meanwhile, the question stays, and the rollback is based on what is shown now.
+    kubectl(["scale", `deployment/${name}`, "--namespace=ml-serving", "--replicas=2"]);
+    await expect(page.getByTestId("rollout-text")).toHaveText(/ of 2 desired$/, { timeout: 30_000 });
     await expect(first).toContainText(`Roll ${name} back to revision 1 (tensorflow/serving:2.15.0`);
     await first.getByRole("button", { name: "Confirm" }).click();
     await expect(page.getByTestId("rollback-result")).toHaveText("Rolled back to 1.");

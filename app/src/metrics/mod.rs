@@ -132,6 +132,9 @@ pub struct Alert {
 pub struct Alerts {
     /// False when Prometheus is not configured.
     pub configured: bool,
+    /// When Prometheus was asked (seconds since the epoch; 0 when not configured): of two
+    /// lists on one page, the older is asked again (`pages::alerts::AlertsSeen`).
+    pub asked: u64,
     pub alerts: Vec<Alert>,
     pub error: Option<String>,
 }

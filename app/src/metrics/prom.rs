@@ -81,8 +81,9 @@ struct Inner {
     alerts: Mutex<Option<AlertsCell>>,
 }
 
-/// The alerts as last asked, shared like the queries' answers.
-type AlertsCell = Arc<OnceCell<(Instant, Result<Vec<Alert>, String>)>>;
+/// The alerts as last asked, shared like the queries' answers: when (for the TTL, and in
+/// seconds since the epoch for the pages), and the answer.
+type AlertsCell = Arc<OnceCell<(Instant, u64, Result<Vec<Alert>, String>)>>;
 
 /// How long one answer from `/api/v1/alerts` serves everyone (rules are evaluated every
 /// few seconds; pages need not be fresher).
@@ -233,13 +234,14 @@ impl Prometheus {
             .collect())
     }
 
-    /// Firing and pending alerts, asked at most every [`ALERTS_TTL`] however many ask.
-    pub async fn alerts(&self) -> Result<Vec<Alert>, String> {
+    /// Firing and pending alerts, asked at most every [`ALERTS_TTL`] however many ask, and
+    /// when they were asked (seconds since the epoch).
+    pub async fn alerts(&self) -> (u64, Result<Vec<Alert>, String>) {
         let cell = {
             let mut slot = locks::lock(&self.inner.alerts);
-            let fresh = slot
-                .as_ref()
-                .filter(|cell| !matches!(cell.get(), Some((at, _)) if at.elapsed() > ALERTS_TTL));
+            let fresh = slot.as_ref().filter(
+                |cell| !matches!(cell.get(), Some((at, _, _)) if at.elapsed() > ALERTS_TTL),
+            );
             match fresh {
                 Some(cell) => cell.clone(),
                 None => {
@@ -249,10 +251,13 @@ impl Prometheus {
                 }
             }
         };
-        let (_, answer) = cell
-            .get_or_init(|| async { (Instant::now(), self.fetch_alerts().await) })
+        let (_, asked, answer) = cell
+            .get_or_init(|| async {
+                let asked = crate::time::unix_now();
+                (Instant::now(), asked, self.fetch_alerts().await)
+            })
             .await;
-        answer.clone()
+        (*asked, answer.clone())
     }
 
     async fn fetch_alerts(&self) -> Result<Vec<Alert>, String> {

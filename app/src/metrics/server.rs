@@ -264,15 +264,18 @@ pub async fn alerts(
     let Some(prometheus) = &state.prometheus else {
         return Ok(Alerts {
             configured: false,
+            asked: 0,
             alerts: Vec::new(),
             error: None,
         });
     };
-    let all = match prometheus.alerts().await {
+    let (asked, all) = prometheus.alerts().await;
+    let all = match all {
         Ok(all) => all,
         Err(reason) => {
             return Ok(Alerts {
                 configured: true,
+                asked,
                 alerts: Vec::new(),
                 error: Some(reason),
             })
@@ -308,6 +311,7 @@ pub async fn alerts(
     });
     Ok(Alerts {
         configured: true,
+        asked,
         alerts,
         error: None,
     })

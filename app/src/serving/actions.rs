@@ -1,6 +1,9 @@
 //! The Serving area's changes, as the caller (server only): scale and roll back. Each is
-//! audited whatever its outcome, and carries the `resourceVersion` the caller's page showed,
-//! so that of two people acting on one version, one wins and the other hears 409.
+//! audited whatever its outcome, and carries the `metadata.generation` the caller's page
+//! showed, so that of two people changing one spec, one wins and the other hears 409; a
+//! status the controllers wrote meanwhile (a rollout in progress) changes nothing.
+
+use std::future::Future;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v1::{Scale, ScaleSpec};
@@ -15,8 +18,12 @@ use crate::auth::rules::Action;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Scales the service as the caller (an ops admin; the cluster's RBAC decides too), if it
-/// is still at `resource_version`, audited whatever the outcome. A Deployment goes through
+/// Writes tried while only the object's status moves under them (each a read and a write):
+/// a rollout updates a Deployment's status every few hundred milliseconds at most.
+const WRITE_TRIES: usize = 5;
+
+/// Scales the service as the caller (an ops admin; the cluster's RBAC decides too), if its
+/// spec is still at `generation`, audited whatever the outcome. A Deployment goes through
 /// its scale subresource, refused while an HPA sets its replicas; an InferenceService gets
 /// `minReplicas` (and `maxReplicas` raised to it if lower), which KServe's HPA then keeps.
 pub async fn scale(
@@ -26,7 +33,7 @@ pub async fn scale(
     namespace: &str,
     name: &str,
     replicas: i32,
-    resource_version: &str,
+    generation: i64,
 ) -> Result<(), AppError> {
     crate::names::check_object(namespace, name)?;
     caller.check(Action::OperateCluster, Some(namespace))?;
@@ -36,7 +43,7 @@ pub async fn scale(
             format!("must be between 0 and {MAX_REPLICAS}, got {replicas}"),
         ));
     }
-    check_version(resource_version)?;
+    check_generation(generation)?;
     let client = state.cluster.as_user(caller)?;
     let object = format!("{}/{namespace}/{name}", kind.slug());
     let detail = match kind {
@@ -50,6 +57,7 @@ pub async fn scale(
         detail: &detail,
     };
     let manager = field_manager(caller);
+    let what = what(kind, namespace, name);
     let change = async {
         match kind {
             ServiceKind::Deployment => {
@@ -67,70 +75,107 @@ pub async fn scale(
                     });
                 }
                 let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-                let scale = Scale {
-                    metadata: ObjectMeta {
-                        name: Some(name.into()),
-                        namespace: Some(namespace.into()),
-                        resource_version: Some(resource_version.into()),
-                        ..Default::default()
-                    },
-                    spec: Some(ScaleSpec {
-                        replicas: Some(replicas),
-                    }),
-                    status: None,
-                };
                 let params = PostParams {
                     field_manager: Some(manager.clone()),
                     ..Default::default()
                 };
-                match api.replace_scale(name, &params, &scale).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        Err(changed_since(e, &what(kind, namespace, name), || api.get(name)).await)
-                    }
-                }
+                at_generation(&api, name, generation, &what, |current| {
+                    let scale = Scale {
+                        metadata: ObjectMeta {
+                            name: Some(name.into()),
+                            namespace: Some(namespace.into()),
+                            resource_version: current.metadata.resource_version,
+                            ..Default::default()
+                        },
+                        spec: Some(ScaleSpec {
+                            replicas: Some(replicas),
+                        }),
+                        status: None,
+                    };
+                    let (api, params) = (&api, &params);
+                    async move { Ok(api.replace_scale(name, params, &scale).await.map(drop)) }
+                })
+                .await
             }
             ServiceKind::InferenceService => {
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(client.clone(), namespace, &inference_services());
-                let current = api
-                    .get(name)
-                    .await
-                    .map_err(|e| AppError::from_kube(e, &what(kind, namespace, name)))?;
-                let max = current.data["spec"]["predictor"]["maxReplicas"]
-                    .as_i64()
-                    .unwrap_or(0) as i32;
-                // The resourceVersion in a merge patch makes the API server refuse it (409)
-                // if the object changed since the caller saw it.
-                let patch = serde_json::json!({
-                    "metadata": { "resourceVersion": resource_version },
-                    "spec": { "predictor": { "minReplicas": replicas, "maxReplicas": max.max(replicas) } }
-                });
                 let params = PatchParams {
                     field_manager: Some(manager.clone()),
                     ..Default::default()
                 };
-                match api.patch(name, &params, &Patch::Merge(&patch)).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        Err(changed_since(e, &what(kind, namespace, name), || api.get(name)).await)
+                at_generation(&api, name, generation, &what, |current| {
+                    let max = current.data["spec"]["predictor"]["maxReplicas"]
+                        .as_i64()
+                        .unwrap_or(0) as i32;
+                    let patch = serde_json::json!({
+                        "metadata": { "resourceVersion": current.metadata.resource_version },
+                        "spec": { "predictor": { "minReplicas": replicas, "maxReplicas": max.max(replicas) } }
+                    });
+                    let (api, params) = (&api, &params);
+                    async move {
+                        Ok(api
+                            .patch(name, params, &Patch::Merge(&patch))
+                            .await
+                            .map(drop))
                     }
-                }
+                })
+                .await
             }
         }
     };
     crate::audit::around(&state.db, entry, change).await?
 }
 
-/// A change must say which version of the object it was based on.
-fn check_version(resource_version: &str) -> Result<(), AppError> {
-    if resource_version.is_empty() {
+/// A change must say which generation of the spec it was based on.
+fn check_generation(generation: i64) -> Result<(), AppError> {
+    if generation < 1 {
         return Err(AppError::invalid(
-            "resource_version",
-            "must be the resourceVersion the change is based on",
+            "generation",
+            format!("must be the metadata.generation the change is based on (1 or more), got {generation}"),
         ));
     }
     Ok(())
+}
+
+/// Runs `write` on the object as it is now, if its spec is still at `generation`; else 409
+/// naming who changed it. `write` gets the object just read and sends its
+/// `resourceVersion`, so that nothing lands between the check and the write: when the API
+/// server refuses it (409: the status moved meanwhile), it is read and checked again, at
+/// most [`WRITE_TRIES`] times. `write`'s own refusals (before it writes) are its outer error.
+async fn at_generation<K, T, F, Fut>(
+    api: &Api<K>,
+    name: &str,
+    generation: i64,
+    what: &str,
+    mut write: F,
+) -> Result<T, AppError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    F: FnMut(K) -> Fut,
+    Fut: Future<Output = Result<Result<T, kube::Error>, AppError>>,
+{
+    for _ in 0..WRITE_TRIES {
+        let current = api
+            .get(name)
+            .await
+            .map_err(|e| AppError::from_kube(e, what))?;
+        if current.meta().generation != Some(generation) {
+            let who = super::managers::Managers::of(current.meta()).who();
+            return Err(AppError::Conflict {
+                reason: format!("{what} was changed by {who} since you opened it; reload to see the change, then try again"),
+            });
+        }
+        match write(current).await? {
+            Err(kube::Error::Api(status)) if status.code == 409 => continue,
+            done => return done.map_err(|e| AppError::from_kube(e, what)),
+        }
+    }
+    Err(AppError::Conflict {
+        reason: format!(
+            "{what} kept changing while it was written ({WRITE_TRIES} tries); try again"
+        ),
+    })
 }
 
 fn what(kind: ServiceKind, namespace: &str, name: &str) -> String {
@@ -141,26 +186,6 @@ fn what(kind: ServiceKind, namespace: &str, name: &str) -> String {
 /// anyone reading managedFields) can tell who made the change.
 fn field_manager(caller: &Caller) -> String {
     format!("gantry:{}", caller.username)
-}
-
-/// The API server's refusal as the user should read it; a 409 (the object changed since
-/// the caller read it) names who changed it last and when, from its managedFields.
-async fn changed_since<K, F>(error: kube::Error, what: &str, read: impl FnOnce() -> F) -> AppError
-where
-    K: kube::Resource,
-    F: std::future::Future<Output = Result<K, kube::Error>>,
-{
-    let conflict = matches!(&error, kube::Error::Api(status) if status.code == 409);
-    if !conflict {
-        return AppError::from_kube(error, what);
-    }
-    let last = match read().await {
-        Ok(object) => format!(" by {}", super::managers::Managers::of(object.meta()).who()),
-        Err(_) => String::new(),
-    };
-    AppError::Conflict {
-        reason: format!("{what} was changed{last} since you opened it; reload to see the change, then try again"),
-    }
 }
 
 /// What a rollback did.
@@ -184,7 +209,7 @@ const KEPT_ANNOTATIONS: [&str; 6] = [
     "deprecated.deployment.rollback.to",
 ];
 
-/// Rolls the service back as the caller, if it is still at `resource_version`, audited
+/// Rolls the service back as the caller, if its spec is still at `generation`, audited
 /// whatever the outcome.
 ///
 /// A Deployment: exactly `kubectl rollout undo [--to-revision=N]` (`to_revision` 0 is the
@@ -198,7 +223,7 @@ pub async fn roll_back(
     namespace: &str,
     name: &str,
     to_revision: i64,
-    resource_version: &str,
+    generation: i64,
 ) -> Result<RolledBack, AppError> {
     crate::names::check_object(namespace, name)?;
     caller.check(Action::OperateCluster, Some(namespace))?;
@@ -210,7 +235,7 @@ pub async fn roll_back(
             ),
         ));
     }
-    check_version(resource_version)?;
+    check_generation(generation)?;
     let client = state.cluster.as_user(caller)?;
     let object = format!("{}/{namespace}/{name}", kind.slug());
     let detail = match (kind, to_revision) {
@@ -233,77 +258,77 @@ pub async fn roll_back(
         match kind {
             ServiceKind::Deployment => {
                 let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-                let deployment = api
-                    .get(name)
-                    .await
-                    .map_err(|e| AppError::from_kube(e, &what))?;
-                let target = revision_to(client, namespace, &deployment, to_revision).await?;
-                let number = revision_number(&target.metadata).to_string();
-                if deployment
-                    .spec
-                    .as_ref()
-                    .is_some_and(|s| s.paused == Some(true))
-                {
-                    return Err(AppError::Conflict {
-                        reason: format!("{what} is paused: resume it before rolling back"),
-                    });
-                }
-                let Some(mut restored) = rolled_back(&deployment, &target) else {
-                    return Ok(RolledBack {
-                        to: number,
-                        changed: false,
-                    });
-                };
-                // Sent whole, with the version the caller saw: the API server refuses it
-                // (409) if the Deployment changed since.
-                restored.metadata.resource_version = Some(resource_version.to_string());
-                restored.metadata.managed_fields = None;
                 let put = PostParams {
                     field_manager: params.field_manager.clone(),
                     ..Default::default()
                 };
-                match api.replace(name, &put, &restored).await {
-                    Ok(_) => Ok(RolledBack {
-                        to: number,
-                        changed: true,
-                    }),
-                    Err(e) => Err(changed_since(e, &what, || api.get(name)).await),
-                }
+                at_generation(&api, name, generation, &what, |deployment| {
+                    let (api, put, what, client) = (&api, &put, &what, client.clone());
+                    async move {
+                        let target =
+                            revision_to(client, namespace, &deployment, to_revision).await?;
+                        let number = revision_number(&target.metadata).to_string();
+                        if deployment
+                            .spec
+                            .as_ref()
+                            .is_some_and(|s| s.paused == Some(true))
+                        {
+                            return Err(AppError::Conflict {
+                                reason: format!("{what} is paused: resume it before rolling back"),
+                            });
+                        }
+                        let Some(mut restored) = rolled_back(&deployment, &target) else {
+                            return Ok(Ok(RolledBack {
+                                to: number,
+                                changed: false,
+                            }));
+                        };
+                        // Sent whole, with the resourceVersion just read, as kubectl does.
+                        restored.metadata.managed_fields = None;
+                        Ok(api.replace(name, put, &restored).await.map(|_| RolledBack {
+                            to: number,
+                            changed: true,
+                        }))
+                    }
+                })
+                .await
             }
             ServiceKind::InferenceService => {
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(client.clone(), namespace, &inference_services());
-                let current = api
-                    .get(name)
-                    .await
-                    .map_err(|e| AppError::from_kube(e, &what))?;
-                let model = &current.data["spec"]["predictor"]["model"];
-                let Some(uri) = model["storageUri"].as_str() else {
-                    return Err(AppError::Conflict {
-                        reason: format!("{what} serves a custom container, not a model URI: roll back its image instead"),
-                    });
-                };
-                let key = (kind, namespace.to_string(), name.to_string());
-                let earlier = super::store::of_service(&state.db, &key, super::HISTORY_SHOWN)
-                    .await?
-                    .into_iter()
-                    .find(|h| h.model != uri && !h.model.is_empty())
-                    .ok_or_else(|| AppError::Conflict {
-                        reason: format!(
-                            "{what} has served no other model since Gantry has known it"
-                        ),
-                    })?;
-                let patch = serde_json::json!({
-                    "metadata": { "resourceVersion": resource_version },
-                    "spec": { "predictor": { "model": { "storageUri": earlier.model } } }
-                });
-                match api.patch(name, &params, &Patch::Merge(&patch)).await {
-                    Ok(_) => Ok(RolledBack {
-                        to: earlier.model,
-                        changed: true,
-                    }),
-                    Err(e) => Err(changed_since(e, &what, || api.get(name)).await),
-                }
+                at_generation(&api, name, generation, &what, |current| {
+                    let (api, params, what) = (&api, &params, &what);
+                    async move {
+                        let model = &current.data["spec"]["predictor"]["model"];
+                        let Some(uri) = model["storageUri"].as_str() else {
+                            return Err(AppError::Conflict {
+                                reason: format!("{what} serves a custom container, not a model URI: roll back its image instead"),
+                            });
+                        };
+                        let key = (kind, namespace.to_string(), name.to_string());
+                        let earlier = super::store::of_service(&state.db, &key, super::HISTORY_SHOWN)
+                            .await?
+                            .into_iter()
+                            .find(|h| h.model != uri && !h.model.is_empty())
+                            .ok_or_else(|| AppError::Conflict {
+                                reason: format!(
+                                    "{what} has served no other model since Gantry has known it"
+                                ),
+                            })?;
+                        let patch = serde_json::json!({
+                            "metadata": { "resourceVersion": current.metadata.resource_version },
+                            "spec": { "predictor": { "model": { "storageUri": earlier.model } } }
+                        });
+                        Ok(api
+                            .patch(name, params, &Patch::Merge(&patch))
+                            .await
+                            .map(|_| RolledBack {
+                                to: earlier.model,
+                                changed: true,
+                            }))
+                    }
+                })
+                .await
             }
         }
     };

@@ -4,9 +4,10 @@
 //! - `GET /api/v1/services` and its stream
 //! - `GET /api/v1/services/{kind}/{namespace}/{name}` and its stream
 //! - `POST /api/v1/services/{kind}/{namespace}/{name}/scale` with
-//!   `{"replicas": N, "resource_version": "…"}`: 204, or 409 when the service changed since
+//!   `{"replicas": N, "generation": G}` (the `metadata.generation` the change is based on):
+//!   204, or 409 when the service's spec changed since
 //! - `POST /api/v1/services/{kind}/{namespace}/{name}/rollback` with
-//!   `{"to_revision": N, "resource_version": "…"}` (0: the revision before the current; an
+//!   `{"to_revision": N, "generation": G}` (0: the revision before the current; an
 //!   InferenceService goes back to its previous model): `{"to": …, "changed": …}`, or 409
 
 use axum::extract::rejection::JsonRejection;
@@ -80,7 +81,7 @@ async fn detail_stream(
 #[serde(deny_unknown_fields)]
 struct ScaleBody {
     replicas: i32,
-    resource_version: String,
+    generation: i64,
 }
 
 async fn scale(
@@ -99,7 +100,7 @@ async fn scale(
             &namespace,
             &name,
             body.replicas,
-            &body.resource_version,
+            body.generation,
         )
         .await
     })
@@ -113,7 +114,7 @@ async fn scale(
 struct RollbackBody {
     #[serde(default)]
     to_revision: i64,
-    resource_version: String,
+    generation: i64,
 }
 
 async fn roll_back(
@@ -132,7 +133,7 @@ async fn roll_back(
             &namespace,
             &name,
             body.to_revision,
-            &body.resource_version,
+            body.generation,
         )
         .await
     })

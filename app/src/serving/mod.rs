@@ -186,9 +186,9 @@ pub struct ServiceDetail {
     pub row: ServiceRow,
     /// The Deployment that runs it (for an InferenceService, its predictor's).
     pub deployment: Option<String>,
-    /// The object's `resourceVersion`: a change sends it back, and is refused if the
-    /// service changed since.
-    pub resource_version: String,
+    /// The object's `metadata.generation`: a change sends it back, and is refused if the
+    /// service's spec changed since (its status may: a rollout moves it all the time).
+    pub generation: i64,
     /// The Deployment's Progressing condition: its reason and message.
     pub progressing: Option<String>,
     /// Set when the rollout failed (ProgressDeadlineExceeded): its message.
@@ -224,33 +224,27 @@ pub async fn get_service(
     server::detail(&state, &caller, kind, &namespace, &name).await
 }
 
-/// Scales a Deployment through its scale subresource, as the calling ops admin, if it is
-/// still at `resource_version`; audited whatever the outcome.
+/// Scales a Deployment through its scale subresource, as the calling ops admin, if its spec
+/// is still at `generation`; audited whatever the outcome.
 #[server(endpoint = "serving/scale")]
 pub async fn scale_service(
     kind: ServiceKind,
     namespace: String,
     name: String,
     replicas: i32,
-    resource_version: String,
+    generation: i64,
 ) -> Result<(), AppError> {
     let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
     crate::state::to_completion(async move {
         actions::scale(
-            &state,
-            &caller,
-            kind,
-            &namespace,
-            &name,
-            replicas,
-            &resource_version,
+            &state, &caller, kind, &namespace, &name, replicas, generation,
         )
         .await
     })
     .await
 }
 
-/// Rolls the service back as the calling ops admin, if it is still at `resource_version`:
+/// Rolls the service back as the calling ops admin, if its spec is still at `generation`:
 /// a Deployment to revision `to_revision` (0: the one before the current), as `kubectl
 /// rollout undo` does; an InferenceService to the model it served before. Answers what it
 /// rolled back to; audited whatever the outcome.
@@ -260,7 +254,7 @@ pub async fn roll_back_service(
     namespace: String,
     name: String,
     to_revision: i64,
-    resource_version: String,
+    generation: i64,
 ) -> Result<String, AppError> {
     let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
     let done = crate::state::to_completion(async move {
@@ -271,7 +265,7 @@ pub async fn roll_back_service(
             &namespace,
             &name,
             to_revision,
-            &resource_version,
+            generation,
         )
         .await
     })

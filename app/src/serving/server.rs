@@ -160,7 +160,7 @@ pub async fn detail(
     let client = state.cluster.as_user(caller)?;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let what = format!("{} {namespace}/{name}", kind.label());
-    let (mut row, deployment, resource_version) = match kind {
+    let (mut row, deployment, generation) = match kind {
         ServiceKind::Deployment => {
             let d = deployments
                 .get(name)
@@ -185,8 +185,8 @@ pub async fn detail(
                 reason: served.reason,
                 url: None,
             };
-            let version = d.metadata.resource_version.clone().unwrap_or_default();
-            (row, Some(d), version)
+            let generation = d.metadata.generation.unwrap_or_default();
+            (row, Some(d), generation)
         }
         ServiceKind::InferenceService => {
             let api: Api<DynamicObject> =
@@ -228,8 +228,8 @@ pub async fn detail(
                 reason: seen.reason,
                 url: seen.url,
             };
-            let version = isvc.metadata.resource_version.clone().unwrap_or_default();
-            (row, d, version)
+            let generation = isvc.metadata.generation.unwrap_or_default();
+            (row, d, generation)
         }
     };
     if let Some(d) = &deployment {
@@ -247,7 +247,7 @@ pub async fn detail(
         return Ok(ServiceDetail {
             row,
             deployment: None,
-            resource_version,
+            generation,
             progressing: None,
             rollout_failed: None,
             readiness_probe: None,
@@ -284,7 +284,7 @@ pub async fn detail(
     Ok(ServiceDetail {
         row,
         deployment: d.metadata.name.clone(),
-        resource_version,
+        generation,
         progressing,
         rollout_failed,
         readiness_probe,

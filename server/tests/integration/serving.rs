@@ -11,7 +11,7 @@ use crate::common::cluster::{cluster_setting, connect, wait_for, TestCluster};
 use crate::common::server::{assert_contains, TestServer};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::Api;
 use serde_json::{json, Value};
 
@@ -187,7 +187,7 @@ async fn an_inference_service_reconciled_by_kserve_is_listed_with_its_version_an
     // Scaling an InferenceService sets its predictor's minimum, which KServe's HPA takes up.
     let scaled = gantry.post(
         &format!("/api/v1/services/inferenceservice/{namespace}/iris/scale"),
-        &json!({ "replicas": 2, "resource_version": detail["resource_version"] }),
+        &json!({ "replicas": 2, "generation": detail["generation"] }),
         &gantry.cookie,
     );
     assert_eq!(scaled.status, 204, "{}", scaled.body);
@@ -233,10 +233,9 @@ async fn scaling_goes_out_as_the_user_once_per_version_and_not_past_an_autoscale
     gantry
         .row_when(&namespace, "scaled", |r| r["ready"] == true)
         .await;
-    let version = gantry.detail("deployment", &namespace, "scaled")["resource_version"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let version = gantry.detail("deployment", &namespace, "scaled")["generation"]
+        .as_i64()
+        .unwrap();
     let path = format!("/api/v1/services/deployment/{namespace}/scaled/scale");
 
     // A viewer, and an ops admin of other namespaces, are refused by Gantry; nothing changes.
@@ -252,32 +251,49 @@ async fn scaling_goes_out_as_the_user_once_per_version_and_not_past_an_autoscale
         let cookie = gantry.server.login_as(user, password);
         let refused = gantry.post(
             &path,
-            &json!({ "replicas": 3, "resource_version": version }),
+            &json!({ "replicas": 3, "generation": version }),
             &cookie,
         );
         assert_eq!(refused.status, 403, "{user}: {}", refused.body);
     }
     let bad = gantry.post(
         &path,
-        &json!({ "replicas": 5000, "resource_version": version }),
+        &json!({ "replicas": 5000, "generation": version }),
         &admin,
     );
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert_contains(&bad.body, "replicas");
 
-    // Two scales from the same version: one lands, the other is told who changed it.
+    // A write that is not to the spec (a label here; a rollout's status updates are
+    // others) gives the Deployment a new resourceVersion and leaves its generation: changes
+    // based on the generation still land. (An annotation would not do: a Deployment's
+    // generation moves with its annotations too.)
+    let before = deployments.get("scaled").await.unwrap().metadata;
+    let touched = deployments
+        .patch(
+            "scaled",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "labels": { "example.com/touched": "yes" } } })),
+        )
+        .await
+        .unwrap()
+        .metadata;
+    assert_ne!(touched.resource_version, before.resource_version);
+    assert_eq!(touched.generation, Some(version));
+
+    // Two scales from the same generation: one lands, the other is told who changed it.
     let (a, b) = std::thread::scope(|scope| {
         let first = scope.spawn(|| {
             gantry.post(
                 &path,
-                &json!({ "replicas": 2, "resource_version": version }),
+                &json!({ "replicas": 2, "generation": version }),
                 &admin,
             )
         });
         let second = scope.spawn(|| {
             gantry.post(
                 &path,
-                &json!({ "replicas": 3, "resource_version": version }),
+                &json!({ "replicas": 3, "generation": version }),
                 &admin,
             )
         });
@@ -320,13 +336,12 @@ async fn scaling_goes_out_as_the_user_once_per_version_and_not_past_an_autoscale
     gantry
         .row_when(&namespace, "scaled", |r| r["autoscaling"]["max"] == 4)
         .await;
-    let version = gantry.detail("deployment", &namespace, "scaled")["resource_version"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let version = gantry.detail("deployment", &namespace, "scaled")["generation"]
+        .as_i64()
+        .unwrap();
     let owned = gantry.post(
         &path,
-        &json!({ "replicas": 1, "resource_version": version }),
+        &json!({ "replicas": 1, "generation": version }),
         &admin,
     );
     assert_eq!(owned.status, 409, "{}", owned.body);
@@ -395,13 +410,12 @@ async fn the_history_records_changes_made_in_gantry_and_with_kubectl() {
     let first = history_with("first seen").await;
     assert_eq!(first["model"], "s3://models/timeline/1");
 
-    let version = gantry.detail("deployment", &namespace, "timeline")["resource_version"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let version = gantry.detail("deployment", &namespace, "timeline")["generation"]
+        .as_i64()
+        .unwrap();
     let scaled = gantry.post(
         &format!("/api/v1/services/deployment/{namespace}/timeline/scale"),
-        &json!({ "replicas": 2, "resource_version": version }),
+        &json!({ "replicas": 2, "generation": version }),
         &gantry.cookie,
     );
     assert_eq!(scaled.status, 204, "{}", scaled.body);
@@ -513,14 +527,14 @@ async fn a_rollback_is_kubectls_rollout_undo_and_an_inference_service_returns_to
         .await;
     let detail = gantry.detail("deployment", &mine.namespace, "twin");
     assert_eq!(detail["revisions"][0]["number"], 3);
-    let version = detail["resource_version"].as_str().unwrap().to_string();
+    let version = detail["generation"].as_i64().unwrap();
     let path = format!(
         "/api/v1/services/deployment/{}/twin/rollback",
         mine.namespace
     );
     let done = gantry.post(
         &path,
-        &json!({ "to_revision": 1, "resource_version": version }),
+        &json!({ "to_revision": 1, "generation": version }),
         &gantry.cookie,
     );
     assert_eq!(done.status, 200, "{}", done.body);
@@ -565,7 +579,7 @@ async fn a_rollback_is_kubectls_rollout_undo_and_an_inference_service_returns_to
     // The version the rollback was based on is gone: a second one from it is refused.
     let stale = gantry.post(
         &path,
-        &json!({ "to_revision": 2, "resource_version": version }),
+        &json!({ "to_revision": 2, "generation": version }),
         &gantry.cookie,
     );
     assert_eq!(stale.status, 409, "{}", stale.body);
@@ -617,13 +631,13 @@ async fn a_rollback_is_kubectls_rollout_undo_and_an_inference_service_returns_to
         ],
     );
     let detail = history_has("gs://models/flowers/2").await;
-    let version = detail["resource_version"].as_str().unwrap().to_string();
+    let version = detail["generation"].as_i64().unwrap();
     let done = gantry.post(
         &format!(
             "/api/v1/services/inferenceservice/{}/flowers/rollback",
             mine.namespace
         ),
-        &json!({ "resource_version": version }),
+        &json!({ "generation": version }),
         &gantry.cookie,
     );
     assert_eq!(done.status, 200, "{}", done.body);

@@ -5,10 +5,31 @@ use leptos::prelude::*;
 
 use crate::metrics::{get_alerts, Alerts, AlertsAbout};
 
+/// The newest answer any alert list on the page got (`Alerts::asked`). Each list and the
+/// header's count ask on their own, and the server's shared answer may be renewed between
+/// their asks: without this the header could say nothing fires while the page lists a
+/// firing alert, until its next ask.
+#[derive(Clone, Copy)]
+pub struct AlertsSeen(RwSignal<u64>);
+
+/// Gives the page one [`AlertsSeen`] (the layout does, for every page).
+pub fn provide_alerts_seen() {
+    provide_context(AlertsSeen(RwSignal::new(0)));
+}
+
 /// The firing and pending alerts about `about`.
 #[component]
 pub fn AlertList(#[prop(into)] about: Signal<AlertsAbout>) -> impl IntoView {
     let alerts = LocalResource::new(move || get_alerts(about.get()));
+    if let Some(AlertsSeen(seen)) = use_context::<AlertsSeen>() {
+        Effect::new(move |_| {
+            if let Some(Ok(answer)) = alerts.get() {
+                if answer.asked > seen.get_untracked() {
+                    seen.set(answer.asked);
+                }
+            }
+        });
+    }
     view! {
         <section class="metrics" id="alerts" data-testid="alerts">
             <h2>"Alerts"</h2>
@@ -64,6 +85,7 @@ const COUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The header's count of firing alerts the caller may see, a link to the overview's list;
 /// nothing when none fire, Prometheus is not configured, or the caller may not see nodes.
+/// Asked again every [`COUNT_EVERY`], and at once when a list on the page got a newer answer.
 #[component]
 pub fn AlertCount() -> impl IntoView {
     let tick = RwSignal::new(0u64);
@@ -77,6 +99,18 @@ pub fn AlertCount() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
+    if let Some(AlertsSeen(seen)) = use_context::<AlertsSeen>() {
+        Effect::new(move |_| {
+            let newest = seen.get();
+            let mine = alerts
+                .get_untracked()
+                .and_then(Result::ok)
+                .map_or(0, |a| a.asked);
+            if newest > mine {
+                tick.update(|t| *t += 1);
+            }
+        });
+    }
     move || {
         let alerts = alerts.get()?.ok()?;
         let firing = alerts.alerts.iter().filter(|a| a.state == "firing").count();

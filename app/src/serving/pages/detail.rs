@@ -1,6 +1,8 @@
 //! `/serving/{kind}/{namespace}/{name}`: one service: its rollout's progress, scaling for
 //! ops admins, its revisions, pods and events, pushed again whenever the watches see it
-//! change.
+//! change. The page is built once and then follows the stream, so that a confirmation
+//! asked or a replica count typed survives a rollout's status updates; it is asked again
+//! only when what it is about changed.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -47,6 +49,9 @@ pub fn ServicePage() -> impl IntoView {
             .flatten()
             .is_some_and(|user| user.role.may(crate::auth::rules::Action::OperateCluster))
     });
+    // Only the first answer, an error, or another service builds the view again.
+    let error = Memo::new(move |_| detail.with(|d| d.as_ref().and_then(|r| r.clone().err())));
+    let loaded = Memo::new(move |_| detail.with(|d| matches!(d, Some(Ok(_)))).then(|| key.get()));
     view! {
         <Title text=move || key.get().2 />
         <section class="page">
@@ -55,11 +60,20 @@ pub fn ServicePage() -> impl IntoView {
                 <h1>{move || key.get().2}</h1>
                 <LiveBadge connection />
             </div>
-            {move || match detail.get() {
-                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
-                Some(Ok(detail)) => {
-                    view! { <ServiceView detail scale rollback can_operate /> }.into_any()
+            {move || match (error.get(), loaded.get()) {
+                (Some(error), _) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                (None, None) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                (None, Some(_)) => {
+                    let first = detail.get_untracked().and_then(Result::ok);
+                    let Some(first) = first else { return ().into_any() };
+                    // The newest service the stream sent; it keeps the last while an error shows.
+                    let current = Memo::new(move |last: Option<&ServiceDetail>| {
+                        detail
+                            .with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).cloned())
+                            .or_else(|| last.cloned())
+                            .unwrap_or_else(|| first.clone())
+                    });
+                    view! { <ServiceView detail=current scale rollback can_operate /> }.into_any()
                 }
             }}
             <p class="form-error" role="alert" data-testid="scale-error">
@@ -77,108 +91,123 @@ pub fn ServicePage() -> impl IntoView {
 
 #[component]
 fn ServiceView(
-    detail: ServiceDetail,
+    detail: Memo<ServiceDetail>,
     scale: ServerAction<ScaleService>,
     rollback: ServerAction<RollBackService>,
     can_operate: Signal<bool>,
 ) -> impl IntoView {
-    let row = detail.row.clone();
-    let version = detail.resource_version.clone();
-    // What a rollback of an InferenceService returns to: the model it served before.
-    let earlier_model = detail
-        .history
-        .iter()
-        .find(|h| h.model != row.model && !h.model.is_empty())
-        .map(|h| h.model.clone());
-    let facts = [
-        ("Kind", row.kind.label().to_string()),
-        ("Namespace", row.namespace.clone()),
-        ("Server", row.server.clone()),
-        ("Model", model_text(&row)),
-        ("URL", row.url.clone().unwrap_or_else(|| "–".into())),
-        ("Replicas", replicas_text(&row.replicas)),
-        ("Autoscaling", autoscaling_text(row.autoscaling.as_ref())),
-        (
-            "Readiness probe",
-            detail
-                .readiness_probe
-                .clone()
-                .unwrap_or_else(|| "none".into()),
-        ),
-        ("Status", status_text(&row)),
-    ];
-    let r = row.replicas;
-    let percent = if r.desired > 0 {
-        (100 * r.available.min(r.desired) / r.desired).clamp(0, 100)
-    } else {
-        100
+    // A change is based on the spec the page shows when it is confirmed.
+    let generation = Memo::new(move |_| detail.with(|d| d.generation));
+    let facts = move || {
+        detail.with(|detail| {
+            let row = &detail.row;
+            [
+                ("Kind", row.kind.label().to_string()),
+                ("Namespace", row.namespace.clone()),
+                ("Server", row.server.clone()),
+                ("Model", model_text(row)),
+                ("URL", row.url.clone().unwrap_or_else(|| "–".into())),
+                ("Replicas", replicas_text(&row.replicas)),
+                ("Autoscaling", autoscaling_text(row.autoscaling.as_ref())),
+                (
+                    "Readiness probe",
+                    detail
+                        .readiness_probe
+                        .clone()
+                        .unwrap_or_else(|| "none".into()),
+                ),
+                ("Status", status_text(row)),
+            ]
+            .into_iter()
+            .map(|(k, v)| view! { <dt>{k}</dt> <dd>{v}</dd> })
+            .collect_view()
+        })
     };
-    let progress = format!(
-        "{} updated, {} ready, {} available of {} desired",
-        r.updated, r.ready, r.available, r.desired
-    );
+    let progress = Memo::new(move |_| {
+        let r = detail.with(|d| d.row.replicas);
+        let percent = if r.desired > 0 {
+            (100 * r.available.min(r.desired) / r.desired).clamp(0, 100)
+        } else {
+            100
+        };
+        let text = format!(
+            "{} updated, {} ready, {} available of {} desired",
+            r.updated, r.ready, r.available, r.desired
+        );
+        (percent, text)
+    });
+    let scale_basis = Memo::new(move |_| detail.with(ScaleBasis::of));
+    // What a rollback of an InferenceService returns to: the model it served before.
+    let earlier_model = Memo::new(move |_| {
+        detail.with(|d| {
+            let row = &d.row;
+            let earlier = d
+                .history
+                .iter()
+                .find(|h| h.model != row.model && !h.model.is_empty())?;
+            (row.kind == ServiceKind::InferenceService).then(|| RollbackTarget {
+                question: format!(
+                    "Roll {} back from {} to {}?",
+                    row.name, row.model, earlier.model
+                ),
+                kind: ServiceKind::InferenceService,
+                namespace: row.namespace.clone(),
+                name: row.name.clone(),
+                to_revision: 0,
+            })
+        })
+    });
     view! {
         <dl class="facts" data-testid="service-facts">
-            {facts
-                .into_iter()
-                .map(|(k, v)| view! { <dt>{k}</dt> <dd>{v}</dd> })
-                .collect_view()}
+            {facts}
         </dl>
         <h2>"Rollout"</h2>
-        {detail
-            .rollout_failed
-            .clone()
-            .map(|message| {
-                view! {
-                    <p class="form-error" role="alert" data-testid="rollout-failed">
-                        <strong>"Rollout failed (ProgressDeadlineExceeded): "</strong>
-                        {message}
-                    </p>
-                }
-            })}
+        {move || {
+            detail
+                .with(|d| d.rollout_failed.clone())
+                .map(|message| {
+                    view! {
+                        <p class="form-error" role="alert" data-testid="rollout-failed">
+                            <strong>"Rollout failed (ProgressDeadlineExceeded): "</strong>
+                            {message}
+                        </p>
+                    }
+                })
+        }}
         <div class="capacity" data-testid="rollout">
             <span class="capacity-label">"Available"</span>
-            <progress max="100" value=percent aria-label=format!("Rollout: {progress}")></progress>
-            <span class="capacity-text" data-testid="rollout-text">{progress}</span>
+            <progress
+                max="100"
+                value=move || progress.with(|p| p.0)
+                aria-label=move || progress.with(|p| format!("Rollout: {}", p.1))
+            ></progress>
+            <span class="capacity-text" data-testid="rollout-text">
+                {move || progress.with(|p| p.1.clone())}
+            </span>
         </div>
-        {detail.progressing.clone().map(|p| view! { <p class="muted">{p}</p> })}
-        {
-            let detail = detail.clone();
-            move || can_operate.get().then(|| view! { <ScaleForm detail=detail.clone() scale /> })
-        }
-        {
-            let (row, version) = (row.clone(), version.clone());
-            move || {
-                let earlier = earlier_model.clone()?;
-                (can_operate.get() && row.kind == ServiceKind::InferenceService)
-                    .then(|| {
-                        let target = RollbackTarget {
-                            question: format!(
-                                "Roll {} back from {} to {}?",
-                                row.name,
-                                row.model,
-                                earlier,
-                            ),
-                            call: RollBackService {
-                                kind: ServiceKind::InferenceService,
-                                namespace: row.namespace.clone(),
-                                name: row.name.clone(),
-                                to_revision: 0,
-                                resource_version: version.clone(),
-                            },
-                        };
-                        view! {
-                            <div class="toolbar" data-testid="rollback-model">
-                                <RollbackButton
-                                    label="Roll back to the previous model"
-                                    target
-                                    rollback
-                                />
-                            </div>
-                        }
-                    })
-            }
-        }
+        {move || {
+            detail.with(|d| d.progressing.clone()).map(|p| view! { <p class="muted">{p}</p> })
+        }}
+        {move || {
+            can_operate
+                .get()
+                .then(|| view! { <ScaleForm basis=scale_basis.get() generation scale /> })
+        }}
+        {move || {
+            let target = earlier_model.get().filter(|_| can_operate.get())?;
+            Some(
+                view! {
+                    <div class="toolbar" data-testid="rollback-model">
+                        <RollbackButton
+                            label="Roll back to the previous model"
+                            target
+                            generation
+                            rollback
+                        />
+                    </div>
+                },
+            )
+        }}
         <h2>"History"</h2>
         <p class="muted">
             "What it served when, and who changed it: every change the watches saw, made in Gantry or not."
@@ -195,21 +224,23 @@ fn ServiceView(
                     </tr>
                 </thead>
                 <tbody>
-                    {detail
-                        .history
-                        .iter()
-                        .map(|h| {
-                            view! {
-                                <tr>
-                                    <td>{h.at.clone()}</td>
-                                    <td>{h.actor.clone()}</td>
-                                    <td class="wrap">{h.change.clone()}</td>
-                                    <td class="wrap">{h.model.clone()}</td>
-                                    <td>{h.replicas}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
+                    {move || {
+                        detail
+                            .with(|d| d.history.clone())
+                            .into_iter()
+                            .map(|h| {
+                                view! {
+                                    <tr>
+                                        <td>{h.at}</td>
+                                        <td>{h.actor}</td>
+                                        <td class="wrap">{h.change}</td>
+                                        <td class="wrap">{h.model}</td>
+                                        <td>{h.replicas}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()
+                    }}
                 </tbody>
             </table>
         </div>
@@ -227,37 +258,48 @@ fn ServiceView(
                     </tr>
                 </thead>
                 <tbody>
-                    {detail
-                        .revisions
-                        .iter()
-                        .map(|rev| {
-                            let offer = (row.kind == ServiceKind::Deployment && !rev.current)
-                                .then(|| RollbackTarget {
-                                    question: format!(
-                                        "Roll {} back to revision {} ({}, model {})?",
-                                        row.name,
-                                        rev.number,
-                                        rev.image,
-                                        rev.model,
-                                    ),
-                                    call: RollBackService {
+                    // A row is made again only when what its rollback would restore changed;
+                    // its ready pods follow the stream.
+                    <For
+                        each=move || detail.with(|d| d.revisions.clone())
+                        key=|rev| (rev.number, rev.current, rev.image.clone(), rev.model.clone())
+                        children=move |rev| {
+                            let number = rev.number;
+                            let offer = detail.with_untracked(|d| {
+                                let row = &d.row;
+                                (row.kind == ServiceKind::Deployment && !rev.current)
+                                    .then(|| RollbackTarget {
+                                        question: format!(
+                                            "Roll {} back to revision {} ({}, model {})?",
+                                            row.name,
+                                            rev.number,
+                                            rev.image,
+                                            rev.model,
+                                        ),
                                         kind: ServiceKind::Deployment,
                                         namespace: row.namespace.clone(),
                                         name: row.name.clone(),
                                         to_revision: rev.number,
-                                        resource_version: version.clone(),
-                                    },
-                                });
+                                    })
+                            });
+                            let ready = move || {
+                                detail.with(|d| {
+                                    d.revisions
+                                        .iter()
+                                        .find(|r| r.number == number)
+                                        .map_or(0, |r| r.ready)
+                                })
+                            };
                             view! {
                                 <tr data-revision=rev.number data-current=rev.current.to_string()>
                                     <td>
                                         {rev.number}
                                         {rev.current.then_some(" (current)")}
                                     </td>
-                                    <td class="wrap">{rev.image.clone()}</td>
-                                    <td class="wrap">{rev.model.clone()}</td>
-                                    <td>{rev.created.clone()}</td>
-                                    <td>{rev.ready}</td>
+                                    <td class="wrap">{rev.image}</td>
+                                    <td class="wrap">{rev.model}</td>
+                                    <td>{rev.created}</td>
+                                    <td>{ready}</td>
                                     <td>
                                         {move || {
                                             let target = offer.clone().filter(|_| can_operate.get())?;
@@ -266,6 +308,7 @@ fn ServiceView(
                                                     <RollbackButton
                                                         label="Roll back"
                                                         target
+                                                        generation
                                                         rollback
                                                     />
                                                 },
@@ -274,8 +317,8 @@ fn ServiceView(
                                     </td>
                                 </tr>
                             }
-                        })
-                        .collect_view()}
+                        }
+                    />
                 </tbody>
             </table>
         </div>
@@ -293,44 +336,47 @@ fn ServiceView(
                     </tr>
                 </thead>
                 <tbody>
-                    {detail
-                        .pods
-                        .iter()
-                        .map(|p| {
-                            view! {
-                                <tr data-pod=p.name.clone()>
-                                    <td>{p.name.clone()}</td>
-                                    <td>{p.phase.clone()}</td>
-                                    <td>{if p.ready { "yes" } else { "no" }}</td>
-                                    <td>{p.restarts}</td>
-                                    <td>{p.node.clone().unwrap_or_else(|| "–".into())}</td>
-                                    <td>
-                                        {p.revision.map(|r| r.to_string()).unwrap_or_else(|| "–".into())}
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
+                    {move || {
+                        detail
+                            .with(|d| d.pods.clone())
+                            .into_iter()
+                            .map(|p| {
+                                view! {
+                                    <tr data-pod=p.name.clone()>
+                                        <td>{p.name.clone()}</td>
+                                        <td>{p.phase}</td>
+                                        <td>{if p.ready { "yes" } else { "no" }}</td>
+                                        <td>{p.restarts}</td>
+                                        <td>{p.node.unwrap_or_else(|| "–".into())}</td>
+                                        <td>
+                                            {p.revision.map(|r| r.to_string()).unwrap_or_else(|| "–".into())}
+                                        </td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()
+                    }}
                 </tbody>
             </table>
         </div>
         <h2>"Events"</h2>
-        {if detail.events.is_empty() {
-            view! { <p class="muted">"No recent events."</p> }.into_any()
-        } else {
+        {move || {
+            let events = detail.with(|d| d.events.clone());
+            if events.is_empty() {
+                return view! { <p class="muted">"No recent events."</p> }.into_any();
+            }
             view! {
                 <ul class="events" data-testid="service-events">
-                    {detail
-                        .events
-                        .iter()
+                    {events
+                        .into_iter()
                         .map(|e| {
                             view! {
                                 <li class=format!("event {}", e.kind.to_lowercase())>
-                                    <strong>{e.reason.clone()}</strong>
+                                    <strong>{e.reason}</strong>
                                     " "
-                                    {e.object.clone()}
+                                    {e.object}
                                     ": "
-                                    {e.message.clone()}
+                                    {e.message}
                                     <span class="muted">{format!(" · {}", e.last_seen)}</span>
                                 </li>
                             }
@@ -343,45 +389,82 @@ fn ServiceView(
     }
 }
 
+/// What the scale form is about: the form is made again (and a count typed in it dropped)
+/// only when this changes, not on every status update.
+#[derive(Debug, Clone, PartialEq)]
+struct ScaleBasis {
+    kind: ServiceKind,
+    namespace: String,
+    name: String,
+    /// The replicas now: a Deployment's, or an InferenceService's minimum.
+    current: i32,
+    /// The HPA that sets a Deployment's replicas, and its bounds.
+    owned_by: Option<(String, i32, i32)>,
+}
+
+impl ScaleBasis {
+    fn of(detail: &ServiceDetail) -> ScaleBasis {
+        let row = &detail.row;
+        // An InferenceService is scaled by its predictor's minReplicas, which KServe's HPA keeps.
+        let current = match row.kind {
+            ServiceKind::Deployment => row.replicas.desired,
+            ServiceKind::InferenceService => row
+                .autoscaling
+                .as_ref()
+                .map_or(row.replicas.desired, |a| a.min),
+        };
+        let owned_by = match (row.kind, &row.autoscaling) {
+            (ServiceKind::Deployment, Some(hpa)) => Some((hpa.name.clone(), hpa.min, hpa.max)),
+            _ => None,
+        };
+        ScaleBasis {
+            kind: row.kind,
+            namespace: row.namespace.clone(),
+            name: row.name.clone(),
+            current,
+            owned_by,
+        }
+    }
+}
+
 /// Scaling, for ops admins: how many replicas, then a confirmation that says exactly what
 /// will change. A Deployment an HPA scales says so instead: its bounds decide.
 #[component]
-fn ScaleForm(detail: ServiceDetail, scale: ServerAction<ScaleService>) -> impl IntoView {
-    let row = detail.row;
-    if let (ServiceKind::Deployment, Some(hpa)) = (row.kind, &row.autoscaling) {
+fn ScaleForm(
+    basis: ScaleBasis,
+    generation: Memo<i64>,
+    scale: ServerAction<ScaleService>,
+) -> impl IntoView {
+    let ScaleBasis {
+        kind,
+        namespace,
+        name,
+        current,
+        owned_by,
+    } = basis;
+    if let Some((hpa, min, max)) = owned_by {
         return view! {
             <p class="muted" data-testid="scale-owned">
                 {format!(
-                    "The HorizontalPodAutoscaler {} sets the replicas (between {} and {}): change its bounds to scale.",
-                    hpa.name,
-                    hpa.min,
-                    hpa.max,
+                    "The HorizontalPodAutoscaler {hpa} sets the replicas (between {min} and {max}): change its bounds to scale.",
                 )}
             </p>
         }
             .into_any();
     }
-    // An InferenceService is scaled by its predictor's minReplicas, which KServe's HPA keeps.
-    let current = match row.kind {
-        ServiceKind::Deployment => row.replicas.desired,
-        ServiceKind::InferenceService => row
-            .autoscaling
-            .as_ref()
-            .map_or(row.replicas.desired, |a| a.min),
-    };
     let wanted = RwSignal::new(current.to_string());
-    let name = row.name.clone();
-    let kind = row.kind;
-    let question = Signal::derive(move || {
-        let to = wanted.get();
-        match kind {
-            ServiceKind::Deployment => format!("Scale {name} from {current} to {to} replicas?"),
-            ServiceKind::InferenceService => {
-                format!("Set {name}'s minimum replicas from {current} to {to}?")
+    let question = {
+        let name = name.clone();
+        Signal::derive(move || {
+            let to = wanted.get();
+            match kind {
+                ServiceKind::Deployment => format!("Scale {name} from {current} to {to} replicas?"),
+                ServiceKind::InferenceService => {
+                    format!("Set {name}'s minimum replicas from {current} to {to}?")
+                }
             }
-        }
-    });
-    let (namespace, service, version) = (row.namespace, row.name, detail.resource_version);
+        })
+    };
     let label = match kind {
         ServiceKind::Deployment => "Replicas",
         ServiceKind::InferenceService => "Minimum replicas",
@@ -406,9 +489,9 @@ fn ScaleForm(detail: ServiceDetail, scale: ServerAction<ScaleService>) -> impl I
                         .dispatch(ScaleService {
                             kind,
                             namespace: namespace.clone(),
-                            name: service.clone(),
+                            name: name.clone(),
                             replicas: wanted.get_untracked().trim().parse().unwrap_or(-1),
-                            resource_version: version.clone(),
+                            generation: generation.get_untracked(),
                         });
                 })
             />
@@ -417,11 +500,15 @@ fn ScaleForm(detail: ServiceDetail, scale: ServerAction<ScaleService>) -> impl I
     .into_any()
 }
 
-/// A rollback on offer: the confirmation's question and the call it makes.
-#[derive(Clone)]
+/// A rollback on offer: the confirmation's question and what it rolls back (at the
+/// generation the page shows when it is confirmed).
+#[derive(Debug, Clone, PartialEq)]
 struct RollbackTarget {
     question: String,
-    call: RollBackService,
+    kind: ServiceKind,
+    namespace: String,
+    name: String,
+    to_revision: i64,
 }
 
 /// Rolls back after a confirmation that says exactly to what.
@@ -429,15 +516,29 @@ struct RollbackTarget {
 fn RollbackButton(
     label: &'static str,
     target: RollbackTarget,
+    generation: Memo<i64>,
     rollback: ServerAction<RollBackService>,
 ) -> impl IntoView {
-    let RollbackTarget { question, call } = target;
+    let RollbackTarget {
+        question,
+        kind,
+        namespace,
+        name,
+        to_revision,
+    } = target;
     view! {
         <ConfirmButton
             label
             question
             act=Callback::new(move |()| {
-                rollback.dispatch(call.clone());
+                rollback
+                    .dispatch(RollBackService {
+                        kind,
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                        to_revision,
+                        generation: generation.get_untracked(),
+                    });
             })
         />
     }
