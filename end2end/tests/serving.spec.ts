@@ -1,7 +1,8 @@
 // The Serving area on the local cluster with the real KServe controller: the seeded model
 // servers are listed by kind and server; an ops admin scales one after confirming and
 // watches the rollout reach the new count, and rolls a bad release back from the revisions
-// with the timeline saying who did what; one an HPA scales says so; a viewer reads only.
+// with the timeline saying who did what; one an HPA scales says so; an ops admin creates,
+// changes and removes an HPA after confirming; a viewer reads only.
 import { test, expect } from "./fixtures";
 import { kubectl } from "../servers";
 
@@ -99,6 +100,7 @@ test("a viewer reads the Serving area and is offered no change", async ({ shell,
   await resnet.getByRole("link", { name: "resnet" }).click();
   await expect(vicPage.getByTestId("rollout-text")).toContainText("desired");
   await expect(vicPage.getByRole("button", { name: "Scale" })).toHaveCount(0);
+  await expect(vicPage.getByRole("button", { name: "Set autoscaling" })).toHaveCount(0);
   // The server refuses too, whatever the page offers.
   const refused = await vicPage.request.post("/api/v1/services/deployment/ml-serving/resnet/scale", {
     headers: { Origin: base },
@@ -141,5 +143,52 @@ test("an ops admin rolls a bad release back from the revisions, and the timeline
     await expect(page.getByTestId("rollback-error")).toHaveText("");
   } finally {
     kubectl(["delete", "deployment", name, "--namespace=ml-serving"]);
+  }
+});
+
+test("an ops admin autoscales a model server, aims it at a custom metric, and removes it, each after confirming", async ({ shell, page }) => {
+  const name = `mnist-${Date.now().toString(36)}`;
+  kubectl(["create", "deployment", name, "--namespace=ml-serving", "--image=tensorflow/serving:2.15.0"]);
+  try {
+    await shell.open(`/serving/deployment/ml-serving/${name}`);
+    await expect(page.getByTestId("rollout-text")).toHaveText("1 updated, 1 ready, 1 available of 1 desired", { timeout: 30_000 });
+    const facts = page.getByTestId("service-facts");
+    await expect(facts).toContainText("fixed");
+    const form = page.getByTestId("autoscaling");
+    await form.getByLabel("Min").fill("1");
+    await form.getByLabel("Max").fill("3");
+    await form.getByLabel("Metric", { exact: true }).selectOption("cpu");
+    await form.getByLabel("Target").fill("75");
+    await form.getByRole("button", { name: "Set autoscaling" }).click();
+    await expect(form).toContainText(`Create a HorizontalPodAutoscaler for ${name}: 1–3 on cpu 75%?`);
+    await form.getByRole("button", { name: "Confirm" }).click();
+    await expect(page.getByTestId("autoscaling-result")).toHaveText(`Created the HorizontalPodAutoscaler ${name}: 1–3 on cpu 75%.`);
+    // The page follows the HPA the watch now sees: the replicas are its to set.
+    await expect(facts).toContainText("1–3 on cpu 75%");
+    await expect(page.getByTestId("scale-owned")).toContainText(`The HorizontalPodAutoscaler ${name} sets the replicas (between 1 and 3)`);
+    await expect(page.getByTestId("history").locator("tr", { hasText: "autoscaling none → 1–3 on cpu 75%" })).toContainText("gantry:admin");
+
+    // The form starts from the HPA as it is; a custom per-pod metric replaces the CPU target.
+    await expect(form.getByLabel("Max")).toHaveValue("3");
+    await form.getByLabel("Max").fill("4");
+    await form.getByLabel("Metric", { exact: true }).selectOption("custom");
+    await form.getByLabel("Metric name").fill("requests_per_second");
+    await form.getByLabel("Target").fill("20");
+    await form.getByRole("button", { name: "Set autoscaling" }).click();
+    await expect(form).toContainText(
+      `Change the HorizontalPodAutoscaler ${name} from 1–3 on cpu 75% to 1–4 on requests_per_second 20 per pod?`,
+    );
+    await form.getByRole("button", { name: "Confirm" }).click();
+    await expect(facts).toContainText("1–4 on requests_per_second 20 per pod");
+
+    await form.getByRole("button", { name: "Remove autoscaling" }).click();
+    await expect(form).toContainText(`Delete the HorizontalPodAutoscaler ${name}? ${name} stays at 1 replicas`);
+    await form.getByRole("button", { name: "Confirm" }).click();
+    await expect(page.getByTestId("autoscaling-result")).toContainText(`Deleted the HorizontalPodAutoscaler ${name}`);
+    await expect(facts).toContainText("fixed");
+    await expect(page.getByTestId("scale").getByRole("button", { name: "Scale" })).toBeVisible();
+    await expect(page.getByTestId("autoscaling-error")).toHaveText("");
+  } finally {
+    kubectl(["delete", "deployment,hpa", name, "--namespace=ml-serving", "--ignore-not-found"]);
   }
 });

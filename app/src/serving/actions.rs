@@ -128,7 +128,7 @@ pub async fn scale(
 }
 
 /// A change must say which generation of the spec it was based on.
-fn check_generation(generation: i64) -> Result<(), AppError> {
+pub(super) fn check_generation(generation: i64) -> Result<(), AppError> {
     if generation < 1 {
         return Err(AppError::invalid(
             "generation",
@@ -139,15 +139,33 @@ fn check_generation(generation: i64) -> Result<(), AppError> {
 }
 
 /// Runs `write` on the object as it is now, if its spec is still at `generation`; else 409
-/// naming who changed it. `write` gets the object just read and sends its
-/// `resourceVersion`, so that nothing lands between the check and the write: when the API
-/// server refuses it (409: the status moved meanwhile), it is read and checked again, at
-/// most [`WRITE_TRIES`] times. `write`'s own refusals (before it writes) are its outer error.
-async fn at_generation<K, T, F, Fut>(
+/// naming who changed it. See [`unchanged`].
+pub(super) async fn at_generation<K, T, F, Fut>(
     api: &Api<K>,
     name: &str,
     generation: i64,
     what: &str,
+    write: F,
+) -> Result<T, AppError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    F: FnMut(K) -> Fut,
+    Fut: Future<Output = Result<Result<T, kube::Error>, AppError>>,
+{
+    let same = |current: &K| current.meta().generation == Some(generation);
+    unchanged(api, name, what, same, write).await
+}
+
+/// Runs `write` on the object as it is now, if it is still the one the caller saw (`same`);
+/// else 409 naming who changed it. `write` gets the object just read and sends its
+/// `resourceVersion`, so that nothing lands between the check and the write: when the API
+/// server refuses it (409: the status moved meanwhile), it is read and checked again, at
+/// most [`WRITE_TRIES`] times. `write`'s own refusals (before it writes) are its outer error.
+pub(super) async fn unchanged<K, T, F, Fut>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    same: impl Fn(&K) -> bool,
     mut write: F,
 ) -> Result<T, AppError>
 where
@@ -160,11 +178,8 @@ where
             .get(name)
             .await
             .map_err(|e| AppError::from_kube(e, what))?;
-        if current.meta().generation != Some(generation) {
-            let who = super::managers::Managers::of(current.meta()).who();
-            return Err(AppError::Conflict {
-                reason: format!("{what} was changed by {who} since you opened it; reload to see the change, then try again"),
-            });
+        if !same(&current) {
+            return Err(changed_by(current.meta(), what));
         }
         match write(current).await? {
             Err(kube::Error::Api(status)) if status.code == 409 => continue,
@@ -178,13 +193,23 @@ where
     })
 }
 
-fn what(kind: ServiceKind, namespace: &str, name: &str) -> String {
+/// 409: `what` is no longer as the caller saw it, and who changed it last.
+pub(super) fn changed_by(meta: &ObjectMeta, what: &str) -> AppError {
+    let who = super::managers::Managers::of(meta).who();
+    AppError::Conflict {
+        reason: format!(
+            "{what} was changed by {who} since you opened it; reload to see the change, then try again"
+        ),
+    }
+}
+
+pub(super) fn what(kind: ServiceKind, namespace: &str, name: &str) -> String {
     format!("{} {namespace}/{name}", kind.label())
 }
 
 /// The field manager Gantry's writes carry: the user's name, so that a later conflict (or
 /// anyone reading managedFields) can tell who made the change.
-fn field_manager(caller: &Caller) -> String {
+pub(super) fn field_manager(caller: &Caller) -> String {
     format!("gantry:{}", caller.username)
 }
 

@@ -9,18 +9,24 @@
 //! - `POST /api/v1/services/{kind}/{namespace}/{name}/rollback` with
 //!   `{"to_revision": N, "generation": G}` (0: the revision before the current; an
 //!   InferenceService goes back to its previous model): `{"to": …, "changed": …}`, or 409
+//! - `PUT /api/v1/services/{kind}/{namespace}/{name}/autoscaling` with
+//!   `{"min": N, "max": M, "goal": {"metric": "cpu", "value": 80}, "based_on": B}` (`based_on`
+//!   as the service's `autoscaling_basis` says: an InferenceService's generation, a
+//!   Deployment's HPA's fingerprint, `""` to create one): `{"done": …}`, or 409
+//! - `DELETE /api/v1/services/deployment/{namespace}/{name}/autoscaling` with
+//!   `{"based_on": B}`: the HPA deleted, `{"done": …}`, or 409
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::actions::{self, RolledBack};
 use super::stream::{ServiceFeed, ServicesFeed};
-use super::{server, ServiceDetail, ServiceKind, ServiceList};
+use super::{autoscale, server, AutoscalingChange, ServiceDetail, ServiceKind, ServiceList};
 use crate::auth::caller::Caller;
 use crate::error::{AppError, Result};
 use crate::live;
@@ -43,6 +49,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/services/{kind}/{namespace}/{name}/rollback",
             post(roll_back),
+        )
+        .route(
+            "/api/v1/services/{kind}/{namespace}/{name}/autoscaling",
+            put(set_autoscaling).delete(remove_autoscaling),
         )
 }
 
@@ -139,4 +149,47 @@ async fn roll_back(
     })
     .await
     .map(Json)
+}
+
+/// What an autoscaling change did, in words.
+#[derive(serde::Serialize)]
+struct Done {
+    done: String,
+}
+
+async fn set_autoscaling(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    body: std::result::Result<Json<AutoscalingChange>, JsonRejection>,
+) -> Result<Json<Done>> {
+    let Json(change) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
+    let kind = ServiceKind::from_slug(&kind)?;
+    to_completion(
+        async move { autoscale::set(&state, &caller, kind, &namespace, &name, &change).await },
+    )
+    .await
+    .map(|done| Json(Done { done }))
+}
+
+/// An autoscaling removal's body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoveBody {
+    based_on: String,
+}
+
+async fn remove_autoscaling(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    body: std::result::Result<Json<RemoveBody>, JsonRejection>,
+) -> Result<Json<Done>> {
+    let Json(body) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
+    let kind = ServiceKind::from_slug(&kind)?;
+    to_completion(async move {
+        autoscale::remove(&state, &caller, kind, &namespace, &name, &body.based_on).await
+    })
+    .await
+    .map(|done| Json(Done { done }))
 }

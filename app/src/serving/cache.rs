@@ -9,15 +9,16 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec};
 use kube::api::DynamicObject;
 use kube::discovery::Discovery;
 use kube::runtime::watcher;
 use kube::{Api, Client};
+use sha2::{Digest, Sha256};
 
 use super::managers::Managers;
 use super::recognise::{image_of, recognise, Recognised};
-use super::{Autoscaling, Replicas};
+use super::{Autoscaling, Goal, Replicas};
 use crate::cluster::Cluster;
 use crate::error::AppError;
 use crate::locks;
@@ -74,10 +75,16 @@ pub struct Held {
 impl Held {
     /// The HPA scaling Deployment `name` in `namespace`.
     pub fn autoscaler_of(&self, namespace: &str, name: &str) -> Option<&Autoscaling> {
+        self.seen_autoscaler_of(namespace, name)
+            .map(|a| &a.autoscaling)
+    }
+
+    /// The HPA scaling Deployment `name` in `namespace`, with who wrote it.
+    pub fn seen_autoscaler_of(&self, namespace: &str, name: &str) -> Option<&SeenAutoscaler> {
         self.autoscalers
             .iter()
             .find(|((ns, _), a)| ns == namespace && a.target == name)
-            .map(|(_, a)| &a.autoscaling)
+            .map(|(_, a)| a)
     }
 
     /// The Deployment KServe made for InferenceService `name`, and its state.
@@ -271,7 +278,10 @@ pub fn seen_autoscaler(h: &HorizontalPodAutoscaler) -> Option<SeenAutoscaler> {
                 (None, None) => r.name.clone(),
             },
             (_, Some(e), _) => format!("{} (external)", e.metric.name),
-            (_, _, Some(p)) => format!("{} per pod", p.metric.name),
+            (_, _, Some(p)) => match &p.target.average_value {
+                Some(value) => format!("{} {} per pod", p.metric.name, value.0),
+                None => format!("{} per pod", p.metric.name),
+            },
             _ => m.type_.clone(),
         })
         .collect::<Vec<_>>()
@@ -288,9 +298,46 @@ pub fn seen_autoscaler(h: &HorizontalPodAutoscaler) -> Option<SeenAutoscaler> {
                 target
             },
             desired: h.status.as_ref().map(|s| s.desired_replicas),
+            goal: goal_of(spec),
+            fingerprint: fingerprint(spec),
         },
         managers: Managers::of(&h.metadata),
     })
+}
+
+/// The HPA's one target, when it is one Gantry's form can set (see [`Goal`]); an HPA
+/// without metrics aims at 80% CPU.
+fn goal_of(spec: &HorizontalPodAutoscalerSpec) -> Option<Goal> {
+    let metrics = spec.metrics.as_deref().unwrap_or_default();
+    let [metric] = metrics else {
+        return metrics.is_empty().then(|| Goal {
+            metric: "cpu".into(),
+            value: 80,
+        });
+    };
+    if let Some(r) = &metric.resource {
+        let value = r.target.average_utilization?;
+        return Goal::is_utilisation(&r.name).then(|| Goal {
+            metric: r.name.clone(),
+            value,
+        });
+    }
+    let pods = metric.pods.as_ref()?;
+    let value = pods.target.average_value.as_ref()?.0.parse().ok()?;
+    Some(Goal {
+        metric: pods.metric.name.clone(),
+        value,
+    })
+}
+
+/// The HPA spec's fingerprint: a change is refused when the spec it was based on is gone.
+/// Serialised by its typed fields, so the same spec gives the same text on every replica.
+pub fn fingerprint(spec: &HorizontalPodAutoscalerSpec) -> String {
+    let text = serde_json::to_vec(spec).unwrap_or_default();
+    Sha256::digest(&text)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// What the list shows of an InferenceService: its predictor's model (format and storage

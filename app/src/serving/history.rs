@@ -28,26 +28,57 @@ const RETRY: Duration = Duration::from_secs(10);
 /// seen within this long.
 const AUDITED_WITHIN: u64 = 120;
 
-/// Each service's state now, and who made its last change by its objects' managed fields.
-pub fn states(held: &Held) -> HashMap<ServiceKey, (Serving, Managers)> {
+/// Who may have made a service's last change, by their objects' managed fields.
+#[derive(Debug, Clone)]
+pub struct Writers {
+    /// The service's own object's (a Deployment's, an InferenceService's).
+    pub object: Managers,
+    /// A Deployment's HPA's: its autoscaling is another object, written by others.
+    pub autoscaler: Option<Managers>,
+}
+
+impl Writers {
+    /// The managers that tell who changed `before` into `after`: the HPA's when only the
+    /// autoscaling changed.
+    fn of_change(&self, before: Option<&Serving>, after: &Serving) -> &Managers {
+        let only_autoscaling = before.is_some_and(|b| {
+            b.autoscaling != after.autoscaling
+                && Serving {
+                    autoscaling: after.autoscaling.clone(),
+                    ..b.clone()
+                } == *after
+        });
+        match (&self.autoscaler, only_autoscaling) {
+            (Some(autoscaler), true) => autoscaler,
+            _ => &self.object,
+        }
+    }
+}
+
+/// Each service's state now, and who may have made its last change.
+pub fn states(held: &Held) -> HashMap<ServiceKey, (Serving, Writers)> {
     let mut states = HashMap::new();
     for ((namespace, name), d) in &held.deployments {
         let Recognised::Server { model, .. } = &d.recognised else {
             continue;
         };
+        let autoscaler = held.seen_autoscaler_of(namespace, name);
         let serving = Serving {
             model: model.clone(),
             image: d.image.clone(),
             revision: d.revision,
             replicas: d.replicas.desired,
-            autoscaling: held
-                .autoscaler_of(namespace, name)
-                .map(|a| autoscaling_text(Some(&bounds(a))))
+            autoscaling: autoscaler
+                .map(|a| autoscaling_text(Some(&bounds(&a.autoscaling))))
                 .unwrap_or_default(),
+        };
+        let writers = Writers {
+            object: d.managers.clone(),
+            autoscaler: autoscaler.map(|a| a.managers.clone()),
         };
         states.insert(
             (ServiceKind::Deployment, namespace.clone(), name.clone()),
-            (serving, d.managers.clone()),
+            (serving, writers),
         );
     }
     for ((namespace, name), isvc) in &held.inference_services {
@@ -68,7 +99,13 @@ pub fn states(held: &Held) -> HashMap<ServiceKey, (Serving, Managers)> {
                 namespace.clone(),
                 name.clone(),
             ),
-            (serving, isvc.managers.clone()),
+            (
+                serving,
+                Writers {
+                    object: isvc.managers.clone(),
+                    autoscaler: None,
+                },
+            ),
         );
     }
     states
@@ -167,7 +204,7 @@ async fn write(services: Services, db: Db, mut leader: Leadership) {
 async fn record(
     db: &Db,
     last: &mut HashMap<ServiceKey, Serving>,
-    now: HashMap<ServiceKey, (Serving, Managers)>,
+    now: HashMap<ServiceKey, (Serving, Writers)>,
 ) -> (usize, bool) {
     let at = crate::time::unix_now();
     let mut ok = true;
@@ -187,11 +224,12 @@ async fn record(
             Err(_) => ok = false,
         }
     }
-    for (key, (state, managers)) in now {
+    for (key, (state, writers)) in now {
         let before = last.get(&key);
         if before == Some(&state) {
             continue;
         }
+        let managers = writers.of_change(before, &state);
         let change = describe(before, &state);
         // When the managed fields cannot say (a second identical scale by the same writer
         // leaves them as they were), a change Gantry just made is its user's: the audit log
@@ -227,6 +265,34 @@ mod tests {
             replicas,
             autoscaling: String::new(),
         }
+    }
+
+    #[test]
+    fn a_change_to_the_autoscaling_alone_is_the_autoscalers_writers() {
+        let named = |who: &str| {
+            let mut managers = Managers::default();
+            managers.last = Some(who.into());
+            managers
+        };
+        let writers = Writers {
+            object: named("kubectl-create"),
+            autoscaler: Some(named("gantry:alice")),
+        };
+        let before = serving(1, "s3://m/1");
+        let mut autoscaled = before.clone();
+        autoscaled.autoscaling = "1–3 on cpu 75%".into();
+        assert_eq!(
+            writers.of_change(Some(&before), &autoscaled).who(),
+            "gantry:alice"
+        );
+        // Anything else changed with it: the object's writer made it.
+        let mut both = autoscaled.clone();
+        both.replicas = 2;
+        assert_eq!(
+            writers.of_change(Some(&before), &both).who(),
+            "kubectl-create"
+        );
+        assert_eq!(writers.of_change(None, &autoscaled).who(), "kubectl-create");
     }
 
     #[test]

@@ -5,13 +5,16 @@
 //! `recognise` (which Deployments serve models, and what model: the rule), `cache` (the
 //! Deployment, HPA and InferenceService watches), `managers` (who changed an object),
 //! `history` (the one writer of what served when), `store` (its table), `server` (the
-//! list and one service, as the user), `actions` (scale and roll back, as the user), `api`
+//! list and one service, as the user), `actions` (scale and roll back, as the user),
+//! `autoscale` (an HPA or an InferenceService's bounds, as the user), `api`
 //! (the JSON API and streams), `stream` (the live feeds), `pages`.
 
 #[cfg(feature = "ssr")]
 pub mod actions;
 #[cfg(feature = "ssr")]
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod autoscale;
 #[cfg(feature = "ssr")]
 pub mod cache;
 #[cfg(feature = "ssr")]
@@ -83,6 +86,39 @@ pub struct Autoscaling {
     pub target: String,
     /// The replicas it last asked for.
     pub desired: Option<i32>,
+    /// Its one target when Gantry's form can edit it; `None` when it aims at something
+    /// else (an external metric), or at several: setting autoscaling then replaces them.
+    pub goal: Option<Goal>,
+    /// A fingerprint of the HPA's spec, which a change to a Deployment's HPA sends back: an
+    /// HPA has no `metadata.generation`, and its status moves at every sync.
+    pub fingerprint: String,
+}
+
+/// What an autoscaler aims at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Goal {
+    /// `cpu` or `memory`: the pods' average utilisation, in percent of their requests. Any
+    /// other name: a per-pod custom metric, whose average per pod is aimed at.
+    pub metric: String,
+    pub value: i32,
+}
+
+impl Goal {
+    /// Whether `metric` is a resource the autoscaler reads as a utilisation.
+    pub fn is_utilisation(metric: &str) -> bool {
+        matches!(metric, "cpu" | "memory")
+    }
+}
+
+impl std::fmt::Display for Goal {
+    /// As the list shows an HPA's target: "cpu 80%", "requests_per_second 20 per pod".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if Goal::is_utilisation(&self.metric) {
+            write!(f, "{} {}%", self.metric, self.value)
+        } else {
+            write!(f, "{} {} per pod", self.metric, self.value)
+        }
+    }
 }
 
 /// Replicas as the Deployment's status counts them.
@@ -202,6 +238,34 @@ pub struct ServiceDetail {
     pub history: Vec<HistoryEntry>,
 }
 
+/// An autoscaling change, as the page and the JSON API send it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscalingChange {
+    pub min: i32,
+    pub max: i32,
+    pub goal: Goal,
+    /// What the change is based on: [`ServiceDetail::autoscaling_basis`] as the page showed it.
+    pub based_on: String,
+}
+
+impl ServiceDetail {
+    /// What an autoscaling change is based on, and is refused if it no longer is: an
+    /// InferenceService's `metadata.generation` (its predictor holds the bounds), a
+    /// Deployment's HPA's fingerprint, empty while it has none.
+    pub fn autoscaling_basis(&self) -> String {
+        match self.row.kind {
+            ServiceKind::InferenceService => self.generation.to_string(),
+            ServiceKind::Deployment => self
+                .row
+                .autoscaling
+                .as_ref()
+                .map(|a| a.fingerprint.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The most replicas Gantry sets a service to: a typo of 1000 for 10 is refused before it
 /// reaches the cluster.
 pub const MAX_REPLICAS: i32 = 1_000;
@@ -275,4 +339,39 @@ pub async fn roll_back_service(
     } else {
         format!("Nothing to do: {} is already what runs.", done.to)
     })
+}
+
+/// Sets the service's autoscaling as the calling ops admin, if it is still as
+/// `change.based_on` says: a Deployment's HPA is created or changed (its metrics replaced
+/// by the one goal); an InferenceService's predictor gets the bounds, `scaleMetric` and
+/// `scaleTarget`, which KServe's HPA follows. Answers what was done; audited whatever the
+/// outcome.
+#[server(endpoint = "serving/autoscale", input = server_fn::codec::Json)]
+pub async fn set_autoscaling(
+    kind: ServiceKind,
+    namespace: String,
+    name: String,
+    change: AutoscalingChange,
+) -> Result<String, AppError> {
+    let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
+    crate::state::to_completion(async move {
+        autoscale::set(&state, &caller, kind, &namespace, &name, &change).await
+    })
+    .await
+}
+
+/// Deletes a Deployment's HPA as the calling ops admin, if its spec is still as `based_on`
+/// says; the replicas stay where the HPA left them. Audited whatever the outcome.
+#[server(endpoint = "serving/autoscale/remove")]
+pub async fn remove_autoscaling(
+    kind: ServiceKind,
+    namespace: String,
+    name: String,
+    based_on: String,
+) -> Result<String, AppError> {
+    let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
+    crate::state::to_completion(async move {
+        autoscale::remove(&state, &caller, kind, &namespace, &name, &based_on).await
+    })
+    .await
 }

@@ -3,7 +3,8 @@
 //! replicas, autoscaling and registered version, and a model-serving Deployment with its
 //! revisions and pods bound by the scheduler; scaling goes out as the user, refused for a
 //! viewer and outside an ops admin's namespaces, refused while an HPA sets the replicas,
-//! and of two people scaling from the same version one wins and the other hears 409.
+//! and of two people scaling from the same version one wins and the other hears 409;
+//! autoscaling (an HPA, an InferenceService's bounds) likewise.
 
 use std::time::Duration;
 
@@ -95,6 +96,23 @@ impl Gantry {
         );
         assert_eq!(response.status, 200, "{}", response.body);
         response.json()
+    }
+
+    /// The timeline row of a Deployment whose change mentions `change`, once there is one.
+    async fn history_row(&self, namespace: &str, name: &str, change: &str) -> Value {
+        wait_for(
+            &format!("a history row of {name} with {change}"),
+            Duration::from_secs(30),
+            || async {
+                self.detail("deployment", namespace, name)["history"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|h| h["change"].as_str().unwrap().contains(change))
+                    .cloned()
+            },
+        )
+        .await
     }
 }
 
@@ -203,6 +221,38 @@ async fn an_inference_service_reconciled_by_kserve_is_listed_with_its_version_an
             r["replicas"]["desired"] == 2 && r["replicas"]["ready"] == 2
         })
         .await;
+
+    // Its autoscaling is its predictor's bounds and metric, which KServe's HPA follows; the
+    // HPA itself is KServe's to keep.
+    let based_on = gantry.detail("inferenceservice", &namespace, "iris")["generation"].to_string();
+    let autoscaling = format!("/api/v1/services/inferenceservice/{namespace}/iris/autoscaling");
+    let set = gantry.server.request_json(
+        "PUT",
+        &autoscaling,
+        &json!({ "min": 2, "max": 4, "goal": { "metric": "memory", "value": 60 }, "based_on": based_on }),
+        &auth,
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    let stored =
+        Api::<DynamicObject>::namespaced_with(client.clone(), &namespace, &inference_services())
+            .get("iris")
+            .await
+            .unwrap();
+    assert_eq!(stored.data["spec"]["predictor"]["scaleMetric"], "memory");
+    assert_eq!(stored.data["spec"]["predictor"]["scaleTarget"], 60);
+    gantry
+        .row_when(&namespace, "iris", |r| {
+            r["autoscaling"]["max"] == 4 && r["autoscaling"]["target"] == "memory 60%"
+        })
+        .await;
+    let kept = gantry.server.request_json(
+        "DELETE",
+        &autoscaling,
+        &json!({ "based_on": based_on }),
+        &auth,
+    );
+    assert_eq!(kept.status, 400, "{}", kept.body);
+    assert_contains(&kept.body, "kind");
 
     let row = gantry
         .row_when(&namespace, "resnet", |r| r["ready"] == true)
@@ -367,6 +417,177 @@ async fn scaling_goes_out_as_the_user_once_per_version_and_not_past_an_autoscale
     );
 }
 
+/// Autoscaling goes out as the user: an HPA created, changed (to a custom metric too) and
+/// deleted, each from the spec the caller saw; refused for a viewer and outside an ops
+/// admin's namespaces; of two changes from one spec one lands; a change made elsewhere
+/// meanwhile is a 409 naming its author.
+#[tokio::test]
+async fn autoscaling_goes_out_as_the_user_from_the_spec_the_caller_saw() {
+    let Some(TestCluster { client, namespace }) = connect("serving_autoscaled").await else {
+        return;
+    };
+    let Some(gantry) = Gantry::start("serving_autoscaled") else {
+        return;
+    };
+    Api::<Deployment>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &tf_serving("auto", 2))
+        .await
+        .unwrap();
+    gantry
+        .row_when(&namespace, "auto", |r| r["ready"] == true)
+        .await;
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &namespace);
+    let path = format!("/api/v1/services/deployment/{namespace}/auto/autoscaling");
+    let admin = gantry.cookie.clone();
+    let send = |method: &str, body: Value, cookie: &str| {
+        let origin = gantry.server.base.clone();
+        gantry.server.request_json(
+            method,
+            &path,
+            &body,
+            &[("Cookie", cookie), ("Origin", &origin)],
+        )
+    };
+    let change = |max: i32, metric: &str, value: i32, based_on: &str| json!({ "min": 1, "max": max, "goal": { "metric": metric, "value": value }, "based_on": based_on });
+    // What the page shows as the HPA's fingerprint, once the watch has seen `check` hold.
+    let seen = |check: fn(&Value) -> bool| {
+        let gantry = &gantry;
+        let namespace = namespace.clone();
+        async move {
+            let row = gantry.row_when(&namespace, "auto", check).await;
+            row["autoscaling"]["fingerprint"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+
+    let password = "a long enough password";
+    gantry
+        .server
+        .create_account(&admin, "vera", password, "viewer", &namespace);
+    gantry
+        .server
+        .create_account(&admin, "otto", password, "ops-admin", "team-b");
+    for user in ["vera", "otto"] {
+        let cookie = gantry.server.login_as(user, password);
+        let refused = send("PUT", change(3, "cpu", 75, ""), &cookie);
+        assert_eq!(refused.status, 403, "{user}: {}", refused.body);
+    }
+    let bad = send("PUT", change(3, "cpu", 0, ""), &admin);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_contains(&bad.body, "goal.value");
+    assert!(hpas.get_opt("auto").await.unwrap().is_none());
+
+    // Created as the user, named as the Deployment.
+    let created = send("PUT", change(3, "cpu", 75, ""), &admin);
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert_contains(&created.body, "Created the HorizontalPodAutoscaler auto");
+    let hpa = hpas.get("auto").await.unwrap();
+    assert_eq!((hpa.spec.min_replicas, hpa.spec.max_replicas), (Some(1), 3));
+    assert!(hpa
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .iter()
+        .any(|f| f.manager.as_deref() == Some("gantry:admin")));
+    // The timeline says who changed the autoscaling: the HPA's writer, not the Deployment's.
+    assert_eq!(
+        gantry
+            .history_row(&namespace, "auto", "autoscaling none → 1–3 on cpu 75%")
+            .await["actor"],
+        "gantry:admin"
+    );
+    // Whoever still saw none hears that one was made.
+    let again = send("PUT", change(4, "cpu", 75, ""), &admin);
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_contains(&again.body, "gantry:admin");
+
+    // Two changes from the same spec: one lands, the other is told who changed it.
+    let fingerprint = seen(|r| r["autoscaling"]["target"] == "cpu 75%").await;
+    let (a, b) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| send("PUT", change(4, "cpu", 75, &fingerprint), &admin));
+        let second = scope.spawn(|| send("PUT", change(5, "cpu", 75, &fingerprint), &admin));
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} / {}", a.body, b.body);
+    let (winner, loser) = if a.status == 200 { (4, &b) } else { (5, &a) };
+    assert_contains(&loser.body, "since you opened it");
+    assert_eq!(hpas.get("auto").await.unwrap().spec.max_replicas, winner);
+
+    // A change made elsewhere (kubectl edit, say) makes the page's fingerprint stale. It
+    // comes a second later, as a person's would: managedFields times are whole seconds, and
+    // of two writers in the same second one object cannot tell which wrote last.
+    let stale = seen(|r| r["autoscaling"]["max"] != 3).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    hpas.patch(
+        "auto",
+        &PatchParams::apply("kubectl-edit").force(),
+        &Patch::Apply(json!({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "spec": { "maxReplicas": 6,
+                "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "auto" } }
+        })),
+    )
+    .await
+    .unwrap();
+    let refused = send("PUT", change(7, "cpu", 75, &stale), &admin);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_contains(&refused.body, "kubectl-edit");
+    assert_eq!(
+        gantry
+            .history_row(
+                &namespace,
+                "auto",
+                &format!("1–{winner} on cpu 75% → 1–6 on cpu 75%")
+            )
+            .await["actor"],
+        "kubectl-edit"
+    );
+
+    // A custom per-pod metric replaces the HPA's metrics.
+    let fresh = seen(|r| r["autoscaling"]["max"] == 6).await;
+    let custom = send("PUT", change(6, "requests_per_second", 20, &fresh), &admin);
+    assert_eq!(custom.status, 200, "{}", custom.body);
+    let metrics = hpas.get("auto").await.unwrap().spec.metrics.unwrap();
+    assert_eq!(metrics.len(), 1, "{metrics:?}");
+    let pods = metrics[0].pods.as_ref().unwrap();
+    assert_eq!(pods.metric.name, "requests_per_second");
+    assert_eq!(pods.target.average_value.as_ref().unwrap().0, "20");
+
+    // Deleted only from the spec the caller saw; the replicas stay.
+    let fresh = seen(|r| r["autoscaling"]["target"] == "requests_per_second 20 per pod").await;
+    let refused = send("DELETE", json!({ "based_on": stale }), &admin);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let removed = send("DELETE", json!({ "based_on": fresh }), &admin);
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(hpas.get_opt("auto").await.unwrap().is_none());
+    let gone = send("DELETE", json!({ "based_on": fresh }), &admin);
+    assert_eq!(gone.status, 409, "{}", gone.body);
+    assert_contains(&gone.body, "has no HorizontalPodAutoscaler");
+    gantry
+        .row_when(&namespace, "auto", |r| r["autoscaling"].is_null())
+        .await;
+
+    // Every attempt that reached the cluster is in the audit log with its outcome.
+    let audit = gantry.get(
+        &format!("/admin/audit.csv?object=deployment/{namespace}/auto"),
+        &admin,
+    );
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let ok = |action: &str| {
+        audit
+            .body
+            .lines()
+            .filter(|l| l.contains(&format!(",{action},")) && l.contains(",ok,"))
+            .count()
+    };
+    assert_eq!(ok("service.autoscale"), 3, "{}", audit.body);
+    assert_eq!(ok("service.autoscale.remove"), 1, "{}", audit.body);
+}
+
 /// The timeline keeps every change the watches see, whoever made it: a scale in Gantry is
 /// its user's, one made with kubectl is kubectl's, and a new image is a new revision.
 #[tokio::test]
@@ -388,26 +609,9 @@ async fn the_history_records_changes_made_in_gantry_and_with_kubectl() {
     gantry
         .row_when(&namespace, "timeline", |r| r["ready"] == true)
         .await;
-    let history_with = |change: &'static str| {
-        let gantry = &gantry;
-        let namespace = namespace.clone();
-        async move {
-            wait_for(
-                &format!("a history row with {change}"),
-                Duration::from_secs(30),
-                || async {
-                    gantry.detail("deployment", &namespace, "timeline")["history"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .find(|h| h["change"].as_str().unwrap().contains(change))
-                        .cloned()
-                },
-            )
-            .await
-        }
-    };
-    let first = history_with("first seen").await;
+    let first = gantry
+        .history_row(&namespace, "timeline", "first seen")
+        .await;
     assert_eq!(first["model"], "s3://models/timeline/1");
 
     let version = gantry.detail("deployment", &namespace, "timeline")["generation"]
@@ -420,7 +624,9 @@ async fn the_history_records_changes_made_in_gantry_and_with_kubectl() {
     );
     assert_eq!(scaled.status, 204, "{}", scaled.body);
     assert_eq!(
-        history_with("replicas 1 → 2").await["actor"],
+        gantry
+            .history_row(&namespace, "timeline", "replicas 1 → 2")
+            .await["actor"],
         "gantry:admin"
     );
 
@@ -439,7 +645,9 @@ async fn the_history_records_changes_made_in_gantry_and_with_kubectl() {
         );
     };
     run(&["scale", "deployment/timeline", "--replicas=3"]);
-    let by_kubectl = history_with("replicas 2 → 3").await;
+    let by_kubectl = gantry
+        .history_row(&namespace, "timeline", "replicas 2 → 3")
+        .await;
     assert!(
         by_kubectl["actor"].as_str().unwrap().starts_with("kubectl"),
         "{by_kubectl}"
@@ -450,13 +658,21 @@ async fn the_history_records_changes_made_in_gantry_and_with_kubectl() {
         "deployment/timeline",
         "serving=tensorflow/serving:2.16.0",
     ]);
-    let rolled = history_with("image tensorflow/serving:2.15.0 → tensorflow/serving:2.16.0").await;
+    let rolled = gantry
+        .history_row(
+            &namespace,
+            "timeline",
+            "image tensorflow/serving:2.15.0 → tensorflow/serving:2.16.0",
+        )
+        .await;
     assert!(
         rolled["actor"].as_str().unwrap().starts_with("kubectl"),
         "{rolled}"
     );
     // The Deployment controller numbers the new revision (in the same row, or just after).
-    history_with("revision 1 → 2").await;
+    gantry
+        .history_row(&namespace, "timeline", "revision 1 → 2")
+        .await;
 }
 
 /// Gantry's rollback of a Deployment leaves exactly what `kubectl rollout undo` leaves on an

@@ -1,5 +1,5 @@
-//! `/serving/{kind}/{namespace}/{name}`: one service: its rollout's progress, scaling for
-//! ops admins, its revisions, pods and events, pushed again whenever the watches see it
+//! `/serving/{kind}/{namespace}/{name}`: one service: its rollout's progress, scaling and
+//! autoscaling for ops admins, its revisions, pods and events, pushed again whenever the watches see it
 //! change. The page is built once and then follows the stream, so that a confirmation
 //! asked or a replica count typed survives a rollout's status updates; it is asked again
 //! only when what it is about changed.
@@ -8,11 +8,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::{autoscaling_text, model_text, replicas_text, status_text};
+use super::autoscaling::{AutoscalingBasis, AutoscalingForm};
+use super::{autoscaling_text, model_text, replicas_text, status_text, ReplicaCount};
 use crate::error::AppError;
 use crate::layout::ConfirmButton;
 use crate::live::{self, LiveBadge};
-use crate::serving::{RollBackService, ScaleService, ServiceDetail, ServiceKind};
+use crate::serving::{
+    RemoveAutoscaling, RollBackService, ScaleService, ServiceDetail, ServiceKind, SetAutoscaling,
+};
 
 #[component]
 pub fn ServicePage() -> impl IntoView {
@@ -42,6 +45,21 @@ pub fn ServicePage() -> impl IntoView {
     );
     let scale = ServerAction::<ScaleService>::new();
     let rollback = ServerAction::<RollBackService>::new();
+    let autoscale = ServerAction::<SetAutoscaling>::new();
+    let unscale = ServerAction::<RemoveAutoscaling>::new();
+    // The newer of the two autoscaling answers (setting after removing, or back): each
+    // action keeps its last answer, so the newest is the one that arrived last.
+    let autoscaled = RwSignal::new(None);
+    Effect::new(move |_| {
+        if let Some(answer) = autoscale.value().get() {
+            autoscaled.set(Some(answer));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(answer) = unscale.value().get() {
+            autoscaled.set(Some(answer));
+        }
+    });
     let me = LocalResource::new(crate::auth::get_current_user);
     let can_operate = Signal::derive(move || {
         me.get()
@@ -73,7 +91,13 @@ pub fn ServicePage() -> impl IntoView {
                             .or_else(|| last.cloned())
                             .unwrap_or_else(|| first.clone())
                     });
-                    view! { <ServiceView detail=current scale rollback can_operate /> }.into_any()
+                    let actions = Actions {
+                        scale,
+                        rollback,
+                        autoscale,
+                        unscale,
+                    };
+                    view! { <ServiceView detail=current actions can_operate /> }.into_any()
                 }
             }}
             <p class="form-error" role="alert" data-testid="scale-error">
@@ -85,17 +109,37 @@ pub fn ServicePage() -> impl IntoView {
             <p class="form-error" role="alert" data-testid="rollback-error">
                 {move || rollback.value().get().and_then(Result::err).map(|e| e.to_string())}
             </p>
+            <p role="status" data-testid="autoscaling-result">
+                {move || autoscaled.get().and_then(Result::ok)}
+            </p>
+            <p class="form-error" role="alert" data-testid="autoscaling-error">
+                {move || autoscaled.get().and_then(Result::err).map(|e| e.to_string())}
+            </p>
         </section>
     }
+}
+
+/// The changes the page can make; their answers show below the view.
+#[derive(Clone, Copy)]
+struct Actions {
+    scale: ServerAction<ScaleService>,
+    rollback: ServerAction<RollBackService>,
+    autoscale: ServerAction<SetAutoscaling>,
+    unscale: ServerAction<RemoveAutoscaling>,
 }
 
 #[component]
 fn ServiceView(
     detail: Memo<ServiceDetail>,
-    scale: ServerAction<ScaleService>,
-    rollback: ServerAction<RollBackService>,
+    actions: Actions,
     can_operate: Signal<bool>,
 ) -> impl IntoView {
+    let Actions {
+        scale,
+        rollback,
+        autoscale,
+        unscale,
+    } = actions;
     // A change is based on the spec the page shows when it is confirmed.
     let generation = Memo::new(move |_| detail.with(|d| d.generation));
     let facts = move || {
@@ -137,6 +181,7 @@ fn ServiceView(
         (percent, text)
     });
     let scale_basis = Memo::new(move |_| detail.with(ScaleBasis::of));
+    let autoscaling_basis = Memo::new(move |_| detail.with(AutoscalingBasis::of));
     // What a rollback of an InferenceService returns to: the model it served before.
     let earlier_model = Memo::new(move |_| {
         detail.with(|d| {
@@ -192,6 +237,20 @@ fn ServiceView(
             can_operate
                 .get()
                 .then(|| view! { <ScaleForm basis=scale_basis.get() generation scale /> })
+        }}
+        {move || {
+            can_operate
+                .get()
+                .then(|| {
+                    view! {
+                        <h2>"Autoscaling"</h2>
+                        <AutoscalingForm
+                            basis=autoscaling_basis.get()
+                            set=autoscale
+                            remove=unscale
+                        />
+                    }
+                })
         }}
         {move || {
             let target = earlier_model.get().filter(|_| can_operate.get())?;
@@ -446,7 +505,7 @@ fn ScaleForm(
         return view! {
             <p class="muted" data-testid="scale-owned">
                 {format!(
-                    "The HorizontalPodAutoscaler {hpa} sets the replicas (between {min} and {max}): change its bounds to scale.",
+                    "The HorizontalPodAutoscaler {hpa} sets the replicas (between {min} and {max}): change its bounds under Autoscaling to scale.",
                 )}
             </p>
         }
@@ -471,16 +530,7 @@ fn ScaleForm(
     };
     view! {
         <div class="toolbar" data-testid="scale">
-            <label>
-                {label}
-                <input
-                    type="number"
-                    min="0"
-                    max=crate::serving::MAX_REPLICAS
-                    prop:value=move || wanted.get()
-                    on:input=move |ev| wanted.set(event_target_value(&ev))
-                />
-            </label>
+            <ReplicaCount label lowest=0 typed=wanted />
             <ConfirmButton
                 label="Scale"
                 question

@@ -1,9 +1,30 @@
 //! The Serving area's pages: the list of inference services, and one service.
 
+pub mod autoscaling;
 pub mod detail;
 pub mod list;
 
-use super::{Autoscaling, Replicas, ServiceRow};
+use leptos::prelude::*;
+
+use super::{Autoscaling, Replicas, ServiceRow, MAX_REPLICAS};
+
+/// A replica count as typed, offered within the bounds the server checks (from `lowest`
+/// to MAX_REPLICAS); what does not parse is the server's to refuse, naming the field.
+#[component]
+pub fn ReplicaCount(label: &'static str, lowest: i32, typed: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input
+                type="number"
+                min=lowest
+                max=MAX_REPLICAS
+                prop:value=move || typed.get()
+                on:input=move |ev| typed.set(event_target_value(&ev))
+            />
+        </label>
+    }
+}
 
 /// "2 of 3 ready", with available when it differs.
 pub fn replicas_text(r: &Replicas) -> String {
