@@ -45,16 +45,9 @@ pub async fn scale(
     }
     check_generation(generation)?;
     let client = state.cluster.as_user(caller)?;
-    let object = format!("{}/{namespace}/{name}", kind.slug());
     let detail = match kind {
         ServiceKind::Deployment => format!("replicas -> {replicas}"),
         ServiceKind::InferenceService => format!("spec.predictor.minReplicas -> {replicas}"),
-    };
-    let entry = crate::audit::Entry {
-        actor: &caller.username,
-        action: "service.scale",
-        object: &object,
-        detail: &detail,
     };
     let manager = field_manager(caller);
     let what = what(kind, namespace, name);
@@ -124,7 +117,28 @@ pub async fn scale(
             }
         }
     };
-    crate::audit::around(&state.db, entry, change).await?
+    let service = (kind, namespace, name);
+    audited(state, caller, "service.scale", service, &detail, change).await
+}
+
+/// Runs `work`, the caller's change `action` to the service: recorded in the audit log
+/// before it starts, and again with its outcome.
+pub(super) async fn audited<T>(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    (kind, namespace, name): (ServiceKind, &str, &str),
+    detail: &str,
+    work: impl Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    let object = format!("{}/{namespace}/{name}", kind.slug());
+    let entry = crate::audit::Entry {
+        actor: &caller.username,
+        action,
+        object: &object,
+        detail,
+    };
+    crate::audit::around(&state.db, entry, work).await?
 }
 
 /// A change must say which generation of the spec it was based on.
@@ -194,7 +208,7 @@ where
 }
 
 /// 409: `what` is no longer as the caller saw it, and who changed it last.
-pub(super) fn changed_by(meta: &ObjectMeta, what: &str) -> AppError {
+fn changed_by(meta: &ObjectMeta, what: &str) -> AppError {
     let who = super::managers::Managers::of(meta).who();
     AppError::Conflict {
         reason: format!(
@@ -262,17 +276,10 @@ pub async fn roll_back(
     }
     check_generation(generation)?;
     let client = state.cluster.as_user(caller)?;
-    let object = format!("{}/{namespace}/{name}", kind.slug());
     let detail = match (kind, to_revision) {
         (ServiceKind::InferenceService, _) => "to the previous model".to_string(),
         (ServiceKind::Deployment, 0) => "to the previous revision".to_string(),
         (ServiceKind::Deployment, n) => format!("to revision {n}"),
-    };
-    let entry = crate::audit::Entry {
-        actor: &caller.username,
-        action: "service.rollback",
-        object: &object,
-        detail: &detail,
     };
     let params = PatchParams {
         field_manager: Some(field_manager(caller)),
@@ -357,7 +364,8 @@ pub async fn roll_back(
             }
         }
     };
-    crate::audit::around(&state.db, entry, change).await?
+    let service = (kind, namespace, name);
+    audited(state, caller, "service.rollback", service, &detail, change).await
 }
 
 /// The Deployment's ReplicaSet of revision `to` (0: the newest before the current one), as

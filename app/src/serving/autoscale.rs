@@ -16,8 +16,8 @@ use kube::api::{
 };
 use kube::Api;
 
-use super::actions::{at_generation, changed_by, check_generation, field_manager, unchanged, what};
-use super::cache::fingerprint;
+use super::actions::{at_generation, audited, check_generation, field_manager, unchanged, what};
+use super::cache::{fingerprint, scaled_deployment};
 use super::server::inference_services;
 use super::{AutoscalingChange, Goal, ServiceKind, MAX_REPLICAS};
 use crate::auth::caller::Caller;
@@ -160,14 +160,7 @@ pub async fn set(
     caller.check(Action::OperateCluster, Some(namespace))?;
     check(kind, change)?;
     let client = state.cluster.as_user(caller)?;
-    let object = format!("{}/{namespace}/{name}", kind.slug());
-    let detail = format!("{}–{} on {}", change.min, change.max, change.goal);
-    let entry = crate::audit::Entry {
-        actor: &caller.username,
-        action: "service.autoscale",
-        object: &object,
-        detail: &detail,
-    };
+    let detail = change.to_string();
     let work = async {
         match kind {
             ServiceKind::Deployment => {
@@ -178,7 +171,8 @@ pub async fn set(
             }
         }
     };
-    crate::audit::around(&state.db, entry, work).await?
+    let service = (kind, namespace, name);
+    audited(state, caller, "service.autoscale", service, &detail, work).await
 }
 
 /// Deletes a Deployment's HPA as the caller, audited whatever the outcome; its replicas stay
@@ -200,13 +194,6 @@ pub async fn remove(
         ));
     }
     let client = state.cluster.as_user(caller)?;
-    let object = format!("{}/{namespace}/{name}", kind.slug());
-    let entry = crate::audit::Entry {
-        actor: &caller.username,
-        action: "service.autoscale.remove",
-        object: &object,
-        detail: "HorizontalPodAutoscaler deleted",
-    };
     let work = async {
         let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
         let Some(hpa) = autoscaler_of(&hpas, namespace, name).await? else {
@@ -233,7 +220,17 @@ pub async fn remove(
             "Deleted the HorizontalPodAutoscaler {hpa}: {name} stays at its replicas until scaled."
         ))
     };
-    crate::audit::around(&state.db, entry, work).await?
+    let service = (kind, namespace, name);
+    let detail = "HorizontalPodAutoscaler deleted";
+    audited(
+        state,
+        caller,
+        "service.autoscale.remove",
+        service,
+        detail,
+        work,
+    )
+    .await
 }
 
 /// The HPA that scales Deployment `name`, read as the caller.
@@ -249,9 +246,7 @@ async fn autoscaler_of(
     Ok(listed
         .items
         .into_iter()
-        .find(|h| {
-            h.spec.scale_target_ref.kind == "Deployment" && h.spec.scale_target_ref.name == name
-        })
+        .find(|h| scaled_deployment(h) == Some(name))
         .and_then(|h| h.metadata.name))
 }
 
@@ -307,18 +302,11 @@ async fn set_hpa(
         }
         Some(hpa) => {
             let hpa_what = format!("HorizontalPodAutoscaler {namespace}/{hpa}");
-            if change.based_on.is_empty() {
-                // The caller saw none: one was made since.
-                let current = hpas
-                    .get(&hpa)
-                    .await
-                    .map_err(|e| AppError::from_kube(e, &hpa_what))?;
-                return Err(changed_by(&current.metadata, &hpa_what));
-            }
             let params = PostParams {
                 field_manager: Some(manager),
                 ..Default::default()
             };
+            // A caller who saw none (`based_on` empty) is refused too: one was made since.
             let same = |h: &HorizontalPodAutoscaler| fingerprint(&h.spec) == change.based_on;
             unchanged(&hpas, &hpa, &hpa_what, same, |mut current| {
                 current.spec.min_replicas = Some(change.min);

@@ -261,12 +261,16 @@ pub fn served_deployment(d: &Deployment) -> Option<ServedDeployment> {
     })
 }
 
+/// The Deployment an HPA scales; `None` when it scales anything else.
+pub fn scaled_deployment(h: &HorizontalPodAutoscaler) -> Option<&str> {
+    let target = &h.spec.scale_target_ref;
+    (target.kind == "Deployment").then_some(target.name.as_str())
+}
+
 /// An HPA that scales a Deployment; `None` for one that scales anything else.
 pub fn seen_autoscaler(h: &HorizontalPodAutoscaler) -> Option<SeenAutoscaler> {
+    let deployment = scaled_deployment(h)?.to_string();
     let spec = &h.spec;
-    if spec.scale_target_ref.kind != "Deployment" {
-        return None;
-    }
     let target = spec
         .metrics
         .iter()
@@ -287,7 +291,7 @@ pub fn seen_autoscaler(h: &HorizontalPodAutoscaler) -> Option<SeenAutoscaler> {
         .collect::<Vec<_>>()
         .join(", ");
     Some(SeenAutoscaler {
-        target: spec.scale_target_ref.name.clone(),
+        target: deployment,
         autoscaling: Autoscaling {
             name: h.metadata.name.clone().unwrap_or_default(),
             min: spec.min_replicas.unwrap_or(1),

@@ -249,6 +249,13 @@ pub struct AutoscalingChange {
     pub based_on: String,
 }
 
+impl std::fmt::Display for AutoscalingChange {
+    /// "1–3 on cpu 75%": the bounds and the goal, as the list shows an HPA.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}–{} on {}", self.min, self.max, self.goal)
+    }
+}
+
 impl ServiceDetail {
     /// What an autoscaling change is based on, and is refused if it no longer is: an
     /// InferenceService's `metadata.generation` (its predictor holds the bounds), a
