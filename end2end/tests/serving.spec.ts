@@ -157,6 +157,12 @@ test("an ops admin autoscales a model server, aims it at a custom metric, and re
     const form = page.getByTestId("autoscaling");
     await form.getByLabel("Min").fill("1");
     await form.getByLabel("Max").fill("3");
+    // What was typed survives the replicas moving (as an HPA moves them at any time).
+    kubectl(["scale", `deployment/${name}`, "--namespace=ml-serving", "--replicas=2"]);
+    await expect(page.getByTestId("rollout-text")).toContainText("of 2 desired");
+    await expect(form.getByLabel("Max")).toHaveValue("3");
+    kubectl(["scale", `deployment/${name}`, "--namespace=ml-serving", "--replicas=1"]);
+    await expect(page.getByTestId("rollout-text")).toContainText("of 1 desired");
     await form.getByLabel("Metric", { exact: true }).selectOption("cpu");
     await form.getByLabel("Target").fill("75");
     await form.getByRole("button", { name: "Set autoscaling" }).click();

@@ -10,7 +10,8 @@ use crate::serving::{
 };
 
 /// What the form is about: it is made again (and what was typed in it dropped) only when
-/// this changes, which is when the autoscaling itself changed.
+/// this changes, which is when the autoscaling itself changed; not when the replicas move,
+/// which an HPA makes them do at any time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutoscalingBasis {
     kind: ServiceKind,
@@ -18,12 +19,8 @@ pub struct AutoscalingBasis {
     name: String,
     /// The HPA's name, bounds and target in words, when there is one.
     current: Option<(String, i32, i32, String)>,
-    /// What the form starts from.
-    min: i32,
-    max: i32,
+    /// The goal the form starts from.
     goal: Goal,
-    /// The replicas now, which a deleted HPA leaves.
-    replicas: i32,
     based_on: String,
 }
 
@@ -36,13 +33,10 @@ impl AutoscalingBasis {
             namespace: row.namespace.clone(),
             name: row.name.clone(),
             current: a.map(|a| (a.name.clone(), a.min, a.max, a.target.clone())),
-            min: a.map_or(1, |a| a.min),
-            max: a.map_or(row.replicas.desired.max(1) * 2, |a| a.max),
             goal: a.and_then(|a| a.goal.clone()).unwrap_or(Goal {
                 metric: "cpu".into(),
                 value: 80,
             }),
-            replicas: row.replicas.desired,
             based_on: detail.autoscaling_basis(),
         }
     }
@@ -55,6 +49,8 @@ const CUSTOM: &str = "custom";
 #[component]
 pub fn AutoscalingForm(
     basis: AutoscalingBasis,
+    /// The replicas now: what a new HPA's maximum starts from, and what a deleted one leaves.
+    replicas: Signal<i32>,
     set: ServerAction<SetAutoscaling>,
     remove: ServerAction<RemoveAutoscaling>,
 ) -> impl IntoView {
@@ -63,12 +59,13 @@ pub fn AutoscalingForm(
         namespace,
         name,
         current,
-        min,
-        max,
         goal,
-        replicas,
         based_on,
     } = basis;
+    let (min, max) = match &current {
+        Some((_, min, max, _)) => (*min, *max),
+        None => (1, replicas.get_untracked().max(1) * 2),
+    };
     let utilisation = Goal::is_utilisation(&goal.metric);
     let min_typed = RwSignal::new(min.to_string());
     let max_typed = RwSignal::new(max.to_string());
@@ -111,7 +108,6 @@ pub fn AutoscalingForm(
         let (name, current, change) = (name.clone(), current.clone(), change.clone());
         Signal::derive(move || {
             let to = change();
-            let to = format!("{}–{} on {}", to.min, to.max, to.goal);
             match (kind, &current) {
                 (ServiceKind::InferenceService, Some((_, lo, hi, target))) => format!(
                     "Set {name}'s autoscaling from {lo}–{hi} on {target} to {to}? KServe's HPA follows."
@@ -141,9 +137,13 @@ pub fn AutoscalingForm(
     };
     let removal = match (kind, &current) {
         (ServiceKind::Deployment, Some((hpa, ..))) => {
-            let question = format!(
-                "Delete the HorizontalPodAutoscaler {hpa}? {name} stays at {replicas} replicas, and nothing scales it until you do."
-            );
+            let (hpa, named) = (hpa.clone(), name.clone());
+            let question = Signal::derive(move || {
+                format!(
+                    "Delete the HorizontalPodAutoscaler {hpa}? {named} stays at {} replicas, and nothing scales it until you do.",
+                    replicas.get()
+                )
+            });
             let act = Callback::new(move |()| {
                 remove.dispatch(RemoveAutoscaling {
                     kind,

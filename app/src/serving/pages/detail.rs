@@ -182,6 +182,7 @@ fn ServiceView(
     });
     let scale_basis = Memo::new(move |_| detail.with(ScaleBasis::of));
     let autoscaling_basis = Memo::new(move |_| detail.with(AutoscalingBasis::of));
+    let replicas = Signal::derive(move || detail.with(|d| d.row.replicas.desired));
     // What a rollback of an InferenceService returns to: the model it served before.
     let earlier_model = Memo::new(move |_| {
         detail.with(|d| {
@@ -246,6 +247,7 @@ fn ServiceView(
                         <h2>"Autoscaling"</h2>
                         <AutoscalingForm
                             basis=autoscaling_basis.get()
+                            replicas
                             set=autoscale
                             remove=unscale
                         />
