@@ -61,13 +61,34 @@ impl Gantry {
     }
 
     fn post(&self, path: &str, body: &Value, cookie: &str) -> crate::common::server::Response {
+        self.send("POST", path, body, cookie)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+        cookie: &str,
+    ) -> crate::common::server::Response {
         let origin = self.server.base.clone();
         self.server.request_json(
-            "POST",
+            method,
             path,
             body,
             &[("Cookie", cookie), ("Origin", &origin)],
         )
+    }
+
+    /// Who must be refused any change in `namespace`: a viewer there (vera) and an ops
+    /// admin of other namespaces (otto), with their session cookies.
+    fn outsiders(&self, namespace: &str) -> [(&'static str, String); 2] {
+        let password = "a long enough password";
+        self.server
+            .create_account(&self.cookie, "vera", password, "viewer", namespace);
+        self.server
+            .create_account(&self.cookie, "otto", password, "ops-admin", "team-b");
+        ["vera", "otto"].map(|user| (user, self.server.login_as(user, password)))
     }
 
     /// The list's row for `name` in `namespace` once `check` accepts it.
@@ -290,15 +311,7 @@ async fn scaling_goes_out_as_the_user_once_per_version_and_not_past_an_autoscale
 
     // A viewer, and an ops admin of other namespaces, are refused by Gantry; nothing changes.
     let admin = gantry.cookie.clone();
-    let password = "a long enough password";
-    gantry
-        .server
-        .create_account(&admin, "vera", password, "viewer", &namespace);
-    gantry
-        .server
-        .create_account(&admin, "otto", password, "ops-admin", "team-b");
-    for user in ["vera", "otto"] {
-        let cookie = gantry.server.login_as(user, password);
+    for (user, cookie) in gantry.outsiders(&namespace) {
         let refused = gantry.post(
             &path,
             &json!({ "replicas": 3, "generation": version }),
@@ -439,15 +452,7 @@ async fn autoscaling_goes_out_as_the_user_from_the_spec_the_caller_saw() {
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &namespace);
     let path = format!("/api/v1/services/deployment/{namespace}/auto/autoscaling");
     let admin = gantry.cookie.clone();
-    let send = |method: &str, body: Value, cookie: &str| {
-        let origin = gantry.server.base.clone();
-        gantry.server.request_json(
-            method,
-            &path,
-            &body,
-            &[("Cookie", cookie), ("Origin", &origin)],
-        )
-    };
+    let send = |method: &str, body: Value, cookie: &str| gantry.send(method, &path, &body, cookie);
     let change = |max: i32, metric: &str, value: i32, based_on: &str| json!({ "min": 1, "max": max, "goal": { "metric": metric, "value": value }, "based_on": based_on });
     // What the page shows as the HPA's fingerprint, once the watch has seen `check` hold.
     let seen = |check: fn(&Value) -> bool| {
@@ -462,15 +467,7 @@ async fn autoscaling_goes_out_as_the_user_from_the_spec_the_caller_saw() {
         }
     };
 
-    let password = "a long enough password";
-    gantry
-        .server
-        .create_account(&admin, "vera", password, "viewer", &namespace);
-    gantry
-        .server
-        .create_account(&admin, "otto", password, "ops-admin", "team-b");
-    for user in ["vera", "otto"] {
-        let cookie = gantry.server.login_as(user, password);
+    for (user, cookie) in gantry.outsiders(&namespace) {
         let refused = send("PUT", change(3, "cpu", 75, ""), &cookie);
         assert_eq!(refused.status, 403, "{user}: {}", refused.body);
     }
