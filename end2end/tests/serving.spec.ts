@@ -2,7 +2,8 @@
 // servers are listed by kind and server; an ops admin scales one after confirming and
 // watches the rollout reach the new count, and rolls a bad release back from the revisions
 // with the timeline saying who did what; one an HPA scales says so; an ops admin creates,
-// changes and removes an HPA after confirming; a viewer reads only.
+// changes and removes an HPA after confirming; an ops admin rolls an InferenceService out
+// to a registered version after the API server's preview and back; a viewer reads only.
 import { test, expect } from "./fixtures";
 import { kubectl } from "../servers";
 
@@ -101,6 +102,7 @@ test("a viewer reads the Serving area and is offered no change", async ({ shell,
   await expect(vicPage.getByTestId("rollout-text")).toContainText("desired");
   await expect(vicPage.getByRole("button", { name: "Scale" })).toHaveCount(0);
   await expect(vicPage.getByRole("button", { name: "Set autoscaling" })).toHaveCount(0);
+  await expect(vicPage.getByRole("button", { name: "Preview" })).toHaveCount(0);
   // The server refuses too, whatever the page offers.
   const refused = await vicPage.request.post("/api/v1/services/deployment/ml-serving/resnet/scale", {
     headers: { Origin: base },
@@ -196,5 +198,71 @@ test("an ops admin autoscales a model server, aims it at a custom metric, and re
     await expect(page.getByTestId("autoscaling-error")).toHaveText("");
   } finally {
     kubectl(["delete", "deployment,hpa", name, "--namespace=ml-serving", "--ignore-not-found"]);
+  }
+});
+
+test("an ops admin rolls an InferenceService out to a registered version after a preview, then back in one action", async ({
+  shell,
+  page,
+  expectedConsoleErrors,
+}, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  const name = `petals-${Date.now().toString(36)}`;
+  const [v1, v2] = [1, 2].map((v) => `gs://models/${name}/${v}`);
+  // Registered by training code through the MLflow API, in the service's namespace.
+  const mlflow = async (path: string, data: object) => {
+    const response = await page.request.post(`/api/2.0/mlflow/${path}`, { data, headers: { Origin: base } });
+    expect(response.status(), await response.text()).toBe(200);
+  };
+  await mlflow("registered-models/create", { name, tags: [{ key: "gantry.namespace", value: "ml-serving" }] });
+  for (const source of [v1, v2]) {
+    await mlflow("model-versions/create", { name, source });
+  }
+  const isvc = {
+    apiVersion: "serving.kserve.io/v1beta1",
+    kind: "InferenceService",
+    metadata: { name, namespace: "ml-serving" },
+    spec: {
+      predictor: {
+        model: { modelFormat: { name: "sklearn" }, storageUri: v1, resources: { requests: { cpu: "100m", memory: "128Mi" } } },
+      },
+    },
+  };
+  kubectl(["create", "-f", "-"], JSON.stringify(isvc));
+  try {
+    await shell.open(`/serving/inferenceservice/ml-serving/${name}`);
+    await expect(page.getByTestId("rollout-text")).toHaveText("1 updated, 1 ready, 1 available of 1 desired", { timeout: 60_000 });
+    const facts = page.getByTestId("service-facts");
+    await expect(facts).toContainText(`${name} v1`);
+
+    // Picked from the registry, previewed by the API server, then confirmed.
+    const form = page.getByTestId("rollout-form");
+    await form.getByLabel("Registry version").selectOption({ label: `${name} v2` });
+    await expect(form.getByLabel("Model")).toHaveValue(v2);
+    await form.getByRole("button", { name: "Preview" }).click();
+    await expect(page.getByTestId("rollout-preview")).toHaveText(`The API server accepts: spec.predictor.model.storageUri: ${v1} → ${v2}`);
+    await form.getByRole("button", { name: "Roll out" }).click();
+    await expect(form).toContainText(`Change ${name}'s spec.predictor.model.storageUri from ${v1} to ${v2}?`);
+    await form.getByRole("button", { name: "Confirm" }).click();
+    await expect(page.getByTestId("rollout-result")).toHaveText(`Rolled out: spec.predictor.model.storageUri: ${v1} → ${v2}.`);
+    await expect(facts).toContainText(`${name} v2`, { timeout: 30_000 });
+    const history = page.getByTestId("history");
+    await expect(history.locator("tr", { hasText: `model ${v1} → ${v2}` }).first()).toContainText("gantry:admin");
+
+    // A mistyped model is refused, naming the field, and nothing is offered to confirm.
+    expectedConsoleErrors.push(/status of 400/);
+    await form.getByLabel("Model").fill("gs://models/a b");
+    await form.getByRole("button", { name: "Preview" }).click();
+    await expect(page.getByTestId("rollout-preview-error")).toContainText("must be one word");
+    await expect(form.getByRole("button", { name: "Roll out" })).toHaveCount(0);
+
+    await page.getByRole("button", { name: "Roll back to the previous model" }).click();
+    await expect(page.getByTestId("rollback-model")).toContainText(`Roll ${name} back from ${v2} to ${v1}?`);
+    await page.getByTestId("rollback-model").getByRole("button", { name: "Confirm" }).click();
+    await expect(facts).toContainText(`${name} v1`, { timeout: 30_000 });
+    await expect(page.getByTestId("rollout-error")).toHaveText("");
+    await expect(page.getByTestId("rollback-error")).toHaveText("");
+  } finally {
+    kubectl(["delete", "inferenceservice", name, "--namespace=ml-serving", "--ignore-not-found"]);
   }
 });

@@ -15,6 +15,9 @@
 //!   Deployment's HPA's fingerprint, `""` to create one): `{"done": …}`, or 409
 //! - `DELETE /api/v1/services/deployment/{namespace}/{name}/autoscaling` with
 //!   `{"based_on": B}`: the HPA deleted, `{"done": …}`, or 409
+//! - `POST /api/v1/services/{kind}/{namespace}/{name}/rollout` with
+//!   `{"to": MODEL, "generation": G, "dry_run": false}` (`dry_run` true: the API server's
+//!   dry run, nothing stored): `{"field", "from", "to", "changed"}`, or 409
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -26,7 +29,10 @@ use serde::Deserialize;
 
 use super::actions::{self, RolledBack};
 use super::stream::{ServiceFeed, ServicesFeed};
-use super::{autoscale, server, AutoscalingChange, ServiceDetail, ServiceKind, ServiceList};
+use super::{
+    autoscale, rollout, server, AutoscalingChange, ModelChange, ServiceDetail, ServiceKind,
+    ServiceList,
+};
 use crate::auth::caller::Caller;
 use crate::error::{AppError, Result};
 use crate::live;
@@ -49,6 +55,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/services/{kind}/{namespace}/{name}/rollback",
             post(roll_back),
+        )
+        .route(
+            "/api/v1/services/{kind}/{namespace}/{name}/rollout",
+            post(roll_out),
         )
         .route(
             "/api/v1/services/{kind}/{namespace}/{name}/autoscaling",
@@ -144,6 +154,41 @@ async fn roll_back(
             &name,
             body.to_revision,
             body.generation,
+        )
+        .await
+    })
+    .await
+    .map(Json)
+}
+
+/// A rollout request's body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolloutBody {
+    to: String,
+    generation: i64,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn roll_out(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    body: std::result::Result<Json<RolloutBody>, JsonRejection>,
+) -> Result<Json<ModelChange>> {
+    let Json(body) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
+    let kind = ServiceKind::from_slug(&kind)?;
+    to_completion(async move {
+        rollout::roll_out(
+            &state,
+            &caller,
+            kind,
+            &namespace,
+            &name,
+            &body.to,
+            body.generation,
+            body.dry_run,
         )
         .await
     })

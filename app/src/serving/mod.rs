@@ -6,7 +6,8 @@
 //! Deployment, HPA and InferenceService watches), `managers` (who changed an object),
 //! `history` (the one writer of what served when), `store` (its table), `server` (the
 //! list and one service, as the user), `actions` (scale and roll back, as the user),
-//! `autoscale` (an HPA or an InferenceService's bounds, as the user), `api`
+//! `autoscale` (an HPA or an InferenceService's bounds, as the user), `rollout` (another
+//! model, previewed by the API server's dry run, as the user), `api`
 //! (the JSON API and streams), `stream` (the live feeds), `pages`.
 
 #[cfg(feature = "ssr")]
@@ -24,6 +25,8 @@ pub mod managers;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod recognise;
+#[cfg(feature = "ssr")]
+pub mod rollout;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
@@ -236,6 +239,22 @@ pub struct ServiceDetail {
     pub events: Vec<ServiceEvent>,
     /// What it served when, newest first (at most [`HISTORY_SHOWN`]).
     pub history: Vec<HistoryEntry>,
+    /// The versions of the registered model it serves, newest first (at most
+    /// [`CHOICES_SHOWN`]), for a rollout to pick from; empty when the registry does not
+    /// know what it serves.
+    pub choices: Vec<ModelChoice>,
+}
+
+/// Registered versions a service's page offers to roll out to.
+pub const CHOICES_SHOWN: i64 = 50;
+
+/// A registered version a service could roll out to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelChoice {
+    /// "iris v2", with its stage when it has one: "iris v2 (Production)".
+    pub label: String,
+    /// Where its artifacts are: what the service would be given to serve.
+    pub uri: String,
 }
 
 /// An autoscaling change, as the page and the JSON API send it.
@@ -270,6 +289,24 @@ impl ServiceDetail {
                 .map(|a| a.fingerprint.clone())
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// Rolling out another model: the field that changes, from what to what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelChange {
+    /// Its path in the object, e.g. `spec.predictor.model.storageUri`.
+    pub field: String,
+    pub from: String,
+    pub to: String,
+    /// False when the service already served it: nothing was sent.
+    pub changed: bool,
+}
+
+impl std::fmt::Display for ModelChange {
+    /// "spec.predictor.model.storageUri: gs://m/1 → gs://m/2", as the preview shows it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} → {}", self.field, self.from, self.to)
     }
 }
 
@@ -381,4 +418,47 @@ pub async fn remove_autoscaling(
         autoscale::remove(&state, &caller, kind, &namespace, &name, &based_on).await
     })
     .await
+}
+
+/// The change rolling the service out to `to` would make, sent to the API server as a dry
+/// run as the calling ops admin (its RBAC, validation and admission webhooks answer; nothing
+/// is stored), if its spec is still at `generation`.
+#[server(endpoint = "serving/rollout/preview")]
+pub async fn preview_rollout(
+    kind: ServiceKind,
+    namespace: String,
+    name: String,
+    to: String,
+    generation: i64,
+) -> Result<ModelChange, AppError> {
+    let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
+    rollout::roll_out(
+        &state, &caller, kind, &namespace, &name, &to, generation, true,
+    )
+    .await
+}
+
+/// Rolls the service out to the model `to` as the calling ops admin, if its spec is still
+/// at `generation`. Answers what changed; audited whatever the outcome.
+#[server(endpoint = "serving/rollout")]
+pub async fn roll_out_service(
+    kind: ServiceKind,
+    namespace: String,
+    name: String,
+    to: String,
+    generation: i64,
+) -> Result<String, AppError> {
+    let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
+    let done = crate::state::to_completion(async move {
+        rollout::roll_out(
+            &state, &caller, kind, &namespace, &name, &to, generation, false,
+        )
+        .await
+    })
+    .await?;
+    Ok(if done.changed {
+        format!("Rolled out: {done}.")
+    } else {
+        format!("Nothing to do: it already serves {}.", done.to)
+    })
 }

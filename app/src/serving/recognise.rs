@@ -89,6 +89,90 @@ pub fn model_of(template: &PodTemplateSpec) -> String {
         .unwrap_or_else(|| container.image.clone().unwrap_or_default())
 }
 
+/// Where a pod template names its model, and what it names there: what rolling out
+/// another model changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelField {
+    /// As `kubectl explain` would name it, e.g. `spec.template.spec.containers[0].args[3]`.
+    pub path: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// Makes the template serve `to` where [`model_of`] reads its model: the server's argument
+/// or variable, else `MODEL_URI`, else (the image is the model) the image. `None` when it
+/// has no container.
+pub fn set_model(template: &mut PodTemplateSpec, to: &str) -> Option<ModelField> {
+    let container = template.spec.as_mut()?.containers.first_mut()?;
+    let names = known_server(container).map_or(&[][..], |(_, names)| names);
+    let base = "spec.template.spec.containers[0]";
+    for name in names.iter().chain(&["MODEL_URI"]) {
+        if let Some(field) = replace_setting(container, name, to) {
+            return Some(ModelField {
+                path: format!("{base}.{}", field.path),
+                ..field
+            });
+        }
+    }
+    let from = container.image.replace(to.to_string()).unwrap_or_default();
+    Some(ModelField {
+        path: format!("{base}.image"),
+        from,
+        to: to.to_string(),
+    })
+}
+
+/// [`setting`]'s counterpart: replaces the value where `setting` reads it, answering the
+/// field's path within the container.
+fn replace_setting(container: &mut Container, name: &str, to: &str) -> Option<ModelField> {
+    if name.starts_with("--") {
+        let in_command = container.command.as_ref().map_or(0, Vec::len);
+        let mut at = None;
+        for (i, word) in container
+            .command
+            .iter()
+            .flatten()
+            .chain(container.args.iter().flatten())
+            .enumerate()
+        {
+            if word.strip_prefix(name).is_some_and(|v| v.starts_with('=')) {
+                at = Some((i, format!("{name}={to}")));
+                break;
+            }
+            if word.as_str() == name {
+                at = Some((i + 1, to.to_string()));
+                break;
+            }
+        }
+        let (i, word) = at?;
+        let (list, field, i) = if i < in_command {
+            (container.command.as_mut()?, "command", i)
+        } else {
+            (container.args.as_mut()?, "args", i - in_command)
+        };
+        let from = std::mem::replace(list.get_mut(i)?, word.clone());
+        return Some(ModelField {
+            path: format!("{field}[{i}]"),
+            from,
+            to: word,
+        });
+    }
+    let (i, variable) = container
+        .env
+        .iter_mut()
+        .flatten()
+        .enumerate()
+        .find(|(_, v)| v.name == name)?;
+    // A value from a ConfigMap or Secret is not the model's to change here.
+    let from = variable.value.as_ref()?.clone();
+    variable.value = Some(to.to_string());
+    Some(ModelField {
+        path: format!("env[{i}].value"),
+        from,
+        to: to.to_string(),
+    })
+}
+
 /// The first container's image, for the revisions table.
 pub fn image_of(template: &PodTemplateSpec) -> String {
     first_container(template)
@@ -217,5 +301,65 @@ mod tests {
             serde_json::json!({ "name": "s", "image": "example/not-tensorflow/serving-ui:1" }),
         );
         assert_eq!(recognise(&fake), None);
+    }
+
+    fn template(container: serde_json::Value) -> PodTemplateSpec {
+        serde_json::from_value(serde_json::json!({ "spec": { "containers": [container] } }))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_model_is_set_where_it_is_read_and_read_back_as_set() {
+        let cases = [
+            (
+                serde_json::json!({ "name": "s", "image": "tensorflow/serving:2.15.0",
+                    "args": ["--port=8500", "--model_base_path=s3://m/1"] }),
+                "args[1]",
+                "--model_base_path=s3://m/1",
+                "--model_base_path=s3://m/2",
+            ),
+            (
+                serde_json::json!({ "name": "s", "image": "vllm/vllm-openai:v0.6.3",
+                    "command": ["python", "-m", "vllm", "--model"], "args": ["s3://m/1"] }),
+                "args[0]",
+                "s3://m/1",
+                "s3://m/2",
+            ),
+            (
+                serde_json::json!({ "name": "s", "image": "vllm/vllm-openai:v0.6.3",
+                    "command": ["vllm", "--model", "s3://m/1"] }),
+                "command[2]",
+                "s3://m/1",
+                "s3://m/2",
+            ),
+            (
+                serde_json::json!({ "name": "s", "image": "registry.local:5000/fraud:1.4",
+                    "env": [{ "name": "A", "value": "b" }, { "name": "MODEL_URI", "value": "s3://m/1" }] }),
+                "env[1].value",
+                "s3://m/1",
+                "s3://m/2",
+            ),
+        ];
+        for (container, path, from, to) in cases {
+            let mut t = template(container);
+            let field = set_model(&mut t, "s3://m/2").unwrap();
+            assert_eq!(
+                field,
+                ModelField {
+                    path: format!("spec.template.spec.containers[0].{path}"),
+                    from: from.into(),
+                    to: to.into(),
+                }
+            );
+            assert_eq!(model_of(&t), "s3://m/2");
+        }
+        // The image is the model when nothing else names it: rolling out is a new tag.
+        let mut image = template(serde_json::json!({ "name": "s", "image": "fraud:1.4" }));
+        let field = set_model(&mut image, "fraud:1.5").unwrap();
+        assert_eq!(
+            (field.path.as_str(), field.from.as_str()),
+            ("spec.template.spec.containers[0].image", "fraud:1.4")
+        );
+        assert_eq!(model_of(&image), "fraud:1.5");
     }
 }

@@ -11,7 +11,8 @@ use kube::Api;
 use super::cache::{revision_number, seen_inference_service, served_deployment, Held};
 use super::recognise::{image_of, model_of, Recognised};
 use super::{
-    Revision, ServiceDetail, ServiceEvent, ServiceKind, ServiceList, ServicePod, ServiceRow,
+    ModelChoice, Revision, ServiceDetail, ServiceEvent, ServiceKind, ServiceList, ServicePod,
+    ServiceRow, CHOICES_SHOWN,
 };
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
@@ -146,6 +147,40 @@ async fn name_versions(
     Ok(())
 }
 
+/// The versions of the registered model that `served` (a model URI) is a version of, when
+/// the caller may see that model's namespace: what a rollout may pick from.
+async fn model_choices(
+    state: &AppState,
+    caller: &Caller,
+    served: &str,
+) -> Result<Vec<ModelChoice>, AppError> {
+    use crate::models::store;
+    if served.is_empty() {
+        return Ok(Vec::new());
+    }
+    let known = store::versions_by_source(&state.db, &[served.to_string()]).await?;
+    let Some((_, model, _, _)) = known
+        .into_iter()
+        .find(|(_, _, namespace, _)| caller.check(Action::View, Some(namespace)).is_ok())
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(registered) = store::registered(&state.db, &model).await? else {
+        return Ok(Vec::new());
+    };
+    let versions = store::newest_versions(&state.db, registered.id, CHOICES_SHOWN).await?;
+    Ok(versions
+        .into_iter()
+        .map(|v| ModelChoice {
+            label: match v.stage.as_str() {
+                "" | "None" => format!("{} v{}", v.name, v.version),
+                stage => format!("{} v{} ({stage})", v.name, v.version),
+            },
+            uri: v.source,
+        })
+        .collect())
+}
+
 /// One service in full, read as the caller: the object, its Deployment's rollout,
 /// ReplicaSets (revisions), pods and events.
 pub async fn detail(
@@ -241,6 +276,7 @@ pub async fn detail(
             .and_then(|held| held.autoscaler_of(namespace, &d_name).cloned());
     }
     name_versions(state, caller, std::slice::from_mut(&mut row)).await?;
+    let choices = model_choices(state, caller, &row.model).await?;
     let key = (kind, namespace.to_string(), name.to_string());
     let history = super::store::of_service(&state.db, &key, super::HISTORY_SHOWN).await?;
     let Some(d) = deployment else {
@@ -255,6 +291,7 @@ pub async fn detail(
             pods: Vec::new(),
             events: Vec::new(),
             history,
+            choices,
         });
     };
     let (revisions, pods, events) = workload(client, namespace, name, &d).await?;
@@ -292,6 +329,7 @@ pub async fn detail(
         pods,
         events,
         history,
+        choices,
     })
 }
 

@@ -863,3 +863,129 @@ async fn a_rollback_is_kubectls_rollout_undo_and_an_inference_service_returns_to
     let back = history_has("gs://models/flowers/1").await;
     assert_eq!(back["history"][0]["actor"], "gantry:admin");
 }
+
+/// Rolling out another model: previewed by the API server's dry run (nothing stored),
+/// then made as the user at the previewed generation; a viewer is refused, a stale spec
+/// hears 409, the same model again changes nothing; an InferenceService's storageUri
+/// goes out and back.
+#[tokio::test]
+async fn a_model_rolls_out_as_the_user_after_a_dry_run_preview() {
+    let Some(TestCluster { client, namespace }) = connect("serving_rollout").await else {
+        return;
+    };
+    let Some(gantry) = Gantry::start("serving_rollout") else {
+        return;
+    };
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    deployments
+        .create(&PostParams::default(), &tf_serving("release", 1))
+        .await
+        .unwrap();
+    gantry
+        .row_when(&namespace, "release", |r| r["ready"] == true)
+        .await;
+    let version = gantry.detail("deployment", &namespace, "release")["generation"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/services/deployment/{namespace}/release/rollout");
+    let admin = gantry.cookie.clone();
+    let to = |model: &str, generation: i64, dry_run: bool| json!({ "to": model, "generation": generation, "dry_run": dry_run });
+
+    for (user, cookie) in gantry.outsiders(&namespace) {
+        for dry_run in [true, false] {
+            let refused = gantry.post(
+                &path,
+                &to("s3://models/release/2", version, dry_run),
+                &cookie,
+            );
+            assert_eq!(refused.status, 403, "{user}: {}", refused.body);
+        }
+    }
+    let bad = gantry.post(&path, &to("s3://a b", version, true), &admin);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_contains(&bad.body, "to");
+
+    let expected = json!({
+        "field": "spec.template.spec.containers[0].args[0]",
+        "from": "--model_base_path=s3://models/release/1",
+        "to": "--model_base_path=s3://models/release/2",
+        "changed": true
+    });
+    let preview = gantry.post(&path, &to("s3://models/release/2", version, true), &admin);
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert_eq!(preview.json(), expected);
+    assert_eq!(
+        deployments
+            .get("release")
+            .await
+            .unwrap()
+            .metadata
+            .generation,
+        Some(version),
+        "a preview stores nothing"
+    );
+
+    let done = gantry.post(&path, &to("s3://models/release/2", version, false), &admin);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json(), expected);
+    gantry
+        .row_when(&namespace, "release", |r| {
+            r["model"] == "s3://models/release/2"
+        })
+        .await;
+    assert_eq!(
+        gantry
+            .history_row(
+                &namespace,
+                "release",
+                "model s3://models/release/1 → s3://models/release/2"
+            )
+            .await["actor"],
+        "gantry:admin"
+    );
+    let stale = gantry.post(&path, &to("s3://models/release/3", version, false), &admin);
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert_contains(&stale.body, "gantry:admin");
+    let now = gantry.detail("deployment", &namespace, "release")["generation"]
+        .as_i64()
+        .unwrap();
+    let same = gantry.post(&path, &to("s3://models/release/2", now, false), &admin);
+    assert_eq!(same.status, 200, "{}", same.body);
+    assert_eq!(same.json()["changed"], false);
+
+    // An InferenceService: its storageUri, out and back.
+    let isvcs =
+        Api::<DynamicObject>::namespaced_with(client.clone(), &namespace, &inference_services());
+    let isvc: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": { "name": "petals", "namespace": namespace },
+        "spec": { "predictor": { "model": { "modelFormat": { "name": "sklearn" },
+            "storageUri": "gs://models/petals/1",
+            "resources": { "requests": { "cpu": "100m", "memory": "128Mi" } } } } }
+    }))
+    .unwrap();
+    isvcs.create(&PostParams::default(), &isvc).await.unwrap();
+    gantry
+        .row_when(&namespace, "petals", |r| r["ready"] == true)
+        .await;
+    let version = gantry.detail("inferenceservice", &namespace, "petals")["generation"]
+        .as_i64()
+        .unwrap();
+    let done = gantry.post(
+        &format!("/api/v1/services/inferenceservice/{namespace}/petals/rollout"),
+        &to("gs://models/petals/2", version, false),
+        &admin,
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(
+        done.json(),
+        json!({ "field": "spec.predictor.model.storageUri", "from": "gs://models/petals/1",
+            "to": "gs://models/petals/2", "changed": true })
+    );
+    let served = isvcs.get("petals").await.unwrap();
+    assert_eq!(
+        served.data["spec"]["predictor"]["model"]["storageUri"],
+        "gs://models/petals/2"
+    );
+}

@@ -237,6 +237,18 @@ pub async fn versions(db: &Db, model: i64) -> Result<Vec<VersionRow>, AppError> 
     .map_err(|e| failed("listing model versions", e))
 }
 
+/// The newest `limit` versions of `model`, newest first.
+pub async fn newest_versions(db: &Db, model: i64, limit: i64) -> Result<Vec<VersionRow>, AppError> {
+    sqlx::query_as(&format!(
+        "{VERSION} WHERE v.model = $1 ORDER BY v.version DESC LIMIT $2"
+    ))
+    .bind(model)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await
+    .map_err(|e| failed("listing model versions", e))
+}
+
 /// The versions in `namespaces` that may match `narrowing` (a superset: the caller applies
 /// the filter exactly), by model name and newest first.
 pub async fn versions_matching(

@@ -1,20 +1,22 @@
-//! `/serving/{kind}/{namespace}/{name}`: one service: its rollout's progress, scaling and
-//! autoscaling for ops admins, its revisions, pods and events, pushed again whenever the watches see it
-//! change. The page is built once and then follows the stream, so that a confirmation
-//! asked or a replica count typed survives a rollout's status updates; it is asked again
-//! only when what it is about changed.
+//! `/serving/{kind}/{namespace}/{name}`: one service: its rollout's progress; scaling,
+//! rolling out another model and autoscaling for ops admins; its revisions, pods and
+//! events, pushed again whenever the watches see it change. The page is built once and
+//! then follows the stream, so that a confirmation asked or a replica count typed survives
+//! a rollout's status updates; it is asked again only when what it is about changed.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::autoscaling::{AutoscalingBasis, AutoscalingForm};
+use super::rollout::{RolloutForm, RolloutTarget};
 use super::{autoscaling_text, model_text, replicas_text, status_text, ReplicaCount};
 use crate::error::AppError;
 use crate::layout::ConfirmButton;
 use crate::live::{self, LiveBadge};
 use crate::serving::{
-    RemoveAutoscaling, RollBackService, ScaleService, ServiceDetail, ServiceKind, SetAutoscaling,
+    PreviewRollout, RemoveAutoscaling, RollBackService, RollOutService, ScaleService,
+    ServiceDetail, ServiceKind, SetAutoscaling,
 };
 
 #[component]
@@ -47,6 +49,8 @@ pub fn ServicePage() -> impl IntoView {
     let rollback = ServerAction::<RollBackService>::new();
     let autoscale = ServerAction::<SetAutoscaling>::new();
     let unscale = ServerAction::<RemoveAutoscaling>::new();
+    let preview = ServerAction::<PreviewRollout>::new();
+    let roll_out = ServerAction::<RollOutService>::new();
     // The newer of the two autoscaling answers (setting after removing, or back): each
     // action keeps its last answer, so the newest is the one that arrived last.
     let autoscaled = RwSignal::new(None);
@@ -96,12 +100,20 @@ pub fn ServicePage() -> impl IntoView {
                         rollback,
                         autoscale,
                         unscale,
+                        preview,
+                        roll_out,
                     };
                     view! { <ServiceView detail=current actions can_operate /> }.into_any()
                 }
             }}
             <p class="form-error" role="alert" data-testid="scale-error">
                 {move || scale.value().get().and_then(Result::err).map(|e| e.to_string())}
+            </p>
+            <p role="status" data-testid="rollout-result">
+                {move || roll_out.value().get().and_then(Result::ok)}
+            </p>
+            <p class="form-error" role="alert" data-testid="rollout-error">
+                {move || roll_out.value().get().and_then(Result::err).map(|e| e.to_string())}
             </p>
             <p role="status" data-testid="rollback-result">
                 {move || rollback.value().get().and_then(Result::ok)}
@@ -126,6 +138,8 @@ struct Actions {
     rollback: ServerAction<RollBackService>,
     autoscale: ServerAction<SetAutoscaling>,
     unscale: ServerAction<RemoveAutoscaling>,
+    preview: ServerAction<PreviewRollout>,
+    roll_out: ServerAction<RollOutService>,
 }
 
 #[component]
@@ -139,6 +153,8 @@ fn ServiceView(
         rollback,
         autoscale,
         unscale,
+        preview,
+        roll_out,
     } = actions;
     // A change is based on the spec the page shows when it is confirmed.
     let generation = Memo::new(move |_| detail.with(|d| d.generation));
@@ -183,6 +199,12 @@ fn ServiceView(
     let scale_basis = Memo::new(move |_| detail.with(ScaleBasis::of));
     let autoscaling_basis = Memo::new(move |_| detail.with(AutoscalingBasis::of));
     let replicas = Signal::derive(move || detail.with(|d| d.row.replicas.desired));
+    let choices = Memo::new(move |_| detail.with(|d| d.choices.clone()));
+    let rollout_target = detail.with_untracked(|d| RolloutTarget {
+        kind: d.row.kind,
+        namespace: d.row.namespace.clone(),
+        name: d.row.name.clone(),
+    });
     // What a rollback of an InferenceService returns to: the model it served before.
     let earlier_model = Memo::new(move |_| {
         detail.with(|d| {
@@ -238,6 +260,22 @@ fn ServiceView(
             can_operate
                 .get()
                 .then(|| view! { <ScaleForm basis=scale_basis.get() generation scale /> })
+        }}
+        {move || {
+            can_operate
+                .get()
+                .then(|| {
+                    view! {
+                        <h2>"Roll out a version"</h2>
+                        <RolloutForm
+                            target=rollout_target.clone()
+                            generation
+                            choices
+                            preview
+                            roll_out
+                        />
+                    }
+                })
         }}
         {move || {
             can_operate

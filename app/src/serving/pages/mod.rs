@@ -3,6 +3,7 @@
 pub mod autoscaling;
 pub mod detail;
 pub mod list;
+pub mod rollout;
 
 use leptos::prelude::*;
 
