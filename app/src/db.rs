@@ -73,6 +73,14 @@ impl Tx {
     }
 }
 
+/// `$1, $2, …, $n`, for an `IN (…)` list (both backends read `$n`).
+pub fn in_list(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How a 503 from [`failed`] names the database (`AppError::Unavailable::service`).
 pub const SERVICE: &str = "the database";
 
@@ -132,6 +140,11 @@ fn postgres_reason(sqlstate: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_in_list_numbers_every_value_once() {
+        assert_eq!(in_list(3), "$1, $2, $3");
+    }
 
     #[test]
     fn only_transient_failures_are_unavailable() {

@@ -52,6 +52,7 @@ lazy_page!(ModelsRoute => models::pages::ModelsPage);
 lazy_page!(ModelRoute => models::pages::ModelPage);
 lazy_page!(ServingRoute => serving::pages::list::ServingPage);
 lazy_page!(ServiceRoute => serving::pages::detail::ServicePage);
+lazy_page!(ServedRoute => serving::pages::served::WhereServedPage);
 lazy_page!(AdminRoute => admin::AdminPage);
 
 /// The pages, by path; a path no page has shows "not found".
@@ -75,6 +76,7 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/models") view={Lazy::<ModelsRoute>::new()} />
             <Route path=path!("/models/:name") view={Lazy::<ModelRoute>::new()} />
             <Route path=path!("/serving") view={Lazy::<ServingRoute>::new()} />
+            <Route path=path!("/serving/model/:name") view={Lazy::<ServedRoute>::new()} />
             <Route
                 path=path!("/serving/:kind/:namespace/:name")
                 view={Lazy::<ServiceRoute>::new()}

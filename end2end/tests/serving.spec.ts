@@ -3,7 +3,8 @@
 // watches the rollout reach the new count, and rolls a bad release back from the revisions
 // with the timeline saying who did what; one an HPA scales says so; an ops admin creates,
 // changes and removes an HPA after confirming; an ops admin rolls an InferenceService out
-// to a registered version after the API server's preview and back; a viewer reads only.
+// to a registered version after the API server's preview and back, and the model's page
+// says where each version served; a viewer reads only.
 import { test, expect } from "./fixtures";
 import { kubectl } from "../servers";
 
@@ -262,6 +263,20 @@ test("an ops admin rolls an InferenceService out to a registered version after a
     await expect(facts).toContainText(`${name} v1`, { timeout: 30_000 });
     await expect(page.getByTestId("rollout-error")).toHaveText("");
     await expect(page.getByTestId("rollback-error")).toHaveText("");
+
+    // The model's page answers where and when each version served, newest first.
+    await shell.open(`/models/${name}`);
+    await page.getByRole("link", { name: "Where it served" }).click();
+    await expect(page.getByRole("heading", { name: `Where ${name} served` })).toBeVisible();
+    const times = page.getByTestId("served-table").locator("tbody tr");
+    await expect(times).toHaveCount(3);
+    await expect(times.nth(0).locator("td").nth(0)).toHaveText("v1");
+    await expect(times.nth(0).locator("td").nth(4)).toHaveText("serving now");
+    await expect(times.nth(1).locator("td").nth(0)).toHaveText("v2");
+    await expect(times.nth(2).locator("td").nth(0)).toHaveText("v1");
+    await expect(times.nth(2).locator("td").nth(4)).toHaveText(/^\d{4}-\d\d-\d\dT/);
+    await times.nth(0).getByRole("link", { name: `InferenceService ${name}` }).click();
+    await expect(page.getByRole("heading", { name })).toBeVisible();
   } finally {
     kubectl(["delete", "inferenceservice", name, "--namespace=ml-serving", "--ignore-not-found"]);
   }

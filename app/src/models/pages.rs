@@ -201,6 +201,12 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
             </dd>
         </dl>
         <h2>"Versions"</h2>
+        <p>
+            <a href=format!(
+                "/serving/model/{}",
+                crate::url::encode_component(&name),
+            )>"Where it served"</a>
+        </p>
         <div class="table-wrap">
             <table class="table" data-testid="versions-table">
                 <thead>

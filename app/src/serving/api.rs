@@ -18,6 +18,9 @@
 //! - `POST /api/v1/services/{kind}/{namespace}/{name}/rollout` with
 //!   `{"to": MODEL, "generation": G, "dry_run": false}` (`dry_run` true: the API server's
 //!   dry run, nothing stored): `{"field", "from", "to", "changed"}`, or 409
+//! - `GET /api/v1/services/served/{model}`: where the registered model's versions served,
+//!   `{"model", "namespace", "times": [{"version", "model", "kind", "namespace", "name",
+//!   "since", "until"}]}`
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -30,8 +33,8 @@ use serde::Deserialize;
 use super::actions::{self, RolledBack};
 use super::stream::{ServiceFeed, ServicesFeed};
 use super::{
-    autoscale, rollout, server, AutoscalingChange, ModelChange, ServiceDetail, ServiceKind,
-    ServiceList,
+    autoscale, rollout, served, server, AutoscalingChange, ModelChange, ServiceDetail, ServiceKind,
+    ServiceList, WhereServed,
 };
 use crate::auth::caller::Caller;
 use crate::error::{AppError, Result};
@@ -43,6 +46,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/services", get(list))
         .route("/api/v1/services/stream", get(list_stream))
+        .route("/api/v1/services/served/{model}", get(where_served))
         .route("/api/v1/services/{kind}/{namespace}/{name}", get(detail))
         .route(
             "/api/v1/services/{kind}/{namespace}/{name}/stream",
@@ -83,6 +87,14 @@ async fn detail(
     server::detail(&state, &caller, kind, &namespace, &name)
         .await
         .map(Json)
+}
+
+async fn where_served(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(model): Path<String>,
+) -> Result<Json<WhereServed>> {
+    served::served(&state, &caller, &model).await.map(Json)
 }
 
 async fn detail_stream(

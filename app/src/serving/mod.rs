@@ -7,7 +7,8 @@
 //! `history` (the one writer of what served when), `store` (its table), `server` (the
 //! list and one service, as the user), `actions` (scale and roll back, as the user),
 //! `autoscale` (an HPA or an InferenceService's bounds, as the user), `rollout` (another
-//! model, previewed by the API server's dry run, as the user), `api`
+//! model, previewed by the API server's dry run, as the user), `served` (where a
+//! registered model served, from the history), `api`
 //! (the JSON API and streams), `stream` (the live feeds), `pages`.
 
 #[cfg(feature = "ssr")]
@@ -27,6 +28,8 @@ pub mod pages;
 pub mod recognise;
 #[cfg(feature = "ssr")]
 pub mod rollout;
+#[cfg(feature = "ssr")]
+pub mod served;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
@@ -310,6 +313,35 @@ impl std::fmt::Display for ModelChange {
     }
 }
 
+/// Where a registered model's versions served, as the caller may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhereServed {
+    pub model: String,
+    /// The model's namespace.
+    pub namespace: String,
+    /// Newest first, at most [`SERVED_SHOWN`].
+    pub times: Vec<ServedTime>,
+}
+
+/// A time a service served one version of a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedTime {
+    /// The version registered with that URI (the newest, if several were).
+    pub version: Option<i64>,
+    /// The URI it served.
+    pub model: String,
+    pub kind: ServiceKind,
+    pub namespace: String,
+    pub name: String,
+    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`: when Gantry saw it start serving it.
+    pub since: String,
+    /// When it stopped (served another model, or was removed); `None` while it serves it.
+    pub until: Option<String>,
+}
+
+/// Times a model's "where it served" shows.
+pub const SERVED_SHOWN: i64 = 200;
+
 /// The most replicas Gantry sets a service to: a typo of 1000 for 10 is refused before it
 /// reaches the cluster.
 pub const MAX_REPLICAS: i32 = 1_000;
@@ -319,6 +351,13 @@ pub const MAX_REPLICAS: i32 = 1_000;
 pub async fn list_services() -> Result<ServiceList, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
     server::list(&state, &caller).await
+}
+
+/// Where the registered model `name`'s versions served, as the caller may see it.
+#[server(endpoint = "serving/served")]
+pub async fn get_where_served(name: String) -> Result<WhereServed, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    served::served(&state, &caller, &name).await
 }
 
 /// One service in full, as the caller.

@@ -84,24 +84,37 @@ fn rows(held: &Held) -> Vec<ServiceRow> {
     rows
 }
 
-/// The services the caller may see (Gantry's namespaces, and the cluster's RBAC for listing
-/// each kind there), by namespace and name; the first [`LIST_LIMIT`].
-pub async fn list(state: &AppState, caller: &Caller) -> Result<ServiceList, AppError> {
-    caller.check(Action::View, None)?;
-    // The lock is held only to copy the rows out: access reviews are awaited after.
-    let mut rows = rows(&*state.services.read()?);
-    let mut visible: HashMap<ServiceKind, BTreeSet<String>> = HashMap::new();
+/// Of the `services`' namespaces, by kind, those where the caller may list that kind: by
+/// Gantry's rules and by the cluster's RBAC.
+pub(super) async fn visible<'a>(
+    state: &AppState,
+    caller: &Caller,
+    services: impl Iterator<Item = (ServiceKind, &'a str)> + Clone,
+) -> Result<HashMap<ServiceKind, BTreeSet<String>>, AppError> {
+    let mut visible = HashMap::new();
     for kind in [ServiceKind::Deployment, ServiceKind::InferenceService] {
-        let namespaces = rows
-            .iter()
-            .filter(|r| r.kind == kind)
-            .map(|r| r.namespace.as_str());
+        let namespaces = services.clone().filter(|s| s.0 == kind).map(|s| s.1);
         let allowed = state
             .cluster
             .namespaces_listing(caller, resource(kind), namespaces)
             .await?;
         visible.insert(kind, allowed);
     }
+    Ok(visible)
+}
+
+/// The services the caller may see (Gantry's namespaces, and the cluster's RBAC for listing
+/// each kind there), by namespace and name; the first [`LIST_LIMIT`].
+pub async fn list(state: &AppState, caller: &Caller) -> Result<ServiceList, AppError> {
+    caller.check(Action::View, None)?;
+    // The lock is held only to copy the rows out: access reviews are awaited after.
+    let mut rows = rows(&*state.services.read()?);
+    let visible = visible(
+        state,
+        caller,
+        rows.iter().map(|r| (r.kind, r.namespace.as_str())),
+    )
+    .await?;
     rows.retain(|r| visible[&r.kind].contains(&r.namespace));
     rows.sort_by(|a, b| (&a.namespace, &a.name, a.kind).cmp(&(&b.namespace, &b.name, b.kind)));
     let more = rows.len().saturating_sub(LIST_LIMIT);

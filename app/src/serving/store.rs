@@ -21,7 +21,7 @@ pub struct Serving {
     pub autoscaling: String,
 }
 
-fn kind_of(text: &str) -> ServiceKind {
+pub fn kind_of(text: &str) -> ServiceKind {
     match text {
         "InferenceService" => ServiceKind::InferenceService,
         _ => ServiceKind::Deployment,
@@ -117,6 +117,43 @@ pub async fn audited_actor(
     .fetch_optional(db.pool())
     .await
     .map_err(|e| failed("reading the audit log", e))
+}
+
+/// A time a service served one model: from its first row with that model to the next row
+/// with another model or its removal.
+#[derive(sqlx::FromRow)]
+pub struct ServedRow {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub model: String,
+    pub since: String,
+    /// None while it still serves it.
+    pub until: Option<String>,
+}
+
+/// When services served one of `models` (URIs), newest first, at most `limit` times. The
+/// history's rows are changes of state: rows in a row with the same model (a scale, say)
+/// are one time, ended by the first later row of that service that serves another model or
+/// says it was removed.
+pub async fn served(db: &Db, models: &[String], limit: i64) -> Result<Vec<ServedRow>, AppError> {
+    if models.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT r.kind, r.namespace, r.name, r.model, MIN(r.at) AS since, e.at AS until          FROM (SELECT h.id, h.kind, h.namespace, h.name, h.model, h.at,                  (SELECT MIN(n.id) FROM serving_history n WHERE n.namespace = h.namespace                   AND n.name = h.name AND n.kind = h.kind AND n.id > h.id                   AND (n.model <> h.model OR n.change = 'removed')) AS end_id                FROM serving_history h WHERE h.model IN ({}) AND h.change <> 'removed') r          LEFT JOIN serving_history e ON e.id = r.end_id          GROUP BY r.kind, r.namespace, r.name, r.model, r.end_id, e.at          ORDER BY MIN(r.id) DESC LIMIT ${}",
+        crate::db::in_list(models.len()),
+        models.len() + 1
+    );
+    let mut query = sqlx::query_as(&sql);
+    for model in models {
+        query = query.bind(model);
+    }
+    query
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| failed("reading where models served", e))
 }
 
 /// The service's history, newest first, at most `limit` rows.

@@ -891,12 +891,13 @@ async fn a_model_rolls_out_as_the_user_after_a_dry_run_preview() {
     let admin = gantry.cookie.clone();
     let to = |model: &str, generation: i64, dry_run: bool| json!({ "to": model, "generation": generation, "dry_run": dry_run });
 
-    for (user, cookie) in gantry.outsiders(&namespace) {
+    let outsiders = gantry.outsiders(&namespace);
+    for (user, cookie) in &outsiders {
         for dry_run in [true, false] {
             let refused = gantry.post(
                 &path,
                 &to("s3://models/release/2", version, dry_run),
-                &cookie,
+                cookie,
             );
             assert_eq!(refused.status, 403, "{user}: {}", refused.body);
         }
@@ -987,5 +988,58 @@ async fn a_model_rolls_out_as_the_user_after_a_dry_run_preview() {
     assert_eq!(
         served.data["spec"]["predictor"]["model"]["storageUri"],
         "gs://models/petals/2"
+    );
+
+    // Where each registered version served, from the history: v1 until the rollout, v2 since.
+    let mlflow = |path: &str, body: Value| {
+        let response = gantry.post(&format!("/api/2.0/mlflow/{path}"), &body, &admin);
+        assert_eq!(response.status, 200, "{path}: {}", response.body);
+    };
+    let model = format!("petals-{namespace}");
+    mlflow(
+        "registered-models/create",
+        json!({ "name": model, "tags": [{ "key": "gantry.namespace", "value": namespace }] }),
+    );
+    for source in ["gs://models/petals/1", "gs://models/petals/2"] {
+        mlflow(
+            "model-versions/create",
+            json!({ "name": model, "source": source }),
+        );
+    }
+    let where_served = format!("/api/v1/services/served/{model}");
+    let times = wait_for(
+        "petals' rollout in the history",
+        Duration::from_secs(30),
+        || async {
+            let response = gantry.get(&where_served, &admin);
+            assert_eq!(response.status, 200, "{}", response.body);
+            // Other runs' services served these URIs too: this namespace's are the test's.
+            let times: Vec<Value> = response.json()["times"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["namespace"] == namespace)
+                .cloned()
+                .collect();
+            (times.len() == 2).then_some(times)
+        },
+    )
+    .await;
+    assert_eq!(
+        (&times[0]["version"], &times[0]["name"], &times[0]["until"]),
+        (&json!(2), &json!("petals"), &Value::Null),
+        "{times:?}"
+    );
+    assert_eq!(times[1]["version"], 1, "{times:?}");
+    assert_eq!(
+        times[1]["until"], times[0]["since"],
+        "v1 served until v2 began"
+    );
+    let (_, otto) = &outsiders[1];
+    let hidden = gantry.get(&where_served, otto);
+    assert_eq!(
+        hidden.status, 404,
+        "another team's model is not theirs to see: {}",
+        hidden.body
     );
 }

@@ -113,14 +113,6 @@ fn placeholders(rows: usize, columns: usize) -> String {
         .join(", ")
 }
 
-/// `$1, $2, …, $n`, for an `IN (…)` list.
-fn list(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Models per `IN (…)` list: far under both backends' limits on parameters.
 const MODELS_PER_STATEMENT: usize = 500;
 
@@ -136,7 +128,7 @@ where
 {
     let mut rows = Vec::new();
     for chunk in models.chunks(MODELS_PER_STATEMENT) {
-        let sql = sql(&list(chunk.len()));
+        let sql = sql(&crate::db::in_list(chunk.len()));
         let mut query = sqlx::query_as::<_, T>(&sql);
         for id in chunk {
             query = query.bind(*id);
@@ -172,6 +164,5 @@ mod tests {
     #[test]
     fn placeholders_number_every_value_once() {
         assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(super::list(3), "$1, $2, $3");
     }
 }

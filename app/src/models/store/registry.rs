@@ -478,7 +478,7 @@ pub async fn versions_by_source(
             "SELECT v.source, m.name, m.namespace, v.version FROM mlflow_model_versions v \
              JOIN mlflow_registered_models m ON m.id = v.model WHERE v.source IN ({}) \
              ORDER BY v.version DESC",
-            super::list(chunk.len())
+            crate::db::in_list(chunk.len())
         );
         let mut query = sqlx::query_as(&sql);
         for source in chunk {

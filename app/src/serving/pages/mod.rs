@@ -1,9 +1,11 @@
-//! The Serving area's pages: the list of inference services, and one service.
+//! The Serving area's pages: the list of inference services, one service, and where a
+//! registered model served.
 
 pub mod autoscaling;
 pub mod detail;
 pub mod list;
 pub mod rollout;
+pub mod served;
 
 use leptos::prelude::*;
 
