@@ -4,7 +4,8 @@
 // with the timeline saying who did what; one an HPA scales says so; an ops admin creates,
 // changes and removes an HPA after confirming; an ops admin rolls an InferenceService out
 // to a registered version after the API server's preview and back, and the model's page
-// says where each version served; a viewer reads only.
+// says where each version served; an ops admin starts and aborts a canary where KServe splits
+// traffic, and the page says why not elsewhere; a viewer reads only.
 import { test, expect } from "./fixtures";
 import { kubectl } from "../servers";
 
@@ -277,6 +278,47 @@ test("an ops admin rolls an InferenceService out to a registered version after a
     await expect(times.nth(2).locator("td").nth(4)).toHaveText(/^\d{4}-\d\d-\d\dT/);
     await times.nth(0).getByRole("link", { name: `InferenceService ${name}` }).click();
     await expect(page.getByRole("heading", { name })).toBeVisible();
+  } finally {
+    kubectl(["delete", "inferenceservice", name, "--namespace=ml-serving", "--ignore-not-found"]);
+  }
+});
+
+test("an ops admin starts a canary where KServe splits traffic and aborts it; elsewhere the page says why not", async ({ shell, page }) => {
+  const name = `tulips-${Date.now().toString(36)}`;
+  const [v1, v2] = [1, 2].map((v) => `gs://models/${name}/${v}`);
+  // Knative mode: the one where KServe splits requests (the local cluster has no Knative,
+  // so the split is never reported; what Gantry writes is what KServe reads).
+  const isvc = {
+    apiVersion: "serving.kserve.io/v1beta1",
+    kind: "InferenceService",
+    metadata: { name, namespace: "ml-serving", annotations: { "serving.kserve.io/deploymentMode": "Knative" } },
+    spec: { predictor: { model: { modelFormat: { name: "sklearn" }, storageUri: v1 } } },
+  };
+  kubectl(["create", "-f", "-"], JSON.stringify(isvc));
+  try {
+    await shell.open(`/serving/inferenceservice/ml-serving/${name}`);
+    const section = page.getByTestId("canary");
+    await expect(page.getByTestId("canary-state")).toHaveText("No canary: every request goes to one revision.");
+    await section.getByLabel("Canary model").fill(v2);
+    await section.getByLabel("Share (%)").fill("10");
+    await section.getByRole("button", { name: "Start canary" }).click();
+    await expect(section).toContainText(`Send 10% of ${name}'s requests to ${v2}, the rest staying on ${v1}?`);
+    await section.getByRole("button", { name: "Confirm" }).click();
+    await expect(page.getByTestId("canary-result")).toHaveText(`Started a canary of ${name}: 10% of requests to ${v2}, the rest to ${v1}.`);
+    await expect(page.getByTestId("canary-state")).toHaveText("A canary gets 10% of the requests.", { timeout: 30_000 });
+
+    await section.getByRole("button", { name: "Abort" }).click();
+    await expect(section).toContainText(`Send all of ${name}'s requests back to the revision rolled out before the canary, which now gets 10%?`);
+    await section.getByRole("button", { name: "Confirm" }).click();
+    await expect(page.getByTestId("canary-state")).toHaveText("No canary: every request goes to one revision.", { timeout: 30_000 });
+    await expect(page.getByTestId("canary-error")).toHaveText("");
+
+    // Standard mode (the seed's iris) and a plain Deployment: what is possible instead.
+    await shell.open("/serving/inferenceservice/ml-serving/iris");
+    await expect(page.getByTestId("canary-unsupported")).toContainText("KServe runs iris in Standard mode, where it does not split requests");
+    await expect(page.getByRole("button", { name: "Start canary" })).toHaveCount(0);
+    await shell.open("/serving/deployment/ml-serving/resnet");
+    await expect(page.getByTestId("canary-mesh")).toContainText("Without a service mesh, a canary is a second Deployment");
   } finally {
     kubectl(["delete", "inferenceservice", name, "--namespace=ml-serving", "--ignore-not-found"]);
   }

@@ -18,6 +18,11 @@
 //! - `POST /api/v1/services/{kind}/{namespace}/{name}/rollout` with
 //!   `{"to": MODEL, "generation": G, "dry_run": false}` (`dry_run` true: the API server's
 //!   dry run, nothing stored): `{"field", "from", "to", "changed"}`, or 409
+//! - `POST /api/v1/services/inferenceservice/{namespace}/{name}/canary` with
+//!   `{"action": "start", "to": MODEL, "percent": P, "generation": G}`, or `"promote"` /
+//!   `"abort"` with the generation: `{"done": …}`, or 409 (no canary, or a mode where
+//!   KServe does not split traffic); a Deployment's is refused (400 on `kind`, saying what
+//!   is possible without a mesh)
 //! - `GET /api/v1/services/served/{model}`: where the registered model's versions served,
 //!   `{"model", "namespace", "times": [{"version", "model", "kind", "namespace", "name",
 //!   "since", "until"}]}`
@@ -33,8 +38,8 @@ use serde::Deserialize;
 use super::actions::{self, RolledBack};
 use super::stream::{ServiceFeed, ServicesFeed};
 use super::{
-    autoscale, rollout, served, server, AutoscalingChange, ModelChange, ServiceDetail, ServiceKind,
-    ServiceList, WhereServed,
+    autoscale, canary, rollout, served, server, AutoscalingChange, CanaryAction, ModelChange,
+    ServiceDetail, ServiceKind, ServiceList, WhereServed,
 };
 use crate::auth::caller::Caller;
 use crate::error::{AppError, Result};
@@ -63,6 +68,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/services/{kind}/{namespace}/{name}/rollout",
             post(roll_out),
+        )
+        .route(
+            "/api/v1/services/{kind}/{namespace}/{name}/canary",
+            post(set_canary),
         )
         .route(
             "/api/v1/services/{kind}/{namespace}/{name}/autoscaling",
@@ -171,6 +180,45 @@ async fn roll_back(
     })
     .await
     .map(Json)
+}
+
+/// A canary request's body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CanaryBody {
+    action: CanaryAction,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    percent: i64,
+    generation: i64,
+}
+
+async fn set_canary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    body: std::result::Result<Json<CanaryBody>, JsonRejection>,
+) -> Result<Json<Done>> {
+    let Json(body) = body.map_err(|e| AppError::invalid("body", e.body_text()))?;
+    if ServiceKind::from_slug(&kind)? == ServiceKind::Deployment {
+        return Err(AppError::invalid("kind", super::CANARY_WITHOUT_A_MESH));
+    }
+    to_completion(async move {
+        canary::change(
+            &state,
+            &caller,
+            &namespace,
+            &name,
+            body.action,
+            &body.to,
+            body.percent,
+            body.generation,
+        )
+        .await
+    })
+    .await
+    .map(|done| Json(Done { done }))
 }
 
 /// A rollout request's body.

@@ -7,7 +7,8 @@
 //! `history` (the one writer of what served when), `store` (its table), `server` (the
 //! list and one service, as the user), `actions` (scale and roll back, as the user),
 //! `autoscale` (an HPA or an InferenceService's bounds, as the user), `rollout` (another
-//! model, previewed by the API server's dry run, as the user), `served` (where a
+//! model, previewed by the API server's dry run, as the user), `canary` (an
+//! InferenceService's traffic split, as the user), `served` (where a
 //! registered model served, from the history), `api`
 //! (the JSON API and streams), `stream` (the live feeds), `pages`.
 
@@ -19,6 +20,8 @@ pub mod api;
 pub mod autoscale;
 #[cfg(feature = "ssr")]
 pub mod cache;
+#[cfg(feature = "ssr")]
+pub mod canary;
 #[cfg(feature = "ssr")]
 pub mod history;
 #[cfg(feature = "ssr")]
@@ -246,7 +249,56 @@ pub struct ServiceDetail {
     /// [`CHOICES_SHOWN`]), for a rollout to pick from; empty when the registry does not
     /// know what it serves.
     pub choices: Vec<ModelChoice>,
+    /// An InferenceService's canary: whether KServe splits its traffic, and how.
+    pub canary: Option<Canary>,
 }
+
+/// An InferenceService's canary, as its spec asks and its status says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Canary {
+    /// KServe's deployment mode (`status.deploymentMode`, else its annotation): `Standard`
+    /// (or `RawDeployment`), `Knative` (or `Serverless`), `ModelMesh`.
+    pub mode: String,
+    /// Whether KServe splits traffic in that mode: only Knative's revisions can.
+    pub splits: bool,
+    /// `spec.predictor.canaryTrafficPercent`: the share the newest revision gets.
+    pub percent: Option<i64>,
+    /// `status.components.predictor.traffic`: how requests are split now.
+    pub traffic: Vec<TrafficShare>,
+}
+
+/// One revision's share of an InferenceService's requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficShare {
+    pub revision: String,
+    pub percent: i64,
+    /// The newest ready revision (the canary while one is in progress).
+    pub latest: bool,
+}
+
+/// What a canary change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryAction {
+    /// Roll another model out to a share of the requests.
+    Start,
+    /// Send every request to the canary.
+    Promote,
+    /// Send every request back to the revision rolled out before the canary.
+    Abort,
+}
+
+/// What a canary of a plain Deployment can be without a service mesh, as its page and the
+/// API's refusal say it.
+pub const CANARY_WITHOUT_A_MESH: &str = "A Deployment has no revisions to split requests \
+    between: its Service spreads them evenly over the ready pods it selects. Without a service \
+    mesh, a canary is a second Deployment whose pods the same Service selects, its share about \
+    its ready replicas over all of them (1 pod of 10 is about 10%), rolled out and removed like \
+    any Deployment; a weighted split needs KServe in Knative mode or a mesh or gateway (Istio, \
+    Linkerd, Gateway API HTTPRoute weights).";
+
+/// The shares a canary may start with, in percent: 0 and 100 are abort and promote.
+pub const CANARY_PERCENT: std::ops::RangeInclusive<i64> = 1..=99;
 
 /// Registered versions a service's page offers to roll out to.
 pub const CHOICES_SHOWN: i64 = 50;
@@ -351,6 +403,28 @@ pub const MAX_REPLICAS: i32 = 1_000;
 pub async fn list_services() -> Result<ServiceList, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
     server::list(&state, &caller).await
+}
+
+/// Starts, promotes or aborts an InferenceService's canary as the calling ops admin, if its
+/// spec is still at `generation` (`to` and `percent` only to start). Answers what was done;
+/// audited whatever the outcome.
+#[server(endpoint = "serving/canary")]
+pub async fn set_canary(
+    namespace: String,
+    name: String,
+    action: CanaryAction,
+    to: String,
+    percent: i64,
+    generation: i64,
+) -> Result<String, AppError> {
+    let (state, caller) = crate::state::caller(Action::OperateCluster, None)?;
+    crate::state::to_completion(async move {
+        canary::change(
+            &state, &caller, &namespace, &name, action, &to, percent, generation,
+        )
+        .await
+    })
+    .await
 }
 
 /// Where the registered model `name`'s versions served, as the caller may see it.

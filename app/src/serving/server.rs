@@ -208,7 +208,7 @@ pub async fn detail(
     let client = state.cluster.as_user(caller)?;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let what = format!("{} {namespace}/{name}", kind.label());
-    let (mut row, deployment, generation) = match kind {
+    let (mut row, deployment, generation, canary) = match kind {
         ServiceKind::Deployment => {
             let d = deployments
                 .get(name)
@@ -234,7 +234,7 @@ pub async fn detail(
                 url: None,
             };
             let generation = d.metadata.generation.unwrap_or_default();
-            (row, Some(d), generation)
+            (row, Some(d), generation, None)
         }
         ServiceKind::InferenceService => {
             let api: Api<DynamicObject> =
@@ -277,7 +277,7 @@ pub async fn detail(
                 url: seen.url,
             };
             let generation = isvc.metadata.generation.unwrap_or_default();
-            (row, d, generation)
+            (row, d, generation, Some(super::canary::canary_of(&isvc)))
         }
     };
     if let Some(d) = &deployment {
@@ -305,6 +305,7 @@ pub async fn detail(
             events: Vec::new(),
             history,
             choices,
+            canary,
         });
     };
     let (revisions, pods, events) = workload(client, namespace, name, &d).await?;
@@ -343,6 +344,7 @@ pub async fn detail(
         events,
         history,
         choices,
+        canary,
     })
 }
 

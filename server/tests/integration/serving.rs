@@ -1043,3 +1043,122 @@ async fn a_model_rolls_out_as_the_user_after_a_dry_run_preview() {
         hidden.body
     );
 }
+
+/// A canary goes out as the user only where KServe splits requests (Knative mode; the split
+/// itself is Knative's, which the local cluster does not run, so the test stops at the spec
+/// KServe reads): start sets `canaryTrafficPercent` and the model, promote removes the
+/// percent, abort sets 0. In Standard mode, and for a Deployment, it is refused saying why.
+#[tokio::test]
+async fn a_canary_starts_promotes_and_aborts_as_the_user_where_kserve_splits_traffic() {
+    let Some(TestCluster { client, namespace }) = connect("serving_canary").await else {
+        return;
+    };
+    let Some(gantry) = Gantry::start("serving_canary") else {
+        return;
+    };
+    let isvcs =
+        Api::<DynamicObject>::namespaced_with(client.clone(), &namespace, &inference_services());
+    for (name, mode) in [("knative", "Knative"), ("standard", "Standard")] {
+        let isvc: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "serving.kserve.io/v1beta1",
+            "kind": "InferenceService",
+            "metadata": { "name": name, "namespace": namespace,
+                "annotations": { "serving.kserve.io/deploymentMode": mode } },
+            "spec": { "predictor": { "model": { "modelFormat": { "name": "sklearn" },
+                "storageUri": "gs://models/canary/1" } } }
+        }))
+        .unwrap();
+        isvcs.create(&PostParams::default(), &isvc).await.unwrap();
+    }
+    let admin = gantry.cookie.clone();
+    let path = |name: &str| format!("/api/v1/services/inferenceservice/{namespace}/{name}/canary");
+    let generation = |name: &str| {
+        gantry.detail("inferenceservice", &namespace, name)["generation"]
+            .as_i64()
+            .unwrap()
+    };
+    gantry.row_when(&namespace, "knative", |_| true).await;
+    let start = |generation: i64, percent: i64| json!({ "action": "start", "to": "gs://models/canary/2", "percent": percent, "generation": generation });
+
+    let seen = generation("knative");
+    for (user, cookie) in gantry.outsiders(&namespace) {
+        let refused = gantry.post(&path("knative"), &start(seen, 10), &cookie);
+        assert_eq!(refused.status, 403, "{user}: {}", refused.body);
+    }
+    let bad = gantry.post(&path("knative"), &start(seen, 100), &admin);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_contains(&bad.body, "percent");
+    let promote_nothing = gantry.post(
+        &path("knative"),
+        &json!({ "action": "promote", "generation": seen }),
+        &admin,
+    );
+    assert_eq!(promote_nothing.status, 409, "{}", promote_nothing.body);
+    assert_contains(&promote_nothing.body, "no canary to promote");
+
+    let started = gantry.post(&path("knative"), &start(seen, 10), &admin);
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert_contains(
+        &started.body,
+        "10% of requests to gs://models/canary/2, the rest to gs://models/canary/1",
+    );
+    let predictor = |object: DynamicObject| object.data["spec"]["predictor"].clone();
+    let now = predictor(isvcs.get("knative").await.unwrap());
+    assert_eq!(now["canaryTrafficPercent"], 10);
+    assert_eq!(now["model"]["storageUri"], "gs://models/canary/2");
+    let stale = gantry.post(&path("knative"), &start(seen, 20), &admin);
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    // Who changed it is the newest managedFields entry, and those count in seconds: the
+    // test's own create, in the same second, may tie with Gantry's patch.
+    assert_contains(&stale.body, "since you opened it");
+
+    let promoted = gantry.post(
+        &path("knative"),
+        &json!({ "action": "promote", "generation": generation("knative") }),
+        &admin,
+    );
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+    assert_eq!(
+        predictor(isvcs.get("knative").await.unwrap())["canaryTrafficPercent"],
+        Value::Null
+    );
+    let again = gantry.post(&path("knative"), &start(generation("knative"), 30), &admin);
+    assert_eq!(again.status, 200, "{}", again.body);
+    let aborted = gantry.post(
+        &path("knative"),
+        &json!({ "action": "abort", "generation": generation("knative") }),
+        &admin,
+    );
+    assert_eq!(aborted.status, 200, "{}", aborted.body);
+    assert_eq!(
+        predictor(isvcs.get("knative").await.unwrap())["canaryTrafficPercent"],
+        0
+    );
+    let detail = gantry.detail("inferenceservice", &namespace, "knative");
+    assert_eq!(detail["canary"]["mode"], "Knative", "{detail}");
+    assert_eq!(detail["canary"]["percent"], 0);
+
+    gantry.row_when(&namespace, "standard", |_| true).await;
+    let standard = gantry.post(
+        &path("standard"),
+        &start(generation("standard"), 10),
+        &admin,
+    );
+    assert_eq!(standard.status, 409, "{}", standard.body);
+    assert_contains(
+        &standard.body,
+        "Standard mode, where KServe does not split requests",
+    );
+    assert_eq!(
+        predictor(isvcs.get("standard").await.unwrap())["canaryTrafficPercent"],
+        Value::Null,
+        "nothing written"
+    );
+    let deployment = gantry.post(
+        &format!("/api/v1/services/deployment/{namespace}/standard-predictor/canary"),
+        &start(1, 10),
+        &admin,
+    );
+    assert_eq!(deployment.status, 400, "{}", deployment.body);
+    assert_contains(&deployment.body, "Without a service mesh");
+}

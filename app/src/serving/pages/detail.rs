@@ -9,14 +9,17 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::autoscaling::{AutoscalingBasis, AutoscalingForm};
-use super::rollout::{RolloutForm, RolloutTarget};
-use super::{autoscaling_text, model_text, replicas_text, status_text, ReplicaCount};
+use super::canary::CanarySection;
+use super::rollout::RolloutForm;
+use super::{
+    autoscaling_text, model_text, replicas_text, status_text, ReplicaCount, ServiceTarget,
+};
 use crate::error::AppError;
 use crate::layout::ConfirmButton;
 use crate::live::{self, LiveBadge};
 use crate::serving::{
     PreviewRollout, RemoveAutoscaling, RollBackService, RollOutService, ScaleService,
-    ServiceDetail, ServiceKind, SetAutoscaling,
+    ServiceDetail, ServiceKind, SetAutoscaling, SetCanary,
 };
 
 #[component]
@@ -51,6 +54,7 @@ pub fn ServicePage() -> impl IntoView {
     let unscale = ServerAction::<RemoveAutoscaling>::new();
     let preview = ServerAction::<PreviewRollout>::new();
     let roll_out = ServerAction::<RollOutService>::new();
+    let canary = ServerAction::<SetCanary>::new();
     // The newer of the two autoscaling answers (setting after removing, or back): each
     // action keeps its last answer, so the newest is the one that arrived last.
     let autoscaled = RwSignal::new(None);
@@ -102,6 +106,7 @@ pub fn ServicePage() -> impl IntoView {
                         unscale,
                         preview,
                         roll_out,
+                        canary,
                     };
                     view! { <ServiceView detail=current actions can_operate /> }.into_any()
                 }
@@ -114,6 +119,12 @@ pub fn ServicePage() -> impl IntoView {
             </p>
             <p class="form-error" role="alert" data-testid="rollout-error">
                 {move || roll_out.value().get().and_then(Result::err).map(|e| e.to_string())}
+            </p>
+            <p role="status" data-testid="canary-result">
+                {move || canary.value().get().and_then(Result::ok)}
+            </p>
+            <p class="form-error" role="alert" data-testid="canary-error">
+                {move || canary.value().get().and_then(Result::err).map(|e| e.to_string())}
             </p>
             <p role="status" data-testid="rollback-result">
                 {move || rollback.value().get().and_then(Result::ok)}
@@ -140,6 +151,7 @@ struct Actions {
     unscale: ServerAction<RemoveAutoscaling>,
     preview: ServerAction<PreviewRollout>,
     roll_out: ServerAction<RollOutService>,
+    canary: ServerAction<SetCanary>,
 }
 
 #[component]
@@ -155,6 +167,7 @@ fn ServiceView(
         unscale,
         preview,
         roll_out,
+        canary,
     } = actions;
     // A change is based on the spec the page shows when it is confirmed.
     let generation = Memo::new(move |_| detail.with(|d| d.generation));
@@ -200,11 +213,14 @@ fn ServiceView(
     let autoscaling_basis = Memo::new(move |_| detail.with(AutoscalingBasis::of));
     let replicas = Signal::derive(move || detail.with(|d| d.row.replicas.desired));
     let choices = Memo::new(move |_| detail.with(|d| d.choices.clone()));
-    let rollout_target = detail.with_untracked(|d| RolloutTarget {
+    let canary_state = Memo::new(move |_| detail.with(|d| d.canary.clone()));
+    let model = Memo::new(move |_| detail.with(|d| d.row.model.clone()));
+    let target: ServiceTarget = detail.with_untracked(|d| ServiceTarget {
         kind: d.row.kind,
         namespace: d.row.namespace.clone(),
         name: d.row.name.clone(),
     });
+    let target_of_canary = target.clone();
     // What a rollback of an InferenceService returns to: the model it served before.
     let earlier_model = Memo::new(move |_| {
         detail.with(|d| {
@@ -268,7 +284,7 @@ fn ServiceView(
                     view! {
                         <h2>"Roll out a version"</h2>
                         <RolloutForm
-                            target=rollout_target.clone()
+                            target=target.clone()
                             generation
                             choices
                             preview
@@ -277,6 +293,15 @@ fn ServiceView(
                     }
                 })
         }}
+        <h2>"Canary"</h2>
+        <CanarySection
+            target=target_of_canary
+            canary=canary_state
+            model
+            generation
+            can_operate
+            act=canary
+        />
         {move || {
             can_operate
                 .get()

@@ -2,6 +2,7 @@
 //! registered model served.
 
 pub mod autoscaling;
+pub mod canary;
 pub mod detail;
 pub mod list;
 pub mod rollout;
@@ -9,7 +10,15 @@ pub mod served;
 
 use leptos::prelude::*;
 
-use super::{Autoscaling, Replicas, ServiceRow, MAX_REPLICAS};
+use super::{Autoscaling, Replicas, ServiceKind, ServiceRow, MAX_REPLICAS};
+
+/// Which service a form changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceTarget {
+    pub kind: ServiceKind,
+    pub namespace: String,
+    pub name: String,
+}
 
 /// A replica count as typed, offered within the bounds the server checks (from `lowest`
 /// to MAX_REPLICAS); what does not parse is the server's to refuse, naming the field.

@@ -3,20 +3,13 @@
 
 use leptos::prelude::*;
 
+use super::ServiceTarget;
 use crate::layout::ConfirmButton;
 use crate::serving::{ModelChoice, PreviewRollout, RollOutService, ServiceKind};
 
-/// Which service the form changes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RolloutTarget {
-    pub kind: ServiceKind,
-    pub namespace: String,
-    pub name: String,
-}
-
 #[component]
 pub fn RolloutForm(
-    target: RolloutTarget,
+    target: ServiceTarget,
     /// The spec the page shows: a preview is based on it.
     generation: Memo<i64>,
     /// Registered versions to pick from; the field takes any URI too.
@@ -24,7 +17,7 @@ pub fn RolloutForm(
     preview: ServerAction<PreviewRollout>,
     roll_out: ServerAction<RollOutService>,
 ) -> impl IntoView {
-    let RolloutTarget {
+    let ServiceTarget {
         kind,
         namespace,
         name,
