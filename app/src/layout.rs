@@ -173,6 +173,31 @@ mod tests {
     }
 }
 
+/// Previous and Next for a paged table: `current` is the page shown (0-based, as the
+/// server answered it), `pages` how many there are; a click asks for another `page`.
+#[component]
+pub fn Pager(page: RwSignal<usize>, current: Signal<usize>, pages: Signal<usize>) -> impl IntoView {
+    view! {
+        <nav class="pager" aria-label="Pages">
+            <button
+                type="button"
+                disabled=move || current.get() == 0
+                on:click=move |_| page.set(current.get().saturating_sub(1))
+            >
+                "Previous"
+            </button>
+            <span>{move || format!("Page {} of {}", current.get() + 1, pages.get())}</span>
+            <button
+                type="button"
+                disabled=move || current.get() + 1 >= pages.get()
+                on:click=move |_| page.set(current.get() + 1)
+            >
+                "Next"
+            </button>
+        </nav>
+    }
+}
+
 /// A change in two steps: a button labelled `label` asks `question`, with Confirm and Cancel;
 /// Confirm runs `act`. The question says exactly what will change.
 #[component]

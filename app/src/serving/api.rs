@@ -1,7 +1,8 @@
 //! The Serving area's JSON API and live streams (server only): session or
 //! `Authorization: Bearer` token; errors are the JSON `AppError` with its status.
 //!
-//! - `GET /api/v1/services` and its stream
+//! - `GET /api/v1/services?page=N` (0-based pages of `PAGE_SIZE`, with the `total`) and
+//!   its stream
 //! - `GET /api/v1/services/{kind}/{namespace}/{name}` and its stream
 //! - `POST /api/v1/services/{kind}/{namespace}/{name}/scale` with
 //!   `{"replicas": N, "generation": G}` (the `metadata.generation` the change is based on):
@@ -28,7 +29,7 @@
 //!   "since", "until"}]}`
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -79,12 +80,28 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<ServiceList>> {
-    server::list(&state, &caller).await.map(Json)
+/// Which page of the list: `?page=N`, 0-based.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    page: usize,
 }
 
-async fn list_stream(State(state): State<AppState>, caller: Caller) -> Response {
-    live::serve(ServicesFeed::default(), state, caller).await
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<ServiceList>> {
+    server::list(&state, &caller, query.page).await.map(Json)
+}
+
+async fn list_stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    live::serve(ServicesFeed::new(query.page), state, caller).await
 }
 
 async fn detail(

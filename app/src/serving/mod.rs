@@ -159,12 +159,19 @@ pub struct ServiceRow {
     pub url: Option<String>,
 }
 
+/// Rows on a page of the services list: the first page is what most people look at, and
+/// every answer carries all of its rows.
+pub const PAGE_SIZE: usize = 100;
+
 /// What the list's stream sends.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceList {
+    /// One page: at most [`PAGE_SIZE`], by namespace and name.
     pub rows: Vec<ServiceRow>,
-    /// Services past the list's limit, not shown.
-    pub more: usize,
+    /// Which page (0-based).
+    pub page: usize,
+    /// The services the caller may see, on all pages.
+    pub total: usize,
     /// Set while a watch is failing: the time of the last known state.
     pub stale_since: Option<String>,
 }
@@ -400,9 +407,9 @@ pub const MAX_REPLICAS: i32 = 1_000;
 
 /// The services the caller may see.
 #[server(endpoint = "serving/list")]
-pub async fn list_services() -> Result<ServiceList, AppError> {
+pub async fn list_services(page: usize) -> Result<ServiceList, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
-    server::list(&state, &caller).await
+    server::list(&state, &caller, page).await
 }
 
 /// Starts, promotes or aborts an InferenceService's canary as the calling ops admin, if its

@@ -12,7 +12,7 @@ use super::cache::{revision_number, seen_inference_service, served_deployment, H
 use super::recognise::{image_of, model_of, Recognised};
 use super::{
     ModelChoice, Revision, ServiceDetail, ServiceEvent, ServiceKind, ServiceList, ServicePod,
-    ServiceRow, CHOICES_SHOWN,
+    ServiceRow, CHOICES_SHOWN, PAGE_SIZE,
 };
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
@@ -20,8 +20,6 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::format_unix;
 
-/// The most services one list shows: past it, the list says how many more there are.
-pub const LIST_LIMIT: usize = 500;
 /// The most events a service's page shows, newest first.
 const EVENTS_SHOWN: usize = 50;
 
@@ -104,8 +102,8 @@ pub(super) async fn visible<'a>(
 }
 
 /// The services the caller may see (Gantry's namespaces, and the cluster's RBAC for listing
-/// each kind there), by namespace and name; the first [`LIST_LIMIT`].
-pub async fn list(state: &AppState, caller: &Caller) -> Result<ServiceList, AppError> {
+/// each kind there), by namespace and name; page `page` of [`PAGE_SIZE`].
+pub async fn list(state: &AppState, caller: &Caller, page: usize) -> Result<ServiceList, AppError> {
     caller.check(Action::View, None)?;
     // The lock is held only to copy the rows out: access reviews are awaited after.
     let mut rows = rows(&*state.services.read()?);
@@ -117,12 +115,17 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<ServiceList, AppE
     .await?;
     rows.retain(|r| visible[&r.kind].contains(&r.namespace));
     rows.sort_by(|a, b| (&a.namespace, &a.name, a.kind).cmp(&(&b.namespace, &b.name, b.kind)));
-    let more = rows.len().saturating_sub(LIST_LIMIT);
-    rows.truncate(LIST_LIMIT);
+    let total = rows.len();
+    let mut rows: Vec<ServiceRow> = rows
+        .into_iter()
+        .skip(page.saturating_mul(PAGE_SIZE))
+        .take(PAGE_SIZE)
+        .collect();
     name_versions(state, caller, &mut rows).await?;
     Ok(ServiceList {
         rows,
-        more,
+        page,
+        total,
         stale_since: state.services.stale_since().map(format_unix),
     })
 }

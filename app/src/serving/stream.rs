@@ -8,10 +8,16 @@ use crate::error::AppError;
 use crate::live::{changed, Feed};
 use crate::state::AppState;
 
-/// The services list.
-#[derive(Default)]
+/// One page of the services list.
 pub struct ServicesFeed {
+    page: usize,
     last: Option<ServiceList>,
+}
+
+impl ServicesFeed {
+    pub fn new(page: usize) -> Self {
+        ServicesFeed { page, last: None }
+    }
 }
 
 impl Feed for ServicesFeed {
@@ -24,7 +30,7 @@ impl Feed for ServicesFeed {
         state: &AppState,
         caller: &Caller,
     ) -> Result<Option<String>, AppError> {
-        let now = server::list(state, caller).await?;
+        let now = server::list(state, caller, self.page).await?;
         Ok(changed(&mut self.last, now))
     }
 }

@@ -97,14 +97,23 @@ impl Gantry {
             &format!("{namespace}/{name} in the services list"),
             Duration::from_secs(60),
             || async {
-                let response = self.get("/api/v1/services", &self.cookie);
-                assert_eq!(response.status, 200, "{}", response.body);
-                response.json()["rows"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|r| r["namespace"] == namespace && r["name"] == name && check(r))
-                    .cloned()
+                // Any page: other tests' services may come first.
+                for page in 0.. {
+                    let response = self.get(&format!("/api/v1/services?page={page}"), &self.cookie);
+                    assert_eq!(response.status, 200, "{}", response.body);
+                    let list = response.json();
+                    let rows = list["rows"].as_array().unwrap();
+                    if let Some(row) = rows
+                        .iter()
+                        .find(|r| r["namespace"] == namespace && r["name"] == name && check(r))
+                    {
+                        return Some(row.clone());
+                    }
+                    if rows.is_empty() {
+                        return None;
+                    }
+                }
+                None
             },
         )
         .await
@@ -1161,4 +1170,66 @@ async fn a_canary_starts_promotes_and_aborts_as_the_user_where_kserve_splits_tra
     );
     assert_eq!(deployment.status, 400, "{}", deployment.body);
     assert_contains(&deployment.body, "Without a service mesh");
+}
+
+/// The list comes in pages of 100 by namespace and name, each with the total: every service
+/// is on exactly one page, and a page past the end is empty.
+#[tokio::test]
+async fn the_list_comes_in_pages_of_100_with_the_total() {
+    let Some(TestCluster { client, namespace }) = connect("serving_paged").await else {
+        return;
+    };
+    let Some(gantry) = Gantry::start("serving_paged") else {
+        return;
+    };
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    for i in 0..101 {
+        deployments
+            .create(
+                &PostParams::default(),
+                &tf_serving(&format!("paged-{i:03}"), 0),
+            )
+            .await
+            .unwrap();
+    }
+    let list = |page: usize| {
+        let response = gantry.get(&format!("/api/v1/services?page={page}"), &gantry.cookie);
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.json()
+    };
+    wait_for(
+        "the 101 Deployments in the list",
+        Duration::from_secs(60),
+        || async { (list(0)["total"].as_u64().unwrap() >= 101).then_some(()) },
+    )
+    .await;
+    let first = list(0);
+    let total = first["total"].as_u64().unwrap() as usize;
+    let pages = total.div_ceil(100);
+    let mut ours = Vec::new();
+    for page in 0..pages {
+        let list = list(page);
+        let rows = list["rows"].as_array().unwrap();
+        let expected = if page + 1 < pages {
+            100
+        } else {
+            total - 100 * page
+        };
+        assert_eq!(rows.len(), expected, "page {page} of {total}");
+        assert_eq!(list["page"], page);
+        ours.extend(
+            rows.iter()
+                .filter(|r| r["namespace"] == namespace)
+                .map(|r| r["name"].as_str().unwrap().to_string()),
+        );
+    }
+    let expected: Vec<String> = (0..101).map(|i| format!("paged-{i:03}")).collect();
+    assert_eq!(ours, expected, "each once, in order");
+    assert_eq!(list(pages)["rows"], json!([]));
+    let bad = gantry.get("/api/v1/services?page=-1", &gantry.cookie);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    deployments
+        .delete_collection(&Default::default(), &Default::default())
+        .await
+        .unwrap();
 }

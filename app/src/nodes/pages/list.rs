@@ -237,23 +237,11 @@ fn NodeTable(
                 </tbody>
             </table>
         </div>
-        <nav class="pager" aria-label="Pages">
-            <button
-                type="button"
-                disabled=move || current() == 0
-                on:click=move |_| page.set(current().saturating_sub(1))
-            >
-                "Previous"
-            </button>
-            <span>{move || format!("Page {} of {}", current() + 1, pages())}</span>
-            <button
-                type="button"
-                disabled=move || current() + 1 >= pages()
-                on:click=move |_| page.set(current() + 1)
-            >
-                "Next"
-            </button>
-        </nav>
+        <crate::layout::Pager
+            page
+            current=Signal::derive(current)
+            pages=Signal::derive(pages)
+        />
     }
 }
 

@@ -8,14 +8,15 @@ use super::{autoscaling_text, href, model_text, replicas_text, status_text};
 use crate::error::AppError;
 use crate::layout::StaleNotice;
 use crate::live::{self, LiveBadge};
-use crate::serving::ServiceList;
+use crate::serving::{ServiceList, PAGE_SIZE};
 
 #[component]
 pub fn ServingPage() -> impl IntoView {
     let data: RwSignal<Option<Result<ServiceList, AppError>>> = RwSignal::new(None);
     let connection = RwSignal::new(live::Connection::Connecting);
+    let page = RwSignal::new(0usize);
     live::subscribe(
-        || "/api/v1/services/stream".to_string(),
+        move || format!("/api/v1/services/stream?page={}", page.get()),
         move |message| data.set(Some(message)),
         connection,
     );
@@ -34,17 +35,21 @@ pub fn ServingPage() -> impl IntoView {
             {move || match data.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
-                Some(Ok(list)) => view! { <ServiceTable list /> }.into_any(),
+                Some(Ok(list)) => view! { <ServiceTable list page /> }.into_any(),
             }}
         </section>
     }
 }
 
 #[component]
-fn ServiceTable(list: ServiceList) -> impl IntoView {
+fn ServiceTable(list: ServiceList, page: RwSignal<usize>) -> impl IntoView {
     let empty = list.rows.is_empty();
-    let more = list.more;
+    let (total, current) = (list.total, list.page);
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
     view! {
+        <p class="muted" data-testid="service-count">
+            {format!("{total} services")}
+        </p>
         <StaleNotice since=Signal::derive(move || list.stale_since.clone()) />
         <div class="table-wrap">
             <table class="table" data-testid="services">
@@ -93,12 +98,14 @@ fn ServiceTable(list: ServiceList) -> impl IntoView {
             </table>
         </div>
         {empty.then(|| view! { <p class="muted">"No inference services that you may see."</p> })}
-        {(more > 0)
+        {(pages > 1)
             .then(|| {
                 view! {
-                    <p class="muted">
-                        {format!("{more} more services are not shown (the list shows 500).")}
-                    </p>
+                    <crate::layout::Pager
+                        page
+                        current=Signal::derive(move || current)
+                        pages=Signal::derive(move || pages)
+                    />
                 }
             })}
     }
