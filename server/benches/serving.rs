@@ -141,7 +141,7 @@ async fn rollout(base: &str, cookie: &str, n: usize) -> Result<(), Error> {
         } else {
             1
         };
-        let body = json!({ "replicas": replicas, "resource_version": detail["resource_version"] });
+        let body = json!({ "replicas": replicas, "generation": detail["generation"] });
         post(base, &format!("{path}/scale"), cookie, &body).await?;
         let answered = Instant::now();
         loop {

@@ -89,10 +89,22 @@ impl Held {
 
     /// The Deployment KServe made for InferenceService `name`, and its state.
     pub fn predictor_of(&self, namespace: &str, name: &str) -> Option<(&str, &ServedDeployment)> {
-        self.deployments.iter().find_map(|((ns, deployment), d)| {
-            (ns == namespace && d.recognised == Recognised::PartOf(name.to_string()))
-                .then_some((deployment.as_str(), d))
-        })
+        let part_of =
+            |d: &ServedDeployment| matches!(&d.recognised, Recognised::PartOf(i) if i == name);
+        // KServe names it `{name}-predictor`: found at once, as the list asks for each
+        // InferenceService on a page; any other name, by its label, the long way.
+        let usual = (namespace.to_string(), format!("{name}-predictor"));
+        if let Some((key, d)) = self
+            .deployments
+            .get_key_value(&usual)
+            .filter(|(_, d)| part_of(d))
+        {
+            return Some((key.1.as_str(), d));
+        }
+        self.deployments
+            .iter()
+            .find(|((ns, _), d)| ns == namespace && part_of(d))
+            .map(|((_, deployment), d)| (deployment.as_str(), d))
     }
 }
 

@@ -40,46 +40,66 @@ pub(super) fn inference_services() -> ApiResource {
     ))
 }
 
-/// Every row the caches hold, before access is checked.
-fn rows(held: &Held) -> Vec<ServiceRow> {
-    let mut rows = Vec::new();
-    for ((namespace, name), d) in &held.deployments {
-        let Recognised::Server { server, model } = &d.recognised else {
-            continue;
-        };
-        rows.push(ServiceRow {
-            kind: ServiceKind::Deployment,
-            namespace: namespace.clone(),
-            name: name.clone(),
-            server: server.clone(),
-            model: model.clone(),
-            version: None,
-            replicas: d.replicas,
-            autoscaling: held.autoscaler_of(namespace, name).cloned(),
-            ready: d.ready,
-            reason: d.reason.clone(),
-            url: None,
-        });
+/// The services the caches hold, by (namespace, name, kind), before access is checked.
+fn keys(held: &Held) -> Vec<(&str, &str, ServiceKind)> {
+    let deployments = held
+        .deployments
+        .iter()
+        .filter(|(_, d)| matches!(d.recognised, Recognised::Server { .. }))
+        .map(|((namespace, name), _)| (namespace.as_str(), name.as_str(), ServiceKind::Deployment));
+    let inference_services = held.inference_services.keys().map(|(namespace, name)| {
+        (
+            namespace.as_str(),
+            name.as_str(),
+            ServiceKind::InferenceService,
+        )
+    });
+    deployments.chain(inference_services).collect()
+}
+
+/// The list's row of one service the caches hold.
+fn row(held: &Held, (namespace, name, kind): (&str, &str, ServiceKind)) -> Option<ServiceRow> {
+    let key = (namespace.to_string(), name.to_string());
+    match kind {
+        ServiceKind::Deployment => {
+            let d = held.deployments.get(&key)?;
+            let Recognised::Server { server, model } = &d.recognised else {
+                return None;
+            };
+            Some(ServiceRow {
+                kind,
+                namespace: key.0,
+                name: key.1,
+                server: server.clone(),
+                model: model.clone(),
+                version: None,
+                replicas: d.replicas,
+                autoscaling: held.autoscaler_of(namespace, name).cloned(),
+                ready: d.ready,
+                reason: d.reason.clone(),
+                url: None,
+            })
+        }
+        ServiceKind::InferenceService => {
+            let isvc = held.inference_services.get(&key)?;
+            let predictor = held.predictor_of(namespace, name);
+            Some(ServiceRow {
+                kind,
+                server: isvc.server.clone(),
+                model: isvc.model.clone(),
+                version: None,
+                replicas: predictor.map(|(_, d)| d.replicas).unwrap_or_default(),
+                autoscaling: predictor
+                    .and_then(|(deployment, _)| held.autoscaler_of(namespace, deployment))
+                    .cloned(),
+                ready: isvc.ready,
+                reason: isvc.reason.clone(),
+                url: isvc.url.clone(),
+                namespace: key.0,
+                name: key.1,
+            })
+        }
     }
-    for ((namespace, name), isvc) in &held.inference_services {
-        let predictor = held.predictor_of(namespace, name);
-        rows.push(ServiceRow {
-            kind: ServiceKind::InferenceService,
-            namespace: namespace.clone(),
-            name: name.clone(),
-            server: isvc.server.clone(),
-            model: isvc.model.clone(),
-            version: None,
-            replicas: predictor.map(|(_, d)| d.replicas).unwrap_or_default(),
-            autoscaling: predictor
-                .and_then(|(deployment, _)| held.autoscaler_of(namespace, deployment))
-                .cloned(),
-            ready: isvc.ready,
-            reason: isvc.reason.clone(),
-            url: isvc.url.clone(),
-        });
-    }
-    rows
 }
 
 /// Of the `services`' namespaces, by kind, those where the caller may list that kind: by
@@ -105,22 +125,34 @@ pub(super) async fn visible<'a>(
 /// each kind there), by namespace and name; page `page` of [`PAGE_SIZE`].
 pub async fn list(state: &AppState, caller: &Caller, page: usize) -> Result<ServiceList, AppError> {
     caller.check(Action::View, None)?;
-    // The lock is held only to copy the rows out: access reviews are awaited after.
-    let mut rows = rows(&*state.services.read()?);
+    // The caches are read twice, and never held while access reviews are awaited: once for
+    // the namespaces to review, then for the page, whose rows alone are made (1,000
+    // services are sorted by reference, 100 copied).
+    let namespaces: BTreeSet<(ServiceKind, String)> = keys(&*state.services.read()?)
+        .into_iter()
+        .map(|(namespace, _, kind)| (kind, namespace.to_string()))
+        .collect();
     let visible = visible(
         state,
         caller,
-        rows.iter().map(|r| (r.kind, r.namespace.as_str())),
+        namespaces
+            .iter()
+            .map(|(kind, namespace)| (*kind, namespace.as_str())),
     )
     .await?;
-    rows.retain(|r| visible[&r.kind].contains(&r.namespace));
-    rows.sort_by(|a, b| (&a.namespace, &a.name, a.kind).cmp(&(&b.namespace, &b.name, b.kind)));
-    let total = rows.len();
-    let mut rows: Vec<ServiceRow> = rows
-        .into_iter()
-        .skip(page.saturating_mul(PAGE_SIZE))
-        .take(PAGE_SIZE)
-        .collect();
+    let (total, mut rows) = {
+        let held = state.services.read()?;
+        let mut keys = keys(&held);
+        keys.retain(|(namespace, _, kind)| visible[kind].contains(*namespace));
+        keys.sort_unstable();
+        let rows: Vec<ServiceRow> = keys
+            .iter()
+            .skip(page.saturating_mul(PAGE_SIZE))
+            .take(PAGE_SIZE)
+            .filter_map(|key| row(&held, *key))
+            .collect();
+        (keys.len(), rows)
+    };
     name_versions(state, caller, &mut rows).await?;
     Ok(ServiceList {
         rows,
