@@ -5,7 +5,10 @@ pub mod autoscaling;
 pub mod canary;
 pub mod detail;
 pub mod list;
+pub mod record;
+pub mod rollback;
 pub mod rollout;
+pub mod scale;
 pub mod served;
 
 use leptos::prelude::*;
