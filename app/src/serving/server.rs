@@ -163,12 +163,13 @@ pub async fn list(state: &AppState, caller: &Caller, page: usize) -> Result<Serv
 }
 
 /// Names the registered version each row serves, when the registry has one with that URI
-/// in a namespace the caller may see (the newest, if several were registered from it).
+/// in a namespace the caller may see (the newest, if several were registered from it);
+/// answers the registered model's name by URI.
 async fn name_versions(
     state: &AppState,
     caller: &Caller,
     rows: &mut [ServiceRow],
-) -> Result<(), AppError> {
+) -> Result<HashMap<String, String>, AppError> {
     let sources: Vec<String> = rows
         .iter()
         .map(|r| r.model.clone())
@@ -177,43 +178,38 @@ async fn name_versions(
         .into_iter()
         .collect();
     if sources.is_empty() {
-        return Ok(());
+        return Ok(HashMap::new());
     }
-    let mut named: HashMap<String, String> = HashMap::new();
+    let mut named: HashMap<String, (String, String)> = HashMap::new();
     for (source, model, namespace, version) in
         crate::models::store::versions_by_source(&state.db, &sources).await?
     {
         if caller.check(Action::View, Some(&namespace)).is_ok() {
             named
                 .entry(source)
-                .or_insert_with(|| format!("{model} v{version}"));
+                .or_insert_with(|| (format!("{model} v{version}"), model));
         }
     }
     for row in rows {
-        row.version = named.get(&row.model).cloned();
+        row.version = named.get(&row.model).map(|(version, _)| version.clone());
     }
-    Ok(())
+    Ok(named
+        .into_iter()
+        .map(|(source, (_, model))| (source, model))
+        .collect())
 }
 
-/// The versions of the registered model that `served` (a model URI) is a version of, when
-/// the caller may see that model's namespace: what a rollout may pick from.
+/// The newest versions of registered model `model` (the one a service serves, as
+/// [`name_versions`] found it): what a rollout may pick from.
 async fn model_choices(
     state: &AppState,
-    caller: &Caller,
-    served: &str,
+    model: Option<&str>,
 ) -> Result<Vec<ModelChoice>, AppError> {
     use crate::models::store;
-    if served.is_empty() {
-        return Ok(Vec::new());
-    }
-    let known = store::versions_by_source(&state.db, &[served.to_string()]).await?;
-    let Some((_, model, _, _)) = known
-        .into_iter()
-        .find(|(_, _, namespace, _)| caller.check(Action::View, Some(namespace)).is_ok())
-    else {
+    let Some(model) = model else {
         return Ok(Vec::new());
     };
-    let Some(registered) = store::registered(&state.db, &model).await? else {
+    let Some(registered) = store::registered(&state.db, model).await? else {
         return Ok(Vec::new());
     };
     let versions = store::newest_versions(&state.db, registered.id, CHOICES_SHOWN).await?;
@@ -323,8 +319,8 @@ pub async fn detail(
             .ok()
             .and_then(|held| held.autoscaler_of(namespace, &d_name).cloned());
     }
-    name_versions(state, caller, std::slice::from_mut(&mut row)).await?;
-    let choices = model_choices(state, caller, &row.model).await?;
+    let registered = name_versions(state, caller, std::slice::from_mut(&mut row)).await?;
+    let choices = model_choices(state, registered.get(&row.model).map(String::as_str)).await?;
     let key = (kind, namespace.to_string(), name.to_string());
     let history = super::store::of_service(&state.db, &key, super::HISTORY_SHOWN).await?;
     let Some(d) = deployment else {
