@@ -1,6 +1,6 @@
 // The page fixture every test uses: it fails the test on any console error or uncaught
 // exception in the browser, and it knows Gantry's shell (navigation, theme, menu).
-import { test as base, expect, type Page, type Locator } from "@playwright/test";
+import { test as base, expect, type APIRequestContext, type Page, type Locator } from "@playwright/test";
 import { admin } from "../servers";
 
 export class Shell {
@@ -81,3 +81,10 @@ export const test = base.extend<{
 });
 
 export { expect };
+
+/** One MLflow API call as the signed-in browser session; fails the test on an error. */
+export async function mlflow(request: APIRequestContext, base: string, path: string, data: object) {
+  const response = await request.post(`/api/2.0/mlflow/${path}`, { data, headers: { Origin: base } });
+  expect(response.status(), await response.text()).toBe(200);
+  return response.json();
+}

@@ -1,15 +1,7 @@
 // The Models area as a person uses it: what training code registered through Gantry's MLflow
 // API (called here as the client calls it) is found by searching, and a model's page lists
 // its versions, stages and aliases.
-import { test, expect } from "./fixtures";
-import type { APIRequestContext } from "@playwright/test";
-
-/** One MLflow API call as the signed-in admin's browser session; fails the test on an error. */
-async function mlflow(request: APIRequestContext, base: string, path: string, data: object) {
-  const response = await request.post(`/api/2.0/mlflow/${path}`, { data, headers: { Origin: base } });
-  expect(response.status(), await response.text()).toBe(200);
-  return response.json();
-}
+import { test, expect, mlflow } from "./fixtures";
 
 test("a model registered through the MLflow API is found in the Models area with its versions and alias", async ({
   shell,

@@ -6,7 +6,7 @@
 // to a registered version after the API server's preview and back, and the model's page
 // says where each version served; an ops admin starts and aborts a canary where KServe splits
 // traffic, and the page says why not elsewhere; a viewer reads only.
-import { test, expect } from "./fixtures";
+import { test, expect, mlflow } from "./fixtures";
 import { kubectl } from "../servers";
 
 test("the Serving list shows the InferenceService and the model-serving Deployments", async ({ shell, page }) => {
@@ -212,13 +212,9 @@ test("an ops admin rolls an InferenceService out to a registered version after a
   const name = `petals-${Date.now().toString(36)}`;
   const [v1, v2] = [1, 2].map((v) => `gs://models/${name}/${v}`);
   // Registered by training code through the MLflow API, in the service's namespace.
-  const mlflow = async (path: string, data: object) => {
-    const response = await page.request.post(`/api/2.0/mlflow/${path}`, { data, headers: { Origin: base } });
-    expect(response.status(), await response.text()).toBe(200);
-  };
-  await mlflow("registered-models/create", { name, tags: [{ key: "gantry.namespace", value: "ml-serving" }] });
+  await mlflow(page.request, base, "registered-models/create", { name, tags: [{ key: "gantry.namespace", value: "ml-serving" }] });
   for (const source of [v1, v2]) {
-    await mlflow("model-versions/create", { name, source });
+    await mlflow(page.request, base, "model-versions/create", { name, source });
   }
   const isvc = {
     apiVersion: "serving.kserve.io/v1beta1",
