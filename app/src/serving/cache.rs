@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::managers::Managers;
 use super::recognise::{image_of, recognise, Recognised};
-use super::{Autoscaling, Goal, Replicas};
+use super::{Autoscaling, Canary, Goal, Replicas, TrafficShare};
 use crate::cluster::Cluster;
 use crate::error::AppError;
 use crate::locks;
@@ -354,6 +354,37 @@ pub fn fingerprint(spec: &HorizontalPodAutoscalerSpec) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The InferenceService's canary as its spec and status say.
+pub fn canary_of(isvc: &DynamicObject) -> Canary {
+    let mode = isvc.data["status"]["deploymentMode"]
+        .as_str()
+        .or_else(|| {
+            isvc.metadata
+                .annotations
+                .as_ref()?
+                .get("serving.kserve.io/deploymentMode")
+                .map(String::as_str)
+        })
+        .unwrap_or_default()
+        .to_string();
+    let traffic = isvc.data["status"]["components"]["predictor"]["traffic"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| TrafficShare {
+            revision: t["revisionName"].as_str().unwrap_or_default().to_string(),
+            percent: t["percent"].as_i64().unwrap_or_default(),
+            latest: t["latestRevision"].as_bool().unwrap_or_default(),
+        })
+        .collect();
+    Canary {
+        splits: matches!(mode.as_str(), "Knative" | "Serverless"),
+        mode,
+        percent: isvc.data["spec"]["predictor"]["canaryTrafficPercent"].as_i64(),
+        traffic,
+    }
 }
 
 /// What the list shows of an InferenceService: its predictor's model (format and storage

@@ -10,44 +10,14 @@ use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::Api;
 
 use super::actions::{at_generation, audited, check_generation, field_manager, what};
+use super::cache::canary_of;
 use super::rollout::check_model;
 use super::server::inference_services;
-use super::{Canary, CanaryAction, ServiceKind, TrafficShare, CANARY_PERCENT};
+use super::{CanaryAction, ServiceKind, CANARY_PERCENT};
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
 use crate::error::AppError;
 use crate::state::AppState;
-
-/// The InferenceService's canary as its spec and status say.
-pub fn canary_of(isvc: &DynamicObject) -> Canary {
-    let mode = isvc.data["status"]["deploymentMode"]
-        .as_str()
-        .or_else(|| {
-            isvc.metadata
-                .annotations
-                .as_ref()?
-                .get("serving.kserve.io/deploymentMode")
-                .map(String::as_str)
-        })
-        .unwrap_or_default()
-        .to_string();
-    let traffic = isvc.data["status"]["components"]["predictor"]["traffic"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| TrafficShare {
-            revision: t["revisionName"].as_str().unwrap_or_default().to_string(),
-            percent: t["percent"].as_i64().unwrap_or_default(),
-            latest: t["latestRevision"].as_bool().unwrap_or_default(),
-        })
-        .collect();
-    Canary {
-        splits: matches!(mode.as_str(), "Knative" | "Serverless"),
-        mode,
-        percent: isvc.data["spec"]["predictor"]["canaryTrafficPercent"].as_i64(),
-        traffic,
-    }
-}
 
 /// Starts (`to` at `percent`), promotes or aborts the InferenceService's canary as the
 /// caller (an ops admin; the cluster's RBAC decides too), if its spec is still at

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Event, Pod, Probe};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::Api;
 
-use super::cache::{revision_number, seen_inference_service, served_deployment, Held};
+use super::cache::{canary_of, revision_number, seen_inference_service, served_deployment, Held};
 use super::recognise::{image_of, model_of, Recognised};
 use super::{
     ModelChoice, Revision, ServiceDetail, ServiceEvent, ServiceKind, ServiceList, ServicePod,
@@ -308,7 +308,7 @@ pub async fn detail(
                 url: seen.url,
             };
             let generation = isvc.metadata.generation.unwrap_or_default();
-            (row, d, generation, Some(super::canary::canary_of(&isvc)))
+            (row, d, generation, Some(canary_of(&isvc)))
         }
     };
     if let Some(d) = &deployment {
