@@ -274,13 +274,42 @@ mod ssr {
         ) -> Result<std::collections::BTreeSet<String>, AppError> {
             let distinct: std::collections::BTreeSet<&str> = namespaces.into_iter().collect();
             let mut visible = std::collections::BTreeSet::new();
-            for namespace in distinct {
-                if principal
-                    .check(crate::auth::rules::Action::View, Some(namespace))
-                    .is_ok()
-                    && self
-                        .allowed(principal, "list", resource, Some(namespace))
-                        .await?
+            let mut unknown = Vec::new();
+            // The fresh answers under one lock and one identity: a list page asks about
+            // every namespace it shows, at every request.
+            {
+                let (user, groups) = self.identity(principal);
+                let mut question = AccessQuestion {
+                    user,
+                    groups,
+                    verb: "list".into(),
+                    group: resource.0.into(),
+                    resource: resource.1.into(),
+                    namespace: None,
+                };
+                let cache = locks::lock(&self.access);
+                for namespace in distinct {
+                    if principal
+                        .check(crate::auth::rules::Action::View, Some(namespace))
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    question.namespace = Some(namespace.to_string());
+                    match cache.get(&question) {
+                        Some((answer, at)) if at.elapsed() < ACCESS_TTL => {
+                            if *answer {
+                                visible.insert(namespace.to_string());
+                            }
+                        }
+                        _ => unknown.push(namespace),
+                    }
+                }
+            }
+            for namespace in unknown {
+                if self
+                    .allowed(principal, "list", resource, Some(namespace))
+                    .await?
                 {
                     visible.insert(namespace.to_string());
                 }

@@ -5,7 +5,8 @@
 // changes and removes an HPA after confirming; an ops admin rolls an InferenceService out
 // to a registered version after the API server's preview and back, and the model's page
 // says where each version served; an ops admin starts and aborts a canary where KServe splits
-// traffic, and the page says why not elsewhere; a viewer reads only.
+// traffic, and the page says why not elsewhere; a service's page charts its traffic from
+// Prometheus; a viewer reads only.
 import { test, expect, mlflow } from "./fixtures";
 import { kubectl } from "../servers";
 
@@ -318,4 +319,31 @@ test("an ops admin starts a canary where KServe splits traffic and aborts it; el
   } finally {
     kubectl(["delete", "inferenceservice", name, "--namespace=ml-serving", "--ignore-not-found"]);
   }
+});
+
+test("a service's page charts its requests, latency, errors and replicas from Prometheus", async ({ shell, page }, testInfo) => {
+  const traffic = page.getByTestId("service-metrics");
+  const latency = traffic.getByTestId("chart-latency");
+  // The simulator's series for fraud-api's pods, scraped every 5 s: in once a rate has two samples.
+  await expect(async () => {
+    await shell.open("/serving/deployment/ml-serving/fraud-api");
+    await expect(latency.locator("svg")).toBeVisible({ timeout: 3000 });
+  }).toPass({ timeout: 90_000 });
+  await expect(traffic.getByRole("heading", { name: "Traffic" })).toBeVisible();
+  await expect(traffic.getByTestId("metrics-step")).toContainText("series from model_requests_total and model_request_duration_seconds of fraud-api's pods");
+  for (const [id, title] of [["requests", "Requests"], ["errors", "Errors"], ["replicas", "Replicas serving"]]) {
+    await expect(traffic.getByTestId(`chart-${id}`).locator("figcaption")).toHaveText(title);
+    await expect(traffic.getByTestId(`chart-${id}`).locator("svg")).toBeVisible();
+  }
+  // The quantiles as a person reads them: p50 below p95 below p99, in milliseconds.
+  await latency.getByText("Show the numbers").click();
+  const rows = latency.getByTestId("numbers-latency").locator("tbody tr");
+  await expect(rows.locator("td:first-child")).toHaveText(["p50", "p95", "p99"]);
+  await expect(latency.getByTestId("numbers-latency").locator("thead")).toContainText("Latest (ms)");
+  const latest = async (row: number) => Number(await rows.nth(row).locator("td").nth(1).textContent());
+  expect(await latest(0)).toBeLessThan(await latest(1));
+  expect(await latest(1)).toBeLessThan(await latest(2));
+  const shot = testInfo.outputPath("service-traffic.png");
+  await traffic.screenshot({ path: shot });
+  await testInfo.attach("service-traffic", { path: shot, contentType: "image/png" });
 });

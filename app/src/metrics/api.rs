@@ -6,9 +6,11 @@
 //! - `GET /api/v1/nodes/{name}/metrics`: the node's charts as data
 //! - `GET /api/v1/jobs/{namespace}/{name}/metrics`: the job's pods' GPUs as data
 //! - `GET /api/v1/fleet/metrics`: the fleet's GPUs, allocated and busy
+//! - `GET /api/v1/services/{kind}/{namespace}/{name}/metrics`: a serving workload's
+//!   requests, latency, errors and replicas serving
 //! - `GET /api/v1/gpu-idle`: pods holding GPUs they have not used (the overview's table)
 //! - `GET /api/v1/alerts?node=` or `?namespace=&job=`: firing and pending alerts
-//! - `GET …/metrics/{chart}.svg?theme=light|dark` (node and job): one chart as a standalone
+//! - `GET …/metrics/{chart}.svg?theme=light|dark` (node, job, service): one chart as a standalone
 //!   SVG, for portals (the same auth and frame rules as every page)
 
 use axum::extract::{Path, Query, State};
@@ -22,6 +24,7 @@ use super::svg::{self, Look};
 use super::{server, Alerts, AlertsAbout, IdleGpus, Metrics, Range, Span};
 use crate::auth::caller::Caller;
 use crate::error::{AppError, Result};
+use crate::serving::ServiceKind;
 use crate::state::AppState;
 
 /// The area's routes, merged into Gantry's router once.
@@ -35,6 +38,14 @@ pub fn router() -> Router<AppState> {
             get(job_chart),
         )
         .route("/api/v1/fleet/metrics", get(fleet))
+        .route(
+            "/api/v1/services/{kind}/{namespace}/{name}/metrics",
+            get(service),
+        )
+        .route(
+            "/api/v1/services/{kind}/{namespace}/{name}/metrics/{file}",
+            get(service_chart),
+        )
         .route("/api/v1/gpu-idle", get(idle))
         .route("/api/v1/alerts", get(alerts))
 }
@@ -113,6 +124,19 @@ async fn job(
         .map(Json)
 }
 
+async fn service(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Json<Metrics>> {
+    let range = params.range(false, Range::Last(Span::H1))?;
+    let kind = ServiceKind::from_slug(&kind)?;
+    server::service_metrics(&state, &caller, kind, &namespace, &name, range, None)
+        .await
+        .map(Json)
+}
+
 async fn fleet(
     State(state): State<AppState>,
     caller: Caller,
@@ -152,6 +176,20 @@ async fn job_chart(
     let range = params.range(true, Range::Run)?;
     let id = chart_id(&file)?;
     let metrics = server::job_metrics(&state, &caller, &namespace, &name, range, Some(id)).await?;
+    chart_image(metrics, id, params.theme.as_deref())
+}
+
+async fn service_chart(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, namespace, name, file)): Path<(String, String, String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Response> {
+    let range = params.range(false, Range::Last(Span::H1))?;
+    let kind = ServiceKind::from_slug(&kind)?;
+    let id = chart_id(&file)?;
+    let metrics =
+        server::service_metrics(&state, &caller, kind, &namespace, &name, range, Some(id)).await?;
     chart_image(metrics, id, params.theme.as_deref())
 }
 

@@ -1,6 +1,6 @@
 //! Metrics: GPU utilisation, memory, power and temperature from Prometheus (NVIDIA DCGM
-//! exporter's series), charted for what the user is already looking at: a node, a job, the
-//! fleet.
+//! exporter's series), and a model server's requests, latency and errors, charted for what
+//! the user is already looking at: a node, a job, the fleet, a serving workload.
 //!
 //! `window` turns the picked range into what Prometheus is asked for, `promql` writes the
 //! queries (label values escaped, never user text), `prom` asks Prometheus (deadline, one
@@ -68,7 +68,8 @@ pub struct Metrics {
     pub end: i64,
     /// `None` when Prometheus is not configured: the page says so instead of charts.
     pub charts: Option<Vec<Chart>>,
-    /// Which of dcgm-exporter's label sets the series carry, once known.
+    /// What the series are read from: which of dcgm-exporter's label sets they carry, or a
+    /// model server's metric names; once known.
     pub dialect: Option<String>,
 }
 
@@ -194,6 +195,27 @@ pub async fn get_job_charts(
     let (state, caller) = crate::state::caller(Action::View, Some(&namespace))?;
     let range = Range::parse(&range, &from, &to, true, Range::Run)?;
     let metrics = server::job_metrics(&state, &caller, &namespace, &name, range, None).await?;
+    Ok(svg::inline(metrics))
+}
+
+/// A serving workload's traffic charts over `range` (`15m` … `7d`, or `from`–`to`); `kind`
+/// as in its URL (`deployment`, `inferenceservice`).
+#[server(endpoint = "serving/metrics")]
+pub async fn get_service_charts(
+    kind: String,
+    namespace: String,
+    name: String,
+    range: String,
+    from: String,
+    to: String,
+) -> Result<ChartsView, AppError> {
+    use crate::auth::rules::Action;
+
+    let (state, caller) = crate::state::caller(Action::View, Some(&namespace))?;
+    let kind = crate::serving::ServiceKind::from_slug(&kind)?;
+    let range = Range::parse(&range, &from, &to, false, Range::Last(Span::H1))?;
+    let metrics =
+        server::service_metrics(&state, &caller, kind, &namespace, &name, range, None).await?;
     Ok(svg::inline(metrics))
 }
 

@@ -242,6 +242,78 @@ pub fn job_use(selector: &str, seconds: u64) -> [String; 2] {
     ]
 }
 
+/// What Gantry reads of a model server, per pod (`namespace` and `pod` as Prometheus' pod
+/// discovery labels them): requests by status `code`, and their latency as a histogram in
+/// seconds. Servers that name them otherwise (KServe's `request_predict_seconds`, TF
+/// Serving's `:tensorflow:serving:…`) are mapped by a recording rule (README, Serving).
+pub const SERVING_REQUESTS: &str = "model_requests_total";
+pub const SERVING_LATENCY: &str = "model_request_duration_seconds";
+
+/// The series of a Deployment's pods: they are named `<deployment>-<template hash>-<5
+/// random>`, hash and suffix from the same alphabet as a Job's suffix, without `-`; so the
+/// pods of a Deployment named `<deployment>-<word>` never match.
+pub fn deployment_selector(namespace: &str, deployment: &str) -> String {
+    let pods = format!(
+        "{}-[bcdfghjklmnpqrstvwxz2456789]{{1,10}}-[bcdfghjklmnpqrstvwxz2456789]{{5}}",
+        regex_literal(deployment)
+    );
+    format!("namespace={},pod=~{}", quote(namespace), quote(&pods))
+}
+
+/// The serving charts' ids, in the order [`service_charts`] gives them.
+pub const SERVICE_CHARTS: [&str; 4] = ["requests", "latency", "errors", "replicas"];
+
+/// A serving workload's charts, summed over its pods (no pod is named), rates over
+/// `rate_secs`; `selector` from [`deployment_selector`].
+pub fn service_charts(selector: &str, rate_secs: u64) -> Vec<NodeChart> {
+    let named = |name: &str, query: String| {
+        format!(r#"label_replace({query}, "series", "{name}", "", "")"#)
+    };
+    let requests =
+        |extra: &str| format!("sum(rate({SERVING_REQUESTS}{{{selector}{extra}}}[{rate_secs}s]))");
+    let quantile = |q: f64| {
+        format!(
+            "histogram_quantile({q}, sum by (le) \
+             (rate({SERVING_LATENCY}_bucket{{{selector}}}[{rate_secs}s]))) * 1000"
+        )
+    };
+    vec![
+        NodeChart {
+            id: "requests",
+            title: "Requests",
+            unit: "req/s",
+            query: named("Requests", requests("")),
+        },
+        NodeChart {
+            id: "latency",
+            title: "Latency",
+            unit: "ms",
+            query: [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)]
+                .map(|(name, q)| named(name, quantile(q)))
+                .join(" or "),
+        },
+        NodeChart {
+            id: "errors",
+            title: "Errors",
+            // Not "%", which keeps a 0–100 scale: 1 % of errors would be a flat line.
+            unit: "% of requests",
+            query: named(
+                "5xx",
+                format!("{} / {} * 100", requests(r#",code=~"5..""#), requests("")),
+            ),
+        },
+        NodeChart {
+            id: "replicas",
+            title: "Replicas serving",
+            unit: "pods",
+            query: named(
+                "Pods",
+                format!("count(count by (pod) ({SERVING_REQUESTS}{{{selector}}}))"),
+            ),
+        },
+    ]
+}
+
 /// The fleet's GPUs over time, as three series: all of them, those allocated to a pod, and
 /// those busy (at or above `percent`); one query. A GPU is a (node, gpu) pair, so a GPU
 /// split into MIG instances counts once.
@@ -359,6 +431,27 @@ mod tests {
         assert!(is_pod_of("bert", "bert-x7k2p") && is_pod_of("bert", "bert-12-x7k2p"));
         assert!(!is_pod_of("bert", "bert-v2-x7k2p") && !is_pod_of("bert", "bert-aeiou"));
         assert_eq!(dialect_from([true, true, false]), exported_lowercase());
+    }
+
+    #[test]
+    fn a_deployments_pods_are_matched_and_its_longer_named_neighbours_are_not() {
+        let selector = deployment_selector("ml-serving", "iris-predictor");
+        assert_eq!(
+            selector,
+            r#"namespace="ml-serving",pod=~"iris-predictor-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}""#
+        );
+        // PromQL anchors `=~` at both ends and speaks RE2, as the regex crate does.
+        let pods = selector.split_once("pod=~").unwrap().1;
+        let pods = regex::Regex::new(&format!("^(?:{})$", pods.trim_matches('"'))).unwrap();
+        assert!(pods.is_match("iris-predictor-7d9f8b6c4-x7k2p"));
+        assert!(!pods.is_match("iris-predictor-canary-7d9f8b6c4-x7k2p"));
+        assert!(!pods.is_match("iris-predictor-x7k2p"));
+        let charts = service_charts(&selector, 60);
+        let ids: Vec<&str> = charts.iter().map(|c| c.id).collect();
+        assert_eq!(ids, SERVICE_CHARTS);
+        assert!(charts.iter().all(|c| c.query.contains(&selector)));
+        assert_eq!(charts[1].query.matches("histogram_quantile").count(), 3);
+        assert!(charts[2].query.contains(r#"code=~"5..""#) && charts[0].query.contains("[60s]"));
     }
 
     fn exported_lowercase() -> Dialect {

@@ -5,11 +5,12 @@
 use futures::future::join_all;
 
 use super::prom::Prometheus;
-use super::promql::{self, Dialect, NodeChart};
+use super::promql::{self, NodeChart};
 use super::window::{MAX_CUSTOM_SECS, MIN_CUSTOM_SECS};
 use super::{Alert, Alerts, AlertsAbout, Chart, IdleGpus, IdlePod, Metrics, Range, Window};
 use crate::auth::caller::Caller;
 use crate::error::AppError;
+use crate::serving::ServiceKind;
 use crate::state::AppState;
 
 fn now() -> i64 {
@@ -47,11 +48,11 @@ fn check_chart(only: Option<&str>, ids: &[&str]) -> Result<(), AppError> {
 }
 
 /// `metrics` with `charts` (only the one with id `only`, when given) over its window,
-/// queried together, each with its series or why it has none.
+/// queried together, each with its series or why it has none; `source` says what they read.
 async fn draw(
     mut metrics: Metrics,
     prometheus: &Prometheus,
-    dialect: Dialect,
+    source: String,
     charts: Vec<NodeChart>,
     only: Option<&str>,
 ) -> Metrics {
@@ -78,7 +79,7 @@ async fn draw(
     }))
     .await;
     metrics.charts = Some(drawn);
-    metrics.dialect = Some(dialect.describe());
+    metrics.dialect = Some(source);
     metrics
 }
 
@@ -103,7 +104,7 @@ pub async fn node_metrics(
     };
     let dialect = prometheus.dialect().await;
     let charts = promql::node_charts(dialect, node);
-    Ok(draw(metrics, prometheus, dialect, charts, only).await)
+    Ok(draw(metrics, prometheus, dialect.describe(), charts, only).await)
 }
 
 /// A job's run as a window: from a minute before it started to a minute after it ended (or
@@ -150,7 +151,38 @@ pub async fn job_metrics(
     let dialect = prometheus.dialect().await;
     let selector = promql::job_selector(dialect, namespace, name);
     let charts = promql::job_charts(dialect, &selector);
-    Ok(draw(metrics, prometheus, dialect, charts, only).await)
+    Ok(draw(metrics, prometheus, dialect.describe(), charts, only).await)
+}
+
+/// A serving workload's traffic over `range` (only the chart with id `only`, when given),
+/// for those who may see the service; summed over its pods, which are never named.
+pub async fn service_metrics(
+    state: &AppState,
+    caller: &Caller,
+    kind: ServiceKind,
+    namespace: &str,
+    name: &str,
+    range: Range,
+    only: Option<&str>,
+) -> Result<Metrics, AppError> {
+    check_chart(only, &promql::SERVICE_CHARTS)?;
+    let deployment =
+        crate::serving::server::serving_deployment(state, caller, kind, namespace, name).await?;
+    let window = window_of(range, now());
+    let metrics = empty(format!("{namespace}/{name}"), range, window);
+    let Some(prometheus) = &state.prometheus else {
+        return Ok(metrics);
+    };
+    let selector = promql::deployment_selector(namespace, &deployment);
+    // Two steps, and never under a minute: enough samples for a rate at any scrape interval.
+    let rate_secs = (2 * window.step_secs).max(60);
+    let charts = promql::service_charts(&selector, rate_secs);
+    let source = format!(
+        "{} and {} of {deployment}'s pods",
+        promql::SERVING_REQUESTS,
+        promql::SERVING_LATENCY
+    );
+    Ok(draw(metrics, prometheus, source, charts, only).await)
 }
 
 /// The fleet's GPUs, allocated and busy over `range`: counts only, for those who see nodes.
@@ -171,7 +203,7 @@ pub async fn fleet_metrics(
         unit: "GPUs",
         query: promql::fleet(dialect, prometheus.idle_rule().percent),
     };
-    Ok(draw(metrics, prometheus, dialect, vec![chart], None).await)
+    Ok(draw(metrics, prometheus, dialect.describe(), vec![chart], None).await)
 }
 
 /// Pods holding GPUs they have not used for the idle rule's window, most idle GPU-hours

@@ -3,7 +3,7 @@
 //! KServe's InferenceServices once discovery finds their CRD (looked for at start, then
 //! every five minutes, so KServe installed later appears without a restart).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -64,12 +64,29 @@ pub struct SeenInferenceService {
     pub managers: Managers,
 }
 
-/// What the watches hold.
+/// The name KServe gives InferenceService `name`'s predictor Deployment.
+pub fn kserve_predictor(name: &str) -> String {
+    format!("{name}-predictor")
+}
+
+/// The objects of `map` in `namespace`, by name: the maps are ordered by (namespace, name),
+/// so finding them costs the namespace's objects, not every one.
+fn in_namespace<'m, T>(
+    map: &'m BTreeMap<Key, T>,
+    namespace: &str,
+) -> impl Iterator<Item = (&'m str, &'m T)> {
+    let namespace = namespace.to_string();
+    map.range((namespace.clone(), String::new())..)
+        .take_while(move |((ns, _), _)| *ns == namespace)
+        .map(|((_, name), value)| (name.as_str(), value))
+}
+
+/// What the watches hold, ordered by (namespace, name) as the list shows them.
 #[derive(Default)]
 pub struct Held {
-    pub deployments: HashMap<Key, ServedDeployment>,
-    pub autoscalers: HashMap<Key, SeenAutoscaler>,
-    pub inference_services: HashMap<Key, SeenInferenceService>,
+    pub deployments: BTreeMap<Key, ServedDeployment>,
+    pub autoscalers: BTreeMap<Key, SeenAutoscaler>,
+    pub inference_services: BTreeMap<Key, SeenInferenceService>,
 }
 
 impl Held {
@@ -81,10 +98,16 @@ impl Held {
 
     /// The HPA scaling Deployment `name` in `namespace`, with who wrote it.
     pub fn seen_autoscaler_of(&self, namespace: &str, name: &str) -> Option<&SeenAutoscaler> {
-        self.autoscalers
-            .iter()
-            .find(|((ns, _), a)| ns == namespace && a.target == name)
+        in_namespace(&self.autoscalers, namespace)
+            .find(|(_, a)| a.target == name)
             .map(|(_, a)| a)
+    }
+
+    /// The name of InferenceService `name`'s predictor Deployment: the one KServe made or,
+    /// before it has, the name it will give it.
+    pub fn predictor_name(&self, namespace: &str, name: &str) -> String {
+        self.predictor_of(namespace, name)
+            .map_or_else(|| kserve_predictor(name), |(d, _)| d.to_string())
     }
 
     /// The Deployment KServe made for InferenceService `name`, and its state.
@@ -93,7 +116,7 @@ impl Held {
             |d: &ServedDeployment| matches!(&d.recognised, Recognised::PartOf(i) if i == name);
         // KServe names it `{name}-predictor`: found at once, as the list asks for each
         // InferenceService on a page; any other name, by its label, the long way.
-        let usual = (namespace.to_string(), format!("{name}-predictor"));
+        let usual = (namespace.to_string(), kserve_predictor(name));
         if let Some((key, d)) = self
             .deployments
             .get_key_value(&usual)
@@ -101,10 +124,7 @@ impl Held {
         {
             return Some((key.1.as_str(), d));
         }
-        self.deployments
-            .iter()
-            .find(|((ns, _), d)| ns == namespace && part_of(d))
-            .map(|((_, deployment), d)| (deployment.as_str(), d))
+        in_namespace(&self.deployments, namespace).find(|(_, d)| part_of(d))
     }
 }
 
@@ -473,7 +493,7 @@ async fn follow_inference_services(client: Client, shared: Arc<Shared>) {
 struct Into<T: 'static> {
     watch: &'static str,
     shared: Arc<Shared>,
-    place: fn(&mut Held) -> &mut HashMap<Key, T>,
+    place: fn(&mut Held) -> &mut BTreeMap<Key, T>,
     /// The flag its first listing sets, for the watches the list waits for.
     synced: Option<fn(&Shared) -> &AtomicBool>,
 }
@@ -535,5 +555,27 @@ impl<T: Tracked + PartialEq + Send + Sync + 'static> watch::Follower<(Key, Optio
         if changed {
             self.shared.changes.send_modify(|n| *n += 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespaces_objects_are_found_without_its_neighbours() {
+        let map: BTreeMap<Key, u32> = [
+            ("ml", "b", 1),
+            ("ml", "a", 2),
+            ("ml-b", "a", 3),
+            ("m", "z", 4),
+        ]
+        .into_iter()
+        .map(|(ns, name, v)| ((ns.to_string(), name.to_string()), v))
+        .collect();
+        let found: Vec<(&str, &u32)> = in_namespace(&map, "ml").collect();
+        assert_eq!(found, [("a", &2), ("b", &1)]);
+        assert_eq!(in_namespace(&map, "ml-").count(), 0);
+        assert_eq!(in_namespace(&map, "m").count(), 1);
     }
 }

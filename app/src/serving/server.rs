@@ -8,7 +8,9 @@ use k8s_openapi::api::core::v1::{Event, Pod, Probe};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::Api;
 
-use super::cache::{canary_of, revision_number, seen_inference_service, served_deployment, Held};
+use super::cache::{
+    canary_of, kserve_predictor, revision_number, seen_inference_service, served_deployment, Held,
+};
 use super::recognise::{image_of, model_of, Recognised};
 use super::{
     ModelChoice, Revision, ServiceDetail, ServiceEvent, ServiceKind, ServiceList, ServicePod,
@@ -40,7 +42,8 @@ pub(super) fn inference_services() -> ApiResource {
     ))
 }
 
-/// The services the caches hold, by (namespace, name, kind), before access is checked.
+/// The services the caches hold, by (namespace, name, kind), before access is checked:
+/// the Deployments in order, then the InferenceServices in order.
 fn keys(held: &Held) -> Vec<(&str, &str, ServiceKind)> {
     let deployments = held
         .deployments
@@ -127,11 +130,20 @@ pub async fn list(state: &AppState, caller: &Caller, page: usize) -> Result<Serv
     caller.check(Action::View, None)?;
     // The caches are read twice, and never held while access reviews are awaited: once for
     // the namespaces to review, then for the page, whose rows alone are made (1,000
-    // services are sorted by reference, 100 copied).
-    let namespaces: BTreeSet<(ServiceKind, String)> = keys(&*state.services.read()?)
-        .into_iter()
-        .map(|(namespace, _, kind)| (kind, namespace.to_string()))
-        .collect();
+    // services are merged by reference, 100 copied).
+    let namespaces: Vec<(ServiceKind, String)> = {
+        let held = state.services.read()?;
+        let mut namespaces: Vec<(ServiceKind, &str)> = keys(&held)
+            .into_iter()
+            .map(|(namespace, _, kind)| (kind, namespace))
+            .collect();
+        // In order within each kind: a namespace's services are next to each other.
+        namespaces.dedup();
+        namespaces
+            .into_iter()
+            .map(|(kind, namespace)| (kind, namespace.to_string()))
+            .collect()
+    };
     let visible = visible(
         state,
         caller,
@@ -144,7 +156,8 @@ pub async fn list(state: &AppState, caller: &Caller, page: usize) -> Result<Serv
         let held = state.services.read()?;
         let mut keys = keys(&held);
         keys.retain(|(namespace, _, kind)| visible[kind].contains(*namespace));
-        keys.sort_unstable();
+        // Two ordered runs: the stable sort merges them in one pass.
+        keys.sort();
         let rows: Vec<ServiceRow> = keys
             .iter()
             .skip(page.saturating_mul(PAGE_SIZE))
@@ -225,6 +238,43 @@ async fn model_choices(
         .collect())
 }
 
+/// The Deployment whose pods serve `namespace/name` (an InferenceService's predictor), for
+/// a caller the cluster lets get it; from the caches, so a made-up name costs nothing.
+pub async fn serving_deployment(
+    state: &AppState,
+    caller: &Caller,
+    kind: ServiceKind,
+    namespace: &str,
+    name: &str,
+) -> Result<String, AppError> {
+    crate::names::check_object(namespace, name)?;
+    caller.check(Action::View, Some(namespace))?;
+    let what = format!("{} {namespace}/{name}", kind.label());
+    if !state
+        .cluster
+        .allowed(caller, "get", resource(kind), Some(namespace))
+        .await?
+    {
+        return Err(AppError::forbidden(format!(
+            "the cluster does not let you get {what}"
+        )));
+    }
+    let held = state.services.read()?;
+    let key = (namespace.to_string(), name.to_string());
+    let deployment = match kind {
+        ServiceKind::Deployment => held
+            .deployments
+            .get(&key)
+            .filter(|d| matches!(d.recognised, Recognised::Server { .. }))
+            .map(|_| name.to_string()),
+        ServiceKind::InferenceService => held
+            .inference_services
+            .contains_key(&key)
+            .then(|| held.predictor_name(namespace, name)),
+    };
+    deployment.ok_or_else(|| AppError::not_found(what))
+}
+
 /// One service in full, read as the caller: the object, its Deployment's rollout,
 /// ReplicaSets (revisions), pods and events.
 pub async fn detail(
@@ -275,15 +325,11 @@ pub async fn detail(
                 .await
                 .map_err(|e| AppError::from_kube(e, &what))?;
             let seen = seen_inference_service(&isvc).ok_or_else(|| AppError::not_found(&what))?;
-            let predictor = state
-                .services
-                .read()
-                .ok()
-                .and_then(|held| {
-                    held.predictor_of(namespace, name)
-                        .map(|(d, _)| d.to_string())
-                })
-                .unwrap_or_else(|| format!("{name}-predictor"));
+            // Read from the cluster, so the page answers while the caches still load.
+            let predictor = state.services.read().map_or_else(
+                |_| kserve_predictor(name),
+                |held| held.predictor_name(namespace, name),
+            );
             // Not there yet while KServe reconciles: the page says so.
             let d = match deployments.get(&predictor).await {
                 Ok(d) => Some(d),

@@ -1233,3 +1233,112 @@ async fn the_list_comes_in_pages_of_100_with_the_total() {
         .await
         .unwrap();
 }
+
+/// The last value of series `series` of chart `id`, once there is one.
+fn last_point(metrics: &Value, id: &str, series: &str) -> Option<f64> {
+    metrics["charts"]
+        .as_array()?
+        .iter()
+        .find(|c| c["id"] == id)?["series"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == series)?["points"]
+        .as_array()?
+        .last()?[1]
+        .as_f64()
+}
+
+/// A model server's traffic from the local cluster's real Prometheus scraping the
+/// simulator: two pods at 20 requests a second each are charted as 40 a second from two
+/// pods, the latency quantiles in order, errors at the simulator's 1 %; the pods of a
+/// neighbour named `scorer-canary` are not counted; a viewer sees the charts once the
+/// cluster lets her read the namespace, an ops admin of another namespace is refused, and a
+/// made-up service is a 404.
+#[tokio::test]
+async fn a_services_traffic_is_charted_from_its_pods_metrics() {
+    let Some(url) = crate::metrics::prometheus_url() else {
+        return;
+    };
+    let Some(TestCluster { client, namespace }) = connect("serving_metrics").await else {
+        return;
+    };
+    let Some((server, cookie)) =
+        TestServer::on_cluster_with("serving_metrics", &[("GANTRY_PROMETHEUS_URL", &url)])
+    else {
+        return;
+    };
+    let gantry = Gantry { server, cookie };
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    for (name, replicas) in [("scorer", 2), ("scorer-canary", 1)] {
+        let mut deployment = tf_serving(name, replicas);
+        let template = deployment.spec.as_mut().unwrap().template.metadata.as_mut();
+        template.unwrap().annotations =
+            Some([("gantry.dev/serving-rate".to_string(), "20".to_string())].into());
+        deployments
+            .create(&PostParams::default(), &deployment)
+            .await
+            .unwrap();
+    }
+    let path = format!("/api/v1/services/deployment/{namespace}/scorer/metrics?range=15m");
+    // A rate spans a minute: it reads right once the pods have been scraped for that long.
+    let metrics = wait_for(
+        "Prometheus to have a minute of scorer's two pods",
+        Duration::from_secs(150),
+        || async {
+            let response = gantry.get(&path, &gantry.cookie);
+            assert_eq!(response.status, 200, "{}", response.body);
+            let metrics = response.json();
+            let pods = last_point(&metrics, "replicas", "Pods")?;
+            let rate = last_point(&metrics, "requests", "Requests")?;
+            (pods == 2.0 && (rate - 40.0).abs() < 2.0).then_some(metrics)
+        },
+    )
+    .await;
+    let quantiles = ["p50", "p95", "p99"].map(|q| last_point(&metrics, "latency", q).unwrap());
+    assert!(
+        quantiles[0] > 0.0 && quantiles[0] < quantiles[1] && quantiles[1] < quantiles[2],
+        "{quantiles:?}"
+    );
+    let errors = last_point(&metrics, "errors", "5xx").unwrap();
+    assert!((0.5..1.5).contains(&errors), "{errors} % errors");
+    assert_contains(metrics["dialect"].as_str().unwrap(), "model_requests_total");
+
+    let svg = gantry.get(
+        &format!("/api/v1/services/deployment/{namespace}/scorer/metrics/latency.svg?range=15m"),
+        &gantry.cookie,
+    );
+    assert_eq!(svg.status, 200, "{}", svg.body);
+    assert_contains(&svg.body, "<svg");
+    // A viewer sees the charts once the cluster lets her read the namespace, not before.
+    let [(_, vera), (_, otto)] = gantry.outsiders(&namespace);
+    let refused = gantry.get(&path, &vera);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let binding: k8s_openapi::api::rbac::v1::RoleBinding = serde_json::from_value(json!({
+        "metadata": { "name": "vera-reads" },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "gantry:viewer" },
+        "subjects": [{ "kind": "User", "name": "gantry:vera", "apiGroup": "rbac.authorization.k8s.io" }]
+    }))
+    .unwrap();
+    Api::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    // Gantry keeps a review's answer for 30 s.
+    wait_for(
+        "vera's binding to be seen",
+        Duration::from_secs(45),
+        || async { (gantry.get(&path, &vera).status == 200).then_some(()) },
+    )
+    .await;
+    let refused = gantry.get(&path, &otto);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let made_up = gantry.get(
+        &format!("/api/v1/services/deployment/{namespace}/nothing/metrics"),
+        &gantry.cookie,
+    );
+    assert_eq!(made_up.status, 404, "{}", made_up.body);
+    deployments
+        .delete_collection(&Default::default(), &Default::default())
+        .await
+        .unwrap();
+}

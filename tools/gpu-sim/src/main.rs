@@ -10,7 +10,8 @@
 //! It reads the cluster PATH names (Nodes and Pods, watched). The path is an argument, not
 //! the environment, so that the local cluster's scripts find the process by its run folder. A pod's
 //! `gantry.dev/gpu-pattern` annotation sets how busy its GPUs are (`busy`, `idle` or a
-//! percentage); a node's `gantry.dev/gpu-xid` makes its GPU 0 report that XID error.
+//! percentage); a node's `gantry.dev/gpu-xid` makes its GPU 0 report that XID error; a
+//! pod's `gantry.dev/serving-rate` makes it a model server with that many requests a second.
 
 mod backfill;
 mod dcgm;
@@ -102,9 +103,7 @@ async fn metrics(State(sim): State<Sim>) -> impl IntoResponse {
     let gpus = fleet::fleet(&nodes, &pods);
     let servers: Vec<serving::Server> = pods
         .iter()
-        .map(|p| p.as_ref())
-        .filter(|p| p.metadata.namespace.as_deref() == Some(sim.serving_namespace.as_str()))
-        .filter_map(serving::Server::of)
+        .filter_map(|p| serving::Server::of(p, &sim.serving_namespace))
         .collect();
     let body = dcgm::render(sim.seed, &gpus, now) + &serving::render(sim.seed, &servers, now);
     (

@@ -1,5 +1,7 @@
-//! A model server's request metrics for each running pod of the serving namespaces: a
-//! request counter by status code and a latency histogram, as the serving area charts them.
+//! A model server's request metrics for each running pod of the serving namespace, and of
+//! any namespace's pod annotated `gantry.dev/serving-rate` (its requests per second, for
+//! tests that check the sums): a request counter by status code and a latency histogram, as
+//! the serving area charts them.
 //!
 //! Counters must only grow, so each is a closed form of the time since the pod started
 //! (a steady rate per pod, drawn from its name), not a running sum the process would lose
@@ -21,6 +23,9 @@ const SIGMA: f64 = 0.5;
 /// Share of requests that fail with a 500.
 const ERRORS: f64 = 0.01;
 
+/// The annotation that makes any pod a model server, with its requests per second.
+pub const RATE: &str = "gantry.dev/serving-rate";
+
 /// One serving pod as the metrics need it.
 pub struct Server {
     pub namespace: String,
@@ -28,11 +33,21 @@ pub struct Server {
     pub model: String,
     /// Seconds since the epoch.
     pub started: u64,
+    /// Requests per second, when the pod's annotation sets it.
+    pub rate: Option<f64>,
 }
 
 impl Server {
-    /// `None` for a pod that is not running.
-    pub fn of(pod: &Pod) -> Option<Server> {
+    /// `None` for a pod that is not running, or outside `namespace` and not annotated.
+    pub fn of(pod: &Pod, namespace: &str) -> Option<Server> {
+        let rate = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(RATE))
+            .and_then(|r| r.parse::<f64>().ok())
+            .filter(|r| r.is_finite() && *r >= 0.0);
+        (rate.is_some() || pod.metadata.namespace.as_deref() == Some(namespace)).then_some(())?;
         let status = pod.status.as_ref()?;
         (status.phase.as_deref() == Some("Running")).then_some(())?;
         let started = status
@@ -55,6 +70,7 @@ impl Server {
             pod: name,
             model,
             started: u64::try_from(started).unwrap_or(0),
+            rate,
         })
     }
 
@@ -67,9 +83,10 @@ impl Server {
         ])
     }
 
-    /// Requests per second, 5 to 50.
+    /// Requests per second: as annotated, else 5 to 50.
     fn rate(&self, seed: u64) -> f64 {
-        5.0 + 45.0 * self.draw(seed, "rate")
+        self.rate
+            .unwrap_or_else(|| 5.0 + 45.0 * self.draw(seed, "rate"))
     }
 
     /// Median latency, 30 to 180 ms.
@@ -147,6 +164,7 @@ mod tests {
             pod: "llama-chat-0".into(),
             model: "llama-chat".into(),
             started: 1_795_000_000,
+            rate: None,
         }
     }
 

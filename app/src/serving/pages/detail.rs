@@ -138,6 +138,16 @@ pub fn ServicePage() -> impl IntoView {
             <p class="form-error" role="alert" data-testid="autoscaling-error">
                 {move || autoscaled.get().and_then(Result::err).map(|e| e.to_string())}
             </p>
+            // Outside the live part: the stream's updates do not redraw (or refetch) charts.
+            <crate::metrics::pages::charts::ChartsSection
+                testid="service-metrics"
+                title="Traffic"
+                off="Prometheus not configured: set GANTRY_PROMETHEUS_URL to chart this service's traffic."
+                fetch=move |p| {
+                    let (kind, namespace, name) = key.get();
+                    crate::metrics::get_service_charts(kind, namespace, name, p.range, p.from, p.to)
+                }
+            />
         </section>
     }
 }
