@@ -152,6 +152,13 @@ mod ssr {
     /// review, not one per row.
     pub const ACCESS_TTL: Duration = Duration::from_secs(30);
 
+    /// A kept review answer, while it is younger than [`ACCESS_TTL`].
+    fn fresh(known: Option<(bool, Instant)>) -> Option<bool> {
+        known
+            .filter(|(_, at)| at.elapsed() < ACCESS_TTL)
+            .map(|(answer, _)| answer)
+    }
+
     /// "May this user `verb` `resource` (in `group`) in `namespace`?"
     #[derive(Debug, Clone, PartialEq, Eq, Hash)]
     pub struct AccessQuestion {
@@ -278,15 +285,7 @@ mod ssr {
             // The fresh answers under one lock and one identity: a list page asks about
             // every namespace it shows, at every request.
             {
-                let (user, groups) = self.identity(principal);
-                let mut question = AccessQuestion {
-                    user,
-                    groups,
-                    verb: "list".into(),
-                    group: resource.0.into(),
-                    resource: resource.1.into(),
-                    namespace: None,
-                };
+                let mut question = self.question(principal, "list", resource, None);
                 let cache = locks::lock(&self.access);
                 for namespace in distinct {
                     if principal
@@ -296,13 +295,12 @@ mod ssr {
                         continue;
                     }
                     question.namespace = Some(namespace.to_string());
-                    match cache.get(&question) {
-                        Some((answer, at)) if at.elapsed() < ACCESS_TTL => {
-                            if *answer {
-                                visible.insert(namespace.to_string());
-                            }
+                    match fresh(cache.get(&question).copied()) {
+                        Some(true) => {
+                            visible.insert(namespace.to_string());
                         }
-                        _ => unknown.push(namespace),
+                        Some(false) => {}
+                        None => unknown.push(namespace),
                     }
                 }
             }
@@ -317,6 +315,26 @@ mod ssr {
             Ok(visible)
         }
 
+        /// What [`Cluster::allowed`] asks the API server about `principal`, and keeps the
+        /// answer by.
+        fn question(
+            &self,
+            principal: &Principal,
+            verb: &str,
+            (group, resource): (&str, &str),
+            namespace: Option<&str>,
+        ) -> AccessQuestion {
+            let (user, groups) = self.identity(principal);
+            AccessQuestion {
+                user,
+                groups,
+                verb: verb.into(),
+                group: group.into(),
+                resource: resource.into(),
+                namespace: namespace.map(str::to_string),
+            }
+        }
+
         /// Whether `principal` may `verb` `resource` in `namespace`, as the cluster's RBAC
         /// answers a SubjectAccessReview for the user Gantry impersonates. For filtering data
         /// served from Gantry's shared caches, which are read with Gantry's own account.
@@ -327,20 +345,10 @@ mod ssr {
             (group, resource): (&str, &str),
             namespace: Option<&str>,
         ) -> Result<bool, AppError> {
-            let (user, groups) = self.identity(principal);
-            let question = AccessQuestion {
-                user,
-                groups,
-                verb: verb.into(),
-                group: group.into(),
-                resource: resource.into(),
-                namespace: namespace.map(str::to_string),
-            };
+            let question = self.question(principal, verb, (group, resource), namespace);
             let known = locks::lock(&self.access).get(&question).copied();
-            if let Some((answer, at)) = known {
-                if at.elapsed() < ACCESS_TTL {
-                    return Ok(answer);
-                }
+            if let Some(answer) = fresh(known) {
+                return Ok(answer);
             }
             let in_grace = known
                 .filter(|(_, at)| at.elapsed() < ACCESS_GRACE)
