@@ -71,13 +71,12 @@ pub fn kserve_predictor(name: &str) -> String {
 
 /// The objects of `map` in `namespace`, by name: the maps are ordered by (namespace, name),
 /// so finding them costs the namespace's objects, not every one.
-fn in_namespace<'m, T>(
+fn in_namespace<'m, 'n, T>(
     map: &'m BTreeMap<Key, T>,
-    namespace: &str,
-) -> impl Iterator<Item = (&'m str, &'m T)> {
-    let namespace = namespace.to_string();
-    map.range((namespace.clone(), String::new())..)
-        .take_while(move |((ns, _), _)| *ns == namespace)
+    namespace: &'n str,
+) -> impl Iterator<Item = (&'m str, &'m T)> + use<'m, 'n, T> {
+    map.range((namespace.to_string(), String::new())..)
+        .take_while(move |((ns, _), _)| ns == namespace)
         .map(|((_, name), value)| (name.as_str(), value))
 }
 
