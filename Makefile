@@ -36,6 +36,7 @@ demo: setup build ## Run Gantry on embedded defaults: a seeded local cluster (le
 	$(ENV) GANTRY_DATA_DIR=$(DEMO_DIR) KUBECONFIG=$(DEMO_CLUSTER)/gantry.kubeconfig \
 	  GANTRY_ADMIN_PASSWORD="$$(cat $(DEMO_DIR)/admin-password)" \
 	  GANTRY_PROMETHEUS_URL="$(DEMO_PROMETHEUS)" GANTRY_IDLE_MINUTES=5 \
+	  GANTRY_TRACKING_URI=http://127.0.0.1:3000 \
 	  GANTRY_SITE_ROOT=target/site exec $(TARGET_DIR)/debug/gantry
 
 demo-down: ## Stop the demo's local cluster (its data stays in data/demo/cluster)

@@ -84,9 +84,14 @@ export default defineConfig({
   webServer: [
     // A 1-minute idle window, so that a test's idle job shows in the overview soon, and a
     // finished job measured 5 s after its end.
-    server(clusterURL, gantryKubeconfig, prometheusURL
-      ? { GANTRY_PROMETHEUS_URL: prometheusURL, GANTRY_IDLE_MINUTES: "1", GANTRY_JOB_GPU_USE_DELAY_SECS: "5" }
-      : {}),
+    // Jobs may turn MLflow tracking on: kwok runs no containers, so the address their pods
+    // would use only has to be set.
+    server(clusterURL, gantryKubeconfig, {
+      GANTRY_TRACKING_URI: clusterURL,
+      ...(prometheusURL
+        ? { GANTRY_PROMETHEUS_URL: prometheusURL, GANTRY_IDLE_MINUTES: "1", GANTRY_JOB_GPU_USE_DELAY_SECS: "5" }
+        : {}),
+    }),
     server(offlineURL),
     server(shortSessionURL, gantryKubeconfig, { GANTRY_SESSION_IDLE_SECS: String(shortSessionIdleSecs) }),
     server(embeddableURL, gantryKubeconfig, { GANTRY_EMBED_ORIGINS: portalOrigin }),

@@ -38,6 +38,9 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Where MLflow artifacts are kept, and how large one may be.
     pub artifacts: Arc<crate::models::artifacts::Artifacts>,
+    /// `GANTRY_TRACKING_URI`: Gantry's address as a job's pods reach it, given to jobs
+    /// launched with MLflow tracking on; unset, tracking is refused and the form says why.
+    pub tracking_uri: Option<String>,
     /// Watch-fed index of Nodes and Pods: the GPU inventory.
     pub inventory: Inventory,
     /// Every Job, followed by a watch, with its history in `db`.

@@ -84,6 +84,16 @@ pub fn parse_utc(text: &str) -> Option<i64> {
     (text.get(..10) == Some(&format_secs(secs)[..10])).then_some(secs)
 }
 
+/// A duration as a person reads it: `42 s`, `3 min 5 s`, `2 h 10 min`.
+pub fn duration_text(secs: Option<i64>) -> String {
+    match secs {
+        None => "–".into(),
+        Some(s) if s < 60 => format!("{s} s"),
+        Some(s) if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        Some(s) => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -202,3 +202,45 @@ test("a log's tail is drawn at once when the page opens, not line by line", asyn
   // lines land meanwhile.
   expect(redraws).toBeLessThanOrEqual(Math.max(4, shown / 10));
 });
+
+test("launch a job with MLflow tracking on; its page charts what the run logs, live", async ({ shell, page }, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  const name = `e2e-tracked-${Date.now() % 100000}`;
+  await shell.open("/jobs/new");
+  const form = page.locator("form.launch");
+  await form.getByLabel("Name", { exact: true }).fill(name);
+  await form.getByLabel("Namespace", { exact: true }).selectOption("team-a");
+  await form.getByLabel("Image", { exact: true }).fill("pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime");
+  await form.getByLabel("GPUs", { exact: true }).fill("0");
+  await form.getByLabel("Pod annotations (key=value)").fill("pod-complete.stage.kwok.x-k8s.io/delay=10m");
+  await form.getByLabel(/Track with MLflow/).check();
+  await form.getByLabel("Experiment", { exact: true }).fill(`${name}-experiment`);
+
+  await page.getByRole("button", { name: "Preview manifest" }).click();
+  const manifest = page.getByTestId("manifest");
+  await expect(manifest).toContainText('"name": "MLFLOW_RUN_ID"');
+  await expect(manifest).toContainText(`"name": "${name}-mlflow"`);
+
+  await page.getByRole("button", { name: "Launch" }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
+  const run = page.getByTestId("job-run");
+  await expect(run.getByRole("heading", { name: "Training metrics" })).toBeVisible();
+  await expect(run.getByText("No metrics logged yet.")).toBeVisible();
+  // What the training script's mlflow.log_metric sends, to the run the job was given.
+  const runId = (await run.getByRole("link").textContent())!;
+  const response = await page.request.post("/api/2.0/mlflow/runs/log-batch", {
+    data: {
+      run_id: runId,
+      metrics: [1, 2, 3].map((step) => ({ key: "loss", value: 1 / step, timestamp: 1, step })),
+    },
+    headers: { Origin: base },
+  });
+  expect(response.status(), await response.text()).toBe(200);
+  // The running job's page asks again every 10 s: the chart appears without a reload.
+  await expect(run.getByTestId("run-chart-loss").locator("figcaption")).toHaveText("loss: 0.333333", { timeout: 15_000 });
+  await expect(run.getByText("3 points by step")).toBeVisible();
+
+  await page.getByRole("button", { name: "Cancel job" }).click();
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByTestId("job-facts").getByTestId("job-status")).toHaveText("Failed: deleted before it finished", { timeout: 15_000 });
+});

@@ -149,3 +149,62 @@ test("a version's files are browsed folder by folder and downloaded", async ({ s
   await files.getByRole("button", { name: "↑ All files" }).click();
   await expect(files.getByRole("listitem")).toHaveCount(2);
 });
+
+test("a run logged through the MLflow API is found under Experiments with its metrics charted by step", async ({
+  shell,
+  page,
+}, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  const stamp = Date.now().toString(36);
+  const name = `training-${stamp}`;
+  const { experiment_id } = await mlflow(page.request, base, "experiments/create", {
+    name,
+    tags: [{ key: "gantry.namespace", value: "team-a" }],
+  });
+  const { run } = await mlflow(page.request, base, "runs/create", { experiment_id, run_name: "baseline" });
+  const runId = run.info.run_id;
+  // What a training loop logs: a parameter, then loss and accuracy at every step.
+  const metrics = [];
+  for (let step = 0; step < 50; step++) {
+    metrics.push({ key: "loss", value: 2 / (step + 1), timestamp: 1, step });
+    metrics.push({ key: "accuracy", value: step / 50, timestamp: 1, step });
+  }
+  await mlflow(page.request, base, "runs/log-batch", {
+    run_id: runId,
+    metrics,
+    params: [{ key: "learning_rate", value: "0.01" }],
+  });
+  await mlflow(page.request, base, "runs/update", { run_id: runId, status: "FINISHED", end_time: Date.now() });
+  const put = await page.request.put(`/api/2.0/mlflow-artifacts/artifacts/${experiment_id}/${runId}/artifacts/model/MLmodel`, {
+    data: "flavors: {}\n",
+    headers: { Origin: base },
+  });
+  expect(put.status(), await put.text()).toBe(200);
+
+  await shell.open("/models");
+  await page.getByRole("navigation", { name: "Models" }).getByRole("link", { name: "Experiments" }).click();
+  await expect(shell.heading).toHaveText("Experiments");
+  await page.getByLabel("Search").fill(name);
+  await page.getByLabel("Search").press("Enter");
+  const row = page.getByTestId("experiments-table").locator(`tr[data-experiment="${name}"]`);
+  await expect(row.locator("td")).toHaveText([name, "team-a", "1", /^\d{4}-/]);
+  await row.getByRole("link", { name }).click();
+
+  await expect(shell.heading).toHaveText(name);
+  const runRow = page.getByTestId("runs-table").locator(`tr[data-run="${runId}"]`);
+  // Columns: run, status, user, started, duration, then each metric's latest value by key.
+  await expect(runRow.locator("td")).toHaveText(["baseline", "FINISHED", "admin", /^\d{4}-/, /s$/, "0.98", "0.04"]);
+  await runRow.getByRole("link", { name: "baseline" }).click();
+
+  await expect(page).toHaveURL(`/runs/${runId}`);
+  await expect(shell.heading).toHaveText("baseline");
+  const loss = page.getByTestId("run-chart-loss");
+  await expect(loss.locator("figcaption")).toHaveText("loss: 0.04");
+  await expect(loss.locator("svg")).toBeVisible();
+  await expect(loss.getByText("50 points by step")).toBeVisible();
+  await expect(page.getByTestId("run-chart-accuracy").locator("figcaption")).toHaveText("accuracy: 0.98");
+  await expect(page.getByTestId("params").locator("tr")).toHaveText([/learning_rate\s*0\.01/]);
+  const files = page.getByTestId("run-files");
+  await files.getByRole("button", { name: "model/" }).click();
+  await expect(files.getByRole("link", { name: "model/MLmodel" })).toBeVisible();
+});

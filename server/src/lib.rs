@@ -136,6 +136,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             &config.data_dir,
             config.artifact_max_bytes,
         )),
+        tracking_uri: config.tracking_uri.clone(),
         services,
         inventory: Inventory::start(cluster_for_caches),
         jobs,

@@ -139,3 +139,16 @@ timed(lambda i: call("GET", "model-versions/search",
 timed(lambda i: call("GET", "model-versions/search",
                      params={"filter": "source = 's3://bench/none'", "max_results": 100}),
       "model-versions/search (100,000 versions, by source: a full scan)", 20)
+
+# 5. A run with 100,000 points of one metric: its page's answer (the chart's two statements,
+#    600 points averaged by step, drawn to SVG), as the Runs page and the JSON API get it.
+chart_run = call("POST", "runs/create", json={"experiment_id": experiment})["run"]["info"]["run_id"]
+for b in range(100):
+    points = [{"key": "loss", "value": 1 / (1 + b * 1000 + k), "timestamp": 1, "step": b * 1000 + k}
+              for k in range(1000)]
+    call("POST", "runs/log-batch", json={"run_id": chart_run, "metrics": points})
+page = session.get(f"{BASE}/api/v1/runs/{chart_run}")
+page.raise_for_status()
+sent = len(page.json()["charts"][0]["series"][0]["points"])
+timed(lambda i: session.get(f"{BASE}/api/v1/runs/{chart_run}").raise_for_status(),
+      f"a run's page, 100,000 points of one metric ({sent} points sent, {len(page.content) / 1024:.0f} KiB)", 50)

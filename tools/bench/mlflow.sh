@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The model registry under MLflow clients' load (no cluster needed): log-batch of 1,000
 # metrics, 50 clients logging a metric per step, a 1 GiB artifact up and down (Gantry's
-# memory before and at its peak), and searches over 10,000 registered models with 100,000
-# versions. Prints the figures; the client is tools/bench/mlflow.py in the MLflow client's
-# virtual environment (tools/setup.sh).
+# memory before and at its peak), searches over 10,000 registered models with 100,000
+# versions, and the page of a run with 100,000 points of one metric. Prints the figures; the
+# client is tools/bench/mlflow.py in the MLflow client's virtual environment (tools/setup.sh).
 #
 #   tools/bench/mlflow.sh                    # the release build (built here)
 #   GANTRY_BIN=path/to/gantry ARTIFACT_MIB=1024 tools/bench/mlflow.sh

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::caller::{Caller, ClientAddress, Credential};
-use super::rules::Principal;
+use super::rules::{Namespaces, Principal};
 use super::{accounts, session, token_store};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -64,7 +64,11 @@ pub async fn authenticate(
         .and_then(api_token);
     let found = match bearer {
         Some(token) => match token_store::token_account(&state.db, &token).await {
-            Some((account, token_id)) => Some((account, Credential::Token(token_id))),
+            Some(live) => Some((
+                live.account_id,
+                Credential::Token(live.token_id),
+                live.namespace,
+            )),
             None => {
                 return (
                     [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -77,20 +81,24 @@ pub async fn authenticate(
             session::session_account(&state.auth, &session).await,
             session.id(),
         ) {
-            (Some(account), Some(id)) => Some((account, Credential::Session(id))),
+            (Some(account), Some(id)) => Some((account, Credential::Session(id), None)),
             _ => None,
         },
     };
     // The account is read on every request, so disabling it or changing its role takes
     // effect at once, not at the next login.
     let authenticated = match found {
-        Some((account_id, via)) => principal_of(&state, account_id)
-            .await
-            .map(|principal| Caller {
-                principal,
-                account_id,
-                via,
-            }),
+        Some((account_id, via, scope)) => match principal_of(&state, account_id).await {
+            Some(principal) => match scoped(principal, scope.as_deref(), request.uri().path()) {
+                Ok(principal) => Some(Caller {
+                    principal,
+                    account_id,
+                    via,
+                }),
+                Err(refused) => return refused.into_response(),
+            },
+            None => None,
+        },
         None => None,
     };
     match authenticated {
@@ -114,6 +122,31 @@ pub async fn authenticate(
         None => {}
     }
     next.run(request).await
+}
+
+/// The principal a job's token acts as: its owner, in the job's namespace only (none, if the
+/// owner has since lost it), on MLflow's routes only (anything else is a 403 saying so).
+/// A pod's leaked token can thus log to its own namespace's runs and nothing more.
+fn scoped(
+    mut principal: Principal,
+    namespace: Option<&str>,
+    path: &str,
+) -> Result<Principal, AppError> {
+    let Some(namespace) = namespace else {
+        return Ok(principal);
+    };
+    if !crate::models::api::is_mlflow(path) {
+        return Err(AppError::forbidden(format!(
+            "this token was made for a job's pods: it reaches only MLflow's API, in namespace {namespace}"
+        )));
+    }
+    let kept = principal.namespaces.allows(namespace);
+    principal.namespaces = Namespaces::Only(if kept {
+        vec![namespace.to_string()]
+    } else {
+        Vec::new()
+    });
+    Ok(principal)
 }
 
 /// The 401 for a request without a valid credential: MLflow's clients read errors only in

@@ -189,15 +189,16 @@ pub async fn create_token(name: String, days: Option<String>) -> Result<String, 
     let now = unix_now();
     let expires_at = days.map(|d| format_unix(now + u64::from(d) * 86_400));
     let mut tx = state.db.begin().await?;
-    let outcome = token_store::insert(
-        tx.conn(),
-        caller.account_id,
-        &name,
-        &token,
-        &format_unix(now),
-        expires_at.as_deref(),
-    )
-    .await;
+    let created_at = format_unix(now);
+    let new = token_store::NewToken {
+        account_id: caller.account_id,
+        name: &name,
+        token: &token,
+        created_at: &created_at,
+        expires_at: expires_at.as_deref(),
+        job: None,
+    };
+    let outcome = token_store::insert(tx.conn(), &new).await;
     let user = &caller.username;
     let detail = format!(
         "name={name:?} expires={}",

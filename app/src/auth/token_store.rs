@@ -23,24 +23,37 @@ pub fn new_token() -> String {
     format!("{TOKEN_PREFIX}{}", random_secret(32))
 }
 
-/// The account and token id of a live (not revoked, not expired) token.
-pub async fn token_account(db: &Db, token: &str) -> Option<(i64, i64)> {
-    let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT id, account_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
-         AND (expires_at IS NULL OR expires_at > $2)",
+/// A live token: whose, which, and what it may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveToken {
+    pub account_id: i64,
+    pub token_id: i64,
+    /// Set for a job's token: it reaches MLflow's routes in this namespace only.
+    pub namespace: Option<String>,
+}
+
+/// The live (not revoked, not expired) token `token` is.
+pub async fn token_account(db: &Db, token: &str) -> Option<LiveToken> {
+    let row: Option<(i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT id, account_id, namespace FROM api_tokens WHERE token_hash = $1 \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
     )
     .bind(hash_token(token))
     .bind(now_rfc3339())
     .fetch_optional(db.pool())
     .await
     .ok()?;
-    let (token_id, account_id) = row?;
+    let (token_id, account_id, namespace) = row?;
     let _ = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
         .bind(now_rfc3339())
         .bind(token_id)
         .execute(db.pool())
         .await;
-    Some((account_id, token_id))
+    Some(LiveToken {
+        account_id,
+        token_id,
+        namespace,
+    })
 }
 
 /// Whether token `id` is still live (not revoked, not expired): what an open stream made
@@ -58,28 +71,47 @@ pub async fn is_live(db: &Db, id: i64) -> Result<bool, AppError> {
     Ok(row.is_some())
 }
 
+/// A token to store: its secret is hashed, never kept.
+pub struct NewToken<'a> {
+    pub account_id: i64,
+    pub name: &'a str,
+    pub token: &'a str,
+    pub created_at: &'a str,
+    pub expires_at: Option<&'a str>,
+    /// A job's token: the namespace it is limited to and the Job whose end revokes it.
+    pub job: Option<(&'a str, &'a str)>,
+}
+
 /// Stores a new token (its hash and its first characters, never the secret).
-pub async fn insert(
-    conn: &mut crate::db::Conn,
-    account_id: i64,
-    name: &str,
-    token: &str,
-    created_at: &str,
-    expires_at: Option<&str>,
-) -> Result<(), AppError> {
+pub async fn insert(conn: &mut crate::db::Conn, new: &NewToken<'_>) -> Result<(), AppError> {
+    let (namespace, job_uid) = new.job.unzip();
     sqlx::query(
-        "INSERT INTO api_tokens (account_id, name, prefix, token_hash, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO api_tokens (account_id, name, prefix, token_hash, created_at, expires_at, \
+         namespace, job_uid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(account_id)
-    .bind(name)
-    .bind(&token[..14])
-    .bind(hash_token(token))
-    .bind(created_at)
-    .bind(expires_at)
+    .bind(new.account_id)
+    .bind(new.name)
+    .bind(&new.token[..14])
+    .bind(hash_token(new.token))
+    .bind(new.created_at)
+    .bind(new.expires_at)
+    .bind(namespace)
+    .bind(job_uid)
     .execute(conn)
     .await
     .map_err(|e| crate::db::failed("creating a token", e))?;
+    Ok(())
+}
+
+/// Revokes the tokens made for the Job `uid`'s pods: what the jobs' history writer calls
+/// when it sees the Job end or leave the cluster.
+pub async fn revoke_for_job(db: &Db, uid: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE job_uid = $2 AND revoked_at IS NULL")
+        .bind(now_rfc3339())
+        .bind(uid)
+        .execute(db.pool())
+        .await
+        .map_err(|e| crate::db::failed("revoking a job's token", e))?;
     Ok(())
 }
 

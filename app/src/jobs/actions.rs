@@ -8,10 +8,10 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, PropagationPolicy};
 
-use super::form::{validate, Context, FieldError, JobForm};
+use super::form::{validate, Checked, Context, FieldError, JobForm};
 use super::info::JobInfo;
 use super::server::{allowed_in, may_list_jobs};
-use super::{manifest, store, Template};
+use super::{manifest, store, tracking, Template};
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
 use crate::error::AppError;
@@ -124,9 +124,22 @@ fn fleet_context(state: &AppState, namespaces: Vec<String>) -> Result<Context, A
 
 /// The manifest for `form`, or every field's problem.
 pub async fn preview(state: &AppState, caller: &Caller, form: &JobForm) -> Result<Job, AppError> {
+    let (mut job, _) = checked_job(state, caller, form).await?;
+    if form.tracking {
+        tracking::preview(state, &mut job)?;
+    }
+    Ok(job)
+}
+
+/// The Job for `form` once Gantry's checks pass, with the form as checked.
+async fn checked_job(
+    state: &AppState,
+    caller: &Caller,
+    form: &JobForm,
+) -> Result<(Job, Checked), AppError> {
     let context = context_for(state, caller, &form.namespace).await?;
     let checked = validate(form, &context).map_err(|errors| AppError::InvalidFields { errors })?;
-    Ok(manifest::job(form, &checked, &caller.username))
+    Ok((manifest::job(form, &checked, &caller.username), checked))
 }
 
 /// Maps the API server's refusal of a Job to the form's fields where it names one.
@@ -182,7 +195,14 @@ fn refusal(error: kube::Error, form: &JobForm) -> AppError {
 /// ResourceQuota, LimitRange), then creates the Job as the user, records it and audits it.
 pub async fn launch(state: &AppState, caller: &Caller, form: JobForm) -> Result<JobInfo, AppError> {
     caller.check(Action::LaunchJobs, Some(&form.namespace))?;
-    let job = preview(state, caller, &form).await?;
+    let (mut job, checked) = checked_job(state, caller, &form).await?;
+    let plan = match form.tracking {
+        true => Some(tracking::plan(state, caller, &form, checked.active_deadline_seconds).await?),
+        false => None,
+    };
+    if let Some(plan) = &plan {
+        tracking::inject(&mut job, &plan.uri, &plan.run_id);
+    }
     let client = state.cluster.as_user(caller)?;
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &form.namespace);
     let mut missing = Vec::new();
@@ -222,6 +242,19 @@ pub async fn launch(state: &AppState, caller: &Caller, form: JobForm) -> Result<
         crate::audit::around(&state.db, entry, jobs.create(&PostParams::default(), &job)).await?;
     let created = outcome.map_err(|e| refusal(e, &form))?;
     let info = JobInfo::from_job(&created);
+    if let Some(plan) = &plan {
+        // Nothing half-way: a job whose tracking could not start is removed again.
+        if let Err(error) = tracking::start(state, caller, &form, plan, &info.uid).await {
+            let removed = cancel(state, caller, &form.namespace, &form.name).await;
+            return Err(match removed {
+                Ok(()) => error,
+                Err(e) => AppError::internal(
+                    "launching a tracked job",
+                    format!("its tracking failed ({error}) and removing it failed too ({e})"),
+                ),
+            });
+        }
+    }
     let form_json =
         serde_json::to_string(&form).map_err(|e| AppError::internal("saving a job's form", e))?;
     store::launched(&state.db, &info, &caller.username, &form_json).await?;

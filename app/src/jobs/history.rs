@@ -5,7 +5,8 @@
 //! events still say so: a Job that finished and was TTL-deleted while Gantry was stopped is
 //! not left "Running" for ever. Only the leading replica writes: a follower drops what it
 //! is handed (the leader writes it), and on taking over writes the whole current listing,
-//! which covers whatever the replica before it had not written when it died.
+//! which covers whatever the replica before it had not written when it died. A Job that
+//! ended or left takes its pods' MLflow token with it (`jobs::tracking`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,8 @@ use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams};
 
 use super::info::JobInfo;
-use super::store;
+use super::{store, JobPhase};
+use crate::auth::token_store;
 use crate::db::Db;
 use crate::leader::Leadership;
 
@@ -162,13 +164,22 @@ async fn write(
 async fn apply(db: &Db, client: &kube::Client, mut work: Pending) -> Pending {
     let mut failed = Pending::default();
     for (uid, info) in work.records.drain() {
-        if store::record(db, &info).await.is_err() {
+        let ended = matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed);
+        let written = match store::record(db, &info).await {
+            Ok(()) if ended => token_store::revoke_for_job(db, &uid).await,
+            other => other,
+        };
+        if written.is_err() {
             failed.records.insert(uid, info);
         }
     }
     for (uid, info) in work.gone.drain() {
         let written = match store::record(db, &info).await {
             Ok(()) => store::gone(db, &uid, None).await,
+            Err(e) => Err(e),
+        };
+        let written = match written {
+            Ok(()) => token_store::revoke_for_job(db, &uid).await,
             Err(e) => Err(e),
         };
         if written.is_err() {
@@ -206,6 +217,7 @@ async fn reconcile(
         }
         let ended = how_it_ended(client, &namespace, &uid).await;
         store::gone(db, &uid, Some(ended)).await?;
+        token_store::revoke_for_job(db, &uid).await?;
     }
     Ok(())
 }

@@ -6,8 +6,9 @@
 //! writer of the watch's changes into the history), `kubeflow` (PyTorchJob and TrainJob,
 //! listed read-only when installed), `store` (the history, captured logs and templates tables),
 //! `server` (the list and one job, as the user), `actions` (launch, cancel, suspend,
-//! re-run, templates, as the user), `api` (the JSON API and streams), `stream` (the live
-//! feeds), `logs` (streamed logs), `log_reader` (bounded lines and chunks of a log), `pages`.
+//! re-run, templates, as the user), `tracking` (a launched job's MLflow run, its variables and
+//! token), `api` (the JSON API and streams), `stream` (the live feeds), `logs` (streamed
+//! logs), `log_reader` (bounded lines and chunks of a log), `pages`.
 
 #[cfg(feature = "ssr")]
 pub mod actions;
@@ -36,6 +37,8 @@ pub mod server;
 pub mod store;
 #[cfg(feature = "ssr")]
 pub mod stream;
+#[cfg(feature = "ssr")]
+pub mod tracking;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -166,6 +169,8 @@ pub struct JobDetail {
     pub pods: Vec<JobPod>,
     pub events: Vec<JobEvent>,
     pub captured: Vec<CapturedLog>,
+    /// The MLflow run Gantry created for it, when launched with tracking on.
+    pub run_id: Option<String>,
 }
 
 /// What the jobs list's stream sends: the rows, and since when they may be out of date.

@@ -398,6 +398,7 @@ pub async fn detail(
         pods,
         events,
         captured: Vec::new(),
+        run_id: crate::models::store::run_of_job(&state.db, &info.uid).await?,
     })
 }
 
@@ -450,6 +451,7 @@ async fn remembered(
             .into_iter()
             .map(|(pod, lines)| CapturedLog { pod, lines })
             .collect(),
+        run_id: crate::models::store::run_of_job(&state.db, &uid).await?,
     })
 }
 

@@ -70,18 +70,51 @@ pub fn inline(metrics: Metrics) -> ChartsView {
 
 /// `chart` from `start` to `end` (seconds since the epoch) as an SVG document.
 pub fn render(chart: &Chart, start: i64, end: i64, look: Look) -> String {
+    draw(chart, start..end.max(start + 1), &|t| clock(*t), look)
+}
+
+/// `chart` with a training run's steps along the bottom instead of times: its points are
+/// (step, value), drawn from the first step to the last.
+pub fn render_steps(chart: &Chart, look: Look) -> String {
+    let steps = || {
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+    };
+    let first = steps().min().unwrap_or(0);
+    let last = steps().max().unwrap_or(0);
+    draw(
+        chart,
+        first..last.max(first + 1),
+        &|step| step.to_string(),
+        look,
+    )
+}
+
+fn draw(
+    chart: &Chart,
+    across: std::ops::Range<i64>,
+    label: &dyn Fn(&i64) -> String,
+    look: Look,
+) -> String {
     let mut svg = String::new();
     let (ink, background) = match look {
         Look::Inline => (INK, None),
         Look::Light => (RGBColor(32, 33, 36), Some(WHITE)),
         Look::Dark => (RGBColor(230, 230, 230), Some(RGBColor(24, 26, 27))),
     };
-    let top = chart
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .filter(|v| v.is_finite())
-        .fold(0.0f64, f64::max);
+    let values = || {
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|v| v.is_finite())
+    };
+    let top = values().fold(0.0f64, f64::max);
+    // A run's metric may be negative (a log-likelihood); GPU and serving charts never are,
+    // and keep their zero at the bottom.
+    let bottom = values().fold(0.0f64, f64::min) * 1.1;
     // Percentages keep their scale; other units get 10 % headroom above the highest point.
     let top = if chart.unit == "%" {
         100.0
@@ -98,7 +131,7 @@ pub fn render(chart: &Chart, start: i64, end: i64, look: Look) -> String {
             .margin(CHART_MARGIN)
             .x_label_area_size(24)
             .y_label_area_size(PLOT_LEFT - CHART_MARGIN)
-            .build_cartesian_2d(start..end.max(start + 1), 0.0..top);
+            .build_cartesian_2d(across, bottom..top);
         let Ok(mut plot) = built else {
             return String::new();
         };
@@ -110,7 +143,7 @@ pub fn render(chart: &Chart, start: i64, end: i64, look: Look) -> String {
             .label_style(text.clone())
             .x_labels(7)
             .y_labels(5)
-            .x_label_formatter(&|t| clock(*t))
+            .x_label_formatter(label)
             .y_desc(chart.unit.as_str())
             .draw();
         for (i, series) in chart.series.iter().enumerate() {
@@ -190,6 +223,34 @@ mod tests {
         // 1,795,000,000 is 11:06:40 UTC.
         assert!(svg.contains(">\n11:06\n<"), "times along the bottom");
         assert!(svg.contains("currentColor") && !svg.contains(INK_HEX));
+    }
+
+    #[test]
+    fn a_run_metric_has_steps_along_the_bottom_and_room_below_zero() {
+        let c = Chart {
+            id: "loglik".into(),
+            title: "loglik".into(),
+            unit: String::new(),
+            series: vec![Series {
+                name: "loglik".into(),
+                points: (0..600).map(|s| (s * 10, -1000.0 + s as f64)).collect(),
+            }],
+            error: None,
+        };
+        let svg = render_steps(&c, Look::Inline);
+        assert!(
+            svg.contains(">\n0\n<") && svg.contains(">\n5000\n<"),
+            "steps, not times"
+        );
+        assert!(!svg.contains(">\n00:00\n<"));
+        let labels: Vec<&str> = svg
+            .split(">\n")
+            .filter_map(|t| t.split_once("\n<").map(|(l, _)| l))
+            .collect();
+        assert!(
+            labels.contains(&"-1000.0"),
+            "the axis reaches the lowest value: {labels:?}"
+        );
     }
 
     #[test]

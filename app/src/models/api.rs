@@ -134,6 +134,9 @@ pub fn router() -> Router<AppState> {
         // Gantry's own JSON API, for CI: list, read, promote.
         .route("/api/v1/models", get(gantry_api::list))
         .route("/api/v1/models/{name}", get(gantry_api::detail))
+        .route("/api/v1/experiments", get(gantry_api::experiments))
+        .route("/api/v1/experiments/{id}", get(gantry_api::experiment))
+        .route("/api/v1/runs/{id}", get(gantry_api::run))
         .route(
             "/api/v1/models/{name}/aliases/{alias}",
             axum::routing::put(gantry_api::promote),
@@ -248,7 +251,9 @@ mod gantry_api {
 
     use crate::auth::caller::Caller;
     use crate::error::{AppError, Result};
-    use crate::models::{registry, server, ModelDetail, ModelSummary};
+    use crate::models::{
+        registry, server, ExperimentRuns, ExperimentSummary, ModelDetail, ModelSummary, RunDetail,
+    };
     use crate::state::{to_completion, AppState};
 
     #[derive(Deserialize, Default)]
@@ -271,6 +276,32 @@ mod gantry_api {
         Path(name): Path<String>,
     ) -> Result<Json<ModelDetail>> {
         server::detail(&state, &caller, &name).await.map(Json)
+    }
+
+    pub async fn experiments(
+        State(state): State<AppState>,
+        caller: Caller,
+        Query(query): Query<Search>,
+    ) -> Result<Json<Vec<ExperimentSummary>>> {
+        server::experiments(&state, &caller, &query.search)
+            .await
+            .map(Json)
+    }
+
+    pub async fn experiment(
+        State(state): State<AppState>,
+        caller: Caller,
+        Path(id): Path<String>,
+    ) -> Result<Json<ExperimentRuns>> {
+        server::experiment(&state, &caller, &id).await.map(Json)
+    }
+
+    pub async fn run(
+        State(state): State<AppState>,
+        caller: Caller,
+        Path(id): Path<String>,
+    ) -> Result<Json<RunDetail>> {
+        server::run(&state, &caller, &id).await.map(Json)
     }
 
     #[derive(Deserialize)]

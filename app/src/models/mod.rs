@@ -95,6 +95,72 @@ pub struct VersionFiles {
     pub files: Vec<VersionFile>,
 }
 
+/// The most experiments the Experiments list shows, and the most runs an experiment's page
+/// shows (newest first); a search narrows the first.
+pub const EXPERIMENTS_LIMIT: usize = 200;
+pub const RUNS_LIMIT: usize = 200;
+
+/// The most points a run's chart draws of one metric: more are averaged by step on the
+/// server (see `store::metric_by_step`).
+pub const CHART_POINTS: i64 = 600;
+
+/// The most metrics a run's page charts (the first by key; the facts list every latest
+/// value): a run logging thousands of keys would otherwise draw thousands of charts.
+pub const RUN_CHARTS: usize = 50;
+
+/// An experiment as the Experiments list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperimentSummary {
+    /// MLflow's experiment id.
+    pub id: String,
+    pub name: String,
+    pub namespace: String,
+    /// Active runs.
+    pub runs: i64,
+    /// When the newest run started, UTC; none before the first run.
+    pub last_run: Option<String>,
+}
+
+/// A run as its experiment's page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub name: String,
+    /// MLflow's: `RUNNING`, `FINISHED`, `FAILED`, `KILLED`, `SCHEDULED`.
+    pub status: String,
+    pub user: String,
+    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub started: String,
+    /// Until it ended, or until now while it runs.
+    pub duration_secs: i64,
+    /// Each metric's latest value (highest step), by key, as text (`NaN` and `Infinity`
+    /// included).
+    pub metrics: Vec<(String, String)>,
+}
+
+/// An experiment's page: the experiment and its newest runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperimentRuns {
+    pub experiment: ExperimentSummary,
+    pub runs: Vec<RunSummary>,
+}
+
+/// A run's page: what it logged, each metric charted by step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub run: RunSummary,
+    pub experiment: ExperimentSummary,
+    pub ended: Option<String>,
+    pub params: Vec<(String, String)>,
+    /// The run's tags but MLflow's own (`mlflow.…`), which the page shows as fields.
+    pub tags: Vec<(String, String)>,
+    /// One chart per metric key, by key (the first [`RUN_CHARTS`]): its one series is
+    /// (step, value), at most [`CHART_POINTS`] points.
+    pub charts: Vec<crate::metrics::Chart>,
+    /// `charts` drawn, in order (`currentColor` ink).
+    pub svgs: Vec<String>,
+}
+
 /// The registered models the caller may see whose name contains `search`, by name.
 #[server(endpoint = "models/list")]
 pub async fn list_models(search: String) -> Result<Vec<ModelSummary>, AppError> {
@@ -119,6 +185,35 @@ pub async fn list_version_files(
 ) -> Result<VersionFiles, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
     server::files(&state, &caller, &name, version, &folder).await
+}
+
+/// The experiments the caller may see whose name contains `search`, by name.
+#[server(endpoint = "models/experiments")]
+pub async fn list_experiments(search: String) -> Result<Vec<ExperimentSummary>, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    server::experiments(&state, &caller, &search).await
+}
+
+/// Experiment `id` and its newest runs, if the caller may see its namespace.
+#[server(endpoint = "models/experiment")]
+pub async fn get_experiment(id: String) -> Result<ExperimentRuns, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    server::experiment(&state, &caller, &id).await
+}
+
+/// Run `id` with its params, tags and metric charts, if the caller may see its namespace.
+#[server(endpoint = "models/run")]
+pub async fn get_run(id: String) -> Result<RunDetail, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    server::run(&state, &caller, &id).await
+}
+
+/// The files run `id` logged, in `folder` (empty: its root; else a `path` from an earlier
+/// answer).
+#[server(endpoint = "models/run-files")]
+pub async fn list_run_files(id: String, folder: String) -> Result<VersionFiles, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    server::run_files(&state, &caller, &id, &folder).await
 }
 
 /// Points `alias` at `version`, as the caller (data scientists and ops admins, in the

@@ -1,14 +1,20 @@
 //! The Models area's reads, as the user (server only): the registered models they may see,
-//! and one model with its versions. The pages' server functions and the JSON API call these.
+//! one model with its versions and files, the experiments, an experiment's runs, and one run
+//! with its metrics charted by step. The pages' server functions and the JSON API call these.
 
 use super::artifacts::ArtifactPath;
 use super::filter::Narrowing;
+use super::wire::KeyValue;
 use super::{
-    registry, store, ModelDetail, ModelSummary, VersionFile, VersionFiles, VersionSummary,
+    registry, store, ExperimentRuns, ExperimentSummary, ModelDetail, ModelSummary, RunDetail,
+    RunSummary, VersionFile, VersionFiles, VersionSummary, CHART_POINTS, EXPERIMENTS_LIMIT,
+    RUNS_LIMIT, RUN_CHARTS,
 };
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
 use crate::error::AppError;
+use crate::metrics::svg::{self, Look};
+use crate::metrics::{Chart, Series};
 use crate::state::AppState;
 
 use super::LIST_LIMIT;
@@ -95,6 +101,18 @@ pub async fn files(
         .await?
         .ok_or_else(|| AppError::not_found(format!("version {version} of {name:?}")))?;
     let uri = registry::artifact_uri(state, &v).await?;
+    listing(state, uri, folder, "version").await
+}
+
+/// The files kept at `uri` (a version's or a run's) in `folder`: `uri`'s root when empty, else
+/// a folder below it (a `path` an earlier listing gave; anything outside the root is refused,
+/// as not `whose`).
+async fn listing(
+    state: &AppState,
+    uri: String,
+    folder: &str,
+    whose: &str,
+) -> Result<VersionFiles, AppError> {
     let Some(root) = uri.strip_prefix("mlflow-artifacts:/") else {
         return Ok(VersionFiles {
             kept_by_gantry: false,
@@ -107,7 +125,7 @@ pub async fn files(
     if !path.starts_with(root) {
         return Err(AppError::invalid(
             "folder",
-            "is not inside this version's files",
+            format!("is not inside this {whose}'s files"),
         ));
     }
     // Entries come relative to the `artifacts` folder they are in: what they are kept under
@@ -142,6 +160,172 @@ pub async fn files(
     })
 }
 
+/// The experiments the caller may see whose name contains `search`, by name: the first
+/// [`EXPERIMENTS_LIMIT`].
+pub async fn experiments(
+    state: &AppState,
+    caller: &Caller,
+    search: &str,
+) -> Result<Vec<ExperimentSummary>, AppError> {
+    let pattern = format!("%{}%", search.trim());
+    let rows =
+        store::experiments_listed(&state.db, &caller.namespaces, &pattern, EXPERIMENTS_LIMIT)
+            .await?;
+    Ok(rows.into_iter().map(experiment_summary).collect())
+}
+
+fn experiment_summary(row: store::ExperimentListed) -> ExperimentSummary {
+    ExperimentSummary {
+        id: row.id.to_string(),
+        name: row.name,
+        namespace: row.namespace,
+        runs: row.runs,
+        last_run: row.last_run_ms.map(utc),
+    }
+}
+
+/// Experiment `id` with its newest [`RUNS_LIMIT`] runs, if the caller may see its namespace.
+pub async fn experiment(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ExperimentRuns, AppError> {
+    let experiment = experiment_for(state, caller, id).await?;
+    let rows = store::runs(&state.db, experiment.id, 0, RUNS_LIMIT as i64).await?;
+    let mut runs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        runs.push(run_summary(state, row).await?);
+    }
+    Ok(ExperimentRuns {
+        experiment: experiment_summary(experiment),
+        runs,
+    })
+}
+
+/// The experiment `id` names, once the caller may see it.
+async fn experiment_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<store::ExperimentListed, AppError> {
+    let row = match id.parse::<i64>() {
+        Ok(number) => store::experiment_listed(&state.db, number).await?,
+        Err(_) => None,
+    }
+    .ok_or_else(|| AppError::not_found(format!("experiment {id:?}")))?;
+    caller.check(Action::View, Some(&row.namespace))?;
+    Ok(row)
+}
+
+async fn run_summary(state: &AppState, row: &store::RunRow) -> Result<RunSummary, AppError> {
+    let now_ms = crate::time::unix_now() as i64 * 1000;
+    let metrics = store::latest_metrics(&state.db, &row.id)
+        .await?
+        .into_iter()
+        .map(|m| (m.key, metric_text(m.value)))
+        .collect();
+    Ok(RunSummary {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        status: row.status.clone(),
+        user: row.user_id.clone(),
+        started: utc(row.start_ms),
+        duration_secs: (row.end_ms.unwrap_or(now_ms) - row.start_ms).max(0) / 1000,
+        metrics,
+    })
+}
+
+/// Run `id` with its params, tags and every metric charted by step, if the caller may see
+/// its namespace.
+pub async fn run(state: &AppState, caller: &Caller, id: &str) -> Result<RunDetail, AppError> {
+    let row = run_for(state, caller, id).await?;
+    let experiment = experiment_for(state, caller, &row.experiment_id.to_string()).await?;
+    let summary = run_summary(state, &row).await?;
+    let params = pairs(store::run_params(&state.db, id).await?);
+    let tags = pairs(store::run_tags(&state.db, id).await?)
+        .into_iter()
+        .filter(|(key, _)| !key.starts_with("mlflow."))
+        .collect();
+    let mut charts = Vec::with_capacity(summary.metrics.len());
+    for (key, _) in summary.metrics.iter().take(RUN_CHARTS) {
+        let points = store::metric_by_step(&state.db, id, key, CHART_POINTS).await?;
+        charts.push(Chart {
+            id: key.clone(),
+            title: key.clone(),
+            unit: String::new(),
+            series: vec![Series {
+                name: key.clone(),
+                points,
+            }],
+            error: None,
+        });
+    }
+    let svgs = charts
+        .iter()
+        .map(|chart| svg::render_steps(chart, Look::Inline))
+        .collect();
+    Ok(RunDetail {
+        run: summary,
+        experiment: experiment_summary(experiment),
+        ended: row.end_ms.map(utc),
+        params,
+        tags,
+        charts,
+        svgs,
+    })
+}
+
+/// The files run `id` logged in `folder` (see [`listing`]).
+pub async fn run_files(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    folder: &str,
+) -> Result<VersionFiles, AppError> {
+    let row = run_for(state, caller, id).await?;
+    let uri = format!(
+        "mlflow-artifacts:/{}/{}/artifacts",
+        row.experiment_id, row.id
+    );
+    listing(state, uri, folder, "run").await
+}
+
+/// Run `id`, once the caller may see it (deleted runs are not shown).
+async fn run_for(state: &AppState, caller: &Caller, id: &str) -> Result<store::RunRow, AppError> {
+    let row = store::run(&state.db, id)
+        .await?
+        .filter(|r| r.lifecycle_stage == "active")
+        .ok_or_else(|| AppError::not_found(format!("run {id:?}")))?;
+    caller.check(Action::View, Some(&row.namespace))?;
+    Ok(row)
+}
+
+fn pairs(rows: Vec<KeyValue>) -> Vec<(String, String)> {
+    rows.into_iter().map(|kv| (kv.key, kv.value)).collect()
+}
+
+fn utc(ms: i64) -> String {
+    crate::time::format_unix((ms / 1000).max(0) as u64)
+}
+
+/// A metric's value as the pages show it: up to six decimals without trailing zeros, and
+/// MLflow's words for the values JSON has no number for.
+pub fn metric_text(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let text = format!("{value:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
+}
+
 async fn summary(
     state: &AppState,
     row: &store::RegisteredRow,
@@ -157,4 +341,19 @@ async fn summary(
         updated: crate::time::format_unix((row.updated_ms / 1000).max(0) as u64),
     };
     Ok((summary, versions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric_text;
+
+    #[test]
+    fn metric_values_read_as_numbers_or_mlflow_words() {
+        assert_eq!(metric_text(0.93), "0.93");
+        assert_eq!(metric_text(2.0), "2");
+        assert_eq!(metric_text(-0.0000001), "0");
+        assert_eq!(metric_text(1234.5678901), "1234.56789");
+        assert_eq!(metric_text(f64::NAN), "NaN");
+        assert_eq!(metric_text(f64::NEG_INFINITY), "-Infinity");
+    }
 }

@@ -106,6 +106,9 @@ pub struct Config {
     /// `GANTRY_ARTIFACT_MAX_BYTES` (10 GiB): the largest file an MLflow client may upload,
     /// stored under `<data>/artifacts` (every other request body stays under 1 MiB).
     pub artifact_max_bytes: u64,
+    /// `GANTRY_TRACKING_URI` (unset: jobs cannot turn MLflow tracking on): Gantry's address
+    /// as a job's pods reach it, e.g. `http://gantry.gantry-system:3000`; an `http(s)://` URL.
+    pub tracking_uri: Option<String>,
 }
 
 /// A setting that must not reach a log: `Debug` shows `***`.
@@ -303,6 +306,18 @@ impl Config {
             audit_rows: count("GANTRY_RETENTION_AUDIT_ROWS", 1_000_000, 1_000_000_000)? as i64,
         };
         let artifact_max_bytes = count("GANTRY_ARTIFACT_MAX_BYTES", 10 << 30, 1 << 40)? as u64;
+        let tracking_uri = match get("GANTRY_TRACKING_URI") {
+            None => None,
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url.trim_end_matches('/').to_string())
+            }
+            Some(url) => {
+                return Err(ConfigError::Invalid {
+                    key: "GANTRY_TRACKING_URI",
+                    reason: format!("expected an http:// or https:// URL, got {url:?}"),
+                })
+            }
+        };
         let capture_logs = match get("GANTRY_CAPTURE_LOGS").as_deref() {
             None | Some("gantry") => Capture::Gantry,
             Some("all") => Capture::All,
@@ -388,6 +403,7 @@ impl Config {
             capture_logs,
             prometheus,
             artifact_max_bytes,
+            tracking_uri,
         })
     }
 }

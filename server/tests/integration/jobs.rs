@@ -589,3 +589,163 @@ async fn a_launcher_written_on_a_job_by_hand_is_not_believed() {
         .await;
     assert_eq!(row["launched_by"], Value::Null, "{row}");
 }
+
+/// A job launched with MLflow tracking on by a team-a data scientist: its container gets
+/// Gantry's address, its run and the token by reference to a Secret the Job owns; the run
+/// records the Job; the token logs to that run but reaches neither Gantry's other routes nor
+/// team-b, and dies with the Job.
+#[tokio::test]
+async fn a_tracked_job_gets_its_run_and_a_token_for_mlflow_in_its_namespace_only() {
+    let Some(test) = connect("jobs-tracking").await else {
+        return;
+    };
+    let gantry = Gantry::start_with(
+        "jobs-tracking",
+        &[("GANTRY_TRACKING_URI", "http://gantry.test:3000")],
+    )
+    .unwrap();
+    let server = &gantry.server;
+    let origin = gantry.origin.clone();
+    let created = server.request(
+        "POST",
+        "/api/accounts/create",
+        "username=alice&display_name=Alice&password=alice+long+password&role=data-scientist&namespaces=team-a",
+        &[("Cookie", &gantry.cookie), ("Origin", &origin)],
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let alice = server.login_as("alice", "alice long password");
+    let as_alice = [("Cookie", alice.as_str()), ("Origin", origin.as_str())];
+    let name = format!("trk-{}", &test.namespace[test.namespace.len() - 8..]);
+    let mut tracked = form(&test, &name);
+    tracked["namespace"] = json!("team-a");
+    tracked["annotations"] =
+        json!([{ "key": "pod-complete.stage.kwok.x-k8s.io/delay", "value": "10m" }]);
+    tracked["tracking"] = json!(true);
+    tracked["experiment"] = json!(format!("{name}-experiment"));
+    let launched = server.request_json("POST", "/api/v1/jobs", &tracked, &as_alice);
+    assert_eq!(launched.status, 201, "{}", launched.body);
+
+    let job = Api::<Job>::namespaced(test.client.clone(), "team-a")
+        .get(&name)
+        .await
+        .unwrap();
+    let uid = job.metadata.uid.clone().unwrap();
+    let env = job.spec.unwrap().template.spec.unwrap().containers[0]
+        .env
+        .clone()
+        .unwrap();
+    let variable = |n: &str| {
+        env.iter()
+            .find(|e| e.name == n)
+            .unwrap_or_else(|| panic!("no {n}"))
+            .clone()
+    };
+    assert_eq!(
+        variable("MLFLOW_TRACKING_URI").value.as_deref(),
+        Some("http://gantry.test:3000")
+    );
+    let run_id = variable("MLFLOW_RUN_ID").value.unwrap();
+    let token_ref = variable("MLFLOW_TRACKING_TOKEN");
+    assert_eq!(token_ref.value, None, "the token is never in the Job");
+    let secret_name = token_ref.value_from.unwrap().secret_key_ref.unwrap().name;
+    let secret =
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(test.client.clone(), "team-a")
+            .get(&secret_name)
+            .await
+            .unwrap();
+    assert_eq!(
+        secret.metadata.owner_references.unwrap()[0].uid,
+        uid,
+        "the Secret goes with the Job"
+    );
+    let token = String::from_utf8(secret.data.unwrap()["token"].0.clone()).unwrap();
+    let bearer = format!("Bearer {token}");
+    let as_pod = [("Authorization", bearer.as_str())];
+    let get_run = || {
+        server.request(
+            "GET",
+            &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"),
+            "",
+            &as_pod,
+        )
+    };
+
+    // With the pods' token: the run, as MLflow's client resumes it, records the Job, and
+    // takes the job's metrics.
+    let run = get_run();
+    assert_eq!(run.status, 200, "{}", run.body);
+    let tags = run.json()["run"]["data"]["tags"].clone();
+    for (key, value) in [
+        ("gantry.job", format!("team-a/{name}")),
+        ("gantry.job.uid", uid),
+    ] {
+        assert!(
+            tags.as_array()
+                .unwrap()
+                .contains(&json!({ "key": key, "value": value })),
+            "{key}: {tags}"
+        );
+    }
+    let logged = server.request_json(
+        "POST",
+        "/api/2.0/mlflow/runs/log-metric",
+        &json!({ "run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 1 }),
+        &as_pod,
+    );
+    assert_eq!(logged.status, 200, "{}", logged.body);
+    // ...and nothing else: not Gantry's own API, not another namespace.
+    let jobs_api = server.request("GET", "/api/v1/jobs", "", &as_pod);
+    assert_eq!(jobs_api.status, 403, "{}", jobs_api.body);
+    let elsewhere = server.request_json(
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        &json!({ "name": format!("{name}-b"),
+                 "tags": [{ "key": "gantry.namespace", "value": "team-b" }] }),
+        &as_pod,
+    );
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+
+    // The job's page names its run, whose chart has the point.
+    let detail = server.request("GET", &format!("/api/v1/jobs/team-a/{name}"), "", &as_alice);
+    assert_eq!(detail.json()["run_id"], run_id.as_str(), "{}", detail.body);
+    let page = server
+        .request("GET", &format!("/api/v1/runs/{run_id}"), "", &as_alice)
+        .json();
+    assert_eq!(page["charts"][0]["series"][0]["points"], json!([[1, 0.5]]));
+    let audit = server.request("GET", "/admin/audit.csv", "", &[("Cookie", &gantry.cookie)]);
+    assert_contains(&audit.body, &format!("job.tracking,job/team-a/{name}"));
+
+    // Cancelled, the Job takes its token with it.
+    let cancelled = server.request(
+        "DELETE",
+        &format!("/api/v1/jobs/team-a/{name}"),
+        "",
+        &as_alice,
+    );
+    assert!(cancelled.status < 300, "{}", cancelled.body);
+    wait_for(
+        "the job's token to be revoked",
+        Duration::from_secs(30),
+        || async { (get_run().status == 401).then_some(()) },
+    )
+    .await;
+}
+
+/// Without `GANTRY_TRACKING_URI` a tracked launch is refused, naming the field, and nothing
+/// is created.
+#[tokio::test]
+async fn tracking_without_an_address_for_the_pods_creates_nothing() {
+    let Some(test) = connect("jobs-tracking-off").await else {
+        return;
+    };
+    let gantry = Gantry::start("jobs-tracking-off").unwrap();
+    let mut tracked = form(&test, "untracked");
+    tracked["tracking"] = json!(true);
+    tracked["experiment"] = json!("nowhere");
+    let refused = gantry.launch(&tracked);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_contains(&refused.body, "GANTRY_TRACKING_URI");
+    assert_contains(&refused.body, "\"field\":\"tracking\"");
+    let jobs: Api<Job> = Api::namespaced(test.client.clone(), &test.namespace);
+    assert!(jobs.get_opt("untracked").await.unwrap().is_none());
+}

@@ -330,6 +330,143 @@ fn concurrent_registrations_each_get_their_own_version() {
     );
 }
 
+/// A run's page charts each metric by step with at most 600 points (2,000 logged: averaged
+/// in spans of 4 steps; NaN and Infinity left out of the line), lists params and the user's
+/// own tags, and lists the run's files; the experiments list counts its runs. A viewer of
+/// team-a reads it all; a team-b user sees no experiment and is refused the run.
+#[test]
+fn a_run_is_charted_by_step_and_shown_only_in_its_namespace() {
+    let server = TestServer::spawn();
+    let admin = server.login();
+    let origin = server.base.clone();
+    let mut cookies = Vec::new();
+    for (name, role, namespace) in [
+        ("alice", "data-scientist", "team-a"),
+        ("vera", "viewer", "team-a"),
+        ("bob", "data-scientist", "team-b"),
+    ] {
+        let password = format!("{name} long password");
+        server.create_account(&admin, name, &password, role, namespace);
+        cookies.push(server.login_as(name, &password));
+    }
+    let headers = |i: usize| [("Cookie", cookies[i].as_str()), ("Origin", origin.as_str())];
+    let (alice, vera, bob) = (headers(0), headers(1), headers(2));
+    let call = |path: &str, body: serde_json::Value| mlflow(&server, path, body, &alice);
+    let get = |who: &[(&str, &str)], path: &str| server.request("GET", path, "", who);
+    let experiment = call(
+        "experiments/create",
+        serde_json::json!({ "name": "charts" }),
+    )["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = call(
+        "runs/create",
+        serde_json::json!({ "experiment_id": experiment, "run_name": "baseline",
+                            "tags": [{ "key": "team", "value": "vision" }] }),
+    )["run"]["info"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for batch in 0..2 {
+        let metrics: Vec<serde_json::Value> = (0..1000)
+            .map(|k| {
+                let step = batch * 1000 + k;
+                serde_json::json!({ "key": "loss", "value": step as f64, "timestamp": 1, "step": step })
+            })
+            .collect();
+        call(
+            "runs/log-batch",
+            serde_json::json!({ "run_id": run, "metrics": metrics }),
+        );
+    }
+    call(
+        "runs/log-batch",
+        serde_json::json!({ "run_id": run,
+            "metrics": [
+                { "key": "loss", "value": "NaN", "timestamp": 1, "step": 5000 },
+                { "key": "loss", "value": "Infinity", "timestamp": 2, "step": 5000 },
+                { "key": "accuracy", "value": 0.5, "timestamp": 1, "step": 0 },
+                { "key": "accuracy", "value": 0.93, "timestamp": 1, "step": 1 }
+            ],
+            "params": [{ "key": "lr", "value": "0.01" }] }),
+    );
+    let put = server.request(
+        "PUT",
+        &format!("/api/2.0/mlflow-artifacts/artifacts/{experiment}/{run}/artifacts/model/MLmodel"),
+        "flavors: {}",
+        &alice,
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+
+    for who in [&alice, &vera] {
+        let page = get(who, &format!("/api/v1/runs/{run}"));
+        assert_eq!(page.status, 200, "{}", page.body);
+        let page = page.json();
+        assert_eq!(page["run"]["name"], "baseline");
+        assert_eq!(page["experiment"]["name"], "charts");
+        assert_eq!(page["params"], serde_json::json!([["lr", "0.01"]]));
+        assert_eq!(
+            page["tags"],
+            serde_json::json!([["team", "vision"]]),
+            "MLflow's own tags are fields, not tags"
+        );
+        let charts = page["charts"].as_array().unwrap();
+        let keys: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["accuracy", "loss"]);
+        assert_eq!(
+            charts[0]["series"][0]["points"],
+            serde_json::json!([[0, 0.5], [1, 0.93]])
+        );
+        let loss = charts[1]["series"][0]["points"].as_array().unwrap();
+        assert!(
+            loss.len() <= 600 && loss.len() >= 500,
+            "{} points",
+            loss.len()
+        );
+        // Spans of (1999 / 600 + 1) = 4 steps: 0..3 averages to 1.5; the NaN and Infinity of
+        // step 5000 are not drawn.
+        assert_eq!(loss[0], serde_json::json!([0, 1.5]));
+        assert_eq!(loss.last().unwrap()[0], 1996);
+        assert!(page["svgs"][1].as_str().unwrap().starts_with("<svg"));
+        let latest = page["run"]["metrics"].as_array().unwrap();
+        assert_eq!(
+            latest[1],
+            serde_json::json!(["loss", "Infinity"]),
+            "{latest:?}"
+        );
+    }
+    let listed = get(&vera, "/api/v1/experiments?search=char").json();
+    assert_eq!(listed[0]["name"], "charts");
+    assert_eq!(listed[0]["runs"], 1);
+    let runs = get(&vera, &format!("/api/v1/experiments/{experiment}")).json();
+    assert_eq!(runs["runs"][0]["id"], run.as_str());
+    let files = server.request(
+        "POST",
+        "/api/models/run-files",
+        &format!("id={run}&folder="),
+        &vera,
+    );
+    assert_eq!(files.status, 200, "{}", files.body);
+    assert_eq!(files.json()["files"][0]["name"], "model");
+
+    assert_eq!(
+        get(&bob, "/api/v1/experiments").json(),
+        serde_json::json!([])
+    );
+    for path in [
+        format!("/api/v1/runs/{run}"),
+        format!("/api/v1/experiments/{experiment}"),
+    ] {
+        let refused = get(&bob, &path);
+        assert_eq!(refused.status, 403, "{path}: {}", refused.body);
+    }
+    for path in ["/api/v1/runs/nope", "/api/v1/experiments/x1"] {
+        let missing = get(&alice, path);
+        assert_eq!(missing.status, 404, "{path}: {}", missing.body);
+    }
+}
+
 /// A team-a data scientist, alice, on `server`: her `Authorization` header's value.
 fn alice_bearer(server: &TestServer) -> String {
     let admin = server.login();

@@ -595,5 +595,36 @@ pub(super) fn cases() -> Vec<Case> {
             "args",
             "NUL",
         ),
+        (
+            "tracking without an experiment",
+            JobForm {
+                tracking: true,
+                experiment: " ".into(),
+                ..good()
+            },
+            "experiment",
+            "name the MLflow experiment",
+        ),
+        (
+            "experiment over two lines",
+            JobForm {
+                tracking: true,
+                experiment: "a\nb".into(),
+                ..good()
+            },
+            "experiment",
+            "one line",
+        ),
+        (
+            "tracking's variable set by hand",
+            JobForm {
+                tracking: true,
+                experiment: "llama".into(),
+                env: vec![kv("MLFLOW_RUN_ID", "abc")],
+                ..good()
+            },
+            "env[0].name",
+            "set by tracking",
+        ),
     ]
 }

@@ -78,6 +78,10 @@ pub struct JobForm {
     pub hyperparameters: Vec<KeyValue>,
     /// `args` (`--key=value` appended) or `env` (`HP_KEY=value`).
     pub hyperparameters_as: String,
+    /// Track the job with MLflow: Gantry creates its run in `experiment` and gives its pods
+    /// `MLFLOW_TRACKING_URI`, `MLFLOW_RUN_ID` and a token (`jobs::tracking`).
+    pub tracking: bool,
+    pub experiment: String,
 }
 
 impl Default for JobForm {
@@ -108,9 +112,19 @@ impl Default for JobForm {
             annotations: Vec::new(),
             hyperparameters: Vec::new(),
             hyperparameters_as: "args".into(),
+            tracking: false,
+            experiment: String::new(),
         }
     }
 }
+
+/// The variables tracking gives the job's container (`jobs::tracking`): the form may not
+/// set them too while tracking is on.
+pub const TRACKING_ENV: [&str; 3] = [
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_TRACKING_TOKEN",
+];
 
 /// The most the form takes, so that one request cannot make a Job the API server chokes
 /// on (its objects are stored whole in etcd, 1.5 MiB at most) or a history row of megabytes.

@@ -5,7 +5,7 @@
 use super::{lines, JobForm};
 
 /// Fields of the form, in the page's order.
-pub const FIELDS: usize = 25;
+pub const FIELDS: usize = 27;
 
 /// Each field's name and text.
 pub fn texts(form: &JobForm) -> [(&'static str, String); FIELDS] {
@@ -41,6 +41,8 @@ pub fn texts(form: &JobForm) -> [(&'static str, String); FIELDS] {
         ("annotations", lines::pairs_text(&form.annotations)),
         ("hyperparameters", lines::pairs_text(&form.hyperparameters)),
         ("hyperparameters_as", form.hyperparameters_as.clone()),
+        ("tracking", if form.tracking { "true" } else { "" }.into()),
+        ("experiment", form.experiment.clone()),
     ]
 }
 
@@ -72,6 +74,8 @@ pub fn form(text: impl Fn(&str) -> String) -> JobForm {
         annotations: lines::pairs(&text("annotations")),
         hyperparameters: lines::pairs(&text("hyperparameters")),
         hyperparameters_as: text("hyperparameters_as"),
+        tracking: text("tracking") == "true",
+        experiment: text("experiment"),
     }
 }
 
@@ -102,6 +106,7 @@ mod tests {
             "env" | "labels" | "annotations" | "hyperparameters" => format!("K_{name}=v"),
             "secret_env" => format!("N=secret/{name}"),
             "mounts" => format!("claim:/{name}"),
+            "tracking" => "true".into(),
             _ => format!("text-of-{name}"),
         };
         let filled = form(unique);

@@ -152,6 +152,7 @@ pub fn too_large(form: &JobForm) -> Vec<FieldError> {
             &form.ttl_seconds_after_finished,
         ),
         ("hyperparameters_as", &form.hyperparameters_as),
+        ("experiment", &form.experiment),
     ];
     for (field, text) in short {
         if text.len() > 256 {
@@ -283,6 +284,11 @@ pub fn validate(form: &JobForm, context: &Context) -> Result<Checked, Vec<FieldE
             fail(&field, "letters, digits and '_', not starting with a digit");
         } else if !seen_env.insert(name.clone()) {
             fail(&field, "set twice");
+        } else if form.tracking && super::TRACKING_ENV.contains(&name.as_str()) {
+            fail(
+                &field,
+                "set by tracking; turn tracking off to set it yourself",
+            );
         }
     }
     for (i, secret) in form.secret_env.iter().enumerate() {
@@ -408,6 +414,17 @@ pub fn validate(form: &JobForm, context: &Context) -> Result<Checked, Vec<FieldE
     }
     if !matches!(form.hyperparameters_as.as_str(), "args" | "env") {
         fail("hyperparameters_as", "args or env");
+    }
+    if form.tracking {
+        let experiment = form.experiment.trim();
+        if experiment.is_empty() {
+            fail(
+                "experiment",
+                "name the MLflow experiment the job's run goes to",
+            );
+        } else if experiment.chars().any(char::is_control) {
+            fail("experiment", "one line, without control characters");
+        }
     }
 
     if errors.is_empty() {

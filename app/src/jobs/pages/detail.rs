@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::list::{duration_text, efficiency_text};
+use super::list::efficiency_text;
 use crate::error::AppError;
 use crate::jobs::{logs, CancelJob, JobDetail, JobPhase, RerunJob, SuspendJob};
 use crate::live::{self, LiveBadge};
@@ -46,6 +46,9 @@ pub fn JobPage() -> impl IntoView {
             d.row.in_cluster && !matches!(d.row.phase, JobPhase::Succeeded | JobPhase::Failed)
         })
     };
+    // Memos: the stream's every update would otherwise ask for the run's charts again.
+    let run = Memo::new(move |_| detail.get().and_then(Result::ok).and_then(|d| d.run_id));
+    let running = Memo::new(move |_| unfinished());
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(new_name)) = rerun.value().get() {
@@ -118,6 +121,7 @@ pub fn JobPage() -> impl IntoView {
                 off="Prometheus not configured: set GANTRY_PROMETHEUS_URL to chart this job's GPUs."
                 fetch=move |p| crate::metrics::get_job_charts(namespace.get(), name.get(), p.range, p.from, p.to)
             />
+            <crate::models::pages::runs::JobRun run=Signal::from(run) live=Signal::from(running) />
             <JobLogs namespace name detail=Signal::derive(move || detail.get().and_then(Result::ok)) />
         </section>
     }
@@ -145,7 +149,7 @@ fn JobSummary(detail: JobDetail) -> impl IntoView {
             <dt>"Command"</dt><dd><code>{detail.command}</code></dd>
             <dt>"GPUs per pod"</dt><dd>{format!("{} {}", row.gpus_per_pod, row.gpu_model.clone().unwrap_or_default())}</dd>
             <dt>"Completions"</dt><dd>{format!("{} of {} ({} failed)", row.succeeded, row.completions, row.failed)}</dd>
-            <dt>"Duration"</dt><dd>{duration_text(row.duration_secs)}</dd>
+            <dt>"Duration"</dt><dd>{crate::time::duration_text(row.duration_secs)}</dd>
             <dt>"GPU efficiency"</dt><dd data-testid="job-gpu-use">{gpu_use}</dd>
             <dt>"Launched by"</dt><dd>{row.launched_by.clone().unwrap_or_else(|| "elsewhere".into())}</dd>
             <dt>"Conditions"</dt><dd>{if detail.conditions.is_empty() { "none yet".to_string() } else { detail.conditions.join(", ") }}</dd>

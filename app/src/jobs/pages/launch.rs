@@ -302,6 +302,25 @@ pub fn LaunchPage() -> impl IntoView {
                     {area("Pod annotations (key=value)", "annotations", "pod-complete.stage.kwok.x-k8s.io/delay=5m")}
                 </fieldset>
                 <fieldset>
+                    <legend>"MLflow tracking"</legend>
+                    <label class="field wide">
+                        <span>
+                            <input
+                                type="checkbox"
+                                name="tracking"
+                                prop:checked=move || fields.get("tracking").get() == "true"
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    fields.get("tracking").set(if on { "true".into() } else { String::new() });
+                                }
+                            />
+                            " Track with MLflow: Gantry creates the job's run and gives its pods MLFLOW_TRACKING_URI, MLFLOW_RUN_ID and a token for that namespace"
+                        </span>
+                        <span class="field-error" data-field="tracking">{error_for("tracking")}</span>
+                    </label>
+                    {field("Experiment", "experiment", "llama-finetune")}
+                </fieldset>
+                <fieldset>
                     <legend>"Run"</legend>
                     {field("Parallelism", "parallelism", "1")}
                     {field("Completions", "completions", "1")}

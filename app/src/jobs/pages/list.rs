@@ -146,7 +146,7 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
                                             })}
                                     </td>
                                     <td>{gpus}</td>
-                                    <td>{duration_text(r.duration_secs)}</td>
+                                    <td>{crate::time::duration_text(r.duration_secs)}</td>
                                     <td class="num" data-testid="gpu-efficiency">{efficiency_text(&r)}</td>
                                     <td>{r.launched_by.clone().unwrap_or_else(|| "elsewhere".into())}</td>
                                 </tr>
@@ -165,15 +165,5 @@ pub fn efficiency_text(row: &JobRow) -> String {
     match row.gpu_use {
         Some(u) => format!("{:.0} % of {:.2} GPU-h", u.mean_percent, u.gpu_hours),
         None => "–".into(),
-    }
-}
-
-/// A duration as a person reads it: `42 s`, `3 min 5 s`, `2 h 10 min`.
-pub fn duration_text(secs: Option<i64>) -> String {
-    match secs {
-        None => "–".into(),
-        Some(s) if s < 60 => format!("{s} s"),
-        Some(s) if s < 3600 => format!("{} min {} s", s / 60, s % 60),
-        Some(s) => format!("{} h {} min", s / 3600, s % 3600 / 60),
     }
 }

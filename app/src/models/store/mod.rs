@@ -34,6 +34,17 @@ pub struct ExperimentRow {
     pub updated_ms: i64,
 }
 
+/// An experiment as the Experiments list shows it: with its active runs' count and when the
+/// newest of them started.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExperimentListed {
+    pub id: i64,
+    pub name: String,
+    pub namespace: String,
+    pub runs: i64,
+    pub last_run_ms: Option<i64>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RunRow {
     pub id: String,
@@ -99,6 +110,42 @@ fn taken(what: String) -> impl FnOnce(sqlx::Error) -> AppError {
 }
 
 // ---- SQL built for many rows or values at once
+
+/// A WHERE clause for `narrowing` on the `columns` it names (field → column) within
+/// `namespaces`, and its values; `None` when no namespace is allowed.
+fn narrowed(
+    namespace_column: &str,
+    namespaces: &Namespaces,
+    narrowing: &[Narrowing<'_>],
+    columns: &[(&str, &str)],
+) -> Option<(String, Vec<String>)> {
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut binds: Vec<String> = Vec::new();
+    if let Namespaces::Only(names) = namespaces {
+        if names.is_empty() {
+            return None;
+        }
+        let first = binds.len() + 1;
+        let list: Vec<String> = (first..first + names.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        clauses.push(format!("{namespace_column} IN ({})", list.join(", ")));
+        binds.extend(names.iter().cloned());
+    }
+    for n in narrowing {
+        let Some((_, column)) = columns.iter().find(|(field, _)| *field == n.field) else {
+            continue;
+        };
+        binds.push(n.value.to_string());
+        let at = binds.len();
+        clauses.push(if n.exact {
+            format!("{column} = ${at}")
+        } else {
+            format!("LOWER({column}) LIKE LOWER(${at})")
+        });
+    }
+    Some((clauses.join(" AND "), binds))
+}
 
 /// `$1, $2, …` for `rows` rows of `columns` values each: `($1, $2), ($3, $4)`.
 fn placeholders(rows: usize, columns: usize) -> String {

@@ -37,42 +37,6 @@ pub async fn registered_matching(
         .map_err(|e| failed("searching registered models", e))
 }
 
-/// A WHERE clause for `narrowing` on the `columns` it names (field → column) within
-/// `namespaces`, and its values; `None` when no namespace is allowed.
-fn narrowed(
-    namespace_column: &str,
-    namespaces: &Namespaces,
-    narrowing: &[Narrowing<'_>],
-    columns: &[(&str, &str)],
-) -> Option<(String, Vec<String>)> {
-    let mut clauses = vec!["1 = 1".to_string()];
-    let mut binds: Vec<String> = Vec::new();
-    if let Namespaces::Only(names) = namespaces {
-        if names.is_empty() {
-            return None;
-        }
-        let first = binds.len() + 1;
-        let list: Vec<String> = (first..first + names.len())
-            .map(|i| format!("${i}"))
-            .collect();
-        clauses.push(format!("{namespace_column} IN ({})", list.join(", ")));
-        binds.extend(names.iter().cloned());
-    }
-    for n in narrowing {
-        let Some((_, column)) = columns.iter().find(|(field, _)| *field == n.field) else {
-            continue;
-        };
-        binds.push(n.value.to_string());
-        let at = binds.len();
-        clauses.push(if n.exact {
-            format!("{column} = ${at}")
-        } else {
-            format!("LOWER({column}) LIKE LOWER(${at})")
-        });
-    }
-    Some((clauses.join(" AND "), binds))
-}
-
 pub async fn create_registered(
     conn: &mut Conn,
     name: &str,

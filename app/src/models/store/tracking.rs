@@ -34,6 +34,59 @@ pub async fn experiments(db: &Db, after: i64, limit: i64) -> Result<Vec<Experime
         .map_err(|e| failed("listing experiments", e))
 }
 
+/// The active experiments in `namespaces` whose name matches `pattern` (SQL `LIKE`, any
+/// case), by name, at most `limit`.
+pub async fn experiments_listed(
+    db: &Db,
+    namespaces: &Namespaces,
+    pattern: &str,
+    limit: usize,
+) -> Result<Vec<ExperimentListed>, AppError> {
+    let narrowing = [Narrowing {
+        field: "name",
+        exact: false,
+        value: pattern,
+    }];
+    let columns = [("name", "e.name")];
+    let Some((clause, binds)) = narrowed("e.namespace", namespaces, &narrowing, &columns) else {
+        return Ok(Vec::new());
+    };
+    listed(db, &clause, binds, limit).await
+}
+
+/// Experiment `id` as the Experiments list shows it, if active.
+pub async fn experiment_listed(db: &Db, id: i64) -> Result<Option<ExperimentListed>, AppError> {
+    // An integer, written into the statement: binding it as text would not compare with
+    // PostgreSQL's BIGINT.
+    let found = listed(db, &format!("e.id = {id}"), Vec::new(), 1).await?;
+    Ok(found.into_iter().next())
+}
+
+async fn listed(
+    db: &Db,
+    clause: &str,
+    binds: Vec<String>,
+    limit: usize,
+) -> Result<Vec<ExperimentListed>, AppError> {
+    let sql = format!(
+        "SELECT e.id, e.name, e.namespace, \
+         (SELECT COUNT(*) FROM mlflow_runs r \
+          WHERE r.experiment_id = e.id AND r.lifecycle_stage = 'active') AS runs, \
+         (SELECT MAX(r.start_ms) FROM mlflow_runs r \
+          WHERE r.experiment_id = e.id AND r.lifecycle_stage = 'active') AS last_run_ms \
+         FROM mlflow_experiments e WHERE {clause} AND e.lifecycle_stage = 'active' \
+         ORDER BY e.name LIMIT {limit}"
+    );
+    let mut query = sqlx::query_as(&sql);
+    for value in binds {
+        query = query.bind(value);
+    }
+    query
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| failed("listing experiments", e))
+}
+
 pub async fn create_experiment(
     conn: &mut Conn,
     name: &str,
@@ -142,6 +195,39 @@ pub async fn create_run(
         set_run_tag(conn, &run.id, &tag.key, &tag.value).await?;
     }
     Ok(())
+}
+
+/// Records on run `run` the Job it tracks.
+pub async fn link_run_to_job(
+    conn: &mut Conn,
+    run: &str,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE mlflow_runs SET job_namespace = $2, job_name = $3, job_uid = $4 WHERE id = $1",
+    )
+    .bind(run)
+    .bind(namespace)
+    .bind(name)
+    .bind(uid)
+    .execute(conn)
+    .await
+    .map(drop)
+    .map_err(|e| failed("linking a run to its job", e))
+}
+
+/// The run Gantry created for the Job `uid`, if it was launched with tracking on.
+pub async fn run_of_job(db: &Db, uid: &str) -> Result<Option<String>, AppError> {
+    sqlx::query_scalar(
+        "SELECT id FROM mlflow_runs WHERE job_uid = $1 AND lifecycle_stage = 'active' \
+         ORDER BY start_ms DESC LIMIT 1",
+    )
+    .bind(uid)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(|e| failed("reading a job's run", e))
 }
 
 pub async fn update_run(
@@ -349,6 +435,48 @@ pub async fn metric_history(
     .await
     .map_err(|e| failed("reading a metric's history", e))?;
     Ok(rows.into_iter().map(|r| r.metric(run)).collect())
+}
+
+/// One metric of a run by step, as a chart draws it: every point when there are at most
+/// `buckets`, else the steps cut into `buckets` equal spans, each drawn at its first step as
+/// the mean of its values. NaN and infinities are left out (a line cannot be drawn through
+/// them). Two statements, both on the table's key: a run of 100,000 points is not read
+/// whole.
+pub async fn metric_by_step(
+    db: &Db,
+    run: &str,
+    key: &str,
+    buckets: i64,
+) -> Result<Vec<(i64, f64)>, AppError> {
+    const FINITE: &str = "run_id = $1 AND key = $2 AND model_id = '' AND nan = 0 \
+         AND value < 1e308 AND value > -1e308";
+    let (first, last, count): (Option<i64>, Option<i64>, i64) = sqlx::query_as(&format!(
+        "SELECT MIN(step), MAX(step), COUNT(*) FROM mlflow_metrics WHERE {FINITE}"
+    ))
+    .bind(run)
+    .bind(key)
+    .fetch_one(db.pool())
+    .await
+    .map_err(|e| failed("reading a metric's extent", e))?;
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(Vec::new());
+    };
+    let sql = if count <= buckets {
+        format!("SELECT step, value FROM mlflow_metrics WHERE {FINITE} ORDER BY step, timestamp_ms")
+    } else {
+        format!(
+            "SELECT MIN(step), AVG(value) FROM mlflow_metrics WHERE {FINITE} \
+             GROUP BY (step - $3) / $4 ORDER BY 1"
+        )
+    };
+    let mut query = sqlx::query_as(&sql).bind(run).bind(key);
+    if count > buckets {
+        query = query.bind(first).bind((last - first) / buckets + 1);
+    }
+    query
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| failed("reading a metric by step", e))
 }
 
 pub async fn add_outputs(

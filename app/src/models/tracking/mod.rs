@@ -5,7 +5,7 @@
 //! who may read (any role allowed there) and write (data scientists and ops admins).
 //!
 //! Here: the limits and checks both share, and experiments; `runs` and `logged` (logged
-//! models) hold the rest.
+//! models) hold the rest, and `job_runs` the runs Gantry creates for the jobs it launches.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -27,6 +27,7 @@ use crate::auth::rules::Action;
 use crate::error::AppError;
 use crate::state::AppState;
 
+pub mod job_runs;
 mod logged;
 mod runs;
 

@@ -5,12 +5,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::{
+use crate::error::AppError;
+use crate::layout::ConfirmButton;
+use crate::models::{
     get_model, list_models, list_version_files, DeleteVersion, ModelDetail, ModelSummary, SetAlias,
     SetStage, VersionFiles, LIST_LIMIT,
 };
-use crate::error::AppError;
-use crate::layout::ConfirmButton;
 
 /// The model registry.
 #[component]
@@ -23,6 +23,7 @@ pub fn ModelsPage() -> impl IntoView {
         <Title text="Models" />
         <section class="page" data-testid="models">
             <h1>"Models"</h1>
+            <super::ModelsTabs current="/models" />
             <p class="lead">
                 "The models your training code registered (MLflow's client, pointed at Gantry), \
                  with their versions and aliases."
@@ -245,7 +246,14 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
                                     <td>{v.stage}</td>
                                     <td>{v.aliases.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(", ")}</td>
                                     <td class="mono">{v.source}</td>
-                                    <td class="mono">{v.run_id}</td>
+                                    <td class="mono">
+                                        {(!v.run_id.is_empty())
+                                            .then(|| {
+                                                view! {
+                                                    <a href=format!("/runs/{}", v.run_id)>{v.run_id.clone()}</a>
+                                                }
+                                            })}
+                                    </td>
                                     <td>{v.created_by}</td>
                                     <td>{v.created}</td>
                                     {change}
@@ -355,12 +363,12 @@ fn VersionActions(name: String, version: i64, stage: String, actions: Actions) -
 
 /// The link that downloads the file kept at `path` (`<experiment>/…`), through the MLflow
 /// artifact route (the session's cookie is the credential).
-fn download_href(path: &str) -> String {
+pub(super) fn download_href(path: &str) -> String {
     let encoded: Vec<String> = path.split('/').map(crate::url::encode_component).collect();
     format!("/api/2.0/mlflow-artifacts/artifacts/{}", encoded.join("/"))
 }
 
-fn size_text(bytes: u64) -> String {
+pub(super) fn size_text(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
@@ -419,7 +427,7 @@ fn FilesSection(name: String, versions: Vec<i64>) -> impl IntoView {
 }
 
 #[component]
-fn FileList(files: VersionFiles, folder: RwSignal<String>) -> impl IntoView {
+pub(super) fn FileList(files: VersionFiles, folder: RwSignal<String>) -> impl IntoView {
     if !files.kept_by_gantry {
         return view! {
             <p class="muted">{format!("Kept outside Gantry, at {}.", files.source)}</p>

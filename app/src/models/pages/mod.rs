@@ -1,0 +1,23 @@
+//! The Models area's pages: `registry` (the registered models and one model's versions and
+//! files) and `runs` (the experiments, an experiment's runs, one run with its charts). What
+//! MLflow code logs and registers appears here.
+
+pub mod registry;
+pub mod runs;
+
+use leptos::prelude::*;
+
+/// The Models area's two lists, each linking to the other.
+#[component]
+pub fn ModelsTabs(current: &'static str) -> impl IntoView {
+    let tab = move |href: &'static str, label: &'static str| {
+        let here = (href == current).then_some("page");
+        view! { <a href=href aria-current=here>{label}</a> }
+    };
+    view! {
+        <nav class="tabs" aria-label="Models">
+            {tab("/models", "Registered models")}
+            {tab("/experiments", "Experiments")}
+        </nav>
+    }
+}
