@@ -243,4 +243,9 @@ test("launch a job with MLflow tracking on; its page charts what the run logs, l
   await page.getByRole("button", { name: "Cancel job" }).click();
   await page.getByRole("button", { name: "Confirm" }).click();
   await expect(page.getByTestId("job-facts").getByTestId("job-status")).toHaveText("Failed: deleted before it finished", { timeout: 15_000 });
+  // The run names the job that logged it: the lineage from a registered version to its Job.
+  await run.getByRole("link", { name: runId }).click();
+  await expect(page).toHaveURL(`/runs/${runId}`);
+  await page.getByTestId("run-job").getByRole("link", { name }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
 });

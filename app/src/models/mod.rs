@@ -151,6 +151,9 @@ pub struct RunDetail {
     pub run: RunSummary,
     pub experiment: ExperimentSummary,
     pub ended: Option<String>,
+    /// The Job that logged it (in the experiment's namespace), when Gantry launched it with
+    /// tracking on.
+    pub job: Option<String>,
     pub params: Vec<(String, String)>,
     /// The run's tags but MLflow's own (`mlflow.…`), which the page shows as fields.
     pub tags: Vec<(String, String)>,

@@ -268,6 +268,7 @@ pub async fn run(state: &AppState, caller: &Caller, id: &str) -> Result<RunDetai
         run: summary,
         experiment: experiment_summary(experiment),
         ended: row.end_ms.map(utc),
+        job: row.job_name.clone(),
         params,
         tags,
         charts,

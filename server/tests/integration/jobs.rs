@@ -712,6 +712,7 @@ async fn a_tracked_job_gets_its_run_and_a_token_for_mlflow_in_its_namespace_only
         .request("GET", &format!("/api/v1/runs/{run_id}"), "", &as_alice)
         .json();
     assert_eq!(page["charts"][0]["series"][0]["points"], json!([[1, 0.5]]));
+    assert_eq!(page["job"], name.as_str(), "the run names its Job");
     let audit = server.request("GET", "/admin/audit.csv", "", &[("Cookie", &gantry.cookie)]);
     assert_contains(&audit.body, &format!("job.tracking,job/team-a/{name}"));
 

@@ -322,6 +322,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
         run,
         experiment,
         ended,
+        job,
         params,
         tags,
         charts,
@@ -358,7 +359,23 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             <dt>"Status"</dt>
             <dd>{run.status}</dd>
             <dt>"Namespace"</dt>
-            <dd>{experiment.namespace}</dd>
+            <dd>{experiment.namespace.clone()}</dd>
+            <dt>"Job"</dt>
+            <dd data-testid="run-job">
+                {match job {
+                    Some(job) => {
+                        view! {
+                            <a href=format!(
+                                "/jobs/{}/{}",
+                                experiment.namespace,
+                                crate::url::encode_component(&job),
+                            )>{job.clone()}</a>
+                        }
+                            .into_any()
+                    }
+                    None => "not launched by Gantry".into_any(),
+                }}
+            </dd>
             <dt>"User"</dt>
             <dd>{run.user}</dd>
             <dt>"Started (UTC)"</dt>

@@ -56,6 +56,8 @@ pub struct RunRow {
     pub end_ms: Option<i64>,
     pub lifecycle_stage: String,
     pub namespace: String,
+    /// The Job it tracks (in `namespace`), for a run Gantry created at a job's launch.
+    pub job_name: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

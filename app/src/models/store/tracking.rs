@@ -141,7 +141,7 @@ pub async fn experiment_tags(db: &Db, id: i64) -> Result<Vec<KeyValue>, AppError
 // ---- runs
 
 const RUN: &str = "SELECT r.id, r.experiment_id, r.name, r.user_id, r.status, r.start_ms, \
-     r.end_ms, r.lifecycle_stage, e.namespace FROM mlflow_runs r \
+     r.end_ms, r.lifecycle_stage, e.namespace, r.job_name FROM mlflow_runs r \
      JOIN mlflow_experiments e ON e.id = r.experiment_id";
 
 pub async fn run(db: &Db, id: &str) -> Result<Option<RunRow>, AppError> {
@@ -392,11 +392,14 @@ impl PointRow {
     }
 }
 
-/// Each key's latest point (highest step, then newest), as `runs/get` shows them.
+/// Each key's latest point (highest step, then newest), as `runs/get` shows them. Only the
+/// points at each key's highest step are read: a run of 100,000 points is not.
 pub async fn latest_metrics(db: &Db, run: &str) -> Result<Vec<Metric>, AppError> {
     let rows: Vec<PointRow> = sqlx::query_as(
-        "SELECT key, step, timestamp_ms, value, nan, model_id FROM mlflow_metrics \
-         WHERE run_id = $1 ORDER BY key, step DESC, timestamp_ms DESC",
+        "SELECT m.key, m.step, m.timestamp_ms, m.value, m.nan, m.model_id \
+         FROM mlflow_metrics m JOIN (SELECT key, MAX(step) AS step FROM mlflow_metrics \
+         WHERE run_id = $1 GROUP BY key) newest ON m.key = newest.key AND m.step = newest.step \
+         WHERE m.run_id = $1 ORDER BY m.key, m.timestamp_ms DESC",
     )
     .bind(run)
     .fetch_all(db.pool())

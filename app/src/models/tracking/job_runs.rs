@@ -91,6 +91,7 @@ async fn write(
         end_ms: None,
         lifecycle_stage: "active".into(),
         namespace: run.namespace.to_string(),
+        job_name: Some(run.job_name.to_string()),
     };
     // What MLflow's own UI and client read: the run's name, and where it came from.
     let tags = [

@@ -123,6 +123,7 @@ pub async fn create_run(
         end_ms: None,
         lifecycle_stage: "active".into(),
         namespace: experiment.namespace,
+        job_name: None,
     };
     let mut tx = state.db.begin().await?;
     store::create_run(tx.conn(), &row, &tags, &caller.username).await?;
