@@ -6,8 +6,8 @@
 //! or tag is the same row. Names are unique across namespaces, as MLflow's API looks them up
 //! by name alone.
 //!
-//! Here: the rows, and SQL built for many values at once; `tracking` and `registry` hold
-//! each table group's statements.
+//! Here: the rows, and SQL built for many values at once; each table group's statements are
+//! in `experiments`, `runs`, `metrics`, `logged_models` and `registry`.
 
 use super::filter::Narrowing;
 use super::wire::{KeyValue, Metric, ModelOutput};
@@ -15,11 +15,17 @@ use crate::auth::rules::Namespaces;
 use crate::db::{failed, Conn, Db};
 use crate::error::AppError;
 
+mod experiments;
+mod logged_models;
+mod metrics;
 mod registry;
-mod tracking;
+mod runs;
 
+pub use experiments::*;
+pub use logged_models::*;
+pub use metrics::*;
 pub use registry::*;
-pub use tracking::*;
+pub use runs::*;
 
 /// The most rows one listing reads: the client pages past it with `page_token`.
 pub const MAX_PAGE: i64 = 1000;

@@ -1,0 +1,147 @@
+//! Metric points: logged in batches, read as each key's latest, as one key's history, and
+//! by step for a chart.
+
+use super::*;
+
+/// Rows per INSERT statement: a 1,000-metric batch is ten statements, not a thousand.
+const METRICS_PER_STATEMENT: usize = 100;
+
+pub async fn log_metrics(conn: &mut Conn, run: &str, metrics: &[Metric]) -> Result<(), AppError> {
+    for chunk in metrics.chunks(METRICS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO mlflow_metrics (run_id, key, step, timestamp_ms, value, nan, model_id) \
+             VALUES {} ON CONFLICT DO NOTHING",
+            placeholders(chunk.len(), 7)
+        );
+        let mut query = sqlx::query(&sql);
+        for m in chunk {
+            let nan = m.value.is_nan();
+            query = query
+                .bind(run)
+                .bind(&m.key)
+                .bind(m.step)
+                .bind(m.timestamp)
+                .bind(if nan { 0.0 } else { m.value })
+                .bind(i64::from(nan))
+                .bind(m.model_id.as_deref().unwrap_or(""));
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| failed("logging metrics", e))?;
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct PointRow {
+    pub(super) key: String,
+    pub(super) step: i64,
+    pub(super) timestamp_ms: i64,
+    pub(super) value: f64,
+    pub(super) nan: i64,
+    pub(super) model_id: String,
+}
+
+impl PointRow {
+    pub(super) fn metric(self, run: &str) -> Metric {
+        Metric {
+            key: self.key,
+            value: if self.nan == 1 { f64::NAN } else { self.value },
+            timestamp: self.timestamp_ms,
+            step: self.step,
+            model_id: (!self.model_id.is_empty()).then_some(self.model_id),
+            run_id: Some(run.to_string()),
+        }
+    }
+}
+
+/// Each key's latest point (highest step, then newest), as `runs/get` shows them. Only the
+/// points at each key's highest step are read: a run of 100,000 points is not.
+pub async fn latest_metrics(db: &Db, run: &str) -> Result<Vec<Metric>, AppError> {
+    let rows: Vec<PointRow> = sqlx::query_as(
+        "SELECT m.key, m.step, m.timestamp_ms, m.value, m.nan, m.model_id \
+         FROM mlflow_metrics m JOIN (SELECT key, MAX(step) AS step FROM mlflow_metrics \
+         WHERE run_id = $1 GROUP BY key) newest ON m.key = newest.key AND m.step = newest.step \
+         WHERE m.run_id = $1 ORDER BY m.key, m.timestamp_ms DESC",
+    )
+    .bind(run)
+    .fetch_all(db.pool())
+    .await
+    .map_err(|e| failed("reading metrics", e))?;
+    let mut latest: Vec<Metric> = Vec::new();
+    for row in rows {
+        if latest.last().map(|m| &m.key) != Some(&row.key) {
+            latest.push(row.metric(run));
+        }
+    }
+    for m in &mut latest {
+        m.model_id = None;
+    }
+    Ok(latest)
+}
+
+/// One metric's points in step order, from `offset`.
+pub async fn metric_history(
+    db: &Db,
+    run: &str,
+    key: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Metric>, AppError> {
+    let rows: Vec<PointRow> = sqlx::query_as(
+        "SELECT key, step, timestamp_ms, value, nan, model_id FROM mlflow_metrics \
+         WHERE run_id = $1 AND key = $2 AND model_id = '' \
+         ORDER BY step, timestamp_ms LIMIT $3 OFFSET $4",
+    )
+    .bind(run)
+    .bind(key)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await
+    .map_err(|e| failed("reading a metric's history", e))?;
+    Ok(rows.into_iter().map(|r| r.metric(run)).collect())
+}
+
+/// One metric of a run by step, as a chart draws it: every point when there are at most
+/// `buckets`, else the steps cut into `buckets` equal spans, each drawn at its first step as
+/// the mean of its values. NaN and infinities are left out (a line cannot be drawn through
+/// them). Two statements, both on the table's key: a run of 100,000 points is not read
+/// whole.
+pub async fn metric_by_step(
+    db: &Db,
+    run: &str,
+    key: &str,
+    buckets: i64,
+) -> Result<Vec<(i64, f64)>, AppError> {
+    const FINITE: &str = "run_id = $1 AND key = $2 AND model_id = '' AND nan = 0 \
+         AND value < 1e308 AND value > -1e308";
+    let (first, last, count): (Option<i64>, Option<i64>, i64) = sqlx::query_as(&format!(
+        "SELECT MIN(step), MAX(step), COUNT(*) FROM mlflow_metrics WHERE {FINITE}"
+    ))
+    .bind(run)
+    .bind(key)
+    .fetch_one(db.pool())
+    .await
+    .map_err(|e| failed("reading a metric's extent", e))?;
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(Vec::new());
+    };
+    let sql = if count <= buckets {
+        format!("SELECT step, value FROM mlflow_metrics WHERE {FINITE} ORDER BY step, timestamp_ms")
+    } else {
+        format!(
+            "SELECT MIN(step), AVG(value) FROM mlflow_metrics WHERE {FINITE} \
+             GROUP BY (step - $3) / $4 ORDER BY 1"
+        )
+    };
+    let mut query = sqlx::query_as(&sql).bind(run).bind(key);
+    if count > buckets {
+        query = query.bind(first).bind((last - first) / buckets + 1);
+    }
+    query
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| failed("reading a metric by step", e))
+}
