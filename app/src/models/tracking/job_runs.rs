@@ -20,14 +20,14 @@ pub struct JobRun<'a> {
     pub token_expires: &'a str,
 }
 
-/// Whether a job's run may go to experiment `name` from `namespace`: a new experiment, or
-/// one of that namespace; else the `experiment` field's error. Names are unique across
-/// namespaces, as MLflow looks experiments up by name.
+/// Whether a job's run may go to experiment `name` from `namespace`: a new experiment
+/// (`None`), or one of that namespace (its id); else the `experiment` field's error. Names
+/// are unique across namespaces, as MLflow looks experiments up by name.
 pub async fn check_experiment(
     state: &AppState,
     name: &str,
     namespace: &str,
-) -> Result<(), AppError> {
+) -> Result<Option<i64>, AppError> {
     if name.is_empty() || name.chars().count() > 500 || name.chars().any(char::is_control) {
         return Err(AppError::invalid(
             "experiment",
@@ -46,16 +46,15 @@ pub async fn check_experiment(
             "experiment",
             format!("{name:?} is deleted; name another experiment"),
         )),
-        _ => Ok(()),
+        found => Ok(found.map(|e| e.id)),
     }
 }
 
 /// Creates the run of a launched Job, as `caller`; audited with the experiment it went to.
 pub async fn create(state: &AppState, caller: &Caller, run: &JobRun<'_>) -> Result<(), AppError> {
-    check_experiment(state, run.experiment, run.namespace).await?;
-    let existing = store::experiment_by_name(&state.db, run.experiment).await?;
+    let existing = check_experiment(state, run.experiment, run.namespace).await?;
     let mut tx = state.db.begin().await?;
-    let outcome = write(tx.conn(), caller, run, existing.map(|e| e.id)).await;
+    let outcome = write(tx.conn(), caller, run, existing).await;
     let object = format!("job/{}/{}", run.namespace, run.job_name);
     let detail = format!(
         "run {} in experiment {:?}; a token for its pods until {}",
