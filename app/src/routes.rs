@@ -53,6 +53,8 @@ lazy_page!(ModelRoute => models::pages::registry::ModelPage);
 lazy_page!(ExperimentsRoute => models::pages::runs::ExperimentsPage);
 lazy_page!(ExperimentRoute => models::pages::runs::ExperimentPage);
 lazy_page!(RunRoute => models::pages::runs::RunPage);
+lazy_page!(CompareRunsRoute => models::pages::compare::CompareRunsPage);
+lazy_page!(CompareVersionsRoute => models::pages::compare::CompareVersionsPage);
 lazy_page!(ServingRoute => serving::pages::list::ServingPage);
 lazy_page!(ServiceRoute => serving::pages::detail::ServicePage);
 lazy_page!(ServedRoute => serving::pages::served::WhereServedPage);
@@ -78,9 +80,14 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/jobs/:namespace/:name") view={Lazy::<JobRoute>::new()} />
             <Route path=path!("/models") view={Lazy::<ModelsRoute>::new()} />
             <Route path=path!("/models/:name") view={Lazy::<ModelRoute>::new()} />
+            <Route
+                path=path!("/models/:name/compare")
+                view={Lazy::<CompareVersionsRoute>::new()}
+            />
             <Route path=path!("/experiments") view={Lazy::<ExperimentsRoute>::new()} />
             <Route path=path!("/experiments/:id") view={Lazy::<ExperimentRoute>::new()} />
             <Route path=path!("/runs/:id") view={Lazy::<RunRoute>::new()} />
+            <Route path=path!("/compare/runs") view={Lazy::<CompareRunsRoute>::new()} />
             <Route path=path!("/serving") view={Lazy::<ServingRoute>::new()} />
             <Route path=path!("/serving/model/:name") view={Lazy::<ServedRoute>::new()} />
             <Route

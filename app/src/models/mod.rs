@@ -3,6 +3,7 @@
 //! in the Models area.
 //!
 //! `wire` (MLflow's JSON and error codes), `filter` (the search filters' grammar, pure),
+//! `markdown` (descriptions as safe HTML), `compare` (runs and versions side by side),
 //! `store` (the tables), `artifacts` (files under `mlflow-artifacts:/`, streamed), `tracking`
 //! (experiments, runs, logged models), `registry` (registered models, versions, aliases),
 //! `request` (what their handlers share), `server` (the Models pages' reads, as the user),
@@ -14,7 +15,11 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod artifacts;
 #[cfg(feature = "ssr")]
+pub mod compare;
+#[cfg(feature = "ssr")]
 pub mod filter;
+#[cfg(feature = "ssr")]
+pub mod markdown;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod registry;
@@ -69,6 +74,8 @@ pub struct VersionSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelDetail {
     pub model: ModelSummary,
+    /// `model.description` (Markdown) rendered and sanitised: safe to set as inner HTML.
+    pub description_html: String,
     /// Whether the caller may change it (alias, stage, delete a version).
     pub can_manage: bool,
     pub tags: Vec<(String, String)>,
@@ -164,6 +171,38 @@ pub struct RunDetail {
     pub svgs: Vec<String>,
 }
 
+/// The most runs, or versions, one comparison puts side by side.
+pub const COMPARE_LIMIT: usize = 8;
+
+/// A comparison's column: one run, or one version (with its run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComparedColumn {
+    /// The run's name, or `version 3`.
+    pub label: String,
+    /// Where the label links: the run's page (empty for a version without a run).
+    pub href: String,
+}
+
+/// One row of a comparison: a fact, param or metric, with each column's value in column
+/// order (`None`: that column has none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComparedRow {
+    pub key: String,
+    pub values: Vec<Option<String>>,
+    /// The columns do not all have the same value (a missing one counts as different).
+    pub differs: bool,
+}
+
+/// Runs or versions side by side: their facts, then every param and every latest metric
+/// any of them has, by key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub columns: Vec<ComparedColumn>,
+    pub facts: Vec<ComparedRow>,
+    pub params: Vec<ComparedRow>,
+    pub metrics: Vec<ComparedRow>,
+}
+
 /// The registered models the caller may see whose name contains `search`, by name.
 #[server(endpoint = "models/list")]
 pub async fn list_models(search: String) -> Result<Vec<ModelSummary>, AppError> {
@@ -217,6 +256,21 @@ pub async fn get_run(id: String) -> Result<RunDetail, AppError> {
 pub async fn list_run_files(id: String, folder: String) -> Result<VersionFiles, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
     server::run_files(&state, &caller, &id, &folder).await
+}
+
+/// Runs `ids` side by side (two to [`COMPARE_LIMIT`]), if the caller may see every one.
+#[server(endpoint = "models/compare-runs")]
+pub async fn compare_runs(ids: Vec<String>) -> Result<Comparison, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    compare::runs(&state, &caller, &ids).await
+}
+
+/// `versions` of model `name` side by side (two to [`COMPARE_LIMIT`]), each with its run's
+/// params and metrics, if the caller may see the model.
+#[server(endpoint = "models/compare-versions")]
+pub async fn compare_versions(name: String, versions: Vec<i64>) -> Result<Comparison, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    compare::versions(&state, &caller, &name, &versions).await
 }
 
 /// Points `alias` at `version`, as the caller (data scientists and ops admins, in the

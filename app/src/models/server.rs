@@ -77,6 +77,7 @@ pub async fn detail(
         .check(Action::ManageModels, Some(&row.namespace))
         .is_ok();
     Ok(ModelDetail {
+        description_html: super::markdown::to_safe_html(&model.description),
         model,
         can_manage,
         tags,
@@ -217,7 +218,10 @@ async fn experiment_for(
     Ok(row)
 }
 
-async fn run_summary(state: &AppState, row: &store::RunRow) -> Result<RunSummary, AppError> {
+pub(super) async fn run_summary(
+    state: &AppState,
+    row: &store::RunRow,
+) -> Result<RunSummary, AppError> {
     let now_ms = crate::time::unix_now() as i64 * 1000;
     let metrics = store::latest_metrics(&state.db, &row.id)
         .await?
@@ -292,7 +296,11 @@ pub async fn run_files(
 }
 
 /// Run `id`, once the caller may see it (deleted runs are not shown).
-async fn run_for(state: &AppState, caller: &Caller, id: &str) -> Result<store::RunRow, AppError> {
+pub(super) async fn run_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<store::RunRow, AppError> {
     let row = store::run(&state.db, id)
         .await?
         .filter(|r| r.lifecycle_stage == "active")
@@ -305,7 +313,7 @@ fn pairs(rows: Vec<KeyValue>) -> Vec<(String, String)> {
     rows.into_iter().map(|kv| (kv.key, kv.value)).collect()
 }
 
-fn utc(ms: i64) -> String {
+pub(super) fn utc(ms: i64) -> String {
     crate::time::format_unix((ms / 1000).max(0) as u64)
 }
 

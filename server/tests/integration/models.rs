@@ -477,7 +477,7 @@ fn alice_bearer(server: &TestServer) -> String {
 }
 
 /// One MLflow call that must succeed; its answer.
-fn mlflow(
+pub(crate) fn mlflow(
     server: &TestServer,
     path: &str,
     body: serde_json::Value,

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use super::compare::CompareButton;
 use crate::error::AppError;
 use crate::layout::ConfirmButton;
 use crate::models::{
@@ -187,7 +188,13 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
             <dt>"Namespace"</dt>
             <dd>{model.namespace}</dd>
             <dt>"Description"</dt>
-            <dd>{if model.description.is_empty() { "–".to_string() } else { model.description }}</dd>
+            {if model.description.is_empty() {
+                view! { <dd>"–"</dd> }.into_any()
+            } else {
+                // Rendered from Markdown and sanitised on the server (models::markdown).
+                view! { <dd class="markdown" data-testid="model-description" inner_html=detail.description_html></dd> }
+                    .into_any()
+            }}
             <dt>"Aliases"</dt>
             <dd data-testid="model-aliases">
                 {if model.aliases.is_empty() { "none".to_string() } else { aliases_text(&model.aliases) }}
@@ -212,6 +219,7 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
             <table class="table" data-testid="versions-table">
                 <thead>
                     <tr>
+                        <th>"Compare"</th>
                         <th>"Version"</th>
                         <th>"Stage"</th>
                         <th>"Aliases"</th>
@@ -242,6 +250,15 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
                                 });
                             view! {
                                 <tr data-version=v.version>
+                                    <td>
+                                        <input
+                                            type="checkbox"
+                                            form="compare-versions"
+                                            name="v"
+                                            value=v.version
+                                            aria-label=format!("Compare version {}", v.version)
+                                        />
+                                    </td>
                                     <td>{v.version}</td>
                                     <td>{v.stage}</td>
                                     <td>{v.aliases.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(", ")}</td>
@@ -264,6 +281,16 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        {(version_numbers.len() >= 2)
+            .then(|| {
+                view! {
+                    <CompareButton
+                        form="compare-versions"
+                        action=format!("/models/{}/compare", crate::url::encode_component(&name))
+                        what="versions"
+                    />
+                }
+            })}
         <FilesSection name=name_for_files versions=version_numbers />
     }
 }

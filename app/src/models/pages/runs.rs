@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use super::compare::CompareButton;
 use super::registry::FileList;
 use super::ModelsTabs;
 use crate::metrics::Chart;
@@ -141,6 +142,7 @@ fn RunsView(runs: ExperimentRuns) -> impl IntoView {
     keys.dedup();
     let more = (runs.len() == RUNS_LIMIT)
         .then(|| view! { <p class="muted">{format!("The newest {RUNS_LIMIT} runs.")}</p> });
+    let runs_count = runs.len();
     let empty = runs
         .is_empty()
         .then(|| view! { <p class="empty">"No runs in this experiment yet."</p> });
@@ -157,6 +159,7 @@ fn RunsView(runs: ExperimentRuns) -> impl IntoView {
             <table class="table" data-testid="runs-table">
                 <thead>
                     <tr>
+                        <th>"Compare"</th>
                         <th>"Run"</th>
                         <th>"Status"</th>
                         <th>"User"</th>
@@ -170,6 +173,10 @@ fn RunsView(runs: ExperimentRuns) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        {(runs_count >= 2)
+            .then(|| {
+                view! { <CompareButton form="compare-runs" action="/compare/runs".into() what="runs" /> }
+            })}
         {more}
     }
 }
@@ -189,6 +196,15 @@ fn RunRow(run: RunSummary, keys: Vec<String>) -> impl IntoView {
         .collect_view();
     view! {
         <tr data-run=run.id.clone()>
+            <td>
+                <input
+                    type="checkbox"
+                    form="compare-runs"
+                    name="ids"
+                    value=run.id.clone()
+                    aria-label=format!("Compare {}", run.name)
+                />
+            </td>
             <td>
                 <a href=format!("/runs/{}", run.id)>{run.name.clone()}</a>
             </td>

@@ -1,0 +1,170 @@
+//! The Models pages' comparisons and descriptions, through their server functions as the
+//! pages call them: runs and versions side by side with the differing rows marked, kept to
+//! the caller's namespaces, and a description's Markdown rendered without its scripts.
+
+use crate::common::server::TestServer;
+use crate::models::mlflow;
+
+/// Two runs of team-a (different `lr`, same `epochs`; `accuracy` logged by one only) compared
+/// as runs and as the two versions registered from them: a viewer of team-a reads both, a
+/// team-b user is refused both, and fewer than two or more than eight are a field error.
+#[test]
+fn runs_and_versions_are_compared_side_by_side_within_the_callers_namespaces() {
+    let server = TestServer::spawn();
+    let admin = server.login();
+    let origin = server.base.clone();
+    let mut cookies = Vec::new();
+    for (name, role, namespace) in [
+        ("alice", "data-scientist", "team-a"),
+        ("vera", "viewer", "team-a"),
+        ("bob", "data-scientist", "team-b"),
+    ] {
+        let password = format!("{name} long password");
+        server.create_account(&admin, name, &password, role, namespace);
+        cookies.push(server.login_as(name, &password));
+    }
+    let headers = |i: usize| [("Cookie", cookies[i].as_str()), ("Origin", origin.as_str())];
+    let (alice, vera, bob) = (headers(0), headers(1), headers(2));
+    let call = |path: &str, body: serde_json::Value| mlflow(&server, path, body, &alice);
+    let experiment = call("experiments/create", serde_json::json!({ "name": "sweep" }))
+        ["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut runs = Vec::new();
+    for (name, lr, accuracy) in [("small-lr", "0.01", None), ("big-lr", "0.1", Some(0.9))] {
+        let run = call(
+            "runs/create",
+            serde_json::json!({ "experiment_id": experiment, "run_name": name }),
+        )["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut metrics =
+            vec![serde_json::json!({ "key": "loss", "value": 0.25, "timestamp": 1, "step": 1 })];
+        if let Some(value) = accuracy {
+            metrics.push(
+                serde_json::json!({ "key": "accuracy", "value": value, "timestamp": 1, "step": 1 }),
+            );
+        }
+        call(
+            "runs/log-batch",
+            serde_json::json!({ "run_id": run, "metrics": metrics,
+                "params": [{ "key": "lr", "value": lr }, { "key": "epochs", "value": "3" }] }),
+        );
+        runs.push(run);
+    }
+    call(
+        "registered-models/create",
+        serde_json::json!({ "name": "sweeper",
+            "description": "Trained on **June** data. [x](javascript:alert(1)) <script>alert(2)</script>" }),
+    );
+    for run in &runs {
+        call(
+            "model-versions/create",
+            serde_json::json!({ "name": "sweeper", "run_id": run, "source": format!("runs:/{run}/model") }),
+        );
+    }
+    call(
+        "registered-models/alias",
+        serde_json::json!({ "name": "sweeper", "alias": "champion", "version": "2" }),
+    );
+    let compare_runs = |who: &[(&str, &str)], ids: &[&str]| {
+        let body: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| format!("ids[{i}]={id}"))
+            .collect();
+        server.request("POST", "/api/models/compare-runs", &body.join("&"), who)
+    };
+    let compare_versions = |who: &[(&str, &str)], versions: &[i64]| {
+        let mut body = vec!["name=sweeper".to_string()];
+        body.extend(
+            versions
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("versions[{i}]={v}")),
+        );
+        server.request("POST", "/api/models/compare-versions", &body.join("&"), who)
+    };
+    let row = |rows: &serde_json::Value, key: &str| -> serde_json::Value {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no row {key} in {rows}"))
+            .clone()
+    };
+
+    let found = compare_runs(&vera, &[&runs[0], &runs[1]]);
+    assert_eq!(found.status, 200, "{}", found.body);
+    let found = found.json();
+    assert_eq!(found["columns"][0]["label"], "small-lr");
+    assert_eq!(found["columns"][1]["href"], format!("/runs/{}", runs[1]));
+    assert_eq!(
+        row(&found["params"], "lr")["values"],
+        serde_json::json!(["0.01", "0.1"])
+    );
+    assert_eq!(row(&found["params"], "lr")["differs"], true);
+    assert_eq!(row(&found["params"], "epochs")["differs"], false);
+    assert_eq!(row(&found["metrics"], "loss")["differs"], false);
+    let accuracy = row(&found["metrics"], "accuracy");
+    assert_eq!(accuracy["values"], serde_json::json!([null, "0.9"]));
+    assert_eq!(
+        accuracy["differs"], true,
+        "missing from one run counts as a difference"
+    );
+    assert_eq!(
+        row(&found["facts"], "Status")["values"],
+        serde_json::json!(["RUNNING", "RUNNING"])
+    );
+
+    let versions = compare_versions(&vera, &[2, 1]);
+    assert_eq!(versions.status, 200, "{}", versions.body);
+    let versions = versions.json();
+    assert_eq!(versions["columns"][0]["label"], "version 2");
+    assert_eq!(
+        row(&versions["facts"], "Aliases")["values"],
+        serde_json::json!(["@champion", ""])
+    );
+    assert_eq!(
+        row(&versions["facts"], "Run")["values"],
+        serde_json::json!(["big-lr", "small-lr"])
+    );
+    assert_eq!(
+        row(&versions["params"], "lr")["values"],
+        serde_json::json!(["0.1", "0.01"])
+    );
+
+    // Someone outside team-a learns nothing: the runs and the model are refused.
+    assert_eq!(compare_runs(&bob, &[&runs[0], &runs[1]]).status, 403);
+    assert_eq!(compare_versions(&bob, &[1, 2]).status, 403);
+    // Too few, too many, a version that is not there.
+    let one = compare_runs(&alice, &[&runs[0], &runs[0]]);
+    assert_eq!(one.status, 400, "{}", one.body);
+    assert!(
+        one.body.contains("ids") && one.body.contains("at least two"),
+        "{}",
+        one.body
+    );
+    let nine = compare_versions(&alice, &[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(nine.status, 400, "{}", nine.body);
+    assert!(
+        nine.body.contains("versions") && nine.body.contains("at most 8"),
+        "{}",
+        nine.body
+    );
+    assert_eq!(compare_versions(&alice, &[1, 7]).status, 404);
+
+    // The description: its Markdown rendered, its script and javascript: link gone.
+    let detail = server.request("POST", "/api/models/detail", "name=sweeper", &vera);
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    let html = detail.json()["description_html"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(html.contains("<strong>June</strong>"), "{html}");
+    for bad in ["<script", "alert", "javascript:"] {
+        assert!(!html.contains(bad), "{bad} in {html}");
+    }
+}
