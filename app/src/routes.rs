@@ -53,6 +53,7 @@ lazy_page!(ModelRoute => models::pages::registry::ModelPage);
 lazy_page!(ExperimentsRoute => models::pages::runs::ExperimentsPage);
 lazy_page!(ExperimentRoute => models::pages::runs::ExperimentPage);
 lazy_page!(RunRoute => models::pages::runs::RunPage);
+lazy_page!(VersionRoute => models::pages::version::VersionPage);
 lazy_page!(CompareRunsRoute => models::pages::compare::CompareRunsPage);
 lazy_page!(CompareVersionsRoute => models::pages::compare::CompareVersionsPage);
 lazy_page!(ServingRoute => serving::pages::list::ServingPage);
@@ -80,6 +81,10 @@ pub fn AppRoutes() -> impl IntoView {
             <Route path=path!("/jobs/:namespace/:name") view={Lazy::<JobRoute>::new()} />
             <Route path=path!("/models") view={Lazy::<ModelsRoute>::new()} />
             <Route path=path!("/models/:name") view={Lazy::<ModelRoute>::new()} />
+            <Route
+                path=path!("/models/:name/versions/:version")
+                view={Lazy::<VersionRoute>::new()}
+            />
             <Route
                 path=path!("/models/:name/compare")
                 view={Lazy::<CompareVersionsRoute>::new()}

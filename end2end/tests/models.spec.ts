@@ -38,8 +38,9 @@ test("a model registered through the MLflow API is found in the Models area with
   await expect(page.getByTestId("model-aliases")).toHaveText("@champion → 1");
   const versions = page.getByTestId("versions-table").locator("tbody tr");
   await expect(versions).toHaveCount(2);
-  await expect(versions.nth(0).locator("td")).toContainText(["2", "Staging", "", "s3://models/churn/2"]);
-  await expect(versions.nth(1).locator("td")).toContainText(["1", "None", "@champion", "s3://models/churn/1"]);
+  // The first cell of each row is its "Compare" checkbox.
+  await expect(versions.nth(0).locator("td")).toContainText(["", "2", "Staging", "", "s3://models/churn/2"]);
+  await expect(versions.nth(1).locator("td")).toContainText(["", "1", "None", "@champion", "s3://models/churn/1"]);
 });
 
 test("on a model's page an alias is set, a version moved and one deleted, each confirmed; a viewer only reads", async ({
@@ -69,7 +70,7 @@ test("on a model's page an alias is set, a version moved and one deleted, each c
   await row(1).getByRole("button", { name: "Move" }).click();
   await expect(row(1).getByRole("group", { name: "Confirm" })).toContainText("Move version 1 from None to Production?");
   await row(1).getByRole("button", { name: "Confirm" }).click();
-  await expect(row(1).locator("td").nth(1)).toHaveText("Production");
+  await expect(row(1).locator("td").nth(2)).toHaveText("Production");
 
   // Asked, then thought better of: nothing changes.
   await row(2).getByRole("button", { name: "Delete" }).click();
@@ -192,8 +193,9 @@ test("a run logged through the MLflow API is found under Experiments with its me
 
   await expect(shell.heading).toHaveText(name);
   const runRow = page.getByTestId("runs-table").locator(`tr[data-run="${runId}"]`);
-  // Columns: run, status, user, started, duration, then each metric's latest value by key.
-  await expect(runRow.locator("td")).toHaveText(["baseline", "FINISHED", "admin", /^\d{4}-/, /s$/, "0.98", "0.04"]);
+  // Columns: compare, run, status, user, started, duration, then each metric's latest value
+  // by key.
+  await expect(runRow.locator("td")).toHaveText(["", "baseline", "FINISHED", "admin", /^\d{4}-/, /s$/, "0.98", "0.04"]);
   await runRow.getByRole("link", { name: "baseline" }).click();
 
   await expect(page).toHaveURL(`/runs/${runId}`);
@@ -207,4 +209,73 @@ test("a run logged through the MLflow API is found under Experiments with its me
   const files = page.getByTestId("run-files");
   await files.getByRole("button", { name: "model/" }).click();
   await expect(files.getByRole("link", { name: "model/MLmodel" })).toBeVisible();
+});
+
+test("two runs, and the two versions registered from them, are compared side by side with the differences marked", async ({
+  shell,
+  page,
+}, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  const stamp = Date.now().toString(36);
+  const experiment = `sweep-${stamp}`;
+  const model = `sweeper-${stamp}`;
+  const { experiment_id } = await mlflow(page.request, base, "experiments/create", {
+    name: experiment,
+    tags: [{ key: "gantry.namespace", value: "team-a" }],
+  });
+  const runs: string[] = [];
+  for (const [name, lr, loss] of [["small-lr", "0.01", 0.4], ["big-lr", "0.1", 0.3]] as const) {
+    const { run } = await mlflow(page.request, base, "runs/create", { experiment_id, run_name: name });
+    await mlflow(page.request, base, "runs/log-batch", {
+      run_id: run.info.run_id,
+      metrics: [{ key: "loss", value: loss, timestamp: 1, step: 1 }],
+      params: [{ key: "lr", value: lr }, { key: "epochs", value: "3" }],
+    });
+    runs.push(run.info.run_id);
+  }
+  await mlflow(page.request, base, "registered-models/create", {
+    name: model,
+    description: "Trained on **June** data; [notes](https://example.com/notes) [bad](javascript:alert(1))",
+    tags: [{ key: "gantry.namespace", value: "team-a" }],
+  });
+  for (const run of runs) {
+    await mlflow(page.request, base, "model-versions/create", { name: model, run_id: run, source: `runs:/${run}/model` });
+  }
+
+  // From the experiment's runs: tick both, compare.
+  await shell.open(`/experiments/${experiment_id}`);
+  await page.getByLabel("Compare small-lr").check();
+  await page.getByLabel("Compare big-lr").check();
+  await page.getByRole("button", { name: "Compare selected runs" }).click();
+  await expect(shell.heading).toHaveText("Compare runs");
+  const table = page.getByTestId("compare-table");
+  await expect(table.locator("thead th")).toHaveText(["", "small-lr", "big-lr"]);
+  await expect(page.getByTestId("compare-summary")).toContainText("2 of 3 params and metrics differ");
+  const lr = page.getByTestId("compare-params").locator('tr[data-key="lr"]');
+  await expect(lr).toHaveAttribute("data-differs", "true");
+  await expect(lr.locator("th")).toHaveText("lr ≠");
+  await expect(lr.locator("td")).toHaveText(["0.01", "0.1"]);
+  const epochs = page.getByTestId("compare-params").locator('tr[data-key="epochs"]');
+  await expect(epochs.locator("td")).toHaveText(["3", "3"]);
+  await page.getByLabel("Show only what differs").check();
+  await expect(epochs).toBeHidden();
+  await expect(lr).toBeVisible();
+  await expect(page.getByTestId("compare-metrics").locator('tr[data-key="loss"] td')).toHaveText(["0.4", "0.3"]);
+  await table.getByRole("link", { name: "big-lr" }).click();
+  await expect(page).toHaveURL(`/runs/${runs[1]}`);
+
+  // From the model's page: its description as formatted text, without the unsafe link;
+  // then both versions compared.
+  await shell.open(`/models/${model}`);
+  const description = page.getByTestId("model-description");
+  await expect(description.locator("strong")).toHaveText("June");
+  await expect(description.getByRole("link", { name: "notes" })).toHaveAttribute("href", "https://example.com/notes");
+  await expect(description.locator('a[href^="javascript"]')).toHaveCount(0);
+  await page.getByLabel("Compare version 1").check();
+  await page.getByLabel("Compare version 2").check();
+  await page.getByRole("button", { name: "Compare selected versions" }).click();
+  await expect(shell.heading).toHaveText(`Compare versions of ${model}`);
+  await expect(table.locator("thead th")).toHaveText(["", "version 2", "version 1"]);
+  await expect(page.getByTestId("compare-facts").locator('tr[data-key="Run"] td')).toHaveText(["big-lr", "small-lr"]);
+  await expect(page.getByTestId("compare-params").locator('tr[data-key="lr"] td')).toHaveText(["0.1", "0.01"]);
 });

@@ -7,7 +7,8 @@
 //! listed read-only when installed), `store` (the history, captured logs and templates tables),
 //! `server` (the list and one job, as the user), `actions` (launch, cancel, suspend,
 //! re-run, templates, as the user), `tracking` (a launched job's MLflow run, its variables and
-//! token), `api` (the JSON API and streams), `stream` (the live feeds), `logs` (streamed
+//! token), `lineage` (a job as a model version's lineage names it), `api` (the JSON API and
+//! streams), `stream` (the live feeds), `logs` (streamed
 //! logs), `log_reader` (bounded lines and chunks of a log), `pages`.
 
 #[cfg(feature = "ssr")]
@@ -25,6 +26,8 @@ pub mod history;
 pub mod info;
 #[cfg(feature = "ssr")]
 pub mod kubeflow;
+#[cfg(feature = "ssr")]
+pub mod lineage;
 #[cfg(feature = "ssr")]
 pub mod log_reader;
 pub mod logs;
@@ -108,6 +111,21 @@ pub struct JobRow {
     pub gpu_use: Option<GpuUse>,
 }
 
+/// A job's GPUs as its pages say it: `2 × gpu (NVIDIA-A100)` a pod, or `none`.
+pub fn gpus_text(per_pod: i64, resource: Option<&str>, model: Option<&str>) -> String {
+    match (resource, per_pod) {
+        (_, 0) => "none".to_string(),
+        (Some(resource), n) => {
+            let model = model.unwrap_or("any model");
+            format!(
+                "{n} × {} ({model})",
+                resource.trim_start_matches("nvidia.com/")
+            )
+        }
+        (None, n) => n.to_string(),
+    }
+}
+
 /// What a finished job did with its GPUs, stored in its history row so that it outlives
 /// Prometheus' retention.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -171,6 +189,29 @@ pub struct JobDetail {
     pub captured: Vec<CapturedLog>,
     /// The MLflow run Gantry created for it, when launched with tracking on.
     pub run_id: Option<String>,
+}
+
+/// The Job that trained a model version, as the jobs history keeps it: what the version's
+/// page shows of where the model came from, after the Job has left the cluster too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobLineage {
+    pub namespace: String,
+    pub name: String,
+    pub phase: JobPhase,
+    /// Empty for a Job not launched from Gantry's form (the history keeps no form of it).
+    pub image: String,
+    pub command: String,
+    pub gpus_per_pod: i64,
+    pub gpu_resource: Option<String>,
+    pub gpu_model: Option<String>,
+    pub completions: i64,
+    /// `claim → path` of each volume the form mounted (the training data), `(read-only)`
+    /// marked.
+    pub volumes: Vec<String>,
+    /// From its start to its end; none before it ended.
+    pub duration_secs: Option<i64>,
+    /// Measured once it ended (`jobs::gpu_use`); none before, or when Prometheus had none.
+    pub gpu_hours: Option<f64>,
 }
 
 /// What the jobs list's stream sends: the rows, and since when they may be out of date.

@@ -435,15 +435,7 @@ async fn remembered(
     Ok(JobDetail {
         row: row.into_row(),
         image: form.as_ref().map(|f| f.image.clone()).unwrap_or_default(),
-        command: form
-            .as_ref()
-            .map(|f| {
-                format!("{} {}", f.command, f.args)
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default(),
+        command: form.as_ref().map(JobForm::command_line).unwrap_or_default(),
         conditions: Vec::new(),
         pods: Vec::new(),
         events: Vec::new(),

@@ -373,6 +373,17 @@ pub async fn remembered(
     .map_err(|e| crate::db::failed("reading the job history", e))
 }
 
+/// The history row of the Job whose uid is `uid`.
+pub async fn by_uid(db: &Db, uid: &str) -> Result<Option<Remembered>, AppError> {
+    sqlx::query_as(&format!(
+        "SELECT uid, form, {HISTORY_COLUMNS} FROM jobs WHERE uid = $1"
+    ))
+    .bind(uid)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(|e| crate::db::failed("reading the job history", e))
+}
+
 /// Keeps a pod's last log lines (replacing earlier ones of that job and pod).
 pub async fn keep_log(db: &Db, job_uid: &str, pod: &str, lines: String) {
     let result = sqlx::query(

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::server::{run_for, run_summary, utc};
+use super::server::{pairs, run_for, run_summary, utc, visible_run};
 use super::{store, ComparedColumn, ComparedRow, Comparison, COMPARE_LIMIT};
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
@@ -60,13 +60,7 @@ pub async fn versions(
         let version = store::version(&state.db, model.id, number)
             .await?
             .ok_or_else(|| AppError::not_found(format!("version {number} of model {name:?}")))?;
-        let run = match version.run_id.as_str() {
-            "" => None,
-            id => store::run(&state.db, id).await?.filter(|run| {
-                run.lifecycle_stage == "active"
-                    && caller.check(Action::View, Some(&run.namespace)).is_ok()
-            }),
-        };
+        let run = visible_run(state, caller, &version.run_id).await?;
         let mut column = match &run {
             Some(run) => run_column(state, run).await?,
             None => Column::default(),
@@ -139,11 +133,7 @@ async fn run_column(state: &AppState, row: &store::RunRow) -> Result<Column, App
     if let Some(job) = &row.job_name {
         facts.push(("Job".to_string(), format!("{}/{job}", row.namespace)));
     }
-    let params = store::run_params(&state.db, &row.id)
-        .await?
-        .into_iter()
-        .map(|kv| (kv.key, kv.value))
-        .collect();
+    let params = pairs(store::run_params(&state.db, &row.id).await?);
     Ok(Column {
         heading: None,
         facts,

@@ -4,6 +4,7 @@
 //!
 //! `wire` (MLflow's JSON and error codes), `filter` (the search filters' grammar, pure),
 //! `markdown` (descriptions as safe HTML), `compare` (runs and versions side by side),
+//! `lineage` (a version's run, Job and parent),
 //! `store` (the tables), `artifacts` (files under `mlflow-artifacts:/`, streamed), `tracking`
 //! (experiments, runs, logged models), `registry` (registered models, versions, aliases),
 //! `request` (what their handlers share), `server` (the Models pages' reads, as the user),
@@ -18,6 +19,8 @@ pub mod artifacts;
 pub mod compare;
 #[cfg(feature = "ssr")]
 pub mod filter;
+#[cfg(feature = "ssr")]
+pub mod lineage;
 #[cfg(feature = "ssr")]
 pub mod markdown;
 pub mod pages;
@@ -171,6 +174,36 @@ pub struct RunDetail {
     pub svgs: Vec<String>,
 }
 
+/// A version's page: the version, and its lineage, the run that logged it and the Job that
+/// ran that, and the version it was made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionDetail {
+    pub model: String,
+    pub namespace: String,
+    pub version: VersionSummary,
+    pub description_html: String,
+    pub tags: Vec<(String, String)>,
+    /// The run that logged it, when it names one the caller may see.
+    pub run: Option<LineageRun>,
+    /// The Job that ran the run, when Gantry launched it; an error (not allowed to list jobs
+    /// there, the cluster unreachable) is shown in its place.
+    pub job: Option<Result<crate::jobs::JobLineage, AppError>>,
+    /// `(model, version)` this one was made from (its `gantry.parent` tag,
+    /// `models:/<name>/<version>`), as an optimisation job registers it.
+    pub parent: Option<(String, i64)>,
+}
+
+/// The run in a version's lineage: what it logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineageRun {
+    pub run: RunSummary,
+    pub experiment: ExperimentSummary,
+    pub params: Vec<(String, String)>,
+}
+
+/// The version tag that names the version a version was made from: `models:/<name>/<n>`.
+pub const PARENT_TAG: &str = "gantry.parent";
+
 /// The most runs, or versions, one comparison puts side by side.
 pub const COMPARE_LIMIT: usize = 8;
 
@@ -215,6 +248,13 @@ pub async fn list_models(search: String) -> Result<Vec<ModelSummary>, AppError> 
 pub async fn get_model(name: String) -> Result<ModelDetail, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
     server::detail(&state, &caller, &name).await
+}
+
+/// Version `version` of model `name` with its lineage, if the caller may see the model.
+#[server(endpoint = "models/version")]
+pub async fn get_version(name: String, version: i64) -> Result<VersionDetail, AppError> {
+    let (state, caller) = crate::state::caller(Action::View, None)?;
+    lineage::version(&state, &caller, &name, version).await
 }
 
 /// The files of `version` of model `name` in `folder` (empty: its root; else a `path` from an

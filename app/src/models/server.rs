@@ -59,19 +59,7 @@ pub async fn detail(
         .collect();
     let versions = versions
         .into_iter()
-        .map(|v| VersionSummary {
-            version: v.version,
-            stage: v.stage,
-            aliases: aliases
-                .iter()
-                .filter(|(_, n)| *n == v.version)
-                .map(|(a, _)| a.clone())
-                .collect(),
-            source: v.source,
-            run_id: v.run_id,
-            created_by: v.created_by,
-            created: crate::time::format_unix((v.created_ms / 1000).max(0) as u64),
-        })
+        .map(|v| version_summary(v, &aliases))
         .collect();
     let can_manage = caller
         .check(Action::ManageModels, Some(&row.namespace))
@@ -83,6 +71,24 @@ pub async fn detail(
         tags,
         versions,
     })
+}
+
+/// A version as the model's page lists it, with the `aliases` (alias → version) of its model
+/// that point at it.
+pub(super) fn version_summary(v: store::VersionRow, aliases: &[(String, i64)]) -> VersionSummary {
+    VersionSummary {
+        version: v.version,
+        stage: v.stage,
+        aliases: aliases
+            .iter()
+            .filter(|(_, n)| *n == v.version)
+            .map(|(a, _)| a.clone())
+            .collect(),
+        source: v.source,
+        run_id: v.run_id,
+        created_by: v.created_by,
+        created: utc(v.created_ms),
+    }
 }
 
 /// The files of a version in `folder`: its root when empty, else a folder below it (a `path`
@@ -175,7 +181,7 @@ pub async fn experiments(
     Ok(rows.into_iter().map(experiment_summary).collect())
 }
 
-fn experiment_summary(row: store::ExperimentListed) -> ExperimentSummary {
+pub(super) fn experiment_summary(row: store::ExperimentListed) -> ExperimentSummary {
     ExperimentSummary {
         id: row.id.to_string(),
         name: row.name,
@@ -204,7 +210,7 @@ pub async fn experiment(
 }
 
 /// The experiment `id` names, once the caller may see it.
-async fn experiment_for(
+pub(super) async fn experiment_for(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -309,7 +315,22 @@ pub(super) async fn run_for(
     Ok(row)
 }
 
-fn pairs(rows: Vec<KeyValue>) -> Vec<(String, String)> {
+/// The run a version names (`id`, empty for none), when it is active and the caller may see
+/// its namespace: a version may name a run of another namespace, which is then not shown.
+pub(super) async fn visible_run(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Option<store::RunRow>, AppError> {
+    if id.is_empty() {
+        return Ok(None);
+    }
+    Ok(store::run(&state.db, id).await?.filter(|run| {
+        run.lifecycle_stage == "active" && caller.check(Action::View, Some(&run.namespace)).is_ok()
+    }))
+}
+
+pub(super) fn pairs(rows: Vec<KeyValue>) -> Vec<(String, String)> {
     rows.into_iter().map(|kv| (kv.key, kv.value)).collect()
 }
 

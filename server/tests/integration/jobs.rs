@@ -716,6 +716,41 @@ async fn a_tracked_job_gets_its_run_and_a_token_for_mlflow_in_its_namespace_only
     let audit = server.request("GET", "/admin/audit.csv", "", &[("Cookie", &gantry.cookie)]);
     assert_contains(&audit.body, &format!("job.tracking,job/team-a/{name}"));
 
+    // A version registered from the run by the job's code: its page's lineage is the run and
+    // this Job, with what the Job ran and on which GPUs.
+    let model = format!("{name}-model");
+    for (path, body) in [
+        (
+            "registered-models/create",
+            json!({ "name": model,
+            "tags": [{ "key": "gantry.namespace", "value": "team-a" }] }),
+        ),
+        (
+            "model-versions/create",
+            json!({ "name": model, "run_id": run_id,
+            "source": format!("runs:/{run_id}/model") }),
+        ),
+    ] {
+        let registered =
+            server.request_json("POST", &format!("/api/2.0/mlflow/{path}"), &body, &as_pod);
+        assert_eq!(registered.status, 200, "{path}: {}", registered.body);
+    }
+    let version = server.request(
+        "POST",
+        "/api/models/version",
+        &format!("name={model}&version=1"),
+        &as_alice,
+    );
+    assert_eq!(version.status, 200, "{}", version.body);
+    let version = version.json();
+    assert_eq!(version["run"]["run"]["id"], run_id.as_str(), "{version}");
+    let lineage = &version["job"]["Ok"];
+    assert_eq!(lineage["name"], name.as_str(), "{version}");
+    assert_eq!(lineage["image"], tracked["image"], "{version}");
+    assert_eq!(lineage["command"], "python -m train --lr=3e-4", "{version}");
+    assert_eq!(lineage["gpus_per_pod"], 2, "{version}");
+    assert_eq!(lineage["gpu_model"], "NVIDIA-H100-80GB-HBM3", "{version}");
+
     // Cancelled, the Job takes its token with it.
     let cancelled = server.request(
         "DELETE",

@@ -7,7 +7,7 @@
 //! charts from a Prometheus of known, backfilled series, and `k8s/`'s overlays validated by
 //! its API server.
 //! The model registry: the real MLflow client against it, its artifact limits and its JSON
-//! API (`models`), and the Models pages' comparisons and descriptions (`model_compare`).
+//! API (`models`), and the Models pages' comparisons, descriptions and lineage (`model_pages`).
 //! `common` starts what they share.
 
 mod assets;
@@ -24,7 +24,7 @@ mod local_cluster;
 mod manifests;
 mod metrics;
 mod metrics_backfill;
-mod model_compare;
+mod model_pages;
 mod models;
 mod server;
 mod serving;

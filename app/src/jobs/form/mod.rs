@@ -118,6 +118,25 @@ impl Default for JobForm {
     }
 }
 
+impl JobForm {
+    /// The command and its arguments on one line, as the job's pages show them once the Job
+    /// is gone: with the hyperparameters passed as arguments, as the manifest passes them.
+    pub fn command_line(&self) -> String {
+        let hyperparameters = self
+            .hyperparameters
+            .iter()
+            .filter(|_| self.hyperparameters_as != "env")
+            .map(|hp| format!("--{}={}", hp.key, hp.value));
+        self.command
+            .split_whitespace()
+            .chain(self.args.split_whitespace())
+            .map(str::to_string)
+            .chain(hyperparameters)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// The variables tracking gives the job's container (`jobs::tracking`): the form may not
 /// set them too while tracking is on.
 pub const TRACKING_ENV: [&str; 3] = [

@@ -147,3 +147,19 @@ fn oversized_input_is_refused_by_field() {
         );
     }
 }
+
+#[test]
+fn the_command_line_is_what_the_container_runs() {
+    let mut form = JobForm {
+        command: "python\n-m\ntrain".into(),
+        args: "--epochs\n3".into(),
+        hyperparameters: vec![KeyValue {
+            key: "lr".into(),
+            value: "3e-4".into(),
+        }],
+        ..JobForm::default()
+    };
+    assert_eq!(form.command_line(), "python -m train --epochs 3 --lr=3e-4");
+    form.hyperparameters_as = "env".into();
+    assert_eq!(form.command_line(), "python -m train --epochs 3");
+}

@@ -109,14 +109,11 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
                         .into_iter()
                         .map(|r| {
                             let href = format!("/jobs/{}/{}", r.namespace, r.name);
-                            let gpus = match (&r.gpu_resource, r.gpus_per_pod) {
-                                (_, 0) => "none".to_string(),
-                                (Some(resource), n) => {
-                                    let model = r.gpu_model.clone().unwrap_or_else(|| "any model".into());
-                                    format!("{n} × {} ({model})", resource.trim_start_matches("nvidia.com/"))
-                                }
-                                (None, n) => n.to_string(),
-                            };
+                            let gpus = crate::jobs::gpus_text(
+                                r.gpus_per_pod,
+                                r.gpu_resource.as_deref(),
+                                r.gpu_model.as_deref(),
+                            );
                             let phase = r.phase.as_str();
                             let status = match &r.reason {
                                 Some(reason) => format!("{phase}: {reason}"),

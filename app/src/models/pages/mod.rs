@@ -1,11 +1,12 @@
 //! The Models area's pages: `registry` (the registered models and one model's versions and
-//! files), `runs` (the experiments, an experiment's runs, one run with its charts) and
-//! `compare` (runs or versions side by side). What MLflow code logs and registers
-//! appears here.
+//! files), `version` (one version and its lineage), `runs` (the experiments, an experiment's
+//! runs, one run with its charts) and `compare` (runs or versions side by side). What MLflow
+//! code logs and registers appears here.
 
 pub mod compare;
 pub mod registry;
 pub mod runs;
+pub mod version;
 
 use leptos::prelude::*;
 

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::compare::CompareButton;
+use super::version::version_href;
 use crate::error::AppError;
 use crate::layout::ConfirmButton;
 use crate::models::{
@@ -259,7 +260,9 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
                                             aria-label=format!("Compare version {}", v.version)
                                         />
                                     </td>
-                                    <td>{v.version}</td>
+                                    <td>
+                                        <a href=version_href(&name, v.version)>{v.version}</a>
+                                    </td>
                                     <td>{v.stage}</td>
                                     <td>{v.aliases.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(", ")}</td>
                                     <td class="mono">{v.source}</td>

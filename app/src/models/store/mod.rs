@@ -64,6 +64,7 @@ pub struct RunRow {
     pub namespace: String,
     /// The Job it tracks (in `namespace`), for a run Gantry created at a job's launch.
     pub job_name: Option<String>,
+    pub job_uid: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

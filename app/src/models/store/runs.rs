@@ -3,7 +3,7 @@
 use super::*;
 
 const RUN: &str = "SELECT r.id, r.experiment_id, r.name, r.user_id, r.status, r.start_ms, \
-     r.end_ms, r.lifecycle_stage, e.namespace, r.job_name FROM mlflow_runs r \
+     r.end_ms, r.lifecycle_stage, e.namespace, r.job_name, r.job_uid FROM mlflow_runs r \
      JOIN mlflow_experiments e ON e.id = r.experiment_id";
 
 pub async fn run(db: &Db, id: &str) -> Result<Option<RunRow>, AppError> {

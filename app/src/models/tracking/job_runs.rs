@@ -91,6 +91,7 @@ async fn write(
         lifecycle_stage: "active".into(),
         namespace: run.namespace.to_string(),
         job_name: Some(run.job_name.to_string()),
+        job_uid: Some(run.job_uid.to_string()),
     };
     // What MLflow's own UI and client read: the run's name, and where it came from.
     let tags = [

@@ -124,6 +124,7 @@ pub async fn create_run(
         lifecycle_stage: "active".into(),
         namespace: experiment.namespace,
         job_name: None,
+        job_uid: None,
     };
     let mut tx = state.db.begin().await?;
     store::create_run(tx.conn(), &row, &tags, &caller.username).await?;

@@ -1,6 +1,6 @@
-//! The Models pages' comparisons and descriptions, through their server functions as the
-//! pages call them: runs and versions side by side with the differing rows marked, kept to
-//! the caller's namespaces, and a description's Markdown rendered without its scripts.
+//! The Models pages' reads, through their server functions as the pages call them: runs and
+//! versions side by side with the differing rows marked, kept to the caller's namespaces, a
+//! description's Markdown rendered without its scripts, and a version's lineage.
 
 use crate::common::server::TestServer;
 use crate::models::mlflow;
@@ -155,6 +155,50 @@ fn runs_and_versions_are_compared_side_by_side_within_the_callers_namespaces() {
         nine.body
     );
     assert_eq!(compare_versions(&alice, &[1, 7]).status, 404);
+
+    // Version 2's lineage: the run with what it logged, no Job (the run was not launched by
+    // Gantry); a third version made from it names it as its parent.
+    let lineage = server.request(
+        "POST",
+        "/api/models/version",
+        "name=sweeper&version=2",
+        &vera,
+    );
+    assert_eq!(lineage.status, 200, "{}", lineage.body);
+    let lineage = lineage.json();
+    assert_eq!(lineage["run"]["run"]["name"], "big-lr");
+    assert_eq!(lineage["run"]["experiment"]["name"], "sweep");
+    assert_eq!(
+        lineage["run"]["params"],
+        serde_json::json!([["epochs", "3"], ["lr", "0.1"]])
+    );
+    assert_eq!(lineage["job"], serde_json::Value::Null);
+    assert_eq!(lineage["parent"], serde_json::Value::Null);
+    call(
+        "model-versions/create",
+        serde_json::json!({ "name": "sweeper", "source": "s3://m/sweeper-int8",
+            "tags": [{ "key": "gantry.parent", "value": "models:/sweeper/2" }] }),
+    );
+    let child = server.request(
+        "POST",
+        "/api/models/version",
+        "name=sweeper&version=3",
+        &vera,
+    );
+    assert_eq!(
+        child.json()["parent"],
+        serde_json::json!(["sweeper", 2]),
+        "{}",
+        child.body
+    );
+    assert_eq!(child.json()["run"], serde_json::Value::Null);
+    let refused = server.request(
+        "POST",
+        "/api/models/version",
+        "name=sweeper&version=2",
+        &bob,
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
 
     // The description: its Markdown rendered, its script and javascript: link gone.
     let detail = server.request("POST", "/api/models/detail", "name=sweeper", &vera);

@@ -1,0 +1,241 @@
+//! `/models/{name}/versions/{version}`: one version and where it came from: the run that
+//! logged it (its params and latest metrics), the Job that ran the run (image, command,
+//! GPUs, data volumes, how long, GPU-hours), and the version it was made from.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::jobs::JobLineage;
+use crate::models::{get_version, LineageRun, VersionDetail};
+
+/// One version of a model with its lineage.
+#[component]
+pub fn VersionPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let number = move || params.read().get("version").unwrap_or_default();
+    let detail = LocalResource::new(move || {
+        let (name, number) = (name(), number());
+        async move {
+            let version = number.parse::<i64>().map_err(|_| {
+                crate::error::AppError::not_found(format!("version {number:?} of model {name:?}"))
+            })?;
+            get_version(name, version).await
+        }
+    });
+    view! {
+        <Title text=move || format!("{} version {}", name(), number()) />
+        <section class="page">
+            <p>
+                <a href=move || model_href(&name())>{move || format!("← {}", name())}</a>
+            </p>
+            <h1>{move || format!("{} version {}", name(), number())}</h1>
+            {move || match detail.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(error)) => view! { <crate::error::ErrorNotice error /> }.into_any(),
+                Some(Ok(detail)) => view! { <VersionView detail /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+fn model_href(name: &str) -> String {
+    format!("/models/{}", crate::url::encode_component(name))
+}
+
+/// The link to a version's page.
+pub fn version_href(name: &str, version: i64) -> String {
+    format!("{}/versions/{version}", model_href(name))
+}
+
+fn or_dash(text: String) -> String {
+    if text.is_empty() {
+        "–".into()
+    } else {
+        text
+    }
+}
+
+#[component]
+fn VersionView(detail: VersionDetail) -> impl IntoView {
+    let VersionDetail {
+        model: _,
+        namespace,
+        version,
+        description_html,
+        tags,
+        run,
+        job,
+        parent,
+    } = detail;
+    let aliases: Vec<String> = version.aliases.iter().map(|a| format!("@{a}")).collect();
+    let made_from = match parent {
+        Some((name, number)) => view! {
+            <a href=version_href(&name, number)>{format!("{name} version {number}")}</a>
+        }
+        .into_any(),
+        None => "–".into_any(),
+    };
+    let description = (!description_html.is_empty()).then(|| {
+        view! {
+            <dt>"Description"</dt>
+            <dd class="markdown" data-testid="version-description" inner_html=description_html></dd>
+        }
+    });
+    let tags = tags
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    view! {
+        <dl class="facts" data-testid="version-facts">
+            <dt>"Namespace"</dt>
+            <dd>{namespace}</dd>
+            <dt>"Stage"</dt>
+            <dd>{version.stage}</dd>
+            <dt>"Aliases"</dt>
+            <dd>{or_dash(aliases.join(", "))}</dd>
+            <dt>"Source"</dt>
+            <dd class="mono">{version.source}</dd>
+            <dt>"Registered by"</dt>
+            <dd>{version.created_by}</dd>
+            <dt>"Registered (UTC)"</dt>
+            <dd>{version.created}</dd>
+            <dt>"Made from"</dt>
+            <dd data-testid="version-parent">{made_from}</dd>
+            {description}
+            <dt>"Tags"</dt>
+            <dd>{or_dash(tags)}</dd>
+        </dl>
+        <h2>"Lineage"</h2>
+        <LineageRunView run />
+        <LineageJobView job has_run=!version.run_id.is_empty() />
+    }
+}
+
+#[component]
+fn LineageRunView(run: Option<LineageRun>) -> impl IntoView {
+    let Some(LineageRun {
+        run,
+        experiment,
+        params,
+    }) = run
+    else {
+        return view! {
+            <h3>"Run"</h3>
+            <p class="muted" data-testid="lineage-run">
+                "No run you can see logged this version."
+            </p>
+        }
+        .into_any();
+    };
+    let table = |rows: Vec<(String, String)>, what: &'static str| {
+        if rows.is_empty() {
+            return view! { <p class="muted">{format!("No {what}.")}</p> }.into_any();
+        }
+        view! {
+            <table class="table" data-testid=format!("lineage-{what}")>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|(k, v)| view! { <tr><th scope="row">{k}</th><td class="mono">{v}</td></tr> })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <h3>"Run"</h3>
+        <dl class="facts" data-testid="lineage-run">
+            <dt>"Run"</dt>
+            <dd>
+                <a href=format!("/runs/{}", run.id)>{run.name}</a>
+            </dd>
+            <dt>"Experiment"</dt>
+            <dd>
+                <a href=format!("/experiments/{}", experiment.id)>{experiment.name}</a>
+            </dd>
+            <dt>"Status"</dt>
+            <dd>{run.status}</dd>
+            <dt>"Duration"</dt>
+            <dd>{crate::time::duration_text(Some(run.duration_secs))}</dd>
+        </dl>
+        <h4>"Parameters"</h4>
+        {table(params, "params")}
+        <h4>"Metrics (latest)"</h4>
+        {table(run.metrics, "metrics")}
+    }
+    .into_any()
+}
+
+#[component]
+fn LineageJobView(
+    job: Option<Result<JobLineage, crate::error::AppError>>,
+    has_run: bool,
+) -> impl IntoView {
+    let job = match job {
+        None => {
+            let why = if has_run {
+                "The run was not launched by Gantry, so no Job is known."
+            } else {
+                "No run, so no Job is known."
+            };
+            return view! {
+                <h3>"Job"</h3>
+                <p class="muted" data-testid="lineage-job">{why}</p>
+            }
+            .into_any();
+        }
+        Some(Err(error)) => {
+            return view! {
+                <h3>"Job"</h3>
+                <crate::error::ErrorNotice error />
+            }
+            .into_any()
+        }
+        Some(Ok(job)) => job,
+    };
+    let href = format!(
+        "/jobs/{}/{}",
+        job.namespace,
+        crate::url::encode_component(&job.name)
+    );
+    let gpus = crate::jobs::gpus_text(
+        job.gpus_per_pod,
+        job.gpu_resource.as_deref(),
+        job.gpu_model.as_deref(),
+    );
+    view! {
+        <h3>"Job"</h3>
+        <dl class="facts" data-testid="lineage-job">
+            <dt>"Job"</dt>
+            <dd>
+                <a href=href>{format!("{}/{}", job.namespace, job.name)}</a>
+            </dd>
+            <dt>"Status"</dt>
+            <dd>{job.phase.as_str()}</dd>
+            <dt>"Image"</dt>
+            <dd class="mono">{or_dash(job.image)}</dd>
+            <dt>"Command"</dt>
+            <dd class="mono">{or_dash(job.command)}</dd>
+            <dt>"GPUs per pod"</dt>
+            <dd>{gpus}</dd>
+            <dt>"Pods to complete"</dt>
+            <dd>{job.completions}</dd>
+            <dt>"Data volumes"</dt>
+            <dd class="mono">{or_dash(job.volumes.join(", "))}</dd>
+            <dt>"Duration"</dt>
+            <dd>{crate::time::duration_text(job.duration_secs)}</dd>
+            <dt>"GPU-hours"</dt>
+            <dd>
+                {job
+                    .gpu_hours
+                    .map(|h| format!("{h:.2}"))
+                    .unwrap_or_else(|| "not measured yet".into())}
+            </dd>
+        </dl>
+    }
+    .into_any()
+}
