@@ -1,6 +1,6 @@
 // Training jobs as a data scientist works with them: fill the form, preview the manifest,
 // launch, watch the job run, read its logs live, cancel it; bad input stays on the form.
-import { test, expect, type Shell } from "./fixtures";
+import { test, expect, mlflow, type Shell } from "./fixtures";
 import { noCluster } from "../servers";
 import type { Page } from "@playwright/test";
 
@@ -248,4 +248,26 @@ test("launch a job with MLflow tracking on; its page charts what the run logs, l
   await expect(page).toHaveURL(`/runs/${runId}`);
   await page.getByTestId("run-job").getByRole("link", { name }).click();
   await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
+
+  // A version registered from the run (as the training script would) shows that Job on its
+  // page: what it ran, on what, and links back to it.
+  const model = `${name}-model`;
+  await mlflow(page.request, base, "registered-models/create", {
+    name: model,
+    tags: [{ key: "gantry.namespace", value: "team-a" }],
+  });
+  await mlflow(page.request, base, "model-versions/create", { name: model, run_id: runId, source: `runs:/${runId}/model` });
+  await shell.open(`/models/${model}`);
+  await page.getByTestId("versions-table").getByRole("link", { name: "1", exact: true }).click();
+  await expect(shell.heading).toHaveText(`${model} version 1`);
+  await expect(page.getByTestId("lineage-run").getByRole("link", { name, exact: true })).toHaveAttribute("href", `/runs/${runId}`);
+  const job = page.getByTestId("lineage-job");
+  await expect(job).toContainText("pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime");
+  await expect(job).toContainText("Failed");
+  await job.getByRole("link", { name: `team-a/${name}` }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
+
+  // The jobs list shows the run's key metric beside the job.
+  await shell.open("/jobs");
+  await expect(page.getByTestId("jobs-table").locator(`tr[data-job="${name}"]`).getByTestId("key-metric")).toHaveText("loss 0.333333");
 });

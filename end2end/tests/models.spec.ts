@@ -211,7 +211,7 @@ test("a run logged through the MLflow API is found under Experiments with its me
   await expect(files.getByRole("link", { name: "model/MLmodel" })).toBeVisible();
 });
 
-test("two runs, and the two versions registered from them, are compared side by side with the differences marked", async ({
+test("two runs, and the two versions registered from them, are compared side by side with the differences marked; a version shows its run", async ({
   shell,
   page,
 }, testInfo) => {
@@ -249,18 +249,19 @@ test("two runs, and the two versions registered from them, are compared side by 
   await page.getByRole("button", { name: "Compare selected runs" }).click();
   await expect(shell.heading).toHaveText("Compare runs");
   const table = page.getByTestId("compare-table");
-  await expect(table.locator("thead th")).toHaveText(["", "small-lr", "big-lr"]);
+  // In the order of the runs table: newest first.
+  await expect(table.locator("thead th")).toHaveText(["", "big-lr", "small-lr"]);
   await expect(page.getByTestId("compare-summary")).toContainText("2 of 3 params and metrics differ");
   const lr = page.getByTestId("compare-params").locator('tr[data-key="lr"]');
   await expect(lr).toHaveAttribute("data-differs", "true");
   await expect(lr.locator("th")).toHaveText("lr ≠");
-  await expect(lr.locator("td")).toHaveText(["0.01", "0.1"]);
+  await expect(lr.locator("td")).toHaveText(["0.1", "0.01"]);
   const epochs = page.getByTestId("compare-params").locator('tr[data-key="epochs"]');
   await expect(epochs.locator("td")).toHaveText(["3", "3"]);
   await page.getByLabel("Show only what differs").check();
   await expect(epochs).toBeHidden();
   await expect(lr).toBeVisible();
-  await expect(page.getByTestId("compare-metrics").locator('tr[data-key="loss"] td')).toHaveText(["0.4", "0.3"]);
+  await expect(page.getByTestId("compare-metrics").locator('tr[data-key="loss"] td')).toHaveText(["0.3", "0.4"]);
   await table.getByRole("link", { name: "big-lr" }).click();
   await expect(page).toHaveURL(`/runs/${runs[1]}`);
 
@@ -271,6 +272,14 @@ test("two runs, and the two versions registered from them, are compared side by 
   await expect(description.locator("strong")).toHaveText("June");
   await expect(description.getByRole("link", { name: "notes" })).toHaveAttribute("href", "https://example.com/notes");
   await expect(description.locator('a[href^="javascript"]')).toHaveCount(0);
+  // Version 2's page: the run it came from, with what it logged; no Job (not launched by
+  // Gantry).
+  await page.getByTestId("versions-table").getByRole("link", { name: "2", exact: true }).click();
+  await expect(shell.heading).toHaveText(`${model} version 2`);
+  await expect(page.getByTestId("lineage-run").getByRole("link", { name: "big-lr" })).toBeVisible();
+  await expect(page.getByTestId("lineage-params").locator("tr")).toHaveText([/epochs\s*3/, /lr\s*0\.1/]);
+  await expect(page.getByTestId("lineage-job")).toHaveText("The run was not launched by Gantry, so no Job is known.");
+  await page.getByRole("link", { name: `← ${model}` }).click();
   await page.getByLabel("Compare version 1").check();
   await page.getByLabel("Compare version 2").check();
   await page.getByRole("button", { name: "Compare selected versions" }).click();

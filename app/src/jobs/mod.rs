@@ -109,6 +109,9 @@ pub struct JobRow {
     pub in_cluster: bool,
     /// Measured from Prometheus once the job ended (`jobs::gpu_use`).
     pub gpu_use: Option<GpuUse>,
+    /// `(key, latest value)` of the key metric its MLflow run logged, for a job launched
+    /// with tracking on (`models::KEY_METRIC_TAG`).
+    pub key_metric: Option<(String, String)>,
 }
 
 /// A job's GPUs as its pages say it: `2 × gpu (NVIDIA-A100)` a pod, or `none`.

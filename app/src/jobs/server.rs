@@ -129,6 +129,7 @@ fn row(job: &JobInfo, now: i64, pods: &PodsSeen, kept: store::Kept) -> JobRow {
         active: job.active,
         in_cluster: true,
         gpu_use: kept.gpu_use,
+        key_metric: None,
     }
 }
 
@@ -219,13 +220,32 @@ pub async fn list(
                     active: 0,
                     in_cluster: true,
                     gpu_use: None,
+                    key_metric: None,
                 })
                 .filter(|r| matches(r)),
         );
     }
     rows.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.name.cmp(&b.name)));
     rows.truncate(LIST_LIMIT);
+    with_key_metrics(state, &mut rows).await?;
     Ok(rows)
+}
+
+/// Gives each Job of `rows` launched with tracking on its run's key metric: one statement for
+/// the newest [`LIST_LIMIT`] tracked runs, the newest run of a name winning (a name used
+/// again is a new run).
+async fn with_key_metrics(state: &AppState, rows: &mut [JobRow]) -> Result<(), AppError> {
+    let mut latest: HashMap<(String, String), (String, String)> = HashMap::new();
+    for m in crate::models::store::jobs_key_metrics(&state.db, LIST_LIMIT).await? {
+        let value = if m.nan == 1 { f64::NAN } else { m.value };
+        latest
+            .entry((m.namespace, m.name))
+            .or_insert_with(|| (m.key, crate::models::server::metric_text(value)));
+    }
+    for row in rows.iter_mut().filter(|r| r.kind == "Job") {
+        row.key_metric = latest.remove(&(row.namespace.clone(), row.name.clone()));
+    }
+    Ok(())
 }
 
 /// The list and its staleness, as the jobs stream sends it.

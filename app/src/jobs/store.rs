@@ -68,6 +68,7 @@ impl HistoryRow {
             failed: 0,
             active: 0,
             in_cluster: false,
+            key_metric: None,
         }
     }
 }

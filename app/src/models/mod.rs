@@ -201,6 +201,11 @@ pub struct LineageRun {
     pub params: Vec<(String, String)>,
 }
 
+/// The run tag that names the metric the jobs list shows for a job launched with tracking
+/// (`mlflow.set_tag("gantry.key_metric", "val_loss")`); without it, [`KEY_METRIC`].
+pub const KEY_METRIC_TAG: &str = "gantry.key_metric";
+pub const KEY_METRIC: &str = "loss";
+
 /// The version tag that names the version a version was made from: `models:/<name>/<n>`.
 pub const PARENT_TAG: &str = "gantry.parent";
 

@@ -101,6 +101,7 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
                         <th>"GPUs"</th>
                         <th>"Duration"</th>
                         <th>"GPU efficiency"</th>
+                        <th>"Key metric"</th>
                         <th>"Launched by"</th>
                     </tr>
                 </thead>
@@ -145,6 +146,13 @@ fn JobTable(rows: Vec<JobRow>) -> impl IntoView {
                                     <td>{gpus}</td>
                                     <td>{crate::time::duration_text(r.duration_secs)}</td>
                                     <td class="num" data-testid="gpu-efficiency">{efficiency_text(&r)}</td>
+                                    <td class="num" data-testid="key-metric">
+                                        {r
+                                            .key_metric
+                                            .as_ref()
+                                            .map(|(key, value)| format!("{key} {value}"))
+                                            .unwrap_or_else(|| "–".into())}
+                                    </td>
                                     <td>{r.launched_by.clone().unwrap_or_else(|| "elsewhere".into())}</td>
                                 </tr>
                             }

@@ -81,6 +81,32 @@ pub async fn latest_metrics(db: &Db, run: &str) -> Result<Vec<Metric>, AppError>
     Ok(latest)
 }
 
+/// A job's key metric, as the jobs list shows it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct JobMetric {
+    pub namespace: String,
+    pub name: String,
+    pub key: String,
+    pub value: f64,
+    pub nan: i64,
+}
+
+/// The key metric's latest point (highest step, then newest) of each of the newest `limit`
+/// runs Gantry created for jobs, newest run first: the metric named by the run's tag
+/// [`crate::models::KEY_METRIC_TAG`], else [`crate::models::KEY_METRIC`]. A run without
+/// that metric yet has no row.
+pub async fn jobs_key_metrics(db: &Db, limit: usize) -> Result<Vec<JobMetric>, AppError> {
+    sqlx::query_as(
+        "SELECT r.job_namespace AS namespace, r.job_name AS name, r.key, m.value, m.nan          FROM (SELECT id, job_namespace, job_name, start_ms, COALESCE((SELECT t.value                  FROM mlflow_run_tags t WHERE t.run_id = mlflow_runs.id AND t.key = $1), $2)                  AS key                FROM mlflow_runs WHERE job_uid IS NOT NULL AND lifecycle_stage = 'active'                ORDER BY start_ms DESC LIMIT $3) r          JOIN mlflow_metrics m ON m.run_id = r.id AND m.key = r.key AND m.step =            (SELECT MAX(x.step) FROM mlflow_metrics x WHERE x.run_id = r.id AND x.key = r.key)          ORDER BY r.start_ms DESC, m.timestamp_ms DESC",
+    )
+    .bind(crate::models::KEY_METRIC_TAG)
+    .bind(crate::models::KEY_METRIC)
+    .bind(limit as i64)
+    .fetch_all(db.pool())
+    .await
+    .map_err(|e| failed("reading jobs' key metrics", e))
+}
+
 /// One metric's points in step order, from `offset`.
 pub async fn metric_history(
     db: &Db,
