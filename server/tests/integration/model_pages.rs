@@ -3,7 +3,7 @@
 //! description's Markdown rendered without its scripts, and a version's lineage.
 
 use crate::common::server::TestServer;
-use crate::models::mlflow;
+use crate::models::{alice_vera_and_bob, mlflow};
 
 /// Two runs of team-a (different `lr`, same `epochs`; `accuracy` logged by one only) compared
 /// as runs and as the two versions registered from them: a viewer of team-a reads both, a
@@ -11,19 +11,13 @@ use crate::models::mlflow;
 #[test]
 fn runs_and_versions_are_compared_side_by_side_within_the_callers_namespaces() {
     let server = TestServer::spawn();
-    let admin = server.login();
-    let origin = server.base.clone();
-    let mut cookies = Vec::new();
-    for (name, role, namespace) in [
-        ("alice", "data-scientist", "team-a"),
-        ("vera", "viewer", "team-a"),
-        ("bob", "data-scientist", "team-b"),
-    ] {
-        let password = format!("{name} long password");
-        server.create_account(&admin, name, &password, role, namespace);
-        cookies.push(server.login_as(name, &password));
-    }
-    let headers = |i: usize| [("Cookie", cookies[i].as_str()), ("Origin", origin.as_str())];
+    let cookies = alice_vera_and_bob(&server);
+    let headers = |i: usize| {
+        [
+            ("Cookie", cookies[i].as_str()),
+            ("Origin", server.base.as_str()),
+        ]
+    };
     let (alice, vera, bob) = (headers(0), headers(1), headers(2));
     let call = |path: &str, body: serde_json::Value| mlflow(&server, path, body, &alice);
     let experiment = call("experiments/create", serde_json::json!({ "name": "sweep" }))

@@ -337,19 +337,13 @@ fn concurrent_registrations_each_get_their_own_version() {
 #[test]
 fn a_run_is_charted_by_step_and_shown_only_in_its_namespace() {
     let server = TestServer::spawn();
-    let admin = server.login();
-    let origin = server.base.clone();
-    let mut cookies = Vec::new();
-    for (name, role, namespace) in [
-        ("alice", "data-scientist", "team-a"),
-        ("vera", "viewer", "team-a"),
-        ("bob", "data-scientist", "team-b"),
-    ] {
-        let password = format!("{name} long password");
-        server.create_account(&admin, name, &password, role, namespace);
-        cookies.push(server.login_as(name, &password));
-    }
-    let headers = |i: usize| [("Cookie", cookies[i].as_str()), ("Origin", origin.as_str())];
+    let cookies = alice_vera_and_bob(&server);
+    let headers = |i: usize| {
+        [
+            ("Cookie", cookies[i].as_str()),
+            ("Origin", server.base.as_str()),
+        ]
+    };
     let (alice, vera, bob) = (headers(0), headers(1), headers(2));
     let call = |path: &str, body: serde_json::Value| mlflow(&server, path, body, &alice);
     let get = |who: &[(&str, &str)], path: &str| server.request("GET", path, "", who);
@@ -465,6 +459,22 @@ fn a_run_is_charted_by_step_and_shown_only_in_its_namespace() {
         let missing = get(&alice, path);
         assert_eq!(missing.status, 404, "{path}: {}", missing.body);
     }
+}
+
+/// The session cookies of alice (team-a data scientist), vera (team-a viewer) and bob
+/// (team-b data scientist), created on `server`.
+pub(crate) fn alice_vera_and_bob(server: &TestServer) -> [String; 3] {
+    let admin = server.login();
+    [
+        ("alice", "data-scientist", "team-a"),
+        ("vera", "viewer", "team-a"),
+        ("bob", "data-scientist", "team-b"),
+    ]
+    .map(|(name, role, namespace)| {
+        let password = format!("{name} long password");
+        server.create_account(&admin, name, &password, role, namespace);
+        server.login_as(name, &password)
+    })
 }
 
 /// A team-a data scientist, alice, on `server`: her `Authorization` header's value.

@@ -24,3 +24,21 @@ pub fn ModelsTabs(current: &'static str) -> impl IntoView {
         </nav>
     }
 }
+
+/// `key → value` rows (params, tags, metrics), or a line saying there are no `what`.
+pub fn pairs_table(rows: Vec<(String, String)>, what: &str, testid: &str) -> AnyView {
+    if rows.is_empty() {
+        return view! { <p class="muted">{format!("No {what}.")}</p> }.into_any();
+    }
+    view! {
+        <table class="table" data-testid=testid.to_string()>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|(k, v)| view! { <tr><th scope="row">{k}</th><td class="mono">{v}</td></tr> })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::compare::CompareButton;
 use super::registry::FileList;
-use super::ModelsTabs;
+use super::{pairs_table, ModelsTabs};
 use crate::metrics::Chart;
 use crate::models::{
     get_experiment, get_run, list_experiments, list_run_files, ExperimentRuns, ExperimentSummary,
@@ -344,22 +344,6 @@ fn RunView(detail: RunDetail) -> impl IntoView {
         charts,
         svgs,
     } = detail;
-    let pairs = |rows: Vec<(String, String)>, what: &'static str| {
-        if rows.is_empty() {
-            return view! { <p class="muted">{format!("No {what}.")}</p> }.into_any();
-        }
-        view! {
-            <table class="table" data-testid=what>
-                <tbody>
-                    {rows
-                        .into_iter()
-                        .map(|(k, v)| view! { <tr><th scope="row">{k}</th><td class="mono">{v}</td></tr> })
-                        .collect_view()}
-                </tbody>
-            </table>
-        }
-            .into_any()
-    };
     let latest = run.metrics.clone();
     let id = run.id.clone();
     view! {
@@ -404,9 +388,9 @@ fn RunView(detail: RunDetail) -> impl IntoView {
         <h2>"Metrics"</h2>
         <RunCharts latest charts svgs />
         <h2>"Parameters"</h2>
-        {pairs(params, "params")}
+        {pairs_table(params, "params", "params")}
         <h2>"Tags"</h2>
-        {pairs(tags, "tags")}
+        {pairs_table(tags, "tags", "tags")}
         <RunFiles id />
     }
 }

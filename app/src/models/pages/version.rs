@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use super::pairs_table;
 use crate::jobs::JobLineage;
 use crate::models::{get_version, LineageRun, VersionDetail};
 
@@ -130,22 +131,6 @@ fn LineageRunView(run: Option<LineageRun>) -> impl IntoView {
         }
         .into_any();
     };
-    let table = |rows: Vec<(String, String)>, what: &'static str| {
-        if rows.is_empty() {
-            return view! { <p class="muted">{format!("No {what}.")}</p> }.into_any();
-        }
-        view! {
-            <table class="table" data-testid=format!("lineage-{what}")>
-                <tbody>
-                    {rows
-                        .into_iter()
-                        .map(|(k, v)| view! { <tr><th scope="row">{k}</th><td class="mono">{v}</td></tr> })
-                        .collect_view()}
-                </tbody>
-            </table>
-        }
-        .into_any()
-    };
     view! {
         <h3>"Run"</h3>
         <dl class="facts" data-testid="lineage-run">
@@ -163,9 +148,9 @@ fn LineageRunView(run: Option<LineageRun>) -> impl IntoView {
             <dd>{crate::time::duration_text(Some(run.duration_secs))}</dd>
         </dl>
         <h4>"Parameters"</h4>
-        {table(params, "params")}
+        {pairs_table(params, "params", "lineage-params")}
         <h4>"Metrics (latest)"</h4>
-        {table(run.metrics, "metrics")}
+        {pairs_table(run.metrics, "metrics", "lineage-metrics")}
     }
     .into_any()
 }
