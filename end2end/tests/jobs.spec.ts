@@ -271,3 +271,30 @@ test("launch a job with MLflow tracking on; its page charts what the run logs, l
   await shell.open("/jobs");
   await expect(page.getByTestId("jobs-table").locator(`tr[data-job="${name}"]`).getByTestId("key-metric")).toHaveText("loss 0.333333");
 });
+
+test("a model version is optimised from its page: the converting job is launched, tracked, as the user", async ({
+  shell,
+  page,
+}, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  const model = `ranker-${Date.now().toString(36)}`;
+  await mlflow(page.request, base, "registered-models/create", {
+    name: model,
+    tags: [{ key: "gantry.namespace", value: "team-a" }],
+  });
+  await mlflow(page.request, base, "model-versions/create", { name: model, source: "s3://models/ranker/1" });
+  await shell.open(`/models/${model}/versions/1`);
+  await expect(page.getByTestId("version-parent")).toHaveText("–");
+  const optimise = page.getByTestId("optimise");
+  await expect(optimise.getByLabel("Target model")).toHaveValue(`${model}-tflite`);
+  await expect(optimise.getByLabel("Conversion image")).toHaveValue("tensorflow/tensorflow:2.17.0");
+  // The model itself as the target is refused, beside nothing launched.
+  await optimise.getByLabel("Target model").fill(model);
+  await optimise.getByRole("button", { name: "Launch optimisation job" }).click();
+  await expect(optimise.getByText(/must be another model/)).toBeVisible();
+  await optimise.getByLabel("Target model").fill(`${model}-tflite`);
+  await optimise.getByLabel("Quantisation").selectOption("float16");
+  await optimise.getByRole("button", { name: "Launch optimisation job" }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/team-a/optimise-${model}-v1-[0-9a-f]{5}$`));
+  await expect(page.getByTestId("job-run").getByRole("heading", { name: "Training metrics" })).toBeVisible();
+});

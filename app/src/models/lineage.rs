@@ -55,7 +55,11 @@ pub async fn version(
         None => None,
     };
     let aliases = store::aliases(&state.db, model.id).await?;
+    let can_manage = caller
+        .check(Action::ManageModels, Some(&model.namespace))
+        .is_ok();
     Ok(VersionDetail {
+        can_manage,
         model: model.name,
         namespace: model.namespace,
         description_html: super::markdown::to_safe_html(&row.description),

@@ -4,7 +4,7 @@
 //!
 //! `wire` (MLflow's JSON and error codes), `filter` (the search filters' grammar, pure),
 //! `markdown` (descriptions as safe HTML), `compare` (runs and versions side by side),
-//! `lineage` (a version's run, Job and parent),
+//! `lineage` (a version's run, Job and parent), `optimise` (a job that converts a version),
 //! `store` (the tables), `artifacts` (files under `mlflow-artifacts:/`, streamed), `tracking`
 //! (experiments, runs, logged models), `registry` (registered models, versions, aliases),
 //! `request` (what their handlers share), `server` (the Models pages' reads, as the user),
@@ -23,6 +23,8 @@ pub mod filter;
 pub mod lineage;
 #[cfg(feature = "ssr")]
 pub mod markdown;
+#[cfg(feature = "ssr")]
+pub mod optimise;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod registry;
@@ -191,7 +193,28 @@ pub struct VersionDetail {
     /// `(model, version)` this one was made from (its `gantry.parent` tag,
     /// `models:/<name>/<version>`), as an optimisation job registers it.
     pub parent: Option<(String, i64)>,
+    /// Whether the caller may launch an optimisation of it (data scientists and ops admins
+    /// of its namespace).
+    pub can_manage: bool,
 }
+
+/// An optimisation job to launch: `version` of `model` converted to TensorFlow Lite with
+/// `quantise` (`int8`, `float16`, `none`) by `image`, registered as a version of `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Optimisation {
+    pub model: String,
+    pub version: i64,
+    pub target: String,
+    pub image: String,
+    pub quantise: String,
+}
+
+/// The quantisations the optimisation job's script knows (`optimise.py`).
+pub const QUANTISATIONS: [&str; 3] = ["int8", "float16", "none"];
+
+/// The image an optimisation job runs unless the user names another: TensorFlow's own; it
+/// must also have `mlflow-skinny` (the README says so).
+pub const OPTIMISE_IMAGE: &str = "tensorflow/tensorflow:2.17.0";
 
 /// The run in a version's lineage: what it logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,6 +339,17 @@ pub async fn compare_runs(ids: Vec<String>) -> Result<Comparison, AppError> {
 pub async fn compare_versions(name: String, versions: Vec<i64>) -> Result<Comparison, AppError> {
     let (state, caller) = crate::state::caller(Action::View, None)?;
     compare::versions(&state, &caller, &name, &versions).await
+}
+
+/// Launches the optimisation job `optimisation` describes, as the caller; the Job's
+/// namespace and name.
+#[server(endpoint = "models/optimise")]
+pub async fn optimise_version(optimisation: Optimisation) -> Result<(String, String), AppError> {
+    let (state, caller) = crate::state::caller(Action::ManageModels, None)?;
+    crate::state::to_completion(
+        async move { optimise::launch(&state, &caller, &optimisation).await },
+    )
+    .await
 }
 
 /// Points `alias` at `version`, as the caller (data scientists and ops admins, in the

@@ -8,6 +8,7 @@
 //! its API server.
 //! The model registry: the real MLflow client against it, its artifact limits and its JSON
 //! API (`models`), and the Models pages' comparisons, descriptions and lineage (`model_pages`).
+//! Optimisation jobs, from a version to a child version (`optimise`).
 //! `common` starts what they share.
 
 mod assets;
@@ -26,6 +27,7 @@ mod metrics;
 mod metrics_backfill;
 mod model_pages;
 mod models;
+mod optimise;
 mod server;
 mod serving;
 mod stream_access;

@@ -8,7 +8,10 @@ use leptos_router::hooks::use_params_map;
 
 use super::pairs_table;
 use crate::jobs::JobLineage;
-use crate::models::{get_version, LineageRun, VersionDetail};
+use crate::models::{
+    get_version, LineageRun, Optimisation, OptimiseVersion, VersionDetail, OPTIMISE_IMAGE,
+    QUANTISATIONS,
+};
 
 /// One version of a model with its lineage.
 #[component]
@@ -61,7 +64,7 @@ fn or_dash(text: String) -> String {
 #[component]
 fn VersionView(detail: VersionDetail) -> impl IntoView {
     let VersionDetail {
-        model: _,
+        model,
         namespace,
         version,
         description_html,
@@ -69,7 +72,9 @@ fn VersionView(detail: VersionDetail) -> impl IntoView {
         run,
         job,
         parent,
+        can_manage,
     } = detail;
+    let optimise = can_manage.then(|| view! { <OptimiseSection model version=version.version /> });
     let aliases: Vec<String> = version.aliases.iter().map(|a| format!("@{a}")).collect();
     let made_from = match parent {
         Some((name, number)) => view! {
@@ -112,6 +117,80 @@ fn VersionView(detail: VersionDetail) -> impl IntoView {
         <h2>"Lineage"</h2>
         <LineageRunView run />
         <LineageJobView job has_run=!version.run_id.is_empty() />
+        {optimise}
+    }
+}
+
+/// Launches a Job converting this version to TensorFlow Lite; the result comes back as a
+/// version of the target model, made from this one. Opens the job's page once launched.
+#[component]
+fn OptimiseSection(model: String, version: i64) -> impl IntoView {
+    let target = RwSignal::new(format!("{model}-tflite"));
+    let image = RwSignal::new(OPTIMISE_IMAGE.to_string());
+    let quantise = RwSignal::new("int8".to_string());
+    let launch = ServerAction::<OptimiseVersion>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok((namespace, name))) = launch.value().get() {
+            navigate(&format!("/jobs/{namespace}/{name}"), Default::default());
+        }
+    });
+    let text = |label: &'static str, signal: RwSignal<String>| {
+        view! {
+            <label class="field">
+                <span>{label}</span>
+                <input
+                    aria-label=label
+                    prop:value=move || signal.get()
+                    on:input=move |ev| signal.set(event_target_value(&ev))
+                />
+            </label>
+        }
+    };
+    view! {
+        <section data-testid="optimise">
+            <h2>"Optimise"</h2>
+            <p class="muted">
+                "A job converts this version to TensorFlow Lite and registers the result as a \
+                 version of the target model, made from this one. The image needs TensorFlow \
+                 and mlflow-skinny."
+            </p>
+            {text("Target model", target)}
+            {text("Conversion image", image)}
+            <label class="field">
+                <span>"Quantisation"</span>
+                <select
+                    aria-label="Quantisation"
+                    on:change=move |ev| quantise.set(event_target_value(&ev))
+                >
+                    {QUANTISATIONS
+                        .into_iter()
+                        .map(|q| view! { <option value=q selected=move || quantise.get() == q>{q}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <button
+                type="button"
+                disabled=move || launch.pending().get()
+                on:click=move |_| {
+                    launch.dispatch(OptimiseVersion {
+                        optimisation: Optimisation {
+                            model: model.clone(),
+                            version,
+                            target: target.get_untracked().trim().to_string(),
+                            image: image.get_untracked(),
+                            quantise: quantise.get_untracked(),
+                        },
+                    });
+                }
+            >
+                "Launch optimisation job"
+            </button>
+            {move || match launch.value().get() {
+                Some(Err(error)) => Some(view! { <crate::error::ErrorNotice error /> }),
+                _ => None,
+            }}
+        </section>
     }
 }
 

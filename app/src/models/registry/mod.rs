@@ -245,10 +245,12 @@ async fn models_json(
         .collect())
 }
 
-fn check_name(name: &str) -> Result<(), AppError> {
+/// A registered model's name as MLflow allows it here: 1 to 256 characters, without `/`
+/// (the `models:/NAME/VERSION` URIs split on it); else an error naming `field`.
+pub fn check_model_name(field: &str, name: &str) -> Result<(), AppError> {
     if name.trim().is_empty() || name.chars().count() > 256 || name.contains('/') {
         return Err(AppError::invalid(
-            "name",
+            field,
             "must be 1 to 256 characters, without '/'",
         ));
     }

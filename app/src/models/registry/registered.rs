@@ -21,7 +21,7 @@ pub async fn create_model(
     headers: HeaderMap,
     Body(body): Body<CreateModel>,
 ) -> Reply {
-    check_name(&body.name)?;
+    check_model_name("name", &body.name)?;
     if body.tags.len() > 100 {
         return Err(AppError::invalid("tags", "at most 100").into());
     }
@@ -171,8 +171,7 @@ pub async fn rename_model(
     Body(body): Body<RenameModel>,
 ) -> Reply {
     let row = model_for(&state, &caller, &body.name, Action::ManageModels).await?;
-    check_name(&body.new_name)
-        .map_err(|_| AppError::invalid("new_name", "must be 1 to 256 characters, without '/'"))?;
+    check_model_name("new_name", &body.new_name)?;
     let mut tx = state.db.begin().await?;
     let done =
         store::update_registered(tx.conn(), row.id, None, Some(&body.new_name), now_ms()).await;
