@@ -275,7 +275,10 @@ test("launch a job with MLflow tracking on; its page charts what the run logs, l
 test("a model version is optimised from its page: the converting job is launched, tracked, as the user", async ({
   shell,
   page,
+  expectedConsoleErrors,
 }, testInfo) => {
+  // The refused target below is a 400 the page shows.
+  expectedConsoleErrors.push(/status of 400/);
   const base = testInfo.project.use.baseURL!;
   const model = `ranker-${Date.now().toString(36)}`;
   await mlflow(page.request, base, "registered-models/create", {
