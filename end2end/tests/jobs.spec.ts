@@ -248,28 +248,46 @@ test("launch a job with MLflow tracking on; its page charts what the run logs, l
   await expect(page).toHaveURL(`/runs/${runId}`);
   await page.getByTestId("run-job").getByRole("link", { name }).click();
   await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
+});
 
-  // A version registered from the run (as the training script would) shows that Job on its
-  // page: what it ran, on what, and links back to it.
+test("a version registered from a tracked job's run names that Job on its page; the jobs list shows the run's key metric", async ({
+  shell,
+  page,
+}, testInfo) => {
+  const base = testInfo.project.use.baseURL!;
+  const name = `e2e-lineage-${Date.now() % 100000}`;
+  const image = "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime";
+  // Launched through the JSON API (the form is the test above), tracked.
+  const launched = await page.request.post("/api/v1/jobs", {
+    data: { name, namespace: "team-a", image, command: "python\ntrain.py", gpus: "0", tracking: true, experiment: `${name}-experiment` },
+    headers: { Origin: base },
+  });
+  expect(launched.status(), await launched.text()).toBe(201);
+  const detail = await page.request.get(`/api/v1/jobs/team-a/${name}`);
+  const runId: string = (await detail.json()).run_id;
+  expect(runId).toBeTruthy();
+  // What the training script logs and registers, to the run the job was given.
+  await mlflow(page.request, base, "runs/log-metric", { run_id: runId, key: "loss", value: 0.25, timestamp: 1, step: 1 });
   const model = `${name}-model`;
   await mlflow(page.request, base, "registered-models/create", {
     name: model,
     tags: [{ key: "gantry.namespace", value: "team-a" }],
   });
   await mlflow(page.request, base, "model-versions/create", { name: model, run_id: runId, source: `runs:/${runId}/model` });
+
   await shell.open(`/models/${model}`);
   await page.getByTestId("versions-table").getByRole("link", { name: "1", exact: true }).click();
   await expect(shell.heading).toHaveText(`${model} version 1`);
   await expect(page.getByTestId("lineage-run").getByRole("link", { name, exact: true })).toHaveAttribute("href", `/runs/${runId}`);
+  await expect(page.getByTestId("lineage-metrics").locator("tr")).toHaveText([/loss\s*0\.25/]);
   const job = page.getByTestId("lineage-job");
-  await expect(job).toContainText("pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime");
-  await expect(job).toContainText("Failed");
+  await expect(job).toContainText(image);
+  await expect(job).toContainText("python train.py");
   await job.getByRole("link", { name: `team-a/${name}` }).click();
   await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
 
-  // The jobs list shows the run's key metric beside the job.
   await shell.open("/jobs");
-  await expect(page.getByTestId("jobs-table").locator(`tr[data-job="${name}"]`).getByTestId("key-metric")).toHaveText("loss 0.333333");
+  await expect(page.getByTestId("jobs-table").locator(`tr[data-job="${name}"]`).getByTestId("key-metric")).toHaveText("loss 0.25");
 });
 
 test("a model version is optimised from its page: the converting job is launched, tracked, as the user", async ({
