@@ -76,6 +76,10 @@ test("the overview lists a job holding a GPU it does not use, with its owner", a
 });
 
 test("a GPU's XID error shows as a firing alert on its node's page", async ({ shell, page }) => {
+  // The wait below is bounded at 90 s (scrape, rule evaluation and Gantry's 15 s alert
+  // cache in turn); the default 30 s test timeout cut it short on a busy CI machine, with
+  // the alert already counted in the header and not yet in the node's cached list.
+  test.setTimeout(120_000);
   const node = "gpu-a100-2";
   kubectl(["annotate", "node", node, "gantry.dev/gpu-xid=79", "--overwrite"]);
   try {
