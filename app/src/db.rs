@@ -75,7 +75,12 @@ impl Tx {
 
 /// `$1, $2, …, $n`, for an `IN (…)` list (both backends read `$n`).
 pub fn in_list(n: usize) -> String {
-    (1..=n)
+    in_list_from(1, n)
+}
+
+/// `$first, …` for `n` values: a second `IN (…)` list after `first - 1` placeholders.
+pub fn in_list_from(first: usize, n: usize) -> String {
+    (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
@@ -144,6 +149,7 @@ mod tests {
     #[test]
     fn an_in_list_numbers_every_value_once() {
         assert_eq!(in_list(3), "$1, $2, $3");
+        assert_eq!(in_list_from(4, 2), "$4, $5");
     }
 
     #[test]

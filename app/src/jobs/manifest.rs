@@ -200,49 +200,29 @@ pub fn job(form: &JobForm, checked: &Checked, launched_by: &str) -> Job {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::form::{validate, Context, KeyValue, Mount, SecretRef};
+    use crate::jobs::form::malformed::good;
+    use crate::jobs::form::{validate, Context, KeyValue, Mount};
     use crate::names::GPU;
 
     #[test]
     fn the_manifest_carries_every_field_of_the_form() {
+        // The shared good form, with the fields it leaves at their defaults set too, a
+        // trailing newline in the command and a trailing slash in a mount path.
         let form = JobForm {
-            name: "llama-ft".into(),
-            namespace: "team-a".into(),
             image: "pytorch/pytorch:2.4.0".into(),
             command: "torchrun\n--nproc-per-node=4\n".into(),
-            args: "train.py".into(),
-            env: vec![KeyValue {
-                key: "NCCL_DEBUG".into(),
-                value: "INFO".into(),
-            }],
-            secret_env: vec![SecretRef {
-                name: "HF_TOKEN".into(),
-                secret: "hf".into(),
-                key: "token".into(),
-            }],
-            gpus: "4".into(),
-            gpu_model: "NVIDIA-H100-80GB-HBM3".into(),
             cpu_limit: "8".into(),
             mounts: vec![Mount {
                 claim: "datasets".into(),
                 path: "/data/".into(),
                 read_only: true,
             }],
-            shm_size: "16Gi".into(),
             ttl_seconds_after_finished: "3600".into(),
-            labels: vec![KeyValue {
-                key: "team".into(),
-                value: "nlp".into(),
-            }],
             annotations: vec![KeyValue {
                 key: "example.com/run".into(),
                 value: "5m".into(),
             }],
-            hyperparameters: vec![KeyValue {
-                key: "lr".into(),
-                value: "3e-4".into(),
-            }],
-            ..JobForm::default()
+            ..good()
         };
         let context = Context {
             namespaces: vec!["team-a".into()],

@@ -3,7 +3,7 @@
 //! it was made from. Each link shows only what the caller may see.
 
 use super::server::{
-    experiment_for, experiment_summary, pairs, run_summary, version_summary, visible_run,
+    experiment_of, experiment_summary, pairs, run_summary, version_summary, visible_run,
 };
 use super::{store, LineageRun, VersionDetail, PARENT_TAG};
 use crate::auth::caller::Caller;
@@ -25,10 +25,9 @@ pub async fn version(
     let row = store::version(&state.db, model.id, number)
         .await?
         .ok_or_else(|| AppError::not_found(format!("version {number} of model {name:?}")))?;
-    let tags: Vec<(String, String)> = store::version_tags_of(&state.db, &[model.id])
+    let tags: Vec<(String, String)> = store::version_tags_of(&state.db, &[(model.id, number)])
         .await?
         .into_iter()
-        .filter(|(_, v, _, _)| *v == number)
         .map(|(_, _, key, value)| (key, value))
         .collect();
     let parent = tags
@@ -44,8 +43,7 @@ pub async fn version(
     };
     let run = match found {
         Some(found) => {
-            let experiment =
-                experiment_for(state, caller, &found.experiment_id.to_string()).await?;
+            let experiment = experiment_of(state, caller, found.experiment_id).await?;
             Some(LineageRun {
                 run: run_summary(state, &found).await?,
                 experiment: experiment_summary(experiment),

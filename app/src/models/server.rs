@@ -79,11 +79,7 @@ pub(super) fn version_summary(v: store::VersionRow, aliases: &[(String, i64)]) -
     VersionSummary {
         version: v.version,
         stage: v.stage,
-        aliases: aliases
-            .iter()
-            .filter(|(_, n)| *n == v.version)
-            .map(|(a, _)| a.clone())
-            .collect(),
+        aliases: store::aliases_at(aliases, v.version),
         source: v.source,
         run_id: v.run_id,
         created_by: v.created_by,
@@ -209,17 +205,27 @@ pub async fn experiment(
     })
 }
 
-/// The experiment `id` names, once the caller may see it.
+/// The experiment `id` (as a URL gives it) names, once the caller may see it.
 pub(super) async fn experiment_for(
     state: &AppState,
     caller: &Caller,
     id: &str,
 ) -> Result<store::ExperimentListed, AppError> {
-    let row = match id.parse::<i64>() {
-        Ok(number) => store::experiment_listed(&state.db, number).await?,
-        Err(_) => None,
-    }
-    .ok_or_else(|| AppError::not_found(format!("experiment {id:?}")))?;
+    let number = id
+        .parse::<i64>()
+        .map_err(|_| AppError::not_found(format!("experiment {id:?}")))?;
+    experiment_of(state, caller, number).await
+}
+
+/// Experiment `id` (a run's), once the caller may see it.
+pub(super) async fn experiment_of(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<store::ExperimentListed, AppError> {
+    let row = store::experiment_listed(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("experiment \"{id}\"")))?;
     caller.check(Action::View, Some(&row.namespace))?;
     Ok(row)
 }
@@ -249,7 +255,7 @@ pub(super) async fn run_summary(
 /// its namespace.
 pub async fn run(state: &AppState, caller: &Caller, id: &str) -> Result<RunDetail, AppError> {
     let row = run_for(state, caller, id).await?;
-    let experiment = experiment_for(state, caller, &row.experiment_id.to_string()).await?;
+    let experiment = experiment_of(state, caller, row.experiment_id).await?;
     let summary = run_summary(state, &row).await?;
     let params = pairs(store::run_params(&state.db, id).await?);
     let tags = pairs(store::run_tags(&state.db, id).await?)

@@ -23,13 +23,18 @@ async fn an_optimisation_job_converts_a_version_into_a_child_version_of_another_
     .unwrap();
     let origin = server.base.clone();
     let mut cookies = Vec::new();
-    for (name, role) in [("alice", "data-scientist"), ("vera", "viewer")] {
+    for (name, role, namespace) in [
+        ("alice", "data-scientist", "team-a"),
+        ("vera", "viewer", "team-a"),
+        ("bob", "data-scientist", "team-b"),
+    ] {
         let password = format!("{name} long password");
-        server.create_account(&admin, name, &password, role, "team-a");
+        server.create_account(&admin, name, &password, role, namespace);
         cookies.push(server.login_as(name, &password));
     }
     let alice = [("Cookie", cookies[0].as_str()), ("Origin", origin.as_str())];
     let vera = [("Cookie", cookies[1].as_str()), ("Origin", origin.as_str())];
+    let bob = [("Cookie", cookies[2].as_str()), ("Origin", origin.as_str())];
     let suffix = &test.namespace[test.namespace.len() - 6..];
     let (model, target) = (
         format!("scorer-{suffix}"),
@@ -57,9 +62,10 @@ async fn an_optimisation_job_converts_a_version_into_a_child_version_of_another_
         server.request("POST", "/api/models/optimise", &body, who)
     };
 
-    // A viewer may not; a target that is the model itself, or an unknown quantisation, is a
-    // field error; none of these creates a Job.
+    // A viewer may not, nor a data scientist of another namespace; a target that is the model
+    // itself, or an unknown quantisation, is a field error; none of these creates a Job.
     assert_eq!(optimise(&vera, &target, "int8").status, 403);
+    assert_eq!(optimise(&bob, &target, "int8").status, 403);
     let same = optimise(&alice, &model, "int8");
     assert_eq!(same.status, 400, "{}", same.body);
     assert!(same.body.contains("\"field\":\"target\""), "{}", same.body);

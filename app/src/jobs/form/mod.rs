@@ -9,7 +9,7 @@ pub use validate::{too_large, validate};
 
 pub mod lines;
 #[cfg(test)]
-mod malformed;
+pub(crate) mod malformed;
 #[cfg(test)]
 mod tests;
 pub mod text;

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use super::BackToModel;
 use crate::error::AppError;
 use crate::models::{compare_runs, compare_versions, ComparedRow, Comparison, COMPARE_LIMIT};
 
@@ -48,11 +49,7 @@ pub fn CompareVersionsPage() -> impl IntoView {
     view! {
         <Title text="Compare versions" />
         <section class="page">
-            <p>
-                <a href=move || {
-                    format!("/models/{}", crate::url::encode_component(&name()))
-                }>{move || format!("← {}", name())}</a>
-            </p>
+            <BackToModel name=Signal::derive(name) />
             <h1>{move || format!("Compare versions of {}", name())}</h1>
             <Compared comparison />
         </section>

@@ -25,6 +25,27 @@ pub fn ModelsTabs(current: &'static str) -> impl IntoView {
     }
 }
 
+/// A registered model's page.
+pub fn model_href(name: &str) -> String {
+    format!("/models/{}", crate::url::encode_component(name))
+}
+
+/// A version's page.
+pub fn version_href(name: &str, version: i64) -> String {
+    format!("{}/versions/{version}", model_href(name))
+}
+
+/// The "← model" line above a page about one model (a version, a comparison, where it
+/// served).
+#[component]
+pub fn BackToModel(name: Signal<String>) -> impl IntoView {
+    view! {
+        <p>
+            <a href=move || model_href(&name.get())>{move || format!("← {}", name.get())}</a>
+        </p>
+    }
+}
+
 /// `key → value` rows (params, tags, metrics), or a line saying there are no `what`.
 pub fn pairs_table(rows: Vec<(String, String)>, what: &str, testid: &str) -> AnyView {
     if rows.is_empty() {

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::compare::CompareButton;
-use super::version::version_href;
+use super::{model_href, version_href};
 use crate::error::AppError;
 use crate::layout::ConfirmButton;
 use crate::models::{
@@ -101,7 +101,7 @@ fn ModelsTable(rows: Vec<ModelSummary>) -> impl IntoView {
                     {rows
                         .into_iter()
                         .map(|m| {
-                            let href = format!("/models/{}", crate::url::encode_component(&m.name));
+                            let href = model_href(&m.name);
                             view! {
                                 <tr data-model=m.name.clone()>
                                     <td>
@@ -289,7 +289,7 @@ fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {
                 view! {
                     <CompareButton
                         form="compare-versions"
-                        action=format!("/models/{}/compare", crate::url::encode_component(&name))
+                        action=format!("{}/compare", model_href(&name))
                         what="versions"
                     />
                 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::pairs_table;
+use super::{pairs_table, version_href, BackToModel};
 use crate::jobs::JobLineage;
 use crate::models::{
     get_version, LineageRun, Optimisation, OptimiseVersion, VersionDetail, OPTIMISE_IMAGE,
@@ -31,9 +31,7 @@ pub fn VersionPage() -> impl IntoView {
     view! {
         <Title text=move || format!("{} version {}", name(), number()) />
         <section class="page">
-            <p>
-                <a href=move || model_href(&name())>{move || format!("← {}", name())}</a>
-            </p>
+            <BackToModel name=Signal::derive(name) />
             <h1>{move || format!("{} version {}", name(), number())}</h1>
             {move || match detail.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
@@ -42,15 +40,6 @@ pub fn VersionPage() -> impl IntoView {
             }}
         </section>
     }
-}
-
-fn model_href(name: &str) -> String {
-    format!("/models/{}", crate::url::encode_component(name))
-}
-
-/// The link to a version's page.
-pub fn version_href(name: &str, version: i64) -> String {
-    format!("{}/versions/{version}", model_href(name))
 }
 
 fn or_dash(text: String) -> String {

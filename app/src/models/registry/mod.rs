@@ -103,9 +103,15 @@ struct Extras {
 }
 
 impl Extras {
-    async fn load(state: &AppState, models: &[i64]) -> Result<Extras, AppError> {
+    /// The aliases of `models` and the tags of the `versions` shown (a model's other
+    /// versions' tags are never read).
+    async fn load(
+        state: &AppState,
+        models: &[i64],
+        versions: &[(i64, i64)],
+    ) -> Result<Extras, AppError> {
         let mut extras = Extras::default();
-        for (model, version, key, value) in store::version_tags_of(&state.db, models).await? {
+        for (model, version, key, value) in store::version_tags_of(&state.db, versions).await? {
             extras
                 .tags
                 .entry((model, version))
@@ -126,11 +132,8 @@ impl Extras {
         let aliases = self
             .aliases
             .get(&row.model)
-            .into_iter()
-            .flatten()
-            .filter(|(_, v)| *v == row.version)
-            .map(|(alias, _)| alias.clone())
-            .collect();
+            .map(|of_model| store::aliases_at(of_model, row.version))
+            .unwrap_or_default();
         ModelVersion {
             name: row.name.clone(),
             version: row.version.to_string(),
@@ -155,7 +158,9 @@ impl Extras {
 }
 
 pub async fn version_json(state: &AppState, row: &VersionRow) -> Result<ModelVersion, AppError> {
-    Ok(Extras::load(state, &[row.model]).await?.version(row))
+    Ok(Extras::load(state, &[row.model], &[(row.model, row.version)])
+        .await?
+        .version(row))
 }
 
 /// Versions as MLflow shows them, their tags and aliases read in two statements in all.
@@ -166,7 +171,8 @@ async fn versions_json(
     let mut models: Vec<i64> = rows.iter().map(|v| v.model).collect();
     models.sort_unstable();
     models.dedup();
-    let extras = Extras::load(state, &models).await?;
+    let shown: Vec<(i64, i64)> = rows.iter().map(|v| (v.model, v.version)).collect();
+    let extras = Extras::load(state, &models, &shown).await?;
     Ok(rows.iter().map(|row| extras.version(row)).collect())
 }
 
@@ -215,32 +221,43 @@ async fn models_json(
     for (model, key, value) in store::registered_tags_of(&state.db, &ids).await? {
         tags.entry(model).or_default().push(KeyValue { key, value });
     }
-    let extras = Extras::load(state, &ids).await?;
-    Ok(rows
+    let latest: HashMap<i64, Vec<VersionRow>> = rows
         .iter()
         .map(|row| {
             let mine = versions.remove(&row.id).unwrap_or_default();
-            RegisteredModel {
-                name: row.name.clone(),
-                creation_timestamp: row.created_ms,
-                last_updated_timestamp: row.updated_ms,
-                description: row.description.clone(),
-                latest_versions: latest_per_stage(&mine, &[])
-                    .iter()
-                    .map(|v| extras.version(v))
-                    .collect(),
-                tags: tags.remove(&row.id).unwrap_or_default(),
-                aliases: extras
-                    .aliases
-                    .get(&row.id)
-                    .into_iter()
-                    .flatten()
-                    .map(|(alias, version)| Alias {
-                        alias: alias.clone(),
-                        version: version.to_string(),
-                    })
-                    .collect(),
-            }
+            (row.id, latest_per_stage(&mine, &[]))
+        })
+        .collect();
+    let shown: Vec<(i64, i64)> = latest
+        .values()
+        .flatten()
+        .map(|v| (v.model, v.version))
+        .collect();
+    let extras = Extras::load(state, &ids, &shown).await?;
+    Ok(rows
+        .iter()
+        .map(|row| RegisteredModel {
+            name: row.name.clone(),
+            creation_timestamp: row.created_ms,
+            last_updated_timestamp: row.updated_ms,
+            description: row.description.clone(),
+            latest_versions: latest
+                .get(&row.id)
+                .into_iter()
+                .flatten()
+                .map(|v| extras.version(v))
+                .collect(),
+            tags: tags.remove(&row.id).unwrap_or_default(),
+            aliases: extras
+                .aliases
+                .get(&row.id)
+                .into_iter()
+                .flatten()
+                .map(|(alias, version)| Alias {
+                    alias: alias.clone(),
+                    version: version.to_string(),
+                })
+                .collect(),
         })
         .collect())
 }

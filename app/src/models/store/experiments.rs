@@ -102,28 +102,9 @@ pub async fn create_experiment(
     .await
     .map_err(taken(format!("experiment {name:?}")))?;
     for tag in tags {
-        set_experiment_tag(conn, id, &tag.key, &tag.value).await?;
+        super::upsert_tag(conn, super::EXPERIMENT_TAGS, id, &tag.key, &tag.value).await?;
     }
     Ok(id)
-}
-
-async fn set_experiment_tag(
-    conn: &mut Conn,
-    id: i64,
-    key: &str,
-    value: &str,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO mlflow_experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) \
-         ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(id)
-    .bind(key)
-    .bind(value)
-    .execute(conn)
-    .await
-    .map(drop)
-    .map_err(|e| failed("tagging an experiment", e))
 }
 
 pub async fn experiment_tags(db: &Db, id: i64) -> Result<Vec<KeyValue>, AppError> {

@@ -77,25 +77,6 @@ pub async fn set_logged_model_status(
         .map_err(|e| failed("updating a logged model", e))
 }
 
-pub async fn set_logged_model_tag(
-    conn: &mut Conn,
-    id: &str,
-    key: &str,
-    value: &str,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO mlflow_logged_model_tags (model_id, key, value) VALUES ($1, $2, $3) \
-         ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(id)
-    .bind(key)
-    .bind(value)
-    .execute(conn)
-    .await
-    .map(drop)
-    .map_err(|e| failed("tagging a logged model", e))
-}
-
 pub async fn logged_model_tags(db: &Db, id: &str) -> Result<Vec<KeyValue>, AppError> {
     pairs(
         db,

@@ -215,6 +215,56 @@ where
         .collect())
 }
 
+/// A table of tags, `key → value` per owner: its upsert and what a failure says.
+#[derive(Debug, Clone, Copy)]
+pub struct TagTable {
+    upsert: &'static str,
+    doing: &'static str,
+}
+
+pub const EXPERIMENT_TAGS: TagTable = TagTable {
+    upsert: "INSERT INTO mlflow_experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+    doing: "tagging an experiment",
+};
+pub const RUN_TAGS: TagTable = TagTable {
+    upsert: "INSERT INTO mlflow_run_tags (run_id, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+    doing: "tagging a run",
+};
+pub const LOGGED_MODEL_TAGS: TagTable = TagTable {
+    upsert: "INSERT INTO mlflow_logged_model_tags (model_id, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
+    doing: "tagging a logged model",
+};
+pub const REGISTERED_TAGS: TagTable = TagTable {
+    upsert: "INSERT INTO mlflow_registered_model_tags (model, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (model, key) DO UPDATE SET value = excluded.value",
+    doing: "tagging a registered model",
+};
+
+/// Sets `key` to `value` on `owner` in `tags`, replacing what was there: the client retries
+/// tag writes, and MLflow's tags are last-writer-wins.
+pub async fn upsert_tag<'a, T>(
+    conn: &mut Conn,
+    tags: TagTable,
+    owner: T,
+    key: &'a str,
+    value: &'a str,
+) -> Result<(), AppError>
+where
+    T: 'a + Send + sqlx::Encode<'a, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    sqlx::query(tags.upsert)
+        .bind(owner)
+        .bind(key)
+        .bind(value)
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(|e| failed(tags.doing, e))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

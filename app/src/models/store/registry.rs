@@ -60,7 +60,7 @@ pub async fn create_registered(
     .await
     .map_err(taken(format!("Registered Model (name={name})")))?;
     for tag in tags {
-        set_registered_tag(conn, id, &tag.key, &tag.value).await?;
+        super::upsert_tag(conn, super::REGISTERED_TAGS, id, &tag.key, &tag.value).await?;
     }
     Ok(id)
 }
@@ -105,25 +105,6 @@ pub async fn delete_registered(conn: &mut Conn, id: i64) -> Result<(), AppError>
             .map_err(|e| failed("deleting a registered model", e))?;
     }
     Ok(())
-}
-
-pub async fn set_registered_tag(
-    conn: &mut Conn,
-    id: i64,
-    key: &str,
-    value: &str,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO mlflow_registered_model_tags (model, key, value) VALUES ($1, $2, $3) \
-         ON CONFLICT (model, key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(id)
-    .bind(key)
-    .bind(value)
-    .execute(conn)
-    .await
-    .map(drop)
-    .map_err(|e| failed("tagging a registered model", e))
 }
 
 pub async fn delete_registered_tag(conn: &mut Conn, id: i64, key: &str) -> Result<(), AppError> {
@@ -382,6 +363,15 @@ pub async fn aliases(db: &Db, model: i64) -> Result<Vec<(String, i64)>, AppError
         .map_err(|e| failed("reading aliases", e))
 }
 
+/// Which of a model's `aliases` ((alias, version) pairs, as read above) point at `version`.
+pub fn aliases_at(aliases: &[(String, i64)], version: i64) -> Vec<String> {
+    aliases
+        .iter()
+        .filter(|(_, v)| *v == version)
+        .map(|(alias, _)| alias.clone())
+        .collect()
+}
+
 // ---- what a page of models or versions shows, read for all of them at once
 
 /// The versions of `models`, newest first within each.
@@ -391,18 +381,44 @@ pub async fn versions_of(db: &Db, models: &[i64]) -> Result<Vec<VersionRow>, App
     of_models(db, models, sql, "listing model versions").await
 }
 
-/// The tags of `models`' versions: (model, version, key, value).
+/// The tags of `versions` ((model, version) pairs): (model, version, key, value). Reads by
+/// the tags' key, so a model with many versions costs only the versions asked for.
 pub async fn version_tags_of(
     db: &Db,
-    models: &[i64],
+    versions: &[(i64, i64)],
 ) -> Result<Vec<(i64, i64, String, String)>, AppError> {
-    let sql = |ids: &str| {
-        format!(
+    let mut rows = Vec::new();
+    for chunk in versions.chunks(super::MODELS_PER_STATEMENT) {
+        let distinct = |pick: fn(&(i64, i64)) -> i64| {
+            let mut ids: Vec<i64> = chunk.iter().map(pick).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let (models, numbers) = (distinct(|p| p.0), distinct(|p| p.1));
+        // Models × numbers may hold pairs not asked for (a page spanning models); they are
+        // dropped below rather than spelled out as row values, which PostgreSQL cannot type.
+        let sql = format!(
             "SELECT model, version, key, value FROM mlflow_model_version_tags \
-             WHERE model IN ({ids}) ORDER BY model, version, key"
-        )
-    };
-    of_models(db, models, sql, "reading version tags").await
+             WHERE model IN ({}) AND version IN ({}) ORDER BY model, version, key",
+            crate::db::in_list(models.len()),
+            crate::db::in_list_from(models.len() + 1, numbers.len()),
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64, String, String)>(&sql);
+        for id in models.iter().chain(&numbers) {
+            query = query.bind(*id);
+        }
+        let found = query
+            .fetch_all(db.pool())
+            .await
+            .map_err(|e| failed("reading version tags", e))?;
+        rows.extend(
+            found
+                .into_iter()
+                .filter(|(m, v, _, _)| chunk.contains(&(*m, *v))),
+        );
+    }
+    Ok(rows)
 }
 
 /// The aliases of `models`: (model, alias, version).

@@ -54,7 +54,7 @@ pub async fn create_run(
     .await
     .map_err(taken(format!("run {}", run.id)))?;
     for tag in tags {
-        set_run_tag(conn, &run.id, &tag.key, &tag.value).await?;
+        super::upsert_tag(conn, super::RUN_TAGS, run.id.as_str(), &tag.key, &tag.value).await?;
     }
     Ok(())
 }
@@ -152,25 +152,6 @@ pub async fn log_param(conn: &mut Conn, run: &str, key: &str, value: &str) -> Re
         ));
     }
     Ok(())
-}
-
-pub async fn set_run_tag(
-    conn: &mut Conn,
-    run: &str,
-    key: &str,
-    value: &str,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO mlflow_run_tags (run_id, key, value) VALUES ($1, $2, $3) \
-         ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(run)
-    .bind(key)
-    .bind(value)
-    .execute(conn)
-    .await
-    .map(drop)
-    .map_err(|e| failed("tagging a run", e))
 }
 
 pub async fn delete_run_tag(db: &Db, run: &str, key: &str) -> Result<bool, AppError> {

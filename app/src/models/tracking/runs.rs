@@ -172,7 +172,7 @@ pub async fn update_run(
     store::update_run(&state.db, id, body.status.as_deref(), body.end_time, name).await?;
     if let Some(name) = name {
         let mut conn = state.db.begin().await?;
-        store::set_run_tag(conn.conn(), id, "mlflow.runName", name).await?;
+        store::upsert_tag(conn.conn(), store::RUN_TAGS, id, "mlflow.runName", name).await?;
         conn.commit().await?;
     }
     let row = run_for(&state, &caller, id, Action::View).await?;
@@ -323,7 +323,7 @@ pub async fn log_batch(
     }
     store::log_metrics(tx.conn(), id, &body.metrics).await?;
     for t in &body.tags {
-        store::set_run_tag(tx.conn(), id, &t.key, &t.value).await?;
+        store::upsert_tag(tx.conn(), store::RUN_TAGS, id, &t.key, &t.value).await?;
     }
     tx.commit().await?;
     Ok(Json(serde_json::json!({})))
@@ -347,7 +347,7 @@ pub async fn set_tag(
     run_for(&state, &caller, id, Action::ManageModels).await?;
     check_pair("tag", &body.key, &body.value, MAX_TAG_VALUE)?;
     let mut tx = state.db.begin().await?;
-    store::set_run_tag(tx.conn(), id, &body.key, &body.value).await?;
+    store::upsert_tag(tx.conn(), store::RUN_TAGS, id, &body.key, &body.value).await?;
     tx.commit().await?;
     Ok(Json(serde_json::json!({})))
 }
@@ -464,7 +464,7 @@ pub async fn log_model_json(
         MAX_TAG_VALUE,
     )?;
     let mut tx = state.db.begin().await?;
-    store::set_run_tag(tx.conn(), id, "mlflow.log-model.history", &value).await?;
+    store::upsert_tag(tx.conn(), store::RUN_TAGS, id, "mlflow.log-model.history", &value).await?;
     tx.commit().await?;
     Ok(Json(serde_json::json!({})))
 }

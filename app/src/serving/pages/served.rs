@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::models::pages::BackToModel;
 use crate::serving::{get_where_served, ServedTime, WhereServed, SERVED_SHOWN};
 
 #[component]
@@ -15,11 +16,7 @@ pub fn WhereServedPage() -> impl IntoView {
     view! {
         <Title text=move || format!("Where {} served", name()) />
         <section class="page">
-            <p>
-                <a href=move || {
-                    format!("/models/{}", crate::url::encode_component(&name()))
-                }>{move || format!("← {}", name())}</a>
-            </p>
+            <BackToModel name=Signal::derive(name) />
             <h1>{move || format!("Where {} served", name())}</h1>
             {move || match served.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),

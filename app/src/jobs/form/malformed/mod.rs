@@ -5,8 +5,8 @@ use super::{JobForm, KeyValue, Mount, SecretRef};
 /// (what, form, field, a word of the reason).
 pub(super) type Case = (&'static str, JobForm, &'static str, &'static str);
 
-/// A form that passes: each case changes one thing of it.
-pub(super) fn good() -> JobForm {
+/// A form that passes: each case changes one thing of it, and other tests start from it.
+pub(crate) fn good() -> JobForm {
     JobForm {
         name: "llama-ft".into(),
         namespace: "team-a".into(),
