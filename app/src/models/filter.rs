@@ -1,18 +1,22 @@
 //! The search filters MLflow's client sends (`registered-models/search`, `model-versions/search`,
-//! `logged-models/search`): comparisons joined by `AND`, such as
+//! `logged-models/search`, `runs/search`): comparisons joined by `AND`, such as
 //! ``name LIKE 'fraud%' AND tag.`mlflow.prompt.is_prompt` != 'true'``, which
-//! `search_registered_models()` always sends.
+//! `search_registered_models()` always sends, or `metrics.accuracy > 0.9 AND params.lr = '0.01'`
+//! for runs.
 //!
 //! Pure: parsed once, then matched against each candidate's fields. A filter Gantry cannot
 //! read is a 400 naming the `filter` field, never an empty result.
 
 use crate::error::AppError;
 
-/// What a clause compares: a field, or a tag by key.
+/// What a clause compares: a field (a run's `attributes.…`), or a tag, a run's metric (its
+/// latest value) or param by key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     Field(String),
     Tag(String),
+    Metric(String),
+    Param(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +27,17 @@ pub enum Op {
     ILike,
     In,
     NotIn,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// Which searches take which subjects: every one takes tags; runs' also metrics and params.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grammar {
+    Registry,
+    Runs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,20 +51,32 @@ pub struct Clause {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter(pub Vec<Clause>);
 
-/// What a filter is matched against: a field's value, a tag's value (`None` when absent).
+/// What a filter is matched against: a field's value, a tag's value (`None` when absent);
+/// a run's metrics and params besides.
 pub trait Subjects {
     fn field(&self, name: &str) -> Option<String>;
     fn tag(&self, key: &str) -> Option<String>;
+    fn metric(&self, _key: &str) -> Option<f64> {
+        None
+    }
+    fn param(&self, _key: &str) -> Option<String> {
+        None
+    }
 }
 
 impl Filter {
     /// Parses `text`; `fields` are the names this search knows besides tags.
     pub fn parse(text: &str, fields: &[&str]) -> Result<Filter, AppError> {
+        Filter::parse_in(text, fields, Grammar::Registry)
+    }
+
+    /// Parses `text` as `grammar` allows; `fields` are the names it knows besides keyed ones.
+    pub fn parse_in(text: &str, fields: &[&str], grammar: Grammar) -> Result<Filter, AppError> {
         let tokens = tokenize(text)?;
         let mut clauses = Vec::new();
         let mut rest = tokens.as_slice();
         while !rest.is_empty() {
-            let (clause, after) = clause(rest, fields)?;
+            let (clause, after) = clause(rest, fields, grammar)?;
             clauses.push(clause);
             rest = match after {
                 [] => after,
@@ -90,17 +117,35 @@ impl Filter {
             .collect()
     }
 
+    /// The keys of the metrics, params and tags the filter reads, for a store to fetch.
+    pub fn keys(&self) -> impl Iterator<Item = &Subject> {
+        self.0.iter().map(|c| &c.subject)
+    }
+
     pub fn matches(&self, item: &impl Subjects) -> bool {
         self.0.iter().all(|clause| {
+            let value = clause.values.first().map(String::as_str).unwrap_or("");
             let actual = match &clause.subject {
                 Subject::Field(name) => item.field(name),
                 Subject::Tag(key) => item.tag(key),
+                Subject::Param(key) => item.param(key),
+                Subject::Metric(key) => {
+                    let Some(number) = item.metric(key) else {
+                        return false;
+                    };
+                    return compare(number, &clause.op, value);
+                }
             };
-            let value = clause.values.first().map(String::as_str).unwrap_or("");
+            if matches!(clause.op, Op::Lt | Op::Le | Op::Gt | Op::Ge) {
+                // Only numeric fields (a run's start and end) are compared by order.
+                return actual
+                    .and_then(|a| a.parse::<f64>().ok())
+                    .is_some_and(|a| compare(a, &clause.op, value));
+            }
             match (&clause.op, actual) {
-                // MLflow's `!=` on a tag holds when the tag is absent (the prompt filter).
-                (Op::Ne, None) => true,
-                (Op::NotIn, None) => true,
+                // MLflow's `!=` on a tag holds when the tag is absent (the prompt filter); a
+                // run without the param is not compared at all.
+                (Op::Ne | Op::NotIn, None) => !matches!(clause.subject, Subject::Param(_)),
                 (_, None) => false,
                 (Op::Eq, Some(a)) => a == value,
                 (Op::Ne, Some(a)) => a != value,
@@ -108,8 +153,25 @@ impl Filter {
                 (Op::ILike, Some(a)) => like(&a.to_lowercase(), &value.to_lowercase()),
                 (Op::In, Some(a)) => clause.values.contains(&a),
                 (Op::NotIn, Some(a)) => !clause.values.contains(&a),
+                (Op::Lt | Op::Le | Op::Gt | Op::Ge, Some(_)) => false,
             }
         })
+    }
+}
+
+/// `actual op value`, numerically (a value that is no number matches nothing).
+fn compare(actual: f64, op: &Op, value: &str) -> bool {
+    let Ok(value) = value.parse::<f64>() else {
+        return false;
+    };
+    match op {
+        Op::Eq => actual == value,
+        Op::Ne => actual != value,
+        Op::Lt => actual < value,
+        Op::Le => actual <= value,
+        Op::Gt => actual > value,
+        Op::Ge => actual >= value,
+        Op::Like | Op::ILike | Op::In | Op::NotIn => false,
     }
 }
 
@@ -162,6 +224,16 @@ fn tokenize(text: &str) -> Result<Vec<Token>, AppError> {
                 tokens.push(Token::Symbol("="));
                 i += 1;
             }
+            '<' | '>' => {
+                let or_equal = chars.get(i + 1) == Some(&'=');
+                tokens.push(Token::Symbol(match (c, or_equal) {
+                    ('<', false) => "<",
+                    ('<', true) => "<=",
+                    (_, false) => ">",
+                    (_, true) => ">=",
+                }));
+                i += if or_equal { 2 } else { 1 };
+            }
             '(' | ')' | ',' => {
                 tokens.push(Token::Symbol(match c {
                     '(' => "(",
@@ -174,7 +246,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, AppError> {
                 let start = i;
                 while i < chars.len()
                     && !chars[i].is_whitespace()
-                    && !"'\"`!=(),".contains(chars[i])
+                    && !"'\"`!=<>(),".contains(chars[i])
                 {
                     i += 1;
                 }
@@ -188,42 +260,22 @@ fn tokenize(text: &str) -> Result<Vec<Token>, AppError> {
     Ok(tokens)
 }
 
-fn clause<'t>(tokens: &'t [Token], fields: &[&str]) -> Result<(Clause, &'t [Token]), AppError> {
-    let (subject, rest) = match tokens {
-        // tag.`key with dots` or tags.`key`
-        [Token::Word(prefix), Token::Backticked(key), rest @ ..]
-            if matches!(prefix.to_lowercase().as_str(), "tag." | "tags.") =>
-        {
-            (Subject::Tag(key.clone()), rest)
-        }
-        [Token::Word(word), rest @ ..] => {
-            let lower = word.to_lowercase();
-            let subject = if let Some(key) = lower
-                .strip_prefix("tag.")
-                .or_else(|| lower.strip_prefix("tags."))
-            {
-                Subject::Tag(word[word.len() - key.len()..].to_string())
-            } else if fields.contains(&lower.as_str()) {
-                Subject::Field(lower)
-            } else {
-                return Err(bad(&format!(
-                    "{word:?} cannot be searched on; use {} or tag.<key>",
-                    fields.join(", ")
-                )));
-            };
-            (subject, rest)
-        }
-        [Token::Backticked(word), rest @ ..] if fields.contains(&word.as_str()) => {
-            (Subject::Field(word.clone()), rest)
-        }
-        _ => return Err(bad("each clause starts with a field name or tag.<key>")),
-    };
+fn clause<'t>(
+    tokens: &'t [Token],
+    fields: &[&str],
+    grammar: Grammar,
+) -> Result<(Clause, &'t [Token]), AppError> {
+    let (subject, rest) = subject(tokens, fields, grammar)?;
     let (op, rest) = match rest {
         [Token::Symbol("="), rest @ ..] => (Op::Eq, rest),
         [Token::Symbol("!="), rest @ ..] => (Op::Ne, rest),
         [Token::Word(w), rest @ ..] if w.eq_ignore_ascii_case("like") => (Op::Like, rest),
         [Token::Word(w), rest @ ..] if w.eq_ignore_ascii_case("ilike") => (Op::ILike, rest),
         [Token::Word(w), rest @ ..] if w.eq_ignore_ascii_case("in") => (Op::In, rest),
+        [Token::Symbol("<"), rest @ ..] => (Op::Lt, rest),
+        [Token::Symbol("<="), rest @ ..] => (Op::Le, rest),
+        [Token::Symbol(">"), rest @ ..] => (Op::Gt, rest),
+        [Token::Symbol(">="), rest @ ..] => (Op::Ge, rest),
         [Token::Word(n), Token::Word(w), rest @ ..]
             if n.eq_ignore_ascii_case("not") && w.eq_ignore_ascii_case("in") =>
         {
@@ -231,10 +283,23 @@ fn clause<'t>(tokens: &'t [Token], fields: &[&str]) -> Result<(Clause, &'t [Toke
         }
         _ => {
             return Err(bad(
-                "the comparison must be =, !=, LIKE, ILIKE, IN or NOT IN",
+                "the comparison must be =, !=, <, <=, >, >=, LIKE, ILIKE, IN or NOT IN",
             ))
         }
     };
+    let numeric = matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge);
+    match &subject {
+        Subject::Metric(_) if !matches!(op, Op::Eq | Op::Ne) && !numeric => {
+            return Err(bad("a metric is compared with =, !=, <, <=, > or >="));
+        }
+        Subject::Tag(_) | Subject::Param(_) if numeric => {
+            return Err(bad("tags and params are strings: compare them with = or LIKE"));
+        }
+        Subject::Field(f) if numeric && !NUMERIC_FIELDS.contains(&f.as_str()) => {
+            return Err(bad(&format!("{f} is not a number: compare it with = or LIKE")));
+        }
+        _ => {}
+    }
     let (values, rest) = if matches!(op, Op::In | Op::NotIn) {
         let mut rest = match rest {
             [Token::Symbol("("), rest @ ..] => rest,
@@ -269,6 +334,73 @@ fn clause<'t>(tokens: &'t [Token], fields: &[&str]) -> Result<(Clause, &'t [Toke
         },
         rest,
     ))
+}
+
+/// The fields compared by order: a run's start and end, in milliseconds.
+const NUMERIC_FIELDS: [&str; 2] = ["start_time", "end_time"];
+
+/// The prefixes naming a key, and what each makes of it, as MLflow spells them.
+fn keyed(prefix: &str, key: String, grammar: Grammar) -> Option<Subject> {
+    match (prefix, grammar) {
+        ("tag" | "tags", _) => Some(Subject::Tag(key)),
+        ("metric" | "metrics", Grammar::Runs) => Some(Subject::Metric(key)),
+        ("param" | "params" | "parameter" | "parameters", Grammar::Runs) => {
+            Some(Subject::Param(key))
+        }
+        _ => None,
+    }
+}
+
+/// A clause's subject: a field (`name`, or for runs `attributes.status`), or `prefix.key`
+/// with the key bare or in backticks (``tag.`mlflow.note` ``).
+fn subject<'t>(
+    tokens: &'t [Token],
+    fields: &[&str],
+    grammar: Grammar,
+) -> Result<(Subject, &'t [Token]), AppError> {
+    let known = || {
+        let keyed = match grammar {
+            Grammar::Registry => "tag.<key>",
+            Grammar::Runs => "metrics.<key>, params.<key>, tags.<key>",
+        };
+        format!("use {} or {keyed}", fields.join(", "))
+    };
+    let field = |name: &str| {
+        let lower = name.to_lowercase();
+        let bare = match grammar {
+            Grammar::Runs => ["attributes.", "attribute.", "attr.", "run."]
+                .iter()
+                .find_map(|p| lower.strip_prefix(p))
+                .unwrap_or(&lower)
+                .to_string(),
+            Grammar::Registry => lower,
+        };
+        fields.contains(&bare.as_str()).then_some(Subject::Field(bare))
+    };
+    match tokens {
+        [Token::Word(prefix), Token::Backticked(key), rest @ ..] if prefix.ends_with('.') => {
+            let name = prefix.trim_end_matches('.').to_lowercase();
+            let subject = keyed(&name, key.clone(), grammar)
+                .or_else(|| field(&format!("{prefix}{key}")))
+                .ok_or_else(|| bad(&format!("{prefix}`{key}` cannot be searched on; {}", known())))?;
+            Ok((subject, rest))
+        }
+        [Token::Word(word), rest @ ..] => {
+            let keyed_subject = word
+                .split_once('.')
+                .and_then(|(prefix, key)| keyed(&prefix.to_lowercase(), key.to_string(), grammar));
+            let subject = keyed_subject
+                .or_else(|| field(word))
+                .ok_or_else(|| bad(&format!("{word:?} cannot be searched on; {}", known())))?;
+            Ok((subject, rest))
+        }
+        [Token::Backticked(word), rest @ ..] => {
+            let subject = field(word)
+                .ok_or_else(|| bad(&format!("{word:?} cannot be searched on; {}", known())))?;
+            Ok((subject, rest))
+        }
+        _ => Err(bad("each clause starts with a field name or tag.<key>")),
+    }
 }
 
 /// SQL's LIKE: `%` any run of characters, `_` any one.
@@ -361,6 +493,64 @@ mod tests {
                 matches!(&err, AppError::InvalidInput { field, .. } if field == "filter"),
                 "{bad}: {err:?}"
             );
+        }
+    }
+
+    struct Run {
+        status: &'static str,
+        accuracy: Option<f64>,
+        lr: Option<&'static str>,
+    }
+
+    impl Subjects for Run {
+        fn field(&self, name: &str) -> Option<String> {
+            match name {
+                "status" => Some(self.status.into()),
+                "start_time" => Some("1000".into()),
+                _ => None,
+            }
+        }
+        fn tag(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn metric(&self, key: &str) -> Option<f64> {
+            (key == "accuracy").then_some(self.accuracy).flatten()
+        }
+        fn param(&self, key: &str) -> Option<String> {
+            (key == "lr").then(|| self.lr.map(String::from)).flatten()
+        }
+    }
+
+    #[test]
+    fn runs_are_filtered_by_metrics_params_and_attributes() {
+        let fields = ["status", "start_time"];
+        let f = Filter::parse_in(
+            "metrics.accuracy >= 0.9 and params.`lr` = '0.01' and attributes.status = 'FINISHED'",
+            &fields,
+            Grammar::Runs,
+        )
+        .unwrap();
+        let run = |status, accuracy, lr| Run {
+            status,
+            accuracy,
+            lr,
+        };
+        assert!(f.matches(&run("FINISHED", Some(0.9), Some("0.01"))));
+        assert!(!f.matches(&run("FINISHED", Some(0.89), Some("0.01"))));
+        assert!(!f.matches(&run("FINISHED", None, Some("0.01"))));
+        assert!(!f.matches(&run("RUNNING", Some(0.95), Some("0.01"))));
+        let ne = Filter::parse_in("params.lr != '0.1'", &fields, Grammar::Runs).unwrap();
+        assert!(!ne.matches(&run("FINISHED", None, None)), "no param, no match");
+        let time = Filter::parse_in("start_time > 999", &fields, Grammar::Runs).unwrap();
+        assert!(time.matches(&run("FINISHED", None, None)));
+        for (bad, grammar) in [
+            ("metrics.accuracy > 0.9", Grammar::Registry),
+            ("params.lr > '1'", Grammar::Runs),
+            ("status < 'X'", Grammar::Runs),
+            ("metrics.accuracy LIKE '0.9%'", Grammar::Runs),
+            ("metrics.accuracy => 1", Grammar::Runs),
+        ] {
+            assert!(Filter::parse_in(bad, &fields, grammar).is_err(), "{bad}");
         }
     }
 

@@ -66,6 +66,35 @@ history = alice.get_metric_history(run_id, "accuracy")
 assert [(m.step, m.value) for m in history] == [(0, 0.90), (1, 0.93)], history
 check("get_run (latest metrics, NaN kept), get_metric_history")
 
+# A sweep of three more runs, searched as training code searches: a filter on metrics,
+# params and attributes, ordered by a metric; a run without the metric comes last.
+sweep = {}
+for lr, accuracy in [("0.1", 0.80), ("0.01", 0.95), ("0.001", None)]:
+    with mlflow.start_run(run_name=f"lr-{lr}") as r:
+        mlflow.log_param("lr", lr)
+        if accuracy is not None:
+            mlflow.log_metric("accuracy", accuracy)
+    sweep[lr] = r.info.run_id
+experiment_id = run.info.experiment_id
+best = mlflow.search_runs(
+    [experiment_id],
+    filter_string="metrics.accuracy > 0.85 AND params.lr LIKE '0.0%' AND attributes.status = 'FINISHED'",
+    output_format="list",
+)
+assert [r.info.run_id for r in best] == [sweep["0.01"]], best
+ordered = mlflow.search_runs(
+    [experiment_id],
+    filter_string="params.lr != ''",
+    order_by=["metrics.accuracy DESC"],
+    output_format="list",
+)
+assert [r.info.run_id for r in ordered] == [sweep["0.01"], sweep["0.1"], sweep["0.001"]], ordered
+refused(
+    "INVALID_PARAMETER_VALUE",
+    lambda: mlflow.search_runs([experiment_id], filter_string="metrics.accuracy ~ 1"),
+)
+check("search_runs: filter on metrics, params and attributes; order_by a metric")
+
 logged = mlflow.get_logged_model(info.model_id)
 assert "READY" in str(logged.status), logged.status
 check("logged model READY after upload")

@@ -1,6 +1,8 @@
 //! Metric points: logged in batches, read as each key's latest, as one key's history, and
 //! by step for a chart.
 
+use std::collections::HashMap;
+
 use super::*;
 
 /// Rows per INSERT statement: a 1,000-metric batch is ten statements, not a thousand.
@@ -79,6 +81,33 @@ pub async fn latest_metrics(db: &Db, run: &str) -> Result<Vec<Metric>, AppError>
         m.model_id = None;
     }
     Ok(latest)
+}
+
+/// Run → latest value (highest step, then newest) of metric `key`, for the active runs of
+/// `experiment` that logged it: what a run search filters and orders by.
+pub async fn experiment_metric(
+    db: &Db,
+    experiment: i64,
+    key: &str,
+) -> Result<HashMap<String, f64>, AppError> {
+    let rows: Vec<(String, f64, i64)> = sqlx::query_as(
+        "SELECT m.run_id, m.value, m.nan FROM mlflow_metrics m \
+         JOIN (SELECT x.run_id, MAX(x.step) AS step FROM mlflow_metrics x \
+               JOIN mlflow_runs r ON r.id = x.run_id \
+               WHERE r.experiment_id = $1 AND r.lifecycle_stage = 'active' AND x.key = $2 \
+               GROUP BY x.run_id) newest ON m.run_id = newest.run_id AND m.step = newest.step \
+         WHERE m.key = $2 ORDER BY m.run_id, m.timestamp_ms",
+    )
+    .bind(experiment)
+    .bind(key)
+    .fetch_all(db.pool())
+    .await
+    .map_err(|e| failed("searching runs", e))?;
+    // Ordered by time within a run: the newest point at the highest step is kept.
+    Ok(rows
+        .into_iter()
+        .map(|(run, value, nan)| (run, if nan == 1 { f64::NAN } else { value }))
+        .collect())
 }
 
 /// A job's key metric, as the jobs list shows it.

@@ -1,5 +1,7 @@
 //! The runs table with its params, tags, inputs and outputs, and the Job a run tracks.
 
+use std::collections::HashMap;
+
 use super::*;
 
 const RUN: &str = "SELECT r.id, r.experiment_id, r.name, r.user_id, r.status, r.start_ms, \
@@ -31,6 +33,41 @@ pub async fn runs(
     .fetch_all(db.pool())
     .await
     .map_err(|e| failed("listing runs", e))
+}
+
+/// What a run search reads by key for a whole experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyed {
+    Params,
+    Tags,
+}
+
+/// Run → value of the param or tag `key`, for the active runs of `experiment` that have it.
+pub async fn experiment_values(
+    db: &Db,
+    keyed: Keyed,
+    experiment: i64,
+    key: &str,
+) -> Result<HashMap<String, String>, AppError> {
+    let sql = match keyed {
+        Keyed::Params => {
+            "SELECT v.run_id, v.value FROM mlflow_run_params v JOIN mlflow_runs r \
+             ON r.id = v.run_id WHERE r.experiment_id = $1 AND r.lifecycle_stage = 'active' \
+             AND v.key = $2"
+        }
+        Keyed::Tags => {
+            "SELECT v.run_id, v.value FROM mlflow_run_tags v JOIN mlflow_runs r \
+             ON r.id = v.run_id WHERE r.experiment_id = $1 AND r.lifecycle_stage = 'active' \
+             AND v.key = $2"
+        }
+    };
+    let rows: Vec<(String, String)> = sqlx::query_as(sql)
+        .bind(experiment)
+        .bind(key)
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| failed("searching runs", e))?;
+    Ok(rows.into_iter().collect())
 }
 
 pub async fn create_run(

@@ -4,8 +4,9 @@
 //! Every run and logged model is reached through its experiment, whose namespace decides
 //! who may read (any role allowed there) and write (data scientists and ops admins).
 //!
-//! Here: the limits and checks both share, and experiments; `runs` and `logged` (logged
-//! models) hold the rest, and `job_runs` the runs Gantry creates for the jobs it launches.
+//! Here: the limits and checks both share, and experiments; `runs`, `search` (runs/search)
+//! and `logged` (logged models) hold the rest, and `job_runs` the runs Gantry creates for
+//! the jobs it launches.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -30,9 +31,11 @@ use crate::state::AppState;
 pub mod job_runs;
 mod logged;
 mod runs;
+mod search;
 
 pub use logged::*;
 pub use runs::*;
+pub use search::*;
 
 /// MLflow's own limits on one `log-batch`.
 pub const MAX_BATCH_METRICS: usize = 1000;

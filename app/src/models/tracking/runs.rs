@@ -191,46 +191,6 @@ pub async fn delete_run(
 }
 
 #[derive(Deserialize)]
-pub struct SearchRuns {
-    #[serde(default)]
-    experiment_ids: Vec<String>,
-    #[serde(default)]
-    filter: String,
-    #[serde(default, deserialize_with = "wire::opt_int")]
-    max_results: Option<i64>,
-    #[serde(default)]
-    page_token: Option<String>,
-}
-
-/// The runs of one experiment, newest first (filters are not supported yet and are refused).
-pub async fn search_runs(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<SearchRuns>,
-) -> Reply {
-    if !body.filter.trim().is_empty() {
-        return Err(AppError::invalid("filter", "run search does not take a filter yet").into());
-    }
-    let [experiment] = body.experiment_ids.as_slice() else {
-        return Err(AppError::invalid("experiment_ids", "give exactly one experiment").into());
-    };
-    let experiment = numeric_id("experiment_ids", experiment)?;
-    experiment_for(&state, &caller, experiment, Action::View).await?;
-    let limit = page_size(body.max_results, 1000, store::MAX_PAGE);
-    let start = offset(body.page_token.as_deref())?;
-    let rows = store::runs(&state.db, experiment, start, limit).await?;
-    let mut runs = Vec::new();
-    for row in &rows {
-        runs.push(run_json(&state, row).await?);
-    }
-    let mut reply = serde_json::json!({ "runs": runs });
-    if rows.len() as i64 == limit {
-        reply["next_page_token"] = (start + limit).to_string().into();
-    }
-    Ok(Json(reply))
-}
-
-#[derive(Deserialize)]
 pub struct LogParam {
     #[serde(flatten)]
     run: RunRef,
