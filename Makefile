@@ -14,7 +14,7 @@ DEMO_CLUSTER := $(DEMO_DIR)/cluster
 # The demo cluster's Prometheus, from the ports up.sh chose (read when a recipe uses it).
 DEMO_PROMETHEUS = http://127.0.0.1:$$(awk -F= '$$1 == "prometheus" { print $$2 }' $(DEMO_CLUSTER)/ports)
 
-.PHONY: help setup demo demo-down serve test lint unit e2e e2e-release build release watch bench-release bench-cluster bench-inventory bench-jobs bench-serving bench-outage bench-logs bench-search bench-charts bench-metrics
+.PHONY: help setup demo demo-down serve test lint unit e2e e2e-release build release watch bench-release bench-cluster bench-inventory bench-jobs bench-serving bench-outage bench-logs bench-search bench-charts bench-metrics bench-mlflow bench-mlflow-s3
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -58,8 +58,8 @@ lint: ## Formatting, no module cycles, shellcheck, Prometheus rules, clippy for 
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-server -p gantry-gpu-sim --all-targets -- -D warnings
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-frontend --target wasm32-unknown-unknown -- -D warnings
 
-unit: ## Rust unit and integration tests on SQLite, then the integration tests again on PostgreSQL (cluster tests skip unless GANTRY_TEST_KUBECONFIG is set)
-	$(ENV) cargo test --locked -p gantry-app -p gantry-server -p gantry-gpu-sim
+unit: ## Rust unit and integration tests on SQLite beside an S3-compatible server, then the integration tests again on PostgreSQL (cluster tests skip unless GANTRY_TEST_KUBECONFIG is set)
+	$(ENV) tools/s3/with-s3.sh cargo test --locked -p gantry-app -p gantry-server -p gantry-gpu-sim
 	$(ENV) tools/postgres/with-postgres.sh cargo test --locked -p gantry-server --test integration
 
 # The debug front end is gzipped beside itself (brotli at its size would take a minute a
@@ -102,6 +102,9 @@ bench-outage: setup ## The API server stopped (SIGSTOP) for a minute: cached rea
 
 bench-mlflow: setup ## The registry under MLflow clients: log-batch, 50 clients, a 1 GiB artifact (memory), searches over 10,000 models and 100,000 versions
 	$(ENV) tools/bench/mlflow.sh
+
+bench-mlflow-s3: setup ## A 1 GiB artifact up and down with the artifact store on SeaweedFS's S3 (Gantry's memory, throughput)
+	$(ENV) ARTIFACTS=s3 ONLY=artifact tools/bench/mlflow.sh
 
 bench-logs: setup ## A 40-pod job's 10 MiB logs downloaded: bytes, time, Gantry's memory (minutes)
 	$(ENV) tools/bench/logs.sh

@@ -83,8 +83,8 @@ if [ "$(cat end2end/node_modules/.gantry-lock 2>/dev/null)" != "$lock_sum" ]; th
 fi
 
 # 7. The local cluster: its scripts need openssl, curl and ss; its binaries are
-#    built from the Go modules in tools/cluster and tools/operators (about 6 and 10 minutes
-#    once, then cached; see the README).
+#    built from the Go modules in tools/cluster, tools/operators and tools/s3 (about 6, 10
+#    and 10 minutes once, then cached; see the README).
 apt_install openssl curl iproute2
 go_version=$(go env GOVERSION 2>/dev/null || true)
 case "$go_version" in
@@ -93,6 +93,8 @@ case "$go_version" in
 esac
 tools/cluster/build.sh >/dev/null
 tools/operators/kserve/build.sh >/dev/null
+# The S3-compatible server the artifact store's tests write to (SeaweedFS; see the README).
+tools/s3/build.sh >/dev/null
 
 # 8. The real MLflow client for the registry's tests, in a virtual environment named after
 #    its pinned requirements (server/tests/mlflow/requirements.txt; about a minute once).

@@ -51,6 +51,14 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             anyhow::anyhow!("GANTRY_DATABASE_URL {url}: {e}")
         })?;
     db::record_start(&db, VERSION).await?;
+    let artifacts = gantry_app::models::artifacts::Artifacts::open(
+        &config.artifact_store,
+        &config.data_dir,
+        config.artifact_max_bytes,
+    )
+    .map_err(|e| anyhow::anyhow!("GANTRY_ARTIFACT_STORE: {e}"))?;
+    tracing::info!(store = %artifacts.described, "artifacts");
+    let artifacts = Arc::new(artifacts);
     accounts::ensure_first_admin(&db, config.admin_password.clone().map(|s| s.0))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -132,10 +140,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             trusted_proxies: config.trusted_proxies.clone(),
         }),
         login_limiter: Arc::new(LoginLimiter::new(config.login_concurrency)),
-        artifacts: Arc::new(gantry_app::models::artifacts::Artifacts::new(
-            &config.data_dir,
-            config.artifact_max_bytes,
-        )),
+        artifacts,
         tracking_uri: config.tracking_uri.clone(),
         services,
         inventory: Inventory::start(cluster_for_caches),

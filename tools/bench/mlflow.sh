@@ -7,11 +7,21 @@
 #
 #   tools/bench/mlflow.sh                    # the release build (built here)
 #   GANTRY_BIN=path/to/gantry ARTIFACT_MIB=1024 tools/bench/mlflow.sh
+#   ARTIFACTS=s3 ONLY=artifact tools/bench/mlflow.sh   # the artifact on SeaweedFS's S3
 set -euo pipefail
 
 # shellcheck source=tools/bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# ARTIFACTS=s3: artifacts go to the S3-compatible server of the tests (tools/s3).
+store=()
+if [[ "${ARTIFACTS:-local}" == s3 ]]; then
+    [[ -n "${GANTRY_TEST_S3_ENDPOINT:-}" ]] || exec "$root/tools/s3/with-s3.sh" "$0" "$@"
+    store=(GANTRY_ARTIFACT_STORE="s3://$GANTRY_TEST_S3_BUCKET/bench"
+        GANTRY_ARTIFACT_S3_ENDPOINT="$GANTRY_TEST_S3_ENDPOINT"
+        GANTRY_ARTIFACT_S3_ACCESS_KEY_ID="$GANTRY_TEST_S3_ACCESS_KEY_ID"
+        GANTRY_ARTIFACT_S3_SECRET_ACCESS_KEY="$GANTRY_TEST_S3_SECRET_ACCESS_KEY")
+fi
 gantry="$(release_gantry)"
 run="$(mktemp -d "${TMPDIR:-/tmp}/gantry-bench.XXXXXX")"
 gantry_pid=
@@ -20,8 +30,9 @@ trap '[[ -z "$gantry_pid" ]] || kill "$gantry_pid" 2>/dev/null; rm -rf "$run"' E
 port=3990
 base="http://127.0.0.1:$port"
 password="bench admin password"
-GANTRY_DATA_DIR="$run/data" GANTRY_LISTEN_ADDR="127.0.0.1:$port" KUBECONFIG="$run/none" \
-    GANTRY_ADMIN_PASSWORD="$password" RUST_LOG=warn "$gantry" >"$run/gantry.log" 2>&1 &
+env "${store[@]}" GANTRY_DATA_DIR="$run/data" GANTRY_LISTEN_ADDR="127.0.0.1:$port" \
+    KUBECONFIG="$run/none" GANTRY_ADMIN_PASSWORD="$password" RUST_LOG=warn \
+    "$gantry" >"$run/gantry.log" 2>&1 &
 gantry_pid=$!
 deadline=$((SECONDS + 60))
 until curl -fsS "$base/healthz" >/dev/null 2>&1; do

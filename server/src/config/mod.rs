@@ -14,6 +14,7 @@ use gantry_app::jobs::cache::Capture;
 use gantry_app::metrics::prom::{IdleRule, PrometheusAuth, PrometheusSettings};
 use gantry_app::retention::Retention;
 
+mod artifacts;
 mod file;
 
 /// A setting that cannot be used, named with the reason.
@@ -103,9 +104,12 @@ pub struct Config {
     /// and `GANTRY_JOB_GPU_USE_DELAY_SECS` (60): how long after a job ends its GPU use is
     /// measured (its last samples must have been scraped by then).
     pub prometheus: Option<PrometheusSettings>,
-    /// `GANTRY_ARTIFACT_MAX_BYTES` (10 GiB): the largest file an MLflow client may upload,
-    /// stored under `<data>/artifacts` (every other request body stays under 1 MiB).
+    /// `GANTRY_ARTIFACT_MAX_BYTES` (10 GiB): the largest file an MLflow client may upload
+    /// (every other request body stays under 1 MiB).
     pub artifact_max_bytes: u64,
+    /// `GANTRY_ARTIFACT_STORE` and the `GANTRY_ARTIFACT_S3_*` settings (`artifacts`): where
+    /// uploads are kept, `<data>/artifacts` by default.
+    pub artifact_store: gantry_app::models::artifacts::StoreSettings,
     /// `GANTRY_TRACKING_URI` (unset: jobs cannot turn MLflow tracking on): Gantry's address
     /// as a job's pods reach it, e.g. `http://gantry.gantry-system:3000`; an `http(s)://` URL.
     pub tracking_uri: Option<String>,
@@ -306,6 +310,7 @@ impl Config {
             audit_rows: count("GANTRY_RETENTION_AUDIT_ROWS", 1_000_000, 1_000_000_000)? as i64,
         };
         let artifact_max_bytes = count("GANTRY_ARTIFACT_MAX_BYTES", 10 << 30, 1 << 40)? as u64;
+        let artifact_store = artifacts::store(&get)?;
         let tracking_uri = match get("GANTRY_TRACKING_URI") {
             None => None,
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
@@ -403,6 +408,7 @@ impl Config {
             capture_logs,
             prometheus,
             artifact_max_bytes,
+            artifact_store,
             tracking_uri,
         })
     }

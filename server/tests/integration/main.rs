@@ -8,9 +8,11 @@
 //! its API server.
 //! The model registry: the real MLflow client against it, its artifact limits and its JSON
 //! API (`models`), and the Models pages' comparisons, descriptions and lineage (`model_pages`).
-//! Optimisation jobs, from a version to a child version (`optimise`).
+//! Optimisation jobs, from a version to a child version (`optimise`). The artifact store on
+//! the S3-compatible server the test command starts beside the suite (`artifacts_s3`).
 //! `common` starts what they share.
 
+mod artifacts_s3;
 mod assets;
 mod common;
 mod database;
