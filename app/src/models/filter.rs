@@ -293,10 +293,14 @@ fn clause<'t>(
             return Err(bad("a metric is compared with =, !=, <, <=, > or >="));
         }
         Subject::Tag(_) | Subject::Param(_) if numeric => {
-            return Err(bad("tags and params are strings: compare them with = or LIKE"));
+            return Err(bad(
+                "tags and params are strings: compare them with = or LIKE",
+            ));
         }
         Subject::Field(f) if numeric && !NUMERIC_FIELDS.contains(&f.as_str()) => {
-            return Err(bad(&format!("{f} is not a number: compare it with = or LIKE")));
+            return Err(bad(&format!(
+                "{f} is not a number: compare it with = or LIKE"
+            )));
         }
         _ => {}
     }
@@ -375,14 +379,21 @@ fn subject<'t>(
                 .to_string(),
             Grammar::Registry => lower,
         };
-        fields.contains(&bare.as_str()).then_some(Subject::Field(bare))
+        fields
+            .contains(&bare.as_str())
+            .then_some(Subject::Field(bare))
     };
     match tokens {
         [Token::Word(prefix), Token::Backticked(key), rest @ ..] if prefix.ends_with('.') => {
             let name = prefix.trim_end_matches('.').to_lowercase();
             let subject = keyed(&name, key.clone(), grammar)
                 .or_else(|| field(&format!("{prefix}{key}")))
-                .ok_or_else(|| bad(&format!("{prefix}`{key}` cannot be searched on; {}", known())))?;
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "{prefix}`{key}` cannot be searched on; {}",
+                        known()
+                    ))
+                })?;
             Ok((subject, rest))
         }
         [Token::Word(word), rest @ ..] => {
@@ -540,7 +551,10 @@ mod tests {
         assert!(!f.matches(&run("FINISHED", None, Some("0.01"))));
         assert!(!f.matches(&run("RUNNING", Some(0.95), Some("0.01"))));
         let ne = Filter::parse_in("params.lr != '0.1'", &fields, Grammar::Runs).unwrap();
-        assert!(!ne.matches(&run("FINISHED", None, None)), "no param, no match");
+        assert!(
+            !ne.matches(&run("FINISHED", None, None)),
+            "no param, no match"
+        );
         let time = Filter::parse_in("start_time > 999", &fields, Grammar::Runs).unwrap();
         assert!(time.matches(&run("FINISHED", None, None)));
         for (bad, grammar) in [

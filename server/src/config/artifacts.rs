@@ -61,7 +61,10 @@ mod tests {
     #[test]
     fn the_store_is_local_unless_an_s3_bucket_is_named() {
         assert_eq!(of(&[]).unwrap(), StoreSettings::Local);
-        assert_eq!(of(&[("GANTRY_ARTIFACT_STORE", "local")]).unwrap(), StoreSettings::Local);
+        assert_eq!(
+            of(&[("GANTRY_ARTIFACT_STORE", "local")]).unwrap(),
+            StoreSettings::Local
+        );
         let StoreSettings::S3(s3) = of(&[
             ("GANTRY_ARTIFACT_STORE", "s3://models/gantry"),
             ("GANTRY_ARTIFACT_S3_ENDPOINT", "http://127.0.0.1:8333/"),
@@ -72,7 +75,10 @@ mod tests {
             panic!("not S3")
         };
         assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:8333"));
-        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("models", "gantry"));
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("models", "gantry")
+        );
     }
 
     #[test]
@@ -81,7 +87,10 @@ mod tests {
             Err(ConfigError::Invalid { key, .. }) => key,
             other => panic!("{other:?}"),
         };
-        assert_eq!(key(&[("GANTRY_ARTIFACT_STORE", "gs://models")]), "GANTRY_ARTIFACT_STORE");
+        assert_eq!(
+            key(&[("GANTRY_ARTIFACT_STORE", "gs://models")]),
+            "GANTRY_ARTIFACT_STORE"
+        );
         assert_eq!(
             key(&[
                 ("GANTRY_ARTIFACT_STORE", "s3://models"),

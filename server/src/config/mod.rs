@@ -310,7 +310,7 @@ impl Config {
             audit_rows: count("GANTRY_RETENTION_AUDIT_ROWS", 1_000_000, 1_000_000_000)? as i64,
         };
         let artifact_max_bytes = count("GANTRY_ARTIFACT_MAX_BYTES", 10 << 30, 1 << 40)? as u64;
-        let artifact_store = artifacts::store(&get)?;
+        let artifact_store = artifacts::store(get)?;
         let tracking_uri = match get("GANTRY_TRACKING_URI") {
             None => None,
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {

@@ -29,8 +29,13 @@ fn the_real_mlflow_client_keeps_its_files_in_the_bucket() {
     );
     assert!(!models.is_empty());
     for key in &models {
-        let mlmodel = folder.object(key).unwrap_or_else(|| panic!("{key} is not in S3"));
-        assert!(String::from_utf8_lossy(&mlmodel).contains("flavors"), "{key}");
+        let mlmodel = folder
+            .object(key)
+            .unwrap_or_else(|| panic!("{key} is not in S3"));
+        assert!(
+            String::from_utf8_lossy(&mlmodel).contains("flavors"),
+            "{key}"
+        );
     }
     assert!(!server.data.path().join("artifacts").exists());
 }
@@ -46,7 +51,13 @@ fn uploads_to_s3_are_whole_bounded_and_a_store_failure_is_a_503() {
         &[("GANTRY_ARTIFACT_MAX_BYTES", "16777216")],
     );
     let admin = server.login();
-    server.create_account(&admin, "alice", "alice long password", "data-scientist", "team-a");
+    server.create_account(
+        &admin,
+        "alice",
+        "alice long password",
+        "data-scientist",
+        "team-a",
+    );
     let alice = server.login_as("alice", "alice long password");
     let bearer = format!("Bearer {}", server.create_token(&alice));
     let auth = [("Authorization", bearer.as_str())];
@@ -63,13 +74,17 @@ fn uploads_to_s3_are_whole_bounded_and_a_store_failure_is_a_503() {
     let url = |file: &str| format!("/api/2.0/mlflow-artifacts/artifacts/{}", key(file));
     let listing = format!("/api/2.0/mlflow-artifacts/artifacts?path={experiment}/r1/artifacts");
 
-    let weights: String = (0..12 * 1024 * 1024).map(|i| (b'a' + (i % 23) as u8) as char).collect();
+    let weights: String = (0..12 * 1024 * 1024)
+        .map(|i| (b'a' + (i % 23) as u8) as char)
+        .collect();
     let stored = server.request("PUT", &url("model/weights.bin"), &weights, &auth);
     assert_eq!(stored.status, 200, "{}", stored.body);
     let read = server.request("GET", &url("model/weights.bin"), "", &auth);
     assert_eq!(read.status, 200);
     assert!(read.body == weights, "the download differs from the upload");
-    let in_s3 = folder.object(&key("model/weights.bin")).expect("the object is in S3");
+    let in_s3 = folder
+        .object(&key("model/weights.bin"))
+        .expect("the object is in S3");
     assert!(in_s3 == weights.as_bytes(), "S3 holds other bytes");
     let listed = server.request("GET", &listing, "", &auth).json();
     assert_eq!(
@@ -98,7 +113,13 @@ fn uploads_to_s3_are_whole_bounded_and_a_store_failure_is_a_503() {
     drop(server);
     let wrong = spawn(&folder.gantry_env_with_secret("not-the-secret"), &[]);
     let admin = wrong.login();
-    wrong.create_account(&admin, "alice", "alice long password", "data-scientist", "team-a");
+    wrong.create_account(
+        &admin,
+        "alice",
+        "alice long password",
+        "data-scientist",
+        "team-a",
+    );
     let alice = wrong.login_as("alice", "alice long password");
     let bearer = format!("Bearer {}", wrong.create_token(&alice));
     let auth = [("Authorization", bearer.as_str())];

@@ -301,16 +301,21 @@ mod tests {
 
         // Half an upload: its staged bytes are on disk, yet nothing is listed or readable.
         let store = Arc::new(store);
-        let (mut send, receive) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+        let (mut send, receive) =
+            futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
         let uploading = tokio::spawn({
             let (store, path) = (store.clone(), path.clone());
             async move { store.put(&path, Body::from_stream(receive)).await }
         });
-        futures::SinkExt::send(&mut send, Ok(vec![7u8; 6])).await.unwrap();
+        futures::SinkExt::send(&mut send, Ok(vec![7u8; 6]))
+            .await
+            .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(store.list(&dir_path).await.unwrap().is_none());
         assert!(store.get(&path).await.is_err());
-        futures::SinkExt::send(&mut send, Ok(vec![7u8; 4])).await.unwrap();
+        futures::SinkExt::send(&mut send, Ok(vec![7u8; 4]))
+            .await
+            .unwrap();
         drop(send);
         assert_eq!(uploading.await.unwrap().unwrap(), 10);
 
@@ -330,7 +335,10 @@ mod tests {
     async fn a_listing_names_folders_and_files_relative_to_the_artifact_root() {
         let dir = tempfile::tempdir().unwrap();
         let store = Artifacts::open(&StoreSettings::Local, dir.path(), 100).unwrap();
-        for file in ["1/r/artifacts/model/MLmodel", "1/r/artifacts/model/data/w.bin"] {
+        for file in [
+            "1/r/artifacts/model/MLmodel",
+            "1/r/artifacts/model/data/w.bin",
+        ] {
             let path = ArtifactPath::parse(file).unwrap();
             store.put(&path, Body::from("abc")).await.unwrap();
         }
@@ -345,7 +353,10 @@ mod tests {
             .collect();
         assert_eq!(
             shown,
-            [("model/MLmodel", false, Some(3)), ("model/data", true, None)]
+            [
+                ("model/MLmodel", false, Some(3)),
+                ("model/data", true, None)
+            ]
         );
         // A file is not a folder, and a folder is not a file.
         let file = ArtifactPath::parse("1/r/artifacts/model/MLmodel").unwrap();
@@ -353,7 +364,12 @@ mod tests {
         let folder = ArtifactPath::parse("1/r/artifacts/model/data").unwrap();
         assert_eq!(store.get(&folder).await.err().unwrap().status_code(), 404);
         assert_eq!(
-            store.put(&folder, Body::from("x")).await.err().unwrap().status_code(),
+            store
+                .put(&folder, Body::from("x"))
+                .await
+                .err()
+                .unwrap()
+                .status_code(),
             400
         );
     }

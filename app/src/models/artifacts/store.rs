@@ -133,9 +133,19 @@ mod tests {
     #[test]
     fn an_s3_url_names_a_bucket_and_a_prefix() {
         let s3 = S3Settings::from_url("s3://gantry-artifacts/prod/mlflow/").unwrap();
-        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("gantry-artifacts", "prod/mlflow"));
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("gantry-artifacts", "prod/mlflow")
+        );
         assert_eq!(S3Settings::from_url("s3://models").unwrap().prefix, "");
-        for bad in ["models", "gs://models", "s3://", "s3://UPPER", "s3://a", "s3://a_b"] {
+        for bad in [
+            "models",
+            "gs://models",
+            "s3://",
+            "s3://UPPER",
+            "s3://a",
+            "s3://a_b",
+        ] {
             assert!(S3Settings::from_url(bad).is_none(), "{bad}");
         }
     }

@@ -158,9 +158,11 @@ impl Extras {
 }
 
 pub async fn version_json(state: &AppState, row: &VersionRow) -> Result<ModelVersion, AppError> {
-    Ok(Extras::load(state, &[row.model], &[(row.model, row.version)])
-        .await?
-        .version(row))
+    Ok(
+        Extras::load(state, &[row.model], &[(row.model, row.version)])
+            .await?
+            .version(row),
+    )
 }
 
 /// Versions as MLflow shows them, their tags and aliases read in two statements in all.

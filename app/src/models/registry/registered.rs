@@ -240,7 +240,14 @@ pub async fn set_model_tag(
     };
     check_tag(&tag)?;
     let mut tx = state.db.begin().await?;
-    let done = store::upsert_tag(tx.conn(), store::REGISTERED_TAGS, row.id, &tag.key, &tag.value).await;
+    let done = store::upsert_tag(
+        tx.conn(),
+        store::REGISTERED_TAGS,
+        row.id,
+        &tag.key,
+        &tag.value,
+    )
+    .await;
     let detail = format!("{}={}", tag.key, tag.value);
     audited(&state, &caller, tx, "model.tag", object(&row), detail, done).await?;
     Ok(Json(serde_json::json!({})))

@@ -105,7 +105,14 @@ pub async fn create_logged_model(
     let mut tx = state.db.begin().await?;
     store::create_logged_model(tx.conn(), &row).await?;
     for t in &body.tags {
-        store::upsert_tag(tx.conn(), store::LOGGED_MODEL_TAGS, row.id.as_str(), &t.key, &t.value).await?;
+        store::upsert_tag(
+            tx.conn(),
+            store::LOGGED_MODEL_TAGS,
+            row.id.as_str(),
+            &t.key,
+            &t.value,
+        )
+        .await?;
     }
     tx.commit().await?;
     let row = logged_for(&state, &caller, &row.id, Action::View).await?;
@@ -166,7 +173,14 @@ pub async fn tag_logged_model(
     let mut tx = state.db.begin().await?;
     for t in &body.tags {
         check_pair("tags", &t.key, &t.value, MAX_TAG_VALUE)?;
-        store::upsert_tag(tx.conn(), store::LOGGED_MODEL_TAGS, id.as_str(), &t.key, &t.value).await?;
+        store::upsert_tag(
+            tx.conn(),
+            store::LOGGED_MODEL_TAGS,
+            id.as_str(),
+            &t.key,
+            &t.value,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(Json(serde_json::json!({})))

@@ -424,7 +424,14 @@ pub async fn log_model_json(
         MAX_TAG_VALUE,
     )?;
     let mut tx = state.db.begin().await?;
-    store::upsert_tag(tx.conn(), store::RUN_TAGS, id, "mlflow.log-model.history", &value).await?;
+    store::upsert_tag(
+        tx.conn(),
+        store::RUN_TAGS,
+        id,
+        "mlflow.log-model.history",
+        &value,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(serde_json::json!({})))
 }

@@ -216,9 +216,11 @@ fn compare(a: &Candidate, b: &Candidate, subject: &Subject, ascending: bool) -> 
             Subject::Field(f) => c.field(f).and_then(|v| v.parse::<f64>().ok()),
             _ => None,
         };
-        missing_last(number(a), number(b), |x, y| match (x.is_nan(), y.is_nan()) {
-            (false, false) => directed(x.total_cmp(&y)),
-            (x_nan, y_nan) => x_nan.cmp(&y_nan),
+        missing_last(number(a), number(b), |x, y| {
+            match (x.is_nan(), y.is_nan()) {
+                (false, false) => directed(x.total_cmp(&y)),
+                (x_nan, y_nan) => x_nan.cmp(&y_nan),
+            }
         })
     } else {
         let text = |c: &Candidate| match subject {
@@ -292,7 +294,12 @@ mod tests {
         let mut values = Values::default();
         values.metrics.insert(
             "loss".into(),
-            [("a".to_string(), 0.5), ("b".into(), 0.2), ("c".into(), f64::NAN)].into(),
+            [
+                ("a".to_string(), 0.5),
+                ("b".into(), 0.2),
+                ("c".into(), f64::NAN),
+            ]
+            .into(),
         );
         let runs = [run("a", 3), run("b", 2), run("c", 1), run("d", 0)];
         let order = |ascending: bool| {

@@ -59,7 +59,10 @@ impl S3Folder {
             ),
             ("GANTRY_ARTIFACT_S3_ENDPOINT", self.endpoint.clone()),
             ("GANTRY_ARTIFACT_S3_REGION", "us-east-1".into()),
-            ("GANTRY_ARTIFACT_S3_ACCESS_KEY_ID", self.access_key_id.clone()),
+            (
+                "GANTRY_ARTIFACT_S3_ACCESS_KEY_ID",
+                self.access_key_id.clone(),
+            ),
             ("GANTRY_ARTIFACT_S3_SECRET_ACCESS_KEY", secret.into()),
         ]
     }
@@ -74,7 +77,13 @@ impl S3Folder {
         let url = format!("{}/{}/{}/{key}", self.endpoint, self.bucket, self.prefix);
         let body = tempfile::NamedTempFile::new().unwrap();
         let output = Command::new("curl")
-            .args(["-s", "-w", "%{http_code}", "--aws-sigv4", "aws:amz:us-east-1:s3"])
+            .args([
+                "-s",
+                "-w",
+                "%{http_code}",
+                "--aws-sigv4",
+                "aws:amz:us-east-1:s3",
+            ])
             .arg("--user")
             .arg(format!("{}:{}", self.access_key_id, self.secret_access_key))
             .arg("-o")
