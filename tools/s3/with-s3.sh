@@ -19,12 +19,17 @@ mkdir -p "$run/data" "$run/logs" "$run/pids"
 finish() {
     local status=$?
     if [[ -f "$run/pids/weed.pid" ]]; then
-        kill -TERM "$(<"$run/pids/weed.pid")" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$(<"$run/pids/weed.pid")" 2>/dev/null || break
+        local pid
+        pid="$(<"$run/pids/weed.pid")"
+        # Its data is thrown away: 5 s to stop (its filer takes about 10 to say goodbye),
+        # then killed; `wait` reaps it without the shell's "Killed" notice.
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        kill -KILL "$(<"$run/pids/weed.pid")" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     fi
     if ((status == 0)); then
         rm -rf "$run"

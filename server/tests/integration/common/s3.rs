@@ -50,6 +50,22 @@ impl S3Folder {
         })
     }
 
+    /// The store's settings, as `GANTRY_ARTIFACT_*` would give them, for a test that drives
+    /// Gantry's artifact store itself.
+    pub fn settings(&self) -> gantry_app::models::artifacts::S3Settings {
+        gantry_app::models::artifacts::S3Settings {
+            endpoint: Some(self.endpoint.clone()),
+            region: Some("us-east-1".into()),
+            access_key_id: Some(self.access_key_id.clone()),
+            secret_access_key: Some(self.secret_access_key.clone()),
+            ..gantry_app::models::artifacts::S3Settings::from_url(&format!(
+                "s3://{}/{}",
+                self.bucket, self.prefix
+            ))
+            .expect("the test bucket's URL")
+        }
+    }
+
     /// Gantry's settings for an artifact store in this folder, signing with `secret`.
     pub fn gantry_env_with_secret(&self, secret: &str) -> Vec<(&'static str, String)> {
         vec![
@@ -74,7 +90,26 @@ impl S3Folder {
     /// The object at `key` (below the folder) as the S3 server holds it, read with curl's
     /// own SigV4 signing; none when the server says it is not there.
     pub fn object(&self, key: &str) -> Option<Vec<u8>> {
-        let url = format!("{}/{}/{}/{key}", self.endpoint, self.bucket, self.prefix);
+        let (status, body) = self.get(&format!("{}/{key}", self.prefix));
+        match status.as_str() {
+            "200" => Some(body),
+            "404" => None,
+            other => panic!("{key}: HTTP {other}"),
+        }
+    }
+
+    /// How many multipart uploads under the folder were started and neither completed nor
+    /// aborted (S3's ListMultipartUploads).
+    pub fn unfinished_uploads(&self) -> usize {
+        // curl signs the query as written: its parameters in S3's canonical (sorted) order.
+        let (status, body) = self.get(&format!("?prefix={}%2F&uploads=", self.prefix));
+        assert_eq!(status, "200", "{}", String::from_utf8_lossy(&body));
+        String::from_utf8_lossy(&body).matches("<Upload>").count()
+    }
+
+    /// A signed GET of `path` in the bucket: the status and the body.
+    fn get(&self, path: &str) -> (String, Vec<u8>) {
+        let url = format!("{}/{}/{path}", self.endpoint, self.bucket);
         let body = tempfile::NamedTempFile::new().unwrap();
         let output = Command::new("curl")
             .args([
@@ -91,10 +126,9 @@ impl S3Folder {
             .arg(&url)
             .output()
             .expect("curl runs");
-        match String::from_utf8_lossy(&output.stdout).as_ref() {
-            "200" => Some(std::fs::read(body.path()).unwrap()),
-            "404" => None,
-            other => panic!("{url}: HTTP {other}"),
-        }
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            std::fs::read(body.path()).unwrap(),
+        )
     }
 }
