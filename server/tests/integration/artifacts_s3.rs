@@ -9,7 +9,7 @@ use gantry_app::models::artifacts::{ArtifactPath, Artifacts, StoreSettings};
 
 use crate::common::s3::S3Folder;
 use crate::common::server::TestServer;
-use crate::models::{mlflow, run_the_mlflow_client};
+use crate::models::{alice_and_experiment, run_the_mlflow_client};
 
 fn spawn(env: &[(&'static str, String)], extra: &[(&'static str, &str)]) -> TestServer {
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -51,26 +51,8 @@ fn uploads_to_s3_are_whole_and_a_store_failure_is_a_503() {
     };
     // 12 MiB is three parts of a multipart upload (5 + 5 + 2).
     let server = spawn(&folder.gantry_env(), &[]);
-    let admin = server.login();
-    server.create_account(
-        &admin,
-        "alice",
-        "alice long password",
-        "data-scientist",
-        "team-a",
-    );
-    let alice = server.login_as("alice", "alice long password");
-    let bearer = format!("Bearer {}", server.create_token(&alice));
+    let (bearer, experiment) = alice_and_experiment(&server, "on-s3");
     let auth = [("Authorization", bearer.as_str())];
-    let experiment = mlflow(
-        &server,
-        "experiments/create",
-        serde_json::json!({ "name": "on-s3" }),
-        &auth,
-    )["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let key = |file: &str| format!("{experiment}/r1/artifacts/{file}");
     let url = |file: &str| format!("/api/2.0/mlflow-artifacts/artifacts/{}", key(file));
     let listing = format!("/api/2.0/mlflow-artifacts/artifacts?path={experiment}/r1/artifacts");
@@ -100,26 +82,8 @@ fn uploads_to_s3_are_whole_and_a_store_failure_is_a_503() {
     // never that their request was wrong.
     drop(server);
     let wrong = spawn(&folder.gantry_env_with_secret("not-the-secret"), &[]);
-    let admin = wrong.login();
-    wrong.create_account(
-        &admin,
-        "alice",
-        "alice long password",
-        "data-scientist",
-        "team-a",
-    );
-    let alice = wrong.login_as("alice", "alice long password");
-    let bearer = format!("Bearer {}", wrong.create_token(&alice));
+    let (bearer, experiment) = alice_and_experiment(&wrong, "on-s3");
     let auth = [("Authorization", bearer.as_str())];
-    let experiment = mlflow(
-        &wrong,
-        "experiments/create",
-        serde_json::json!({ "name": "on-s3" }),
-        &auth,
-    )["experiment_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let put = wrong.request(
         "PUT",
         &format!("/api/2.0/mlflow-artifacts/artifacts/{experiment}/r1/artifacts/a.txt"),

@@ -45,15 +45,8 @@ fn the_real_mlflow_client_logs_registers_downloads_and_is_kept_to_its_namespace(
 #[test]
 fn artifact_uploads_are_bounded_by_their_setting_and_stored_whole() {
     let server = TestServer::spawn_with(&[("GANTRY_ARTIFACT_MAX_BYTES", "1000")]);
-    let bearer = alice_bearer(&server);
+    let (bearer, experiment) = alice_and_experiment(&server, "bounded");
     let auth = [("Authorization", bearer.as_str())];
-    let created = mlflow(
-        &server,
-        "experiments/create",
-        serde_json::json!({ "name": "bounded" }),
-        &auth,
-    );
-    let experiment = created["experiment_id"].as_str().unwrap().to_string();
     let file = format!("/api/2.0/mlflow-artifacts/artifacts/{experiment}/r1/artifacts/weights.bin");
     let listing = format!("/api/2.0/mlflow-artifacts/artifacts?path={experiment}/r1/artifacts");
 
@@ -435,6 +428,20 @@ pub(crate) fn alice_vera_and_bob(server: &TestServer) -> [String; 3] {
         server.create_account(&admin, name, &password, role, namespace);
         server.login_as(name, &password)
     })
+}
+
+/// Alice's `Authorization` value (see [`alice_bearer`]) and the id of an experiment `name`
+/// she created.
+pub(crate) fn alice_and_experiment(server: &TestServer, name: &str) -> (String, String) {
+    let bearer = alice_bearer(server);
+    let created = mlflow(
+        server,
+        "experiments/create",
+        serde_json::json!({ "name": name }),
+        &[("Authorization", bearer.as_str())],
+    );
+    let experiment = created["experiment_id"].as_str().unwrap().to_string();
+    (bearer, experiment)
 }
 
 /// A team-a data scientist, alice, on `server`: her `Authorization` header's value.

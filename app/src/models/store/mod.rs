@@ -222,26 +222,41 @@ pub struct TagTable {
     doing: &'static str,
 }
 
-pub const EXPERIMENT_TAGS: TagTable = TagTable {
-    upsert: "INSERT INTO mlflow_experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
-    doing: "tagging an experiment",
-};
-pub const RUN_TAGS: TagTable = TagTable {
-    upsert: "INSERT INTO mlflow_run_tags (run_id, key, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-    doing: "tagging a run",
-};
-pub const LOGGED_MODEL_TAGS: TagTable = TagTable {
-    upsert: "INSERT INTO mlflow_logged_model_tags (model_id, key, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
-    doing: "tagging a logged model",
-};
-pub const REGISTERED_TAGS: TagTable = TagTable {
-    upsert: "INSERT INTO mlflow_registered_model_tags (model, key, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (model, key) DO UPDATE SET value = excluded.value",
-    doing: "tagging a registered model",
-};
+/// The tag table `table` of owners `owner`: its upsert, written once for all four.
+macro_rules! tag_table {
+    ($table:literal, $owner:literal, $doing:literal) => {
+        TagTable {
+            upsert: concat!(
+                "INSERT INTO ",
+                $table,
+                " (",
+                $owner,
+                ", key, value) VALUES ($1, $2, $3) ",
+                "ON CONFLICT (",
+                $owner,
+                ", key) DO UPDATE SET value = excluded.value"
+            ),
+            doing: $doing,
+        }
+    };
+}
+
+pub const EXPERIMENT_TAGS: TagTable = tag_table!(
+    "mlflow_experiment_tags",
+    "experiment_id",
+    "tagging an experiment"
+);
+pub const RUN_TAGS: TagTable = tag_table!("mlflow_run_tags", "run_id", "tagging a run");
+pub const LOGGED_MODEL_TAGS: TagTable = tag_table!(
+    "mlflow_logged_model_tags",
+    "model_id",
+    "tagging a logged model"
+);
+pub const REGISTERED_TAGS: TagTable = tag_table!(
+    "mlflow_registered_model_tags",
+    "model",
+    "tagging a registered model"
+);
 
 /// Sets `key` to `value` on `owner` in `tags`, replacing what was there: the client retries
 /// tag writes, and MLflow's tags are last-writer-wins.
