@@ -50,20 +50,26 @@ cat >"$run/s3.json" <<JSON
   "credentials": [{"accessKey": "$access_key", "secretKey": "$secret_key"}],
   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 JSON
-# Small volumes: the tests write megabytes, not the 30 GB a production volume reserves.
+# Small volumes: the tests write megabytes, not the 30 GB a production volume reserves. No
+# Iceberg or Lance listeners: they would take fixed ports (8181, 9101).
 start_component weed "$run" "$bin/weed" server -dir="$run/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="${ports[0]}" -master.port.grpc="${ports[1]}" -master.volumeSizeLimitMB=64 \
-    -volume.port="${ports[2]}" -volume.port.grpc="${ports[3]}" -volume.max=8 \
+    -volume.port="${ports[2]}" -volume.port.grpc="${ports[3]}" -volume.max=32 \
     -filer -filer.port="${ports[4]}" -filer.port.grpc="${ports[5]}" \
-    -s3 -s3.port="${ports[6]}" -s3.port.grpc="${ports[7]}" -s3.config="$run/s3.json"
+    -s3 -s3.port="${ports[6]}" -s3.port.grpc="${ports[7]}" -s3.config="$run/s3.json" \
+    -s3.port.iceberg=0 -s3.port.lance=0
 endpoint="http://127.0.0.1:${ports[6]}"
 bucket=gantry-test
-# Ready once the gateway answers a signed request: creating the bucket is that request.
-create_bucket() {
-    curl -sf -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access_key:$secret_key" \
-        "$endpoint/$bucket"
+signed() { # curl's arguments: a request signed with the run's key
+    curl -sf --max-time 10 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access_key:$secret_key" "$@"
 }
-wait_until weed "$run" 60 create_bucket
+# Ready once the gateway answers a signed request (creating the bucket) and an object can be
+# written (the volume server has joined the master). Each try is bounded. NB: an upload with
+# `-T`: curl's signature of a `--data` body is refused by SeaweedFS.
+wait_until weed "$run" 60 signed -X PUT "$endpoint/$bucket"
+echo ready >"$run/ready.txt"
+wait_until weed "$run" 60 signed -T "$run/ready.txt" "$endpoint/$bucket/.ready"
+signed -X DELETE "$endpoint/$bucket/.ready" >/dev/null
 echo "s3: SeaweedFS at $endpoint, bucket $bucket" >&2
 export GANTRY_TEST_S3_ENDPOINT="$endpoint" GANTRY_TEST_S3_BUCKET="$bucket" \
     GANTRY_TEST_S3_ACCESS_KEY_ID="$access_key" GANTRY_TEST_S3_SECRET_ACCESS_KEY="$secret_key" \
