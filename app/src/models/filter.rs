@@ -341,7 +341,7 @@ fn clause<'t>(
 }
 
 /// The fields compared by order: a run's start and end, in milliseconds.
-const NUMERIC_FIELDS: [&str; 2] = ["start_time", "end_time"];
+pub const NUMERIC_FIELDS: [&str; 2] = ["start_time", "end_time"];
 
 /// The prefixes naming a key, and what each makes of it, as MLflow spells them.
 fn keyed(prefix: &str, key: String, grammar: Grammar) -> Option<Subject> {

@@ -162,14 +162,10 @@ impl Artifacts {
         let key = path.key()?;
         let found = match self.store.get(&key).await {
             Ok(found) => found,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(AppError::not_found(format!(
-                    "artifact {}",
-                    path.relative.display()
-                )))
-            }
             // The local store says a directory is not a file in its own words.
-            Err(e) if is_local_path_error(&e) => {
+            Err(e)
+                if matches!(e, object_store::Error::NotFound { .. }) || is_local_path_error(&e) =>
+            {
                 return Err(AppError::not_found(format!(
                     "artifact {}",
                     path.relative.display()

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use super::*;
-use crate::models::filter::{Grammar, Subject};
+use crate::models::filter::{Grammar, Subject, NUMERIC_FIELDS};
 
 /// The most runs one filtered or ordered search looks at: an experiment's newest.
 pub const MAX_SEARCHED: i64 = 50_000;
@@ -209,7 +209,7 @@ async fn searched(
 /// MLflow; numbers (metrics, times) compare as numbers, NaN after every number.
 fn compare(a: &Candidate, b: &Candidate, subject: &Subject, ascending: bool) -> Ordering {
     let directed = |o: Ordering| if ascending { o } else { o.reverse() };
-    let time = matches!(subject, Subject::Field(f) if f == "start_time" || f == "end_time");
+    let time = matches!(subject, Subject::Field(f) if NUMERIC_FIELDS.contains(&f.as_str()));
     if time || matches!(subject, Subject::Metric(_)) {
         let number = |c: &Candidate| match subject {
             Subject::Metric(key) => c.metric(key),
