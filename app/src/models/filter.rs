@@ -87,6 +87,19 @@ impl Filter {
         Ok(Filter(clauses))
     }
 
+    /// What `text` names on its own (an `order_by` entry's subject), read as a clause's
+    /// subject is.
+    pub fn parse_subject(
+        text: &str,
+        fields: &[&str],
+        grammar: Grammar,
+    ) -> Result<Subject, AppError> {
+        match subject(&tokenize(text)?, fields, grammar)? {
+            (subject, []) => Ok(subject),
+            _ => Err(bad("expected one field or key")),
+        }
+    }
+
     /// The value of the first `field = '…'` clause: what a store can look up directly.
     pub fn equals(&self, field: &str) -> Option<&str> {
         self.0.iter().find_map(|c| match (&c.subject, &c.op) {

@@ -102,22 +102,19 @@ fn order_by(entries: &[String]) -> Result<Vec<OrderBy>, AppError> {
                 Some((s, d)) if d.eq_ignore_ascii_case("desc") => (s.trim(), false),
                 _ => (text, true),
             };
-            // Parsed as the subject of a clause, so both accept the same spellings.
-            let clause = Filter::parse_in(&format!("{subject} = '0'"), &RUN_FIELDS, Grammar::Runs)
-                .map_err(|_| {
+            // Read as a filter's clause reads its subject: both take the same spellings.
+            let subject =
+                Filter::parse_subject(subject, &RUN_FIELDS, Grammar::Runs).map_err(|_| {
                     AppError::invalid(
                         "order_by",
                         format!(
                             "{entry:?}: order by metrics.<key>, params.<key>, tags.<key> or \
-                             one of {}, then ASC or DESC",
+                         one of {}, then ASC or DESC",
                             RUN_FIELDS.join(", ")
                         ),
                     )
                 })?;
-            let subject = clause.0.into_iter().next().map(|c| c.subject);
-            subject
-                .map(|s| (s, ascending))
-                .ok_or_else(|| AppError::invalid("order_by", format!("{entry:?} names nothing")))
+            Ok((subject, ascending))
         })
         .collect()
 }
