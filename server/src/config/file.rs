@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::ConfigError;
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 37] = [
+const KEYS: [&str; 47] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
@@ -44,6 +44,16 @@ const KEYS: [&str; 37] = [
     "GANTRY_IDLE_PERCENT",
     "GANTRY_IDLE_MINUTES",
     "GANTRY_JOB_GPU_USE_DELAY_SECS",
+    "GANTRY_RETENTION_SERVING_DAYS",
+    "GANTRY_RETENTION_SERVING_ROWS",
+    "GANTRY_ARTIFACT_MAX_BYTES",
+    "GANTRY_ARTIFACT_STORE",
+    "GANTRY_ARTIFACT_S3_ENDPOINT",
+    "GANTRY_ARTIFACT_S3_REGION",
+    "GANTRY_ARTIFACT_S3_ACCESS_KEY_ID",
+    "GANTRY_ARTIFACT_S3_SECRET_ACCESS_KEY",
+    "GANTRY_TRACKING_URI",
+    "GANTRY_MLFLOW_SERVICE_HOST",
 ];
 
 /// The settings in the file at `path`; a bad line or an unknown key is an error naming it.
@@ -97,5 +107,26 @@ mod tests {
         };
         let err = super::super::Config::resolve(missing).unwrap_err();
         assert!(matches!(err, ConfigError::File { .. }), "{err}");
+    }
+
+    /// Every setting the configuration reads may also be set in the file: a key read from
+    /// the environment but missing here would be refused as a typo.
+    #[test]
+    fn the_file_takes_every_setting_the_configuration_reads() {
+        let sources = [include_str!("mod.rs"), include_str!("artifacts.rs")];
+        let read: std::collections::BTreeSet<&str> = sources
+            .iter()
+            .flat_map(|source| source.split('"').skip(1).step_by(2))
+            .filter(|literal| {
+                literal.starts_with("GANTRY_")
+                    && literal
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            })
+            .filter(|key| *key != "GANTRY_CONFIG_FILE")
+            .collect();
+        assert!(read.len() > 40, "{read:?}");
+        let missing: Vec<_> = read.iter().filter(|key| !KEYS.contains(key)).collect();
+        assert!(missing.is_empty(), "not in KEYS: {missing:?}");
     }
 }
