@@ -37,6 +37,7 @@ demo: setup build ## Run Gantry on embedded defaults: a seeded local cluster (le
 	  GANTRY_ADMIN_PASSWORD="$$(cat $(DEMO_DIR)/admin-password)" \
 	  GANTRY_PROMETHEUS_URL="$(DEMO_PROMETHEUS)" GANTRY_IDLE_MINUTES=5 \
 	  GANTRY_TRACKING_URI=http://127.0.0.1:3000 \
+	  GANTRY_MLFLOW_SERVICE_HOST=gantry.gantry.svc.cluster.local \
 	  GANTRY_SITE_ROOT=target/site exec $(TARGET_DIR)/debug/gantry
 
 demo-down: ## Stop the demo's local cluster (its data stays in data/demo/cluster)

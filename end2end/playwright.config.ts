@@ -88,6 +88,7 @@ export default defineConfig({
     // would use only has to be set.
     server(clusterURL, gantryKubeconfig, {
       GANTRY_TRACKING_URI: clusterURL,
+      GANTRY_MLFLOW_SERVICE_HOST: "gantry.gantry.svc.cluster.local",
       ...(prometheusURL
         ? { GANTRY_PROMETHEUS_URL: prometheusURL, GANTRY_IDLE_MINUTES: "1", GANTRY_JOB_GPU_USE_DELAY_SECS: "5" }
         : {}),

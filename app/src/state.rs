@@ -41,6 +41,10 @@ pub struct AppState {
     /// `GANTRY_TRACKING_URI`: Gantry's address as a job's pods reach it, given to jobs
     /// launched with MLflow tracking on; unset, tracking is refused and the form says why.
     pub tracking_uri: Option<String>,
+    /// `GANTRY_MLFLOW_SERVICE_HOST`: Gantry's Service as a DNS name in the cluster, which a
+    /// tracked job's `mlflow-server` Service aliases; unset, jobs cannot ask for one.
+    #[from_ref(skip)]
+    pub mlflow_service_host: Option<String>,
     /// Watch-fed index of Nodes and Pods: the GPU inventory.
     pub inventory: Inventory,
     /// Every Job, followed by a watch, with its history in `db`.

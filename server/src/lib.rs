@@ -142,6 +142,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         login_limiter: Arc::new(LoginLimiter::new(config.login_concurrency)),
         artifacts,
         tracking_uri: config.tracking_uri.clone(),
+        mlflow_service_host: config.mlflow_service_host.clone(),
         services,
         inventory: Inventory::start(cluster_for_caches),
         jobs,

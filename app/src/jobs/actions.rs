@@ -126,7 +126,7 @@ fn fleet_context(state: &AppState, namespaces: Vec<String>) -> Result<Context, A
 pub async fn preview(state: &AppState, caller: &Caller, form: &JobForm) -> Result<Job, AppError> {
     let (mut job, _) = checked_job(state, caller, form).await?;
     if form.tracking {
-        tracking::preview(state, &mut job)?;
+        tracking::preview(state, form, &mut job)?;
     }
     Ok(job)
 }

@@ -113,6 +113,10 @@ pub struct Config {
     /// `GANTRY_TRACKING_URI` (unset: jobs cannot turn MLflow tracking on): Gantry's address
     /// as a job's pods reach it, e.g. `http://gantry.gantry-system:3000`; an `http(s)://` URL.
     pub tracking_uri: Option<String>,
+    /// `GANTRY_MLFLOW_SERVICE_HOST` (unset: jobs cannot ask for the `mlflow-server` Service):
+    /// Gantry's Service as a DNS name in the cluster, e.g. `gantry.gantry.svc.cluster.local`,
+    /// which a namespace's `mlflow-server` Service aliases (`jobs::tracking::service`).
+    pub mlflow_service_host: Option<String>,
 }
 
 /// A setting that must not reach a log: `Debug` shows `***`.
@@ -323,6 +327,19 @@ impl Config {
                 })
             }
         };
+        let mlflow_service_host = match get("GANTRY_MLFLOW_SERVICE_HOST") {
+            None => None,
+            Some(host) if gantry_app::names::is_dns_subdomain(&host) => Some(host),
+            Some(host) => {
+                return Err(ConfigError::Invalid {
+                    key: "GANTRY_MLFLOW_SERVICE_HOST",
+                    reason: format!(
+                        "expected a DNS name such as gantry.gantry.svc.cluster.local \
+                         (an ExternalName Service cannot alias an address or a URL), got {host:?}"
+                    ),
+                })
+            }
+        };
         let capture_logs = match get("GANTRY_CAPTURE_LOGS").as_deref() {
             None | Some("gantry") => Capture::Gantry,
             Some("all") => Capture::All,
@@ -410,6 +427,7 @@ impl Config {
             artifact_max_bytes,
             artifact_store,
             tracking_uri,
+            mlflow_service_host,
         })
     }
 }

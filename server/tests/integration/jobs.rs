@@ -14,10 +14,11 @@ use kube::api::ListParams;
 use kube::Api;
 use serde_json::{json, Value};
 
-struct Gantry {
-    server: TestServer,
-    cookie: String,
-    origin: String,
+/// Gantry on the local cluster, signed in as its admin (also used by `tracking_service`).
+pub(crate) struct Gantry {
+    pub(crate) server: TestServer,
+    pub(crate) cookie: String,
+    pub(crate) origin: String,
 }
 
 impl Gantry {
@@ -25,7 +26,7 @@ impl Gantry {
         Self::start_with(test, &[])
     }
 
-    fn start_with(test: &str, env: &[(&str, &str)]) -> Option<Gantry> {
+    pub(crate) fn start_with(test: &str, env: &[(&str, &str)]) -> Option<Gantry> {
         let (server, cookie) = TestServer::on_cluster_with(test, env)?;
         let origin = server.base.clone();
         Some(Gantry {
@@ -72,7 +73,8 @@ impl Gantry {
     }
 }
 
-fn form(test: &TestCluster, name: &str) -> Value {
+/// A valid launch form for a job `name` in the test's namespace.
+pub(crate) fn form(test: &TestCluster, name: &str) -> Value {
     json!({
         "name": name,
         "namespace": test.namespace,

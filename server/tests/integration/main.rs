@@ -33,3 +33,4 @@ mod optimise;
 mod server;
 mod serving;
 mod stream_access;
+mod tracking_service;

@@ -82,6 +82,9 @@ pub struct JobForm {
     /// `MLFLOW_TRACKING_URI`, `MLFLOW_RUN_ID` and a token (`jobs::tracking`).
     pub tracking: bool,
     pub experiment: String,
+    /// With tracking: also give the namespace a Service `mlflow-server` that reaches Gantry,
+    /// for code that names that address itself (`jobs::tracking::service`).
+    pub tracking_service: bool,
 }
 
 impl Default for JobForm {
@@ -114,6 +117,7 @@ impl Default for JobForm {
             hyperparameters_as: "args".into(),
             tracking: false,
             experiment: String::new(),
+            tracking_service: false,
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::{lines, JobForm};
 
 /// Fields of the form, in the page's order.
-pub const FIELDS: usize = 27;
+pub const FIELDS: usize = 28;
 
 /// Each field's name and text.
 pub fn texts(form: &JobForm) -> [(&'static str, String); FIELDS] {
@@ -43,6 +43,10 @@ pub fn texts(form: &JobForm) -> [(&'static str, String); FIELDS] {
         ("hyperparameters_as", form.hyperparameters_as.clone()),
         ("tracking", if form.tracking { "true" } else { "" }.into()),
         ("experiment", form.experiment.clone()),
+        (
+            "tracking_service",
+            if form.tracking_service { "true" } else { "" }.into(),
+        ),
     ]
 }
 
@@ -76,6 +80,7 @@ pub fn form(text: impl Fn(&str) -> String) -> JobForm {
         hyperparameters_as: text("hyperparameters_as"),
         tracking: text("tracking") == "true",
         experiment: text("experiment"),
+        tracking_service: text("tracking_service") == "true",
     }
 }
 
@@ -106,7 +111,7 @@ mod tests {
             "env" | "labels" | "annotations" | "hyperparameters" => format!("K_{name}=v"),
             "secret_env" => format!("N=secret/{name}"),
             "mounts" => format!("claim:/{name}"),
-            "tracking" => "true".into(),
+            "tracking" | "tracking_service" => "true".into(),
             _ => format!("text-of-{name}"),
         };
         let filled = form(unique);

@@ -425,6 +425,11 @@ pub fn validate(form: &JobForm, context: &Context) -> Result<Checked, Vec<FieldE
         } else if experiment.chars().any(char::is_control) {
             fail("experiment", "one line, without control characters");
         }
+    } else if form.tracking_service {
+        fail(
+            "tracking_service",
+            "needs MLflow tracking on: the Service leads to Gantry's MLflow server",
+        );
     }
 
     if errors.is_empty() {

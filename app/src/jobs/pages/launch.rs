@@ -181,6 +181,24 @@ pub fn LaunchPage() -> impl IntoView {
             </label>
         }
     };
+    // A yes/no field: its text is "true" or empty, as `form::text` reads it.
+    let checkbox = move |key: &'static str, label: &'static str| {
+        let signal = fields.get(key);
+        view! {
+            <label class="field wide">
+                <span>
+                    <input
+                        type="checkbox"
+                        name=key
+                        prop:checked=move || signal.get() == "true"
+                        on:change=move |ev| signal.set(if event_target_checked(&ev) { "true".into() } else { String::new() })
+                    />
+                    " "{label}
+                </span>
+                <span class="field-error" data-field=key>{error_for(key)}</span>
+            </label>
+        }
+    };
     let area = move |label: &'static str, key: &'static str, hint: &'static str| {
         let signal = fields.get(key);
         view! {
@@ -303,22 +321,9 @@ pub fn LaunchPage() -> impl IntoView {
                 </fieldset>
                 <fieldset>
                     <legend>"MLflow tracking"</legend>
-                    <label class="field wide">
-                        <span>
-                            <input
-                                type="checkbox"
-                                name="tracking"
-                                prop:checked=move || fields.get("tracking").get() == "true"
-                                on:change=move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    fields.get("tracking").set(if on { "true".into() } else { String::new() });
-                                }
-                            />
-                            " Track with MLflow: Gantry creates the job's run and gives its pods MLFLOW_TRACKING_URI, MLFLOW_RUN_ID and a token for that namespace"
-                        </span>
-                        <span class="field-error" data-field="tracking">{error_for("tracking")}</span>
-                    </label>
+                    {checkbox("tracking", "Track with MLflow: Gantry creates the job's run and gives its pods MLFLOW_TRACKING_URI, MLFLOW_RUN_ID and a token for that namespace")}
                     {field("Experiment", "experiment", "llama-finetune")}
+                    {checkbox("tracking_service", "Also give the namespace a Service mlflow-server that leads to Gantry, for code that calls set_tracking_uri(\"http://mlflow-server:5000\")")}
                 </fieldset>
                 <fieldset>
                     <legend>"Run"</legend>

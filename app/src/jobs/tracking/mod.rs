@@ -11,6 +11,8 @@
 //! would need a wrapper. The token reaches only MLflow's routes in the job's namespace
 //! (`auth::layer`), expires an hour after the job's deadline (7 days at most) and is
 //! revoked when the Job ends (`jobs::history`); its owner sees it among their tokens.
+//!
+//! The launch may also ask for the namespace's `mlflow-server` Service (`service`).
 
 use std::collections::BTreeMap;
 
@@ -27,6 +29,8 @@ use crate::auth::token_store;
 use crate::error::AppError;
 use crate::models::tracking::job_runs::{self, JobRun};
 use crate::state::AppState;
+
+pub mod service;
 
 /// The key of the token in the job's Secret.
 const TOKEN_KEY: &str = "token";
@@ -45,6 +49,8 @@ pub struct Plan {
     pub token: String,
     /// UTC, when the token expires if the Job has not ended by then.
     pub expires: String,
+    /// The `mlflow-server` Service, when the form asks for it.
+    pub service: Option<service::Need>,
 }
 
 /// What the preview shows for the run: it is created at launch.
@@ -61,14 +67,17 @@ fn uri(state: &AppState) -> Result<String, AppError> {
 }
 
 /// The variables of a previewed tracked job (the run does not exist yet).
-pub fn preview(state: &AppState, job: &mut Job) -> Result<(), AppError> {
+pub fn preview(state: &AppState, form: &JobForm, job: &mut Job) -> Result<(), AppError> {
     inject(job, &uri(state)?, PREVIEW_RUN_ID);
+    if form.tracking_service {
+        service::host(state)?;
+    }
     Ok(())
 }
 
 /// Checks what tracking `form` needs, as the caller, before the Job is created: the address,
 /// the experiment (new, or the namespace's), the role to write runs there, and that the
-/// cluster lets the caller create the Secret (a dry run).
+/// cluster lets the caller create the Secret (a dry run), and the Service if asked for.
 pub async fn plan(
     state: &AppState,
     caller: &Caller,
@@ -104,6 +113,10 @@ pub async fn plan(
             ),
             e => AppError::from_kube(e, &format!("secret {}", secret_name(&form.name))),
         })?;
+    let service = match form.tracking_service {
+        true => Some(service::plan(state, caller, &form.namespace).await?),
+        false => None,
+    };
     let lifetime = deadline_secs
         .map(|d| d.max(0) as u64 + 3600)
         .unwrap_or(u64::MAX)
@@ -113,6 +126,7 @@ pub async fn plan(
         run_id: uuid::Uuid::new_v4().simple().to_string(),
         token: token_store::new_token(),
         expires: crate::time::format_unix(crate::time::unix_now() + lifetime),
+        service,
     })
 }
 
@@ -184,7 +198,8 @@ fn secret(job: &str, namespace: &str, token: &str, owner: Option<&str>) -> Secre
     }
 }
 
-/// After the Job `created` exists: its Secret, as the caller, then its run and token.
+/// After the Job `created` exists: its Secret and the Service if it needs creating, as the
+/// caller, then its run and token.
 pub async fn start(
     state: &AppState,
     caller: &Caller,
@@ -200,6 +215,9 @@ pub async fn start(
         )
         .await
         .map_err(|e| AppError::from_kube(e, &format!("secret {}", secret_name(&form.name))))?;
+    if plan.service == Some(service::Need::Create) {
+        service::create(state, caller, &form.namespace).await?;
+    }
     let run = JobRun {
         run_id: &plan.run_id,
         experiment: form.experiment.trim(),

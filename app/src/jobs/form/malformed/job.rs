@@ -231,5 +231,14 @@ pub(super) fn cases() -> Vec<Case> {
             "env[0].name",
             "set by tracking",
         ),
+        (
+            "the mlflow-server Service without tracking",
+            JobForm {
+                tracking_service: true,
+                ..good()
+            },
+            "tracking_service",
+            "needs MLflow tracking on",
+        ),
     ]
 }
