@@ -250,6 +250,37 @@ test("launch a job with MLflow tracking on; its page charts what the run logs, l
   await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
 });
 
+test("a tracked job gives its namespace the mlflow-server Service that code calls; the audit log says who made it", async ({ shell, page }) => {
+  const name = `e2e-mlflow-svc-${Date.now() % 100000}`;
+  await shell.open("/jobs/new");
+  const form = page.locator("form.launch");
+  await form.getByLabel("Name", { exact: true }).fill(name);
+  await form.getByLabel("Namespace", { exact: true }).selectOption("team-a");
+  await form.getByLabel("Image", { exact: true }).fill("pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime");
+  await form.getByLabel("GPUs", { exact: true }).fill("0");
+  await form.getByLabel("Pod annotations (key=value)").fill("pod-complete.stage.kwok.x-k8s.io/delay=10m");
+  const service = form.getByLabel(/Service mlflow-server/);
+  const serviceError = form.locator('[data-field="tracking_service"]');
+  await service.check();
+  await expect(serviceError).toContainText("needs MLflow tracking on");
+  await form.getByLabel(/Track with MLflow/).check();
+  await form.getByLabel("Experiment", { exact: true }).fill(`${name}-experiment`);
+  await expect(serviceError).toHaveText("");
+
+  await page.getByRole("button", { name: "Launch" }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/team-a/${name}$`));
+  await expect(page.getByTestId("job-run").getByRole("heading", { name: "Training metrics" })).toBeVisible();
+
+  // The Service is team-a's, made by the first job that asked (this run's or an earlier
+  // one's); the record says this job relies on it.
+  await shell.open("/admin");
+  const audit = page.getByRole("region", { name: "Audit log" });
+  await audit.getByLabel("Object").fill(`job/team-a/${name}`);
+  await audit.getByLabel("Object").press("Enter");
+  const row = page.getByTestId("audit-table").getByRole("row").filter({ hasText: "job.tracking_service" }).filter({ hasText: "ok" });
+  await expect(row).toContainText("service/team-a/mlflow-server, an alias of gantry.gantry.svc.cluster.local:5000");
+});
+
 test("a version registered from a tracked job's run names that Job on its page; the jobs list shows the run's key metric", async ({
   shell,
   page,

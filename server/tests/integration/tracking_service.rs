@@ -100,13 +100,11 @@ async fn a_tracked_job_gives_its_namespace_an_mlflow_server_service_that_leads_t
     let audit = gantry
         .server
         .request("GET", "/admin/audit.csv", "", &[("Cookie", &gantry.cookie)]);
-    assert_contains(
-        &audit.body,
-        &format!(
-            "job.tracking_service,service/{}/mlflow-server",
-            test.namespace
-        ),
+    let created = format!(
+        "job.tracking_service,job/{ns}/first,\"service/{ns}/mlflow-server, an alias of {HOST}:5000\",ok",
+        ns = test.namespace
     );
+    assert_contains(&audit.body, &created);
 
     // A second job uses it as it is.
     let second = launch(&gantry, &dana, &tracked(&test, "second", true));
@@ -115,6 +113,16 @@ async fn a_tracked_job_gives_its_namespace_an_mlflow_server_service_that_leads_t
     assert_eq!(
         again.metadata.resource_version,
         service.metadata.resource_version
+    );
+    let audit = gantry
+        .server
+        .request("GET", "/admin/audit.csv", "", &[("Cookie", &gantry.cookie)]);
+    assert_contains(
+        &audit.body,
+        &format!(
+            "job.tracking_service,job/{ns}/second,\"service/{ns}/mlflow-server, an alias of {HOST}:5000\",ok",
+            ns = test.namespace
+        ),
     );
 
     // One that Gantry did not make is left alone, and the launch refused with nothing made.

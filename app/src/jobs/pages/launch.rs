@@ -191,7 +191,10 @@ pub fn LaunchPage() -> impl IntoView {
                         type="checkbox"
                         name=key
                         prop:checked=move || signal.get() == "true"
-                        on:change=move |ev| signal.set(if event_target_checked(&ev) { "true".into() } else { String::new() })
+                        on:change=move |ev| {
+                            typed.update(|t| { t.insert(key); });
+                            signal.set(if event_target_checked(&ev) { "true".into() } else { String::new() })
+                        }
                     />
                     " "{label}
                 </span>

@@ -49,8 +49,8 @@ pub struct Plan {
     pub token: String,
     /// UTC, when the token expires if the Job has not ended by then.
     pub expires: String,
-    /// The `mlflow-server` Service, when the form asks for it.
-    pub service: Option<service::Need>,
+    /// Whether to give the namespace its `mlflow-server` Service (`service`).
+    pub service: bool,
 }
 
 /// What the preview shows for the run: it is created at launch.
@@ -113,10 +113,9 @@ pub async fn plan(
             ),
             e => AppError::from_kube(e, &format!("secret {}", secret_name(&form.name))),
         })?;
-    let service = match form.tracking_service {
-        true => Some(service::plan(state, caller, &form.namespace).await?),
-        false => None,
-    };
+    if form.tracking_service {
+        service::plan(state, caller, &form.namespace).await?;
+    }
     let lifetime = deadline_secs
         .map(|d| d.max(0) as u64 + 3600)
         .unwrap_or(u64::MAX)
@@ -126,7 +125,7 @@ pub async fn plan(
         run_id: uuid::Uuid::new_v4().simple().to_string(),
         token: token_store::new_token(),
         expires: crate::time::format_unix(crate::time::unix_now() + lifetime),
-        service,
+        service: form.tracking_service,
     })
 }
 
@@ -198,8 +197,8 @@ fn secret(job: &str, namespace: &str, token: &str, owner: Option<&str>) -> Secre
     }
 }
 
-/// After the Job `created` exists: its Secret and the Service if it needs creating, as the
-/// caller, then its run and token.
+/// After the Job `created` exists: its Secret and the Service if asked for, as the caller,
+/// then its run and token.
 pub async fn start(
     state: &AppState,
     caller: &Caller,
@@ -215,8 +214,8 @@ pub async fn start(
         )
         .await
         .map_err(|e| AppError::from_kube(e, &format!("secret {}", secret_name(&form.name))))?;
-    if plan.service == Some(service::Need::Create) {
-        service::create(state, caller, &form.namespace).await?;
+    if plan.service {
+        service::create(state, caller, &form.namespace, &form.name).await?;
     }
     let run = JobRun {
         run_id: &plan.run_id,

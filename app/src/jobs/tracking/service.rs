@@ -29,15 +29,6 @@ pub const PORT: i32 = 5000;
 /// The form's field.
 const FIELD: &str = "tracking_service";
 
-/// What the launch does about the Service, decided before anything is created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// None is there: create it once the Job exists.
-    Create,
-    /// Gantry made it for an earlier job: use it as it is.
-    Present,
-}
-
 /// The DNS name the Service aliases, or the field's error.
 pub fn host(state: &AppState) -> Result<&str, AppError> {
     state.mlflow_service_host.as_deref().ok_or_else(|| {
@@ -48,14 +39,14 @@ pub fn host(state: &AppState) -> Result<&str, AppError> {
     })
 }
 
-/// Whether `namespace` needs the Service created, checked as the caller (a read, then a dry
-/// run of the create).
-pub async fn plan(state: &AppState, caller: &Caller, namespace: &str) -> Result<Need, AppError> {
+/// Checks, as the caller, that `namespace` has no `mlflow-server` of someone else's and that
+/// the cluster lets the caller create it (a dry run, which also answers "already there" only
+/// to those who may create it: the same rule whether the Service is there or not).
+pub async fn plan(state: &AppState, caller: &Caller, namespace: &str) -> Result<(), AppError> {
     let service = service(namespace, host(state)?);
     let services: Api<Service> = Api::namespaced(state.cluster.as_user(caller)?, namespace);
     match services.get_opt(NAME).await {
-        Ok(Some(existing)) if is_gantrys(&existing) => return Ok(Need::Present),
-        Ok(Some(_)) => {
+        Ok(Some(existing)) if !is_gantrys(&existing) => {
             return Err(AppError::invalid(
                 FIELD,
                 format!(
@@ -63,27 +54,32 @@ pub async fn plan(state: &AppState, caller: &Caller, namespace: &str) -> Result<
                 ),
             ))
         }
-        Ok(None) => {}
+        Ok(_) => {}
         Err(e) => return Err(refusal(e, namespace, "read")),
     }
     let dry_run = PostParams {
         dry_run: true,
         ..Default::default()
     };
-    services
-        .create(&dry_run, &service)
-        .await
-        .map_err(|e| refusal(e, namespace, "create"))?;
-    Ok(Need::Create)
+    match services.create(&dry_run, &service).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(e) => Err(refusal(e, namespace, "create")),
+    }
 }
 
-/// Creates the Service as the caller, audited. Another launch may have made it since the
-/// plan: that one serves as well.
-pub async fn create(state: &AppState, caller: &Caller, namespace: &str) -> Result<(), AppError> {
+/// Creates the Service for the Job `job` as the caller, unless an earlier job's is there;
+/// audited on the Job, so the log says which jobs rely on it.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    namespace: &str,
+    job: &str,
+) -> Result<(), AppError> {
     let host = host(state)?;
     let services: Api<Service> = Api::namespaced(state.cluster.as_user(caller)?, namespace);
-    let object = format!("service/{namespace}/{NAME}");
-    let detail = format!("an alias of {host}:{PORT}");
+    let object = format!("job/{namespace}/{job}");
+    let detail = format!("service/{namespace}/{NAME}, an alias of {host}:{PORT}");
     let entry = crate::audit::Entry {
         actor: &caller.username,
         action: "job.tracking_service",
@@ -91,11 +87,15 @@ pub async fn create(state: &AppState, caller: &Caller, namespace: &str) -> Resul
         detail: &detail,
     };
     let (params, service) = (PostParams::default(), service(namespace, host));
-    match crate::audit::around(&state.db, entry, services.create(&params, &service)).await? {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-        Err(e) => Err(refusal(e, namespace, "create")),
-    }
+    let created = async {
+        match services.create(&params, &service).await {
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+            outcome => outcome.map(drop),
+        }
+    };
+    crate::audit::around(&state.db, entry, created)
+        .await?
+        .map_err(|e| refusal(e, namespace, "create"))
 }
 
 fn is_gantrys(service: &Service) -> bool {
