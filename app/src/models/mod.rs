@@ -46,6 +46,9 @@ use serde::{Deserialize, Serialize};
 use crate::auth::rules::Action;
 use crate::error::AppError;
 
+/// MLflow's stages of a model version, as they are stored and shown.
+pub const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
+
 /// The most models the Models list shows at once; a search narrows it.
 pub const LIST_LIMIT: usize = 200;
 

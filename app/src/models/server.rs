@@ -195,10 +195,7 @@ pub async fn experiment(
 ) -> Result<ExperimentRuns, AppError> {
     let experiment = experiment_for(state, caller, id).await?;
     let rows = store::runs(&state.db, experiment.id, 0, RUNS_LIMIT as i64).await?;
-    let mut runs = Vec::with_capacity(rows.len());
-    for row in &rows {
-        runs.push(run_summary(state, row).await?);
-    }
+    let runs = run_summaries(state, &rows).await?;
     Ok(ExperimentRuns {
         experiment: experiment_summary(experiment),
         runs,
@@ -230,25 +227,37 @@ pub(super) async fn experiment_of(
     Ok(row)
 }
 
-pub(super) async fn run_summary(
+/// The runs of `rows` as the pages list them, their latest metrics read in one statement.
+pub(super) async fn run_summaries(
     state: &AppState,
-    row: &store::RunRow,
-) -> Result<RunSummary, AppError> {
+    rows: &[store::RunRow],
+) -> Result<Vec<RunSummary>, AppError> {
     let now_ms = crate::time::unix_now() as i64 * 1000;
-    let metrics = store::latest_metrics(&state.db, &row.id)
-        .await?
-        .into_iter()
-        .map(|m| (m.key, metric_text(m.value)))
-        .collect();
-    Ok(RunSummary {
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let mut metrics = store::latest_metrics_of(&state.db, &ids).await?;
+    let summaries = rows.iter().map(|row| RunSummary {
         id: row.id.clone(),
         name: row.name.clone(),
         status: row.status.clone(),
         user: row.user_id.clone(),
         started: utc(row.start_ms),
         duration_secs: (row.end_ms.unwrap_or(now_ms) - row.start_ms).max(0) / 1000,
-        metrics,
-    })
+        metrics: (metrics.remove(&row.id).unwrap_or_default())
+            .into_iter()
+            .map(|m| (m.key, metric_text(m.value)))
+            .collect(),
+    });
+    Ok(summaries.collect())
+}
+
+pub(super) async fn run_summary(
+    state: &AppState,
+    row: &store::RunRow,
+) -> Result<RunSummary, AppError> {
+    let mut summaries = run_summaries(state, std::slice::from_ref(row)).await?;
+    summaries
+        .pop()
+        .ok_or_else(|| AppError::internal("reading a run", "no run read"))
 }
 
 /// Run `id` with its params, tags and every metric charted by step, if the caller may see

@@ -281,6 +281,47 @@ fn concurrent_registrations_each_get_their_own_version() {
         versions,
         (1..=16).map(|n| n.to_string()).collect::<Vec<_>>()
     );
+
+    // The model's latest versions are the highest in each stage.
+    for (version, stage) in [("5", "Production"), ("9", "Staging"), ("12", "Staging")] {
+        let body = serde_json::json!({ "name": "busy", "version": version, "stage": stage,
+                                       "archive_existing_versions": false });
+        mlflow(&server, "model-versions/transition-stage", body, &auth);
+    }
+    let latest = |answer: serde_json::Value, list: &str| -> Vec<(String, String)> {
+        answer[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let field = |name: &str| v[name].as_str().unwrap().to_string();
+                (field("version"), field("current_stage"))
+            })
+            .collect()
+    };
+    let model = server.request(
+        "GET",
+        "/api/2.0/mlflow/registered-models/get?name=busy",
+        "",
+        &auth,
+    );
+    assert_eq!(
+        latest(model.json()["registered_model"].clone(), "latest_versions"),
+        [("5", "Production"), ("12", "Staging"), ("16", "None")].map(|(v, s)| (v.into(), s.into()))
+    );
+    let staging = serde_json::json!({ "name": "busy", "stages": ["staging"] });
+    assert_eq!(
+        latest(
+            mlflow(
+                &server,
+                "registered-models/get-latest-versions",
+                staging,
+                &auth
+            ),
+            "model_versions"
+        ),
+        [("12".to_string(), "Staging".to_string())]
+    );
 }
 
 /// A run's page charts each metric by step with at most 600 points (2,000 logged: averaged

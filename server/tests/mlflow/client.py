@@ -89,6 +89,9 @@ ordered = mlflow.search_runs(
     output_format="list",
 )
 assert [r.info.run_id for r in ordered] == [sweep["0.01"], sweep["0.1"], sweep["0.001"]], ordered
+# A page's params and metrics are read for all its runs at once: each run keeps its own.
+assert [r.data.params["lr"] for r in ordered] == ["0.01", "0.1", "0.001"], ordered
+assert [r.data.metrics.get("accuracy") for r in ordered] == [0.95, 0.80, None], ordered
 refused(
     "INVALID_PARAMETER_VALUE",
     lambda: mlflow.search_runs([experiment_id], filter_string="metrics.accuracy ~ 1"),
@@ -113,6 +116,8 @@ check("aliases")
 alice.transition_model_version_stage("fraud-detector", "2", "Production")
 latest = alice.get_latest_versions("fraud-detector", stages=["Production"])
 assert [v.version for v in latest] == ["2"], latest
+every_stage = alice.get_registered_model("fraud-detector").latest_versions
+assert [(v.version, v.current_stage) for v in every_stage] == [("1", "None"), ("2", "Production")], every_stage
 check("transition_model_version_stage, get_latest_versions")
 
 alice.set_registered_model_tag("fraud-detector", "team", "risk")

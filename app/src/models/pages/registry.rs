@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::layout::ConfirmButton;
 use crate::models::{
     get_model, list_models, list_version_files, DeleteVersion, ModelDetail, ModelSummary, SetAlias,
-    SetStage, VersionFiles, LIST_LIMIT,
+    SetStage, VersionFiles, LIST_LIMIT, STAGES,
 };
 
 /// The model registry.
@@ -174,8 +174,6 @@ struct Actions {
     stage: ServerAction<SetStage>,
     delete: ServerAction<DeleteVersion>,
 }
-
-const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
 
 #[component]
 fn ModelView(detail: ModelDetail, actions: Actions) -> impl IntoView {

@@ -19,6 +19,7 @@ use super::filter::{Filter, Subjects};
 use super::request::{namespace_for, now_ms, numeric_id, offset, page_size, Body, Params, Reply};
 use super::store::{self, RegisteredRow, VersionRow};
 use super::wire::{Alias, KeyValue, ModelVersion, RegisteredModel};
+use super::STAGES;
 use crate::audit::{self, Entry};
 use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
@@ -30,8 +31,6 @@ mod versions;
 
 pub use registered::*;
 pub use versions::*;
-
-const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
 
 fn no_model(name: &str) -> AppError {
     AppError::not_found(format!("Registered Model with name={name}"))
@@ -178,24 +177,13 @@ async fn versions_json(
     Ok(rows.iter().map(|row| extras.version(row)).collect())
 }
 
-/// The highest version in each stage, as `latest_versions` and get-latest-versions give them.
-fn latest_per_stage(versions: &[VersionRow], stages: &[String]) -> Vec<VersionRow> {
-    let mut latest: Vec<VersionRow> = Vec::new();
-    for v in versions {
-        let wanted = stages.is_empty() || stages.iter().any(|s| s.eq_ignore_ascii_case(&v.stage));
-        let newer = latest
+/// Whether `version` is in one of `stages` (MLflow's names, in any case), or `stages` is
+/// empty: get-latest-versions' filter.
+fn in_stages(version: &VersionRow, stages: &[String]) -> bool {
+    stages.is_empty()
+        || stages
             .iter()
-            .position(|l| l.stage == v.stage)
-            .map(|i| (i, latest[i].version < v.version));
-        match (wanted, newer) {
-            (false, _) => {}
-            (true, None) => latest.push(v.clone()),
-            (true, Some((i, true))) => latest[i] = v.clone(),
-            (true, Some((_, false))) => {}
-        }
-    }
-    latest.sort_by_key(|v| v.version);
-    latest
+            .any(|s| s.eq_ignore_ascii_case(&version.stage))
 }
 
 pub async fn model_json(
@@ -215,21 +203,14 @@ async fn models_json(
     rows: &[&RegisteredRow],
 ) -> Result<Vec<RegisteredModel>, AppError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut versions: HashMap<i64, Vec<VersionRow>> = HashMap::new();
-    for v in store::versions_of(&state.db, &ids).await? {
-        versions.entry(v.model).or_default().push(v);
+    let mut latest: HashMap<i64, Vec<VersionRow>> = HashMap::new();
+    for v in store::latest_versions_of(&state.db, &ids).await? {
+        latest.entry(v.model).or_default().push(v);
     }
     let mut tags: HashMap<i64, Vec<KeyValue>> = HashMap::new();
     for (model, key, value) in store::registered_tags_of(&state.db, &ids).await? {
         tags.entry(model).or_default().push(KeyValue { key, value });
     }
-    let latest: HashMap<i64, Vec<VersionRow>> = rows
-        .iter()
-        .map(|row| {
-            let mine = versions.remove(&row.id).unwrap_or_default();
-            (row.id, latest_per_stage(&mine, &[]))
-        })
-        .collect();
     let shown: Vec<(i64, i64)> = latest
         .values()
         .flatten()
@@ -312,24 +293,11 @@ mod tests {
     }
 
     #[test]
-    fn latest_versions_are_the_highest_per_stage() {
-        let all = [
-            v(3, "None"),
-            v(2, "Production"),
-            v(1, "None"),
-            v(4, "Production"),
-        ];
-        let got: Vec<(i64, String)> = latest_per_stage(&all, &[])
-            .into_iter()
-            .map(|v| (v.version, v.stage))
-            .collect();
-        assert_eq!(
-            got,
-            [(3, "None".to_string()), (4, "Production".to_string())]
-        );
-        let only = latest_per_stage(&all, &["production".to_string()]);
-        assert_eq!(only.len(), 1);
-        assert_eq!(only[0].version, 4);
+    fn the_latest_versions_are_filtered_by_stage_in_any_case() {
+        let (none, production) = (v(3, "None"), v(4, "Production"));
+        assert!(in_stages(&none, &[]));
+        assert!(in_stages(&production, &["production".to_string()]));
+        assert!(!in_stages(&none, &["production".to_string()]));
     }
 
     #[test]

@@ -300,9 +300,9 @@ pub async fn latest_versions(
         body.stages
     };
     let row = model_for(&state, &caller, &name, Action::View).await?;
-    let versions = store::versions(&state.db, row.id).await?;
-    let latest = latest_per_stage(&versions, &stages);
-    let model_versions = versions_json(&state, &latest.iter().collect::<Vec<_>>()).await?;
+    let latest = store::latest_versions_of(&state.db, &[row.id]).await?;
+    let wanted: Vec<&VersionRow> = latest.iter().filter(|v| in_stages(v, &stages)).collect();
+    let model_versions = versions_json(&state, &wanted).await?;
     Ok(Json(
         serde_json::json!({ "model_versions": model_versions }),
     ))

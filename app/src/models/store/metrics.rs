@@ -8,12 +8,17 @@ use super::*;
 /// Rows per INSERT statement: a 1,000-metric batch is ten statements, not a thousand.
 const METRICS_PER_STATEMENT: usize = 100;
 
+/// Inserts the points of `metrics` that are not already there (a retried batch changes
+/// nothing). They go in the primary key's order: a batch's keys land on as many places in the
+/// table, and visiting them in order keeps the pages just written at hand.
 pub async fn log_metrics(conn: &mut Conn, run: &str, metrics: &[Metric]) -> Result<(), AppError> {
-    for chunk in metrics.chunks(METRICS_PER_STATEMENT) {
+    let mut ordered: Vec<&Metric> = metrics.iter().collect();
+    ordered.sort_unstable_by(|a, b| (&a.key, a.step).cmp(&(&b.key, b.step)));
+    for chunk in ordered.chunks(METRICS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO mlflow_metrics (run_id, key, step, timestamp_ms, value, nan, model_id) \
              VALUES {} ON CONFLICT DO NOTHING",
-            placeholders(chunk.len(), 7)
+            placeholders(conn, chunk.len(), 7)
         );
         let mut query = sqlx::query(&sql);
         for m in chunk {
@@ -58,29 +63,49 @@ impl PointRow {
     }
 }
 
-/// Each key's latest point (highest step, then newest), as `runs/get` shows them. Only the
-/// points at each key's highest step are read: a run of 100,000 points is not.
-pub async fn latest_metrics(db: &Db, run: &str) -> Result<Vec<Metric>, AppError> {
-    let rows: Vec<PointRow> = sqlx::query_as(
-        "SELECT m.key, m.step, m.timestamp_ms, m.value, m.nan, m.model_id \
-         FROM mlflow_metrics m JOIN (SELECT key, MAX(step) AS step FROM mlflow_metrics \
-         WHERE run_id = $1 GROUP BY key) newest ON m.key = newest.key AND m.step = newest.step \
-         WHERE m.run_id = $1 ORDER BY m.key, m.timestamp_ms DESC",
+/// Each key's latest point (highest step, then newest) of each of `runs`, as `runs/get` and
+/// `runs/search` show them. Only the points at each key's highest step are read: a run of
+/// 100,000 points is not.
+pub async fn latest_metrics_of(
+    db: &Db,
+    runs: &[&str],
+) -> Result<HashMap<String, Vec<Metric>>, AppError> {
+    let sql = "SELECT m.run_id, m.key, m.step, m.timestamp_ms, m.value, m.nan \
+               FROM mlflow_metrics m JOIN (SELECT run_id, key, MAX(step) AS step \
+               FROM mlflow_metrics WHERE run_id IN ({runs}) GROUP BY run_id, key) newest \
+               ON m.run_id = newest.run_id AND m.key = newest.key AND m.step = newest.step \
+               ORDER BY m.run_id, m.key, m.timestamp_ms DESC";
+    let points = of_runs(
+        db,
+        (sql, "reading metrics"),
+        runs,
+        |(run, key, step, timestamp_ms, value, nan): (String, String, i64, i64, f64, i64)| {
+            // A run's latest metrics name no logged model, as MLflow's `runs/get` shows them.
+            let model_id = String::new();
+            let point = PointRow {
+                key,
+                step,
+                timestamp_ms,
+                value,
+                nan,
+                model_id,
+            };
+            (run.clone(), point.metric(&run))
+        },
     )
-    .bind(run)
-    .fetch_all(db.pool())
-    .await
-    .map_err(|e| failed("reading metrics", e))?;
-    let mut latest: Vec<Metric> = Vec::new();
-    for row in rows {
-        if latest.last().map(|m| &m.key) != Some(&row.key) {
-            latest.push(row.metric(run));
-        }
-    }
-    for m in &mut latest {
-        m.model_id = None;
-    }
-    Ok(latest)
+    .await?;
+    // The newest of each key's points at its highest step.
+    Ok(points
+        .into_iter()
+        .map(|(run, mut metrics)| {
+            metrics.dedup_by(|later, first| later.key == first.key);
+            (run, metrics)
+        })
+        .collect())
+}
+
+pub async fn latest_metrics(db: &Db, run: &str) -> Result<Vec<Metric>, AppError> {
+    Ok(of_run(latest_metrics_of(db, &[run]).await?, run))
 }
 
 /// Run → latest value (highest step, then newest) of metric `key`, for the active runs of

@@ -374,11 +374,25 @@ pub fn aliases_at(aliases: &[(String, i64)], version: i64) -> Vec<String> {
 
 // ---- what a page of models or versions shows, read for all of them at once
 
-/// The versions of `models`, newest first within each.
-pub async fn versions_of(db: &Db, models: &[i64]) -> Result<Vec<VersionRow>, AppError> {
-    let sql =
-        |ids: &str| format!("{VERSION} WHERE v.model IN ({ids}) ORDER BY v.model, v.version DESC");
-    of_models(db, models, sql, "listing model versions").await
+/// The highest version in each stage of each of `models`, by model then version. Each is one
+/// MAX on `mlflow_model_versions_stage`, so a model of 100,000 versions reads a row per
+/// stage, not its list.
+pub async fn latest_versions_of(db: &Db, models: &[i64]) -> Result<Vec<VersionRow>, AppError> {
+    let stages = crate::models::STAGES
+        .map(|s| format!("SELECT '{s}' AS stage"))
+        .join(" UNION ALL ");
+    // Materialized first: inlined, the planner walks the model's versions and runs the MAX
+    // for each of them.
+    let sql = |ids: &str| {
+        format!(
+            "WITH latest AS MATERIALIZED (SELECT r.id AS model, (SELECT MAX(w.version) \
+             FROM mlflow_model_versions w WHERE w.model = r.id AND w.stage = s.stage) AS version \
+             FROM mlflow_registered_models r CROSS JOIN ({stages}) s WHERE r.id IN ({ids})) \
+             {VERSION} JOIN latest ON latest.model = v.model AND latest.version = v.version \
+             ORDER BY v.model, v.version"
+        )
+    };
+    of_models(db, models, sql, "listing the latest versions").await
 }
 
 /// The tags of `versions` ((model, version) pairs): (model, version, key, value). Reads by

@@ -201,22 +201,41 @@ pub async fn delete_run_tag(db: &Db, run: &str, key: &str) -> Result<bool, AppEr
         .map_err(|e| failed("untagging a run", e))
 }
 
+/// The params of each of `runs`, by key.
+pub async fn run_params_of(
+    db: &Db,
+    runs: &[&str],
+) -> Result<HashMap<String, Vec<KeyValue>>, AppError> {
+    let sql = "SELECT run_id, key, value FROM mlflow_run_params WHERE run_id IN ({runs}) \
+               ORDER BY run_id, key";
+    of_runs(db, (sql, "reading params"), runs, pair).await
+}
+
+/// The tags of each of `runs`, by key.
+pub async fn run_tags_of(
+    db: &Db,
+    runs: &[&str],
+) -> Result<HashMap<String, Vec<KeyValue>>, AppError> {
+    let sql = "SELECT run_id, key, value FROM mlflow_run_tags WHERE run_id IN ({runs}) \
+               ORDER BY run_id, key";
+    of_runs(db, (sql, "reading tags"), runs, pair).await
+}
+
+fn pair((run, key, value): (String, String, String)) -> (String, KeyValue) {
+    (run, KeyValue { key, value })
+}
+
+/// What `of` read for the run `run` (nothing when it read no row).
+pub fn of_run<T>(mut of: HashMap<String, Vec<T>>, run: &str) -> Vec<T> {
+    of.remove(run).unwrap_or_default()
+}
+
 pub async fn run_params(db: &Db, run: &str) -> Result<Vec<KeyValue>, AppError> {
-    pairs(
-        db,
-        "SELECT key, value FROM mlflow_run_params WHERE run_id = $1 ORDER BY key",
-        run,
-    )
-    .await
+    Ok(of_run(run_params_of(db, &[run]).await?, run))
 }
 
 pub async fn run_tags(db: &Db, run: &str) -> Result<Vec<KeyValue>, AppError> {
-    pairs(
-        db,
-        "SELECT key, value FROM mlflow_run_tags WHERE run_id = $1 ORDER BY key",
-        run,
-    )
-    .await
+    Ok(of_run(run_tags_of(db, &[run]).await?, run))
 }
 
 pub async fn add_outputs(
@@ -239,18 +258,20 @@ pub async fn add_outputs(
     Ok(())
 }
 
-pub async fn outputs(db: &Db, run: &str) -> Result<Vec<ModelOutput>, AppError> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT model_id, step FROM mlflow_run_outputs WHERE run_id = $1 ORDER BY model_id",
+/// The logged models each of `runs` output.
+pub async fn outputs_of(
+    db: &Db,
+    runs: &[&str],
+) -> Result<HashMap<String, Vec<ModelOutput>>, AppError> {
+    let sql = "SELECT run_id, model_id, step FROM mlflow_run_outputs WHERE run_id IN ({runs}) \
+               ORDER BY run_id, model_id";
+    of_runs(
+        db,
+        (sql, "reading a run's outputs"),
+        runs,
+        |(run, model_id, step): (String, String, i64)| (run, ModelOutput { model_id, step }),
     )
-    .bind(run)
-    .fetch_all(db.pool())
     .await
-    .map_err(|e| failed("reading a run's outputs", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|(model_id, step)| ModelOutput { model_id, step })
-        .collect())
 }
 
 pub async fn add_input(
@@ -274,10 +295,15 @@ pub async fn add_input(
     .map_err(|e| failed("recording a run's input", e))
 }
 
-pub async fn inputs(db: &Db, run: &str) -> Result<Vec<String>, AppError> {
-    sqlx::query_scalar("SELECT dataset FROM mlflow_run_inputs WHERE run_id = $1 ORDER BY name")
-        .bind(run)
-        .fetch_all(db.pool())
-        .await
-        .map_err(|e| failed("reading a run's inputs", e))
+/// The datasets each of `runs` took as inputs, as their JSON.
+pub async fn inputs_of(db: &Db, runs: &[&str]) -> Result<HashMap<String, Vec<String>>, AppError> {
+    let sql = "SELECT run_id, dataset FROM mlflow_run_inputs WHERE run_id IN ({runs}) \
+               ORDER BY run_id, name";
+    of_runs(
+        db,
+        (sql, "reading a run's inputs"),
+        runs,
+        |row: (String, String)| row,
+    )
+    .await
 }

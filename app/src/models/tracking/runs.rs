@@ -42,27 +42,42 @@ fn run_info(row: &RunRow) -> RunInfo {
     }
 }
 
-pub async fn run_json(state: &AppState, row: &RunRow) -> Result<Run, AppError> {
+/// The runs of `rows` as MLflow's client reads them, their params, tags, latest metrics,
+/// inputs and outputs read in one statement each for the whole page.
+pub async fn runs_json(state: &AppState, rows: &[RunRow]) -> Result<Vec<Run>, AppError> {
     let db = &state.db;
-    let inputs = store::inputs(db, &row.id)
-        .await?
-        .into_iter()
-        .filter_map(|json| serde_json::from_str(&json).ok())
-        .collect();
-    Ok(Run {
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let mut metrics = store::latest_metrics_of(db, &ids).await?;
+    let mut params = store::run_params_of(db, &ids).await?;
+    let mut tags = store::run_tags_of(db, &ids).await?;
+    let mut inputs = store::inputs_of(db, &ids).await?;
+    let mut outputs = store::outputs_of(db, &ids).await?;
+    let runs = rows.iter().map(|row| Run {
         info: run_info(row),
         data: RunData {
-            metrics: store::latest_metrics(db, &row.id).await?,
-            params: store::run_params(db, &row.id).await?,
-            tags: store::run_tags(db, &row.id).await?,
+            metrics: metrics.remove(&row.id).unwrap_or_default(),
+            params: params.remove(&row.id).unwrap_or_default(),
+            tags: tags.remove(&row.id).unwrap_or_default(),
         },
         inputs: RunInputs {
-            dataset_inputs: inputs,
+            dataset_inputs: inputs
+                .remove(&row.id)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|json| serde_json::from_str(json).ok())
+                .collect(),
         },
         outputs: RunOutputs {
-            model_outputs: store::outputs(db, &row.id).await?,
+            model_outputs: outputs.remove(&row.id).unwrap_or_default(),
         },
-    })
+    });
+    Ok(runs.collect())
+}
+
+pub async fn run_json(state: &AppState, row: &RunRow) -> Result<Run, AppError> {
+    let mut runs = runs_json(state, std::slice::from_ref(row)).await?;
+    runs.pop()
+        .ok_or_else(|| AppError::internal("reading a run", "no run read"))
 }
 
 #[derive(Deserialize)]

@@ -70,10 +70,7 @@ pub async fn search_runs(
             .collect();
         (page, more)
     };
-    let mut runs = Vec::with_capacity(rows.len());
-    for row in &rows {
-        runs.push(run_json(&state, row).await?);
-    }
+    let runs = runs_json(&state, &rows).await?;
     let mut reply = serde_json::json!({ "runs": runs });
     if more {
         reply["next_page_token"] = (start + limit).to_string().into();
