@@ -47,6 +47,7 @@ start_gantry() { # BIN PORT
     gantry_pid=$!
     local deadline=$((SECONDS + 120))
     until curl -fsS "$base/readyz" >/dev/null 2>&1; do
+        kill -0 "$gantry_pid" 2>/dev/null || { echo "bench: Gantry exited ($run/gantry.log)" >&2; exit 1; }
         ((SECONDS < deadline)) || { echo "bench: Gantry not ready after 120 s ($run/gantry.log)" >&2; exit 1; }
         sleep 0.2
     done
@@ -82,7 +83,8 @@ release_gantry() {
 }
 
 stop_bench() {
-    [[ -z "$gantry_pid" ]] || kill "$gantry_pid" 2>/dev/null || true
+    # Waited for, so that its port is free when the script returns.
+    [[ -z "$gantry_pid" ]] || { kill "$gantry_pid" 2>/dev/null; wait "$gantry_pid" 2>/dev/null; } || true
     "$root/tools/cluster/down.sh" "$run/cluster"
     rm -rf "$run"
 }

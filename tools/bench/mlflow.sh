@@ -25,7 +25,8 @@ fi
 gantry="$(release_gantry)"
 run="$(mktemp -d "${TMPDIR:-/tmp}/gantry-bench.XXXXXX")"
 gantry_pid=
-trap '[[ -z "$gantry_pid" ]] || kill "$gantry_pid" 2>/dev/null; rm -rf "$run"' EXIT
+# Waited for, so that the port is free when the script returns (a next run binds it at once).
+trap '[[ -z "$gantry_pid" ]] || { kill "$gantry_pid" 2>/dev/null; wait "$gantry_pid" 2>/dev/null; } || true; rm -rf "$run"' EXIT
 
 port=3990
 base="http://127.0.0.1:$port"
@@ -36,6 +37,7 @@ env "${store[@]}" GANTRY_DATA_DIR="$run/data" GANTRY_LISTEN_ADDR="127.0.0.1:$por
 gantry_pid=$!
 deadline=$((SECONDS + 60))
 until curl -fsS "$base/healthz" >/dev/null 2>&1; do
+    kill -0 "$gantry_pid" 2>/dev/null || { echo "bench: Gantry exited ($run/gantry.log)" >&2; exit 1; }
     ((SECONDS < deadline)) || { echo "bench: Gantry did not start ($run/gantry.log)" >&2; exit 1; }
     sleep 0.2
 done

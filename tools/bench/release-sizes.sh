@@ -16,7 +16,7 @@ cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 run="$(mktemp -d "${TMPDIR:-/tmp}/gantry-sizes.XXXXXX")"
 pid=
-trap '[[ -z "$pid" ]] || kill "$pid" 2>/dev/null; rm -rf "$run"' EXIT
+trap '[[ -z "$pid" ]] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true; rm -rf "$run"' EXIT
 layout="$(tools/release/layout.sh "$target" "$run/image")"
 
 kb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000 }'; }
