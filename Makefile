@@ -33,6 +33,8 @@ demo: setup build ## Run Gantry on embedded defaults: a seeded local cluster (le
 	@[ -s $(DEMO_DIR)/admin-password ] || (umask 077 && openssl rand -hex 12 > $(DEMO_DIR)/admin-password)
 	@printf 'Log in as admin with the password %s (kept in %s/admin-password).\n\n' \
 	  "$$(cat $(DEMO_DIR)/admin-password)" "$(DEMO_DIR)"
+	@# Once Gantry answers: the data scientist alice and her MLflow token (printed).
+	@$(CLUSTER)/demo/alice.sh http://127.0.0.1:3000 $(DEMO_DIR) &
 	$(ENV) GANTRY_DATA_DIR=$(DEMO_DIR) KUBECONFIG=$(DEMO_CLUSTER)/gantry.kubeconfig \
 	  GANTRY_ADMIN_PASSWORD="$$(cat $(DEMO_DIR)/admin-password)" \
 	  GANTRY_PROMETHEUS_URL="$(DEMO_PROMETHEUS)" GANTRY_IDLE_MINUTES=5 \

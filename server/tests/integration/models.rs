@@ -509,8 +509,7 @@ pub(crate) fn mlflow(
 /// Runs `client.py` against `server` with alice's, bob's and vera's tokens and checks that
 /// all its checks passed; false (skipped, saying so) when the client's Python is not set.
 pub(crate) fn run_the_mlflow_client(server: &TestServer) -> bool {
-    let Some(python) = std::env::var_os("GANTRY_MLFLOW_PYTHON") else {
-        eprintln!("skipped: GANTRY_MLFLOW_PYTHON is not set (make test sets it)");
+    let Some(mut python) = mlflow_python(server) else {
         return false;
     };
     let admin = server.login();
@@ -530,13 +529,9 @@ pub(crate) fn run_the_mlflow_client(server: &TestServer) -> bool {
         ));
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mlflow/client.py");
-    let output = Command::new(python)
+    let output = python
         .arg(script)
         .envs(tokens)
-        .env("MLFLOW_TRACKING_URI", &server.base)
-        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        .env("MLFLOW_DISABLE_TELEMETRY", "true")
         .env_remove("MLFLOW_TRACKING_TOKEN")
         .output()
         .expect("the MLflow client's Python runs");
@@ -553,4 +548,102 @@ pub(crate) fn run_the_mlflow_client(server: &TestServer) -> bool {
 
     eprint!("{stdout}");
     true
+}
+
+/// The MLflow client's Python (`GANTRY_MLFLOW_PYTHON`) set to talk to `server`, with no
+/// retries so that a failure shows at once; `None` (skipped, saying so) when it is not set.
+fn mlflow_python(server: &TestServer) -> Option<Command> {
+    let Some(python) = std::env::var_os("GANTRY_MLFLOW_PYTHON") else {
+        eprintln!("skipped: GANTRY_MLFLOW_PYTHON is not set (make test sets it)");
+        return None;
+    };
+    let mut command = Command::new(python);
+    command
+        .env("MLFLOW_TRACKING_URI", &server.base)
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        .env("MLFLOW_DISABLE_TELEMETRY", "true");
+    Some(command)
+}
+
+/// The README's MLflow snippet, as the README has it, run as a team-a data scientist with
+/// only the two exports it names: it logs a run and registers a version, READY, of that run.
+#[test]
+fn the_readme_snippet_logs_a_run_and_registers_a_version() {
+    let server = TestServer::spawn();
+    let Some(mut python) = mlflow_python(&server) else {
+        return;
+    };
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+    let snippet = readme
+        .split_once("python - <<'PY'\n")
+        .and_then(|(_, rest)| rest.split_once("\nPY\n"))
+        .map(|(code, _)| code)
+        .expect("the README's MLflow snippet (python - <<'PY' … PY)");
+    let admin = server.login();
+    let password = "alice long password";
+    server.create_account(&admin, "alice", password, "data-scientist", "team-a");
+    let token = server.create_token(&server.login_as("alice", password));
+    let workdir = tempfile::tempdir().unwrap();
+    let output = python
+        .args(["-c", snippet])
+        .current_dir(workdir.path())
+        .env("MLFLOW_TRACKING_TOKEN", &token)
+        .output()
+        .expect("the MLflow client's Python runs");
+    assert!(
+        output.status.success(),
+        "the README's snippet failed\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+    let model = server.request(
+        "GET",
+        "/api/2.0/mlflow/registered-models/get?name=fraud-detector",
+        "",
+        &auth,
+    );
+    assert_eq!(model.status, 200, "{}", model.body);
+    let versions = &model.json()["registered_model"]["latest_versions"];
+    assert_eq!(versions.as_array().map(Vec::len), Some(1), "{versions}");
+    assert_eq!(
+        (
+            &versions[0]["version"],
+            &versions[0]["status"],
+            &versions[0]["user_id"]
+        ),
+        (
+            &serde_json::json!("1"),
+            &serde_json::json!("READY"),
+            &serde_json::json!("alice")
+        )
+    );
+    let run_id = versions[0]["run_id"]
+        .as_str()
+        .expect("the version names its run");
+    let run = server.request(
+        "GET",
+        &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"),
+        "",
+        &auth,
+    );
+    assert_eq!(run.status, 200, "{}", run.body);
+    let run = run.json();
+    assert_eq!(
+        run["run"]["data"]["params"][0],
+        serde_json::json!({ "key": "epochs", "value": "100" })
+    );
+    assert_eq!(run["run"]["data"]["metrics"][0]["value"], 0.93);
+    let experiment = server.request(
+        "GET",
+        "/api/2.0/mlflow/experiments/get-by-name?experiment_name=model-training",
+        "",
+        &auth,
+    );
+    assert_eq!(
+        experiment.json()["experiment"]["experiment_id"],
+        run["run"]["info"]["experiment_id"]
+    );
 }
