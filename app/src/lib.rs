@@ -126,6 +126,7 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| format!("{page} · Gantry") />
         <Router>
             <chunks::FollowNavigation />
+            <models::pages::links::FollowMlflowLinks />
             <ThemeRoot />
             <Layout>
                 <AppRoutes />

@@ -209,6 +209,11 @@ test("a run logged through the MLflow API is found under Experiments with its me
   const files = page.getByTestId("run-files");
   await files.getByRole("button", { name: "model/" }).click();
   await expect(files.getByRole("link", { name: "model/MLmodel" })).toBeVisible();
+
+  // The link MLflow prints ("View run at …/#/experiments/1/runs/…"), opened in the browser.
+  await page.goto(`/#/experiments/${experiment_id}/runs/${runId}`);
+  await expect(page).toHaveURL(`/runs/${runId}`);
+  await expect(shell.heading).toHaveText("baseline");
 });
 
 test("two runs, and the two versions registered from them, are compared side by side with the differences marked; a version shows its run", async ({

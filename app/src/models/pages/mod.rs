@@ -1,9 +1,10 @@
 //! The Models area's pages: `registry` (the registered models and one model's versions and
 //! files), `version` (one version and its lineage), `runs` (the experiments, an experiment's
 //! runs, one run with its charts) and `compare` (runs or versions side by side). What MLflow
-//! code logs and registers appears here.
+//! code logs and registers appears here; `links` opens it from the links MLflow prints.
 
 pub mod compare;
+pub mod links;
 pub mod registry;
 pub mod runs;
 pub mod version;
