@@ -1,11 +1,13 @@
 //! How long Gantry keeps what it records (server only): job history, captured logs, the
-//! serving history and the audit log, each by age and (all but logs) by count, applied at start and every
-//! hour, by the leading replica. Each area's store deletes its own rows; this only says
-//! when and how much.
+//! serving history and the audit log, each by age and (all but logs) by count, and the stage
+//! files crashed artifact uploads left, applied at start and every hour, by the leading
+//! replica. Each area's store deletes its own; this only says when and how much.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::db::Db;
+use crate::models::artifacts::Artifacts;
 use crate::time::format_unix;
 
 /// The limits, from `GANTRY_RETENTION_*`.
@@ -22,6 +24,8 @@ pub struct Retention {
     /// Days audit entries are kept, and how many at most.
     pub audit_days: u64,
     pub audit_rows: i64,
+    /// Hours a local artifact upload's stage file may go unwritten before it is swept.
+    pub artifact_stage_hours: u64,
 }
 
 /// How often retention runs after the first time (at start).
@@ -31,6 +35,7 @@ const EVERY: Duration = Duration::from_secs(3600);
 /// turns true.
 pub async fn run(
     db: Db,
+    artifacts: Arc<Artifacts>,
     retention: Retention,
     leader: crate::leader::Leadership,
     mut stopping: tokio::sync::watch::Receiver<bool>,
@@ -38,6 +43,12 @@ pub async fn run(
     loop {
         if leader.is_leader() {
             apply(&db, &retention, crate::time::unix_now()).await;
+            let idle = Duration::from_secs(retention.artifact_stage_hours * 3600);
+            match artifacts.sweep_stages(idle).await {
+                Ok(0) => {}
+                Ok(files) => tracing::info!(files, "retention: stages of crashed uploads deleted"),
+                Err(error) => tracing::warn!(%error, "sweeping the artifact store's stages failed"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}

@@ -255,6 +255,7 @@ pub async fn serve(
     let streams = state.stopping.clone();
     tokio::spawn(gantry_app::retention::run(
         state.db.clone(),
+        state.artifacts.clone(),
         config.retention,
         state.leader.clone(),
         state.stopping.subscribe(),

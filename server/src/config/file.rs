@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::ConfigError;
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 47] = [
+const KEYS: [&str; 48] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
@@ -34,6 +34,7 @@ const KEYS: [&str; 47] = [
     "GANTRY_RETENTION_LOGS_DAYS",
     "GANTRY_RETENTION_AUDIT_DAYS",
     "GANTRY_RETENTION_AUDIT_ROWS",
+    "GANTRY_RETENTION_ARTIFACT_STAGE_HOURS",
     "GANTRY_CAPTURE_LOGS",
     "GANTRY_PROMETHEUS_URL",
     "GANTRY_PROMETHEUS_TOKEN",

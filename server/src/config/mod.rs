@@ -91,7 +91,8 @@ pub struct Config {
     pub trusted_proxies: Vec<Network>,
     /// `GANTRY_RETENTION_JOBS_DAYS` (90), `GANTRY_RETENTION_JOBS_ROWS` (100000),
     /// `GANTRY_RETENTION_LOGS_DAYS` (30), `GANTRY_RETENTION_AUDIT_DAYS` (365),
-    /// `GANTRY_RETENTION_AUDIT_ROWS` (1000000): how long, and how much, Gantry keeps.
+    /// `GANTRY_RETENTION_AUDIT_ROWS` (1000000), `GANTRY_RETENTION_ARTIFACT_STAGE_HOURS` (24):
+    /// how long, and how much, Gantry keeps.
     pub retention: Retention,
     /// `GANTRY_CAPTURE_LOGS`: whose logs are kept when a job finishes: `gantry` (jobs launched
     /// through Gantry, the default), `all` or `none`.
@@ -312,6 +313,7 @@ impl Config {
             serving_rows: count("GANTRY_RETENTION_SERVING_ROWS", 1_000_000, 1_000_000_000)? as i64,
             audit_days: count("GANTRY_RETENTION_AUDIT_DAYS", 365, 36_500)? as u64,
             audit_rows: count("GANTRY_RETENTION_AUDIT_ROWS", 1_000_000, 1_000_000_000)? as i64,
+            artifact_stage_hours: count("GANTRY_RETENTION_ARTIFACT_STAGE_HOURS", 24, 8_760)? as u64,
         };
         let artifact_max_bytes = count("GANTRY_ARTIFACT_MAX_BYTES", 10 << 30, 1 << 40)? as u64;
         let artifact_store = artifacts::store(get)?;

@@ -382,7 +382,8 @@ fn no_change_is_kept_when_its_audit_row_cannot_be_written() {
 
 /// Retention at start: audit entries and gone jobs' history older than their settings go
 /// (the deletion itself on the record); newer ones and jobs still in the cluster stay; the
-/// audit log is append-only again afterwards.
+/// audit log is append-only again afterwards. A crashed upload's stage file in the local
+/// artifact store, unwritten for longer than its setting, goes too; a recent one stays.
 #[test]
 fn retention_deletes_what_is_older_than_its_setting_and_nothing_else() {
     let mut first = TestServer::spawn();
@@ -406,18 +407,33 @@ fn retention_deletes_what_is_older_than_its_setting_and_nothing_else() {
     }
     db.execute("INSERT INTO job_logs (job_uid, pod, lines, captured_at) VALUES ('old-gone', 'p', 'x', '2020-01-02T00:00:00Z')");
 
+    let folder = first.data.path().join("artifacts/1/r/artifacts");
+    std::fs::create_dir_all(&folder).unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    let (crashed, uploading) = (folder.join("weights.bin#4"), folder.join("other.bin#5"));
+    let file = std::fs::File::create(&crashed).unwrap();
+    file.set_modified(two_hours_ago).unwrap();
+    std::fs::write(&uploading, b"a part").unwrap();
+
     let data = first.data.path().to_str().unwrap().to_string();
-    let mut second = TestServer::spawn_with(&[("GANTRY_DATA_DIR", &data)]);
+    let mut second = TestServer::spawn_with(&[
+        ("GANTRY_DATA_DIR", &data),
+        ("GANTRY_RETENTION_ARTIFACT_STAGE_HOURS", "1"),
+    ]);
     let count = |query: &str| db.count(query);
     // Retention runs as the server starts; give it a moment.
     let started = std::time::Instant::now();
-    while count("SELECT COUNT(*) FROM audit_log WHERE actor = 'old'") > 0 {
+    while count("SELECT COUNT(*) FROM audit_log WHERE actor = 'old'") > 0 || crashed.exists() {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(10),
             "retention did not run"
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    assert!(
+        uploading.exists(),
+        "a stage written just now is an upload in progress"
+    );
     assert_eq!(
         count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.retention'"),
         1

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::error::AppError;
 
+mod stages;
 mod store;
 pub use store::{S3Settings, StoreSettings};
 
@@ -32,6 +33,7 @@ pub struct Artifacts {
     pub max_bytes: u64,
     /// The store, as the log at start names it.
     pub described: String,
+    local_root: Option<PathBuf>,
 }
 
 /// A checked artifact path: relative, no `..`, at least `<experiment>/<something>`.
@@ -105,7 +107,22 @@ impl Artifacts {
             part_bytes: opened.part_bytes,
             max_bytes,
             described: opened.described,
+            local_root: opened.local_root,
         })
+    }
+
+    /// Removes the local store's stage files of uploads that no one has written to for
+    /// `idle` (a crash's leftovers; see `stages`), and says how many. S3 drops unfinished
+    /// uploads by the bucket's lifecycle rule instead: nothing to do there.
+    pub async fn sweep_stages(&self, idle: std::time::Duration) -> std::io::Result<u64> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(0);
+        };
+        tokio::task::spawn_blocking(move || {
+            stages::sweep(&root, idle, std::time::SystemTime::now())
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
     /// Streams `body` into `path`, replacing a file there; refuses it past `max_bytes`.

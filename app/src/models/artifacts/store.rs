@@ -2,7 +2,7 @@
 //! of S3-compatible storage (`GANTRY_ARTIFACT_STORE=s3://bucket/prefix`). Either way the
 //! same `object_store` calls write, read and list them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use object_store::aws::AmazonS3Builder;
@@ -78,6 +78,8 @@ pub(super) struct Opened {
     pub store: Arc<dyn ObjectStore>,
     pub part_bytes: usize,
     pub described: String,
+    /// The local store's directory, where crashed uploads' stages are swept (`stages`).
+    pub local_root: Option<PathBuf>,
 }
 
 pub(super) fn open(settings: &StoreSettings, data_dir: &Path) -> Result<Opened, String> {
@@ -94,6 +96,7 @@ pub(super) fn open(settings: &StoreSettings, data_dir: &Path) -> Result<Opened, 
                 store: Arc::new(store),
                 part_bytes: LOCAL_PART_BYTES,
                 described: format!("local directory {}", root.display()),
+                local_root: Some(root),
             })
         }
         StoreSettings::S3(s3) => {
@@ -121,6 +124,7 @@ pub(super) fn open(settings: &StoreSettings, data_dir: &Path) -> Result<Opened, 
                 store,
                 part_bytes: S3_PART_BYTES,
                 described: s3.describe(),
+                local_root: None,
             })
         }
     }
