@@ -52,7 +52,7 @@ def timed(calls, what, n):
 experiment = call("POST", "experiments/create", json={"name": "bench"})["experiment_id"]
 run = call("POST", "runs/create", json={"experiment_id": experiment, "start_time": 0})["run"]["info"]["run_id"]
 
-# ONLY=artifact or ONLY=log-batch: that part alone.
+# ONLY=artifact, ONLY=log-batch or ONLY=runs-search: that part alone.
 ONLY = os.environ.get("ONLY")
 
 
@@ -84,6 +84,36 @@ def artifact():
     print(f"artifact of {mib} MiB: up {mib / up:.0f} MiB/s, down {mib / down:.0f} MiB/s; Gantry's RSS "
           f"{rss_before / 1024:.1f} MiB before, peak {peak / 1024:.1f} MiB (growth {(peak - rss_before) / 1024:.1f} MiB)")
 
+
+# 6. (defined here, run last or alone) An experiment of 100 runs, each with 5 metrics of
+#    2,000 steps (1,000,000 points, written straight into the database): a page of runs/search
+#    and runs/get carry each run's latest metrics, which must not cost a read of every point.
+def runs_search():
+    searched = call("POST", "experiments/create", json={"name": "bench-search"})["experiment_id"]
+    db = sqlite3.connect(os.environ["GANTRY_DB"], timeout=30)
+    with db:
+        ids = [f"{i:032x}" for i in range(100)]
+        db.executemany(
+            "INSERT INTO mlflow_runs (id, experiment_id, name, user_id, status, start_ms, created_by) "
+            "VALUES (?, ?, ?, 'bench', 'FINISHED', ?, 'bench')",
+            [(run_id, int(searched), f"sweep-{i}", i) for i, run_id in enumerate(ids)],
+        )
+        db.executemany(
+            "INSERT INTO mlflow_metrics (run_id, key, step, timestamp_ms, value) VALUES (?, ?, ?, ?, ?)",
+            ((run_id, f"metric-{k}", step, step, 1 / (1 + step))
+             for run_id in ids for k in range(5) for step in range(2000)),
+        )
+    db.close()
+    found = call("POST", "runs/search", json={"experiment_ids": [searched], "max_results": 100})["runs"]
+    assert len(found) == 100 and len(found[0]["data"]["metrics"]) == 5, found[0]
+    timed(lambda i: call("POST", "runs/search", json={"experiment_ids": [searched], "max_results": 100}),
+          "runs/search, a page of 100 runs with 5 metrics of 2,000 steps each (1,000,000 points)", 50)
+    timed(lambda i: call("GET", "runs/get", params={"run_id": ids[i]}),
+          "runs/get, a run of 5 metrics × 2,000 steps", 100)
+
+if ONLY == "runs-search":
+    runs_search()
+    sys.exit(0)
 
 if ONLY in (None, "artifact"):
     artifact()
@@ -174,3 +204,5 @@ page.raise_for_status()
 sent = len(page.json()["charts"][0]["series"][0]["points"])
 timed(lambda i: session.get(f"{BASE}/api/v1/runs/{chart_run}").raise_for_status(),
       f"a run's page, 100,000 points of one metric ({sent} points sent, {len(page.content) / 1024:.0f} KiB)", 50)
+
+runs_search()

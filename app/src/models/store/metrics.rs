@@ -64,16 +64,25 @@ impl PointRow {
 }
 
 /// Each key's latest point (highest step, then newest) of each of `runs`, as `runs/get` and
-/// `runs/search` show them. Only the points at each key's highest step are read: a run of
-/// 100,000 points is not.
+/// `runs/search` show them. Neither SQLite nor PostgreSQL skips through an index for a
+/// `GROUP BY … MAX(step)`: they would read every point. So the keys are walked one index
+/// seek at a time (each run's next key after the last), and each key's highest step is one
+/// seek more: a run's cost is its number of keys, not of points.
 pub async fn latest_metrics_of(
     db: &Db,
     runs: &[&str],
 ) -> Result<HashMap<String, Vec<Metric>>, AppError> {
-    let sql = "SELECT m.run_id, m.key, m.step, m.timestamp_ms, m.value, m.nan \
-               FROM mlflow_metrics m JOIN (SELECT run_id, key, MAX(step) AS step \
-               FROM mlflow_metrics WHERE run_id IN ({runs}) GROUP BY run_id, key) newest \
-               ON m.run_id = newest.run_id AND m.key = newest.key AND m.step = newest.step \
+    let sql = "WITH RECURSIVE keys (run_id, key) AS ( \
+                   SELECT r.id, (SELECT MIN(x.key) FROM mlflow_metrics x WHERE x.run_id = r.id) \
+                   FROM mlflow_runs r WHERE r.id IN ({runs}) \
+                   UNION ALL \
+                   SELECT k.run_id, (SELECT MIN(x.key) FROM mlflow_metrics x \
+                                     WHERE x.run_id = k.run_id AND x.key > k.key) \
+                   FROM keys k WHERE k.key IS NOT NULL) \
+               SELECT m.run_id, m.key, m.step, m.timestamp_ms, m.value, m.nan \
+               FROM keys k JOIN mlflow_metrics m ON m.run_id = k.run_id AND m.key = k.key \
+               AND m.step = (SELECT MAX(x.step) FROM mlflow_metrics x \
+                             WHERE x.run_id = k.run_id AND x.key = k.key) \
                ORDER BY m.run_id, m.key, m.timestamp_ms DESC";
     let points = of_runs(
         db,
@@ -109,19 +118,19 @@ pub async fn latest_metrics(db: &Db, run: &str) -> Result<Vec<Metric>, AppError>
 }
 
 /// Run → latest value (highest step, then newest) of metric `key`, for the active runs of
-/// `experiment` that logged it: what a run search filters and orders by.
+/// `experiment` that logged it: what a run search filters and orders by. Each run's highest
+/// step is one index seek, not a read of its points.
 pub async fn experiment_metric(
     db: &Db,
     experiment: i64,
     key: &str,
 ) -> Result<HashMap<String, f64>, AppError> {
     let rows: Vec<(String, f64, i64)> = sqlx::query_as(
-        "SELECT m.run_id, m.value, m.nan FROM mlflow_metrics m \
-         JOIN (SELECT x.run_id, MAX(x.step) AS step FROM mlflow_metrics x \
-               JOIN mlflow_runs r ON r.id = x.run_id \
-               WHERE r.experiment_id = $1 AND r.lifecycle_stage = 'active' AND x.key = $2 \
-               GROUP BY x.run_id) newest ON m.run_id = newest.run_id AND m.step = newest.step \
-         WHERE m.key = $2 ORDER BY m.run_id, m.timestamp_ms",
+        "SELECT m.run_id, m.value, m.nan FROM mlflow_runs r \
+         JOIN mlflow_metrics m ON m.run_id = r.id AND m.key = $2 AND m.step = \
+           (SELECT MAX(x.step) FROM mlflow_metrics x WHERE x.run_id = r.id AND x.key = $2) \
+         WHERE r.experiment_id = $1 AND r.lifecycle_stage = 'active' \
+         ORDER BY m.run_id, m.timestamp_ms",
     )
     .bind(experiment)
     .bind(key)
