@@ -67,7 +67,9 @@ impl PointRow {
 /// `runs/search` show them. Neither SQLite nor PostgreSQL skips through an index for a
 /// `GROUP BY … MAX(step)`: they would read every point. So the keys are walked one index
 /// seek at a time (each run's next key after the last), and each key's highest step is one
-/// seek more: a run's cost is its number of keys, not of points.
+/// seek more: a run's cost is its number of keys, not of points. `CROSS JOIN` keeps that
+/// order in SQLite, whose planner (3.46) would otherwise scan every point and look the keys
+/// up (1 ms → 350 ms for two runs of 10,000 points); PostgreSQL plans it as a plain join.
 pub async fn latest_metrics_of(
     db: &Db,
     runs: &[&str],
@@ -80,9 +82,9 @@ pub async fn latest_metrics_of(
                                      WHERE x.run_id = k.run_id AND x.key > k.key) \
                    FROM keys k WHERE k.key IS NOT NULL) \
                SELECT m.run_id, m.key, m.step, m.timestamp_ms, m.value, m.nan \
-               FROM keys k JOIN mlflow_metrics m ON m.run_id = k.run_id AND m.key = k.key \
-               AND m.step = (SELECT MAX(x.step) FROM mlflow_metrics x \
-                             WHERE x.run_id = k.run_id AND x.key = k.key) \
+               FROM keys k CROSS JOIN mlflow_metrics m WHERE m.run_id = k.run_id \
+               AND m.key = k.key AND m.step = (SELECT MAX(x.step) FROM mlflow_metrics x \
+                                               WHERE x.run_id = k.run_id AND x.key = k.key) \
                ORDER BY m.run_id, m.key, m.timestamp_ms DESC";
     let points = of_runs(
         db,
@@ -119,17 +121,18 @@ pub async fn latest_metrics(db: &Db, run: &str) -> Result<Vec<Metric>, AppError>
 
 /// Run → latest value (highest step, then newest) of metric `key`, for the active runs of
 /// `experiment` that logged it: what a run search filters and orders by. Each run's highest
-/// step is one index seek, not a read of its points.
+/// step is one index seek, not a read of its points (the runs first: `CROSS JOIN`, as in
+/// [`latest_metrics_of`]).
 pub async fn experiment_metric(
     db: &Db,
     experiment: i64,
     key: &str,
 ) -> Result<HashMap<String, f64>, AppError> {
     let rows: Vec<(String, f64, i64)> = sqlx::query_as(
-        "SELECT m.run_id, m.value, m.nan FROM mlflow_runs r \
-         JOIN mlflow_metrics m ON m.run_id = r.id AND m.key = $2 AND m.step = \
+        "SELECT m.run_id, m.value, m.nan FROM mlflow_runs r CROSS JOIN mlflow_metrics m \
+         WHERE m.run_id = r.id AND m.key = $2 AND m.step = \
            (SELECT MAX(x.step) FROM mlflow_metrics x WHERE x.run_id = r.id AND x.key = $2) \
-         WHERE r.experiment_id = $1 AND r.lifecycle_stage = 'active' \
+         AND r.experiment_id = $1 AND r.lifecycle_stage = 'active' \
          ORDER BY m.run_id, m.timestamp_ms",
     )
     .bind(experiment)
