@@ -20,7 +20,10 @@ pub(super) fn sweep(root: &Path, idle: Duration, now: SystemTime) -> std::io::Re
     let mut removed = 0;
     let mut folders = vec![root.to_path_buf()];
     while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder)? {
+        let Some(entries) = present(std::fs::read_dir(&folder))? else {
+            continue;
+        };
+        for entry in entries {
             let entry = entry?;
             let kind = entry.file_type()?;
             if kind.is_dir() {
@@ -30,18 +33,29 @@ pub(super) fn sweep(root: &Path, idle: Duration, now: SystemTime) -> std::io::Re
             if !kind.is_file() || !entry.file_name().to_str().is_some_and(is_stage) {
                 continue;
             }
-            let written = entry.metadata()?.modified()?;
-            if now.duration_since(written).is_ok_and(|age| age >= idle) {
-                match std::fs::remove_file(entry.path()) {
-                    Ok(()) => removed += 1,
-                    // Finished or aborted meanwhile: nothing left to sweep.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
+            let Some(metadata) = present(entry.metadata())? else {
+                continue;
+            };
+            if now
+                .duration_since(metadata.modified()?)
+                .is_ok_and(|age| age >= idle)
+                && present(std::fs::remove_file(entry.path()))?.is_some()
+            {
+                removed += 1;
             }
         }
     }
     Ok(removed)
+}
+
+/// `None` for what went away while the sweep walked (an upload finished or aborted, a folder
+/// deleted): nothing left to sweep there, and no reason to stop.
+fn present<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
