@@ -6,7 +6,8 @@
 //! not left "Running" for ever. Only the leading replica writes: a follower drops what it
 //! is handed (the leader writes it), and on taking over writes the whole current listing,
 //! which covers whatever the replica before it had not written when it died. A Job that
-//! ended or left takes its pods' MLflow token with it (`jobs::tracking`).
+//! ended or left takes its pods' MLflow token with it (`jobs::tracking`), and ends its
+//! MLflow run as it ended if its code did not.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -166,7 +167,7 @@ async fn apply(db: &Db, client: &kube::Client, mut work: Pending) -> Pending {
     for (uid, info) in work.records.drain() {
         let ended = matches!(info.phase, JobPhase::Succeeded | JobPhase::Failed);
         let written = match store::record(db, &info).await {
-            Ok(()) if ended => token_store::revoke_for_job(db, &uid).await,
+            Ok(()) if ended => after_end(db, &uid, run_status(Some(&info.phase))).await,
             other => other,
         };
         if written.is_err() {
@@ -179,7 +180,7 @@ async fn apply(db: &Db, client: &kube::Client, mut work: Pending) -> Pending {
             Err(e) => Err(e),
         };
         let written = match written {
-            Ok(()) => token_store::revoke_for_job(db, &uid).await,
+            Ok(()) => after_end(db, &uid, run_status(Some(&info.phase))).await,
             Err(e) => Err(e),
         };
         if written.is_err() {
@@ -216,10 +217,34 @@ async fn reconcile(
             }
         }
         let ended = how_it_ended(client, &namespace, &uid).await;
+        let status = run_status(match ended {
+            store::Ended::Succeeded => Some(&JobPhase::Succeeded),
+            store::Ended::Failed(_) => Some(&JobPhase::Failed),
+            store::Ended::Unseen => None,
+        });
         store::gone(db, &uid, Some(ended)).await?;
-        token_store::revoke_for_job(db, &uid).await?;
+        after_end(db, &uid, status).await?;
     }
     Ok(())
+}
+
+/// What follows a Job's end once its row says so: its run, if its code did not end it (a
+/// crash, an eviction, a deletion), ends as the Job did, and its pods' MLflow token is
+/// revoked. In that order: a refused token then means that all of it is written.
+async fn after_end(db: &Db, uid: &str, run_status: &str) -> Result<(), crate::error::AppError> {
+    let now_ms = (crate::time::unix_now() * 1000) as i64;
+    crate::models::store::end_job_run(db, uid, run_status, now_ms).await?;
+    token_store::revoke_for_job(db, uid).await
+}
+
+/// MLflow's status for the run of a Job that ended in `phase`: `KILLED` for one stopped
+/// before it finished, or whose end is unknown.
+fn run_status(phase: Option<&JobPhase>) -> &'static str {
+    match phase {
+        Some(JobPhase::Succeeded) => "FINISHED",
+        Some(JobPhase::Failed) => "FAILED",
+        _ => "KILLED",
+    }
 }
 
 /// How a Job no longer in the cluster ended, from the events the Job controller left (they

@@ -782,7 +782,8 @@ async fn a_tracked_job_gets_its_run_and_a_token_for_mlflow_in_its_namespace_only
     assert_eq!(lineage["gpus_per_pod"], 2, "{version}");
     assert_eq!(lineage["gpu_model"], "NVIDIA-H100-80GB-HBM3", "{version}");
 
-    // Cancelled, the Job takes its token with it.
+    // Cancelled, the Job takes its token with it, and its run, which its code never ended,
+    // ends KILLED.
     let cancelled = server.request(
         "DELETE",
         &format!("/api/v1/jobs/team-a/{name}"),
@@ -796,6 +797,123 @@ async fn a_tracked_job_gets_its_run_and_a_token_for_mlflow_in_its_namespace_only
         || async { (get_run().status == 401).then_some(()) },
     )
     .await;
+    let info = run_info(server, &run_id, &as_alice);
+    assert_eq!(info["status"], "KILLED", "{info}");
+    assert!(info["end_time"].as_i64().is_some(), "{info}");
+}
+
+/// A tracked job's run that its code did not end ends as the Job did (FINISHED, FAILED); one
+/// its code ended keeps the status the code gave it, whatever became of the Job.
+#[tokio::test]
+async fn a_tracked_jobs_run_ends_as_its_job_did_unless_its_code_ended_it() {
+    let Some(test) = connect("jobs-run-end").await else {
+        return;
+    };
+    let gantry = Gantry::start_with(
+        "jobs-run-end",
+        &[("GANTRY_TRACKING_URI", "http://gantry.test:3000")],
+    )
+    .unwrap();
+    let as_admin = [
+        ("Cookie", gantry.cookie.as_str()),
+        ("Origin", gantry.origin.as_str()),
+    ];
+    let launch = |name: &str, annotations: Value| {
+        let mut tracked = form(&test, name);
+        tracked["annotations"] = annotations;
+        tracked["tracking"] = json!(true);
+        tracked["experiment"] = json!(format!("{}-runs", test.namespace));
+        let launched = gantry.launch(&tracked);
+        assert_eq!(launched.status, 201, "{}", launched.body);
+        let detail = gantry.server.request(
+            "GET",
+            &format!("/api/v1/jobs/{}/{name}", test.namespace),
+            "",
+            &as_admin,
+        );
+        detail.json()["run_id"].as_str().unwrap().to_string()
+    };
+    // This job's code ends its run, then its pod fails 15 s later (say, in a clean-up after
+    // the last step).
+    let ended_by_code = launch(
+        "ended",
+        json!([{ "key": "pod-fail.stage.kwok.x-k8s.io/delay", "value": "15s" }]),
+    );
+    let update = gantry.server.request_json(
+        "POST",
+        "/api/2.0/mlflow/runs/update",
+        &json!({ "run_id": ended_by_code, "status": "FINISHED", "end_time": 5 }),
+        &as_admin,
+    );
+    assert_eq!(update.status, 200, "{}", update.body);
+    let succeeds = launch("ok", json!([]));
+    let fails = launch(
+        "oom",
+        json!([
+            { "key": "pod-fail.stage.kwok.x-k8s.io/delay", "value": "1s" },
+            { "key": "pod-fail.stage.kwok.x-k8s.io/exit-code", "value": "137" },
+            { "key": "pod-fail.stage.kwok.x-k8s.io/reason", "value": "OOMKilled" }
+        ]),
+    );
+
+    for (run, status) in [(&succeeds, "FINISHED"), (&fails, "FAILED")] {
+        wait_for(
+            &format!("the run to end {status}"),
+            Duration::from_secs(90),
+            || async {
+                let info = run_info(&gantry.server, run, &as_admin);
+                (info["status"] == status).then_some(())
+            },
+        )
+        .await;
+    }
+    // Its pods' token refused: the Job's end is written, run and all (`jobs::history`).
+    let secret =
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(test.client.clone(), &test.namespace)
+            .get("ended-mlflow")
+            .await
+            .unwrap();
+    let token = String::from_utf8(secret.data.unwrap()["token"].0.clone()).unwrap();
+    let as_pod = format!("Bearer {token}");
+    wait_for(
+        "the ended job's token to be revoked",
+        Duration::from_secs(90),
+        || async {
+            let refused = runs_get(
+                &gantry.server,
+                &ended_by_code,
+                &[("Authorization", &as_pod)],
+            );
+            (refused.status == 401).then_some(())
+        },
+    )
+    .await;
+    let kept = run_info(&gantry.server, &ended_by_code, &as_admin);
+    assert_eq!(
+        (&kept["status"], &kept["end_time"]),
+        (&json!("FINISHED"), &json!(5)),
+        "{kept}"
+    );
+}
+
+/// A run's `info` through MLflow's `runs/get`.
+fn run_info(server: &TestServer, run_id: &str, auth: &[(&str, &str)]) -> Value {
+    let run = runs_get(server, run_id, auth);
+    assert_eq!(run.status, 200, "{}", run.body);
+    run.json()["run"]["info"].clone()
+}
+
+fn runs_get(
+    server: &TestServer,
+    run_id: &str,
+    auth: &[(&str, &str)],
+) -> crate::common::server::Response {
+    server.request(
+        "GET",
+        &format!("/api/2.0/mlflow/runs/get?run_id={run_id}"),
+        "",
+        auth,
+    )
 }
 
 /// Without `GANTRY_TRACKING_URI` a tracked launch is refused, naming the field, and nothing

@@ -129,6 +129,23 @@ pub async fn run_of_job(db: &Db, uid: &str) -> Result<Option<String>, AppError> 
     .map_err(|e| failed("reading a job's run", e))
 }
 
+/// Ends the run Gantry created for the Job `uid` with `status` at `end_ms`, if its code did
+/// not: what a job that crashed, was evicted or was deleted leaves `SCHEDULED` or `RUNNING`.
+/// A run its client ended keeps the status the client gave it.
+pub async fn end_job_run(db: &Db, uid: &str, status: &str, end_ms: i64) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE mlflow_runs SET status = $1, end_ms = $2 \
+         WHERE job_uid = $3 AND status IN ('SCHEDULED', 'RUNNING')",
+    )
+    .bind(status)
+    .bind(end_ms)
+    .bind(uid)
+    .execute(db.pool())
+    .await
+    .map_err(|e| failed("ending a job's run", e))?;
+    Ok(())
+}
+
 pub async fn update_run(
     db: &Db,
     id: &str,
