@@ -45,6 +45,10 @@ pub struct AppState {
     /// tracked job's `mlflow-server` Service aliases; unset, jobs cannot ask for one.
     #[from_ref(skip)]
     pub mlflow_service_host: Option<String>,
+    /// `GANTRY_MLFLOW_SEARCH_MAX_RUNS`: the most runs, an experiment's newest, that one
+    /// filtered or ordered `runs/search` reads (`models::tracking::search`).
+    #[from_ref(skip)]
+    pub mlflow_search_max_runs: i64,
     /// Watch-fed index of Nodes and Pods: the GPU inventory.
     pub inventory: Inventory,
     /// Every Job, followed by a watch, with its history in `db`.

@@ -143,6 +143,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         artifacts,
         tracking_uri: config.tracking_uri.clone(),
         mlflow_service_host: config.mlflow_service_host.clone(),
+        mlflow_search_max_runs: config.mlflow_search_max_runs,
         services,
         inventory: Inventory::start(cluster_for_caches),
         jobs,

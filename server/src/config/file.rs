@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::ConfigError;
 
 /// The keys a configuration file may set, so that a typo is an error, not a silent default.
-const KEYS: [&str; 48] = [
+const KEYS: [&str; 49] = [
     "GANTRY_LISTEN_ADDR",
     "GANTRY_DATA_DIR",
     "GANTRY_DATABASE_URL",
@@ -55,6 +55,7 @@ const KEYS: [&str; 48] = [
     "GANTRY_ARTIFACT_S3_SECRET_ACCESS_KEY",
     "GANTRY_TRACKING_URI",
     "GANTRY_MLFLOW_SERVICE_HOST",
+    "GANTRY_MLFLOW_SEARCH_MAX_RUNS",
 ];
 
 /// The settings in the file at `path`; a bad line or an unknown key is an error naming it.

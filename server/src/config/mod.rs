@@ -118,6 +118,10 @@ pub struct Config {
     /// Gantry's Service as a DNS name in the cluster, e.g. `gantry.gantry.svc.cluster.local`,
     /// which a namespace's `mlflow-server` Service aliases (`jobs::tracking::service`).
     pub mlflow_service_host: Option<String>,
+    /// `GANTRY_MLFLOW_SEARCH_MAX_RUNS` (50000, at most 10000000): the most runs, an
+    /// experiment's newest, that one `runs/search` with a filter or `order_by` reads, each
+    /// with the values it names, and filters in memory.
+    pub mlflow_search_max_runs: i64,
 }
 
 /// A setting that must not reach a log: `Debug` shows `***`.
@@ -316,6 +320,8 @@ impl Config {
             artifact_stage_hours: count("GANTRY_RETENTION_ARTIFACT_STAGE_HOURS", 24, 8_760)? as u64,
         };
         let artifact_max_bytes = count("GANTRY_ARTIFACT_MAX_BYTES", 10 << 30, 1 << 40)? as u64;
+        let mlflow_search_max_runs =
+            count("GANTRY_MLFLOW_SEARCH_MAX_RUNS", 50_000, 10_000_000)? as i64;
         let artifact_store = artifacts::store(get)?;
         let tracking_uri = match get("GANTRY_TRACKING_URI") {
             None => None,
@@ -430,6 +436,7 @@ impl Config {
             artifact_store,
             tracking_uri,
             mlflow_service_host,
+            mlflow_search_max_runs,
         })
     }
 }

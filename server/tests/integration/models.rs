@@ -647,3 +647,52 @@ fn the_readme_snippet_logs_a_run_and_registers_a_version() {
         run["run"]["info"]["experiment_id"]
     );
 }
+
+/// A `runs/search` with a filter or `order_by` reads only the experiment's newest
+/// `GANTRY_MLFLOW_SEARCH_MAX_RUNS` runs, however many there are; paging without either
+/// still reaches every run.
+#[test]
+fn a_filtered_run_search_reads_at_most_its_setting_of_runs() {
+    let server = TestServer::spawn_with(&[("GANTRY_MLFLOW_SEARCH_MAX_RUNS", "3")]);
+    let (bearer, experiment) = alice_and_experiment(&server, "many-runs");
+    let auth = [("Authorization", bearer.as_str())];
+    let call = |path: &str, body: serde_json::Value| mlflow(&server, path, body, &auth);
+    for i in 0..5 {
+        let created = call(
+            "runs/create",
+            serde_json::json!({ "experiment_id": experiment, "run_name": format!("r{i}"),
+                                "start_time": 1000 * (i + 1) }),
+        );
+        let run = created["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        call(
+            "runs/log-metric",
+            serde_json::json!({ "run_id": run, "key": "accuracy", "value": i, "timestamp": 1, "step": 0 }),
+        );
+    }
+    let names = |search: serde_json::Value| -> Vec<String> {
+        let mut body = serde_json::json!({ "experiment_ids": [experiment] });
+        body.as_object_mut()
+            .unwrap()
+            .extend(search.as_object().unwrap().clone());
+        call("runs/search", body)["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| run["info"]["run_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    assert_eq!(
+        names(serde_json::json!({ "filter": "metrics.accuracy >= 0",
+                                  "order_by": ["metrics.accuracy ASC"] })),
+        ["r2", "r3", "r4"]
+    );
+    assert_eq!(
+        names(serde_json::json!({ "order_by": ["attributes.start_time ASC"] })),
+        ["r2", "r3", "r4"]
+    );
+    assert_eq!(names(serde_json::json!({})), ["r4", "r3", "r2", "r1", "r0"]);
+}

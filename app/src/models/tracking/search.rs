@@ -3,7 +3,8 @@
 //! `["metrics.loss ASC", "attributes.start_time DESC"]`.
 //!
 //! Without either, the experiment's runs are paged in SQL, newest first. With them, the
-//! newest [`MAX_SEARCHED`] runs of the experiment are read with only the metrics, params and
+//! experiment's newest runs, as many as `GANTRY_MLFLOW_SEARCH_MAX_RUNS`
+//! ([`crate::state::AppState::mlflow_search_max_runs`]), are read with only the metrics, params and
 //! tags the search names (one statement per key), then filtered and ordered here.
 
 use std::cmp::Ordering;
@@ -12,8 +13,6 @@ use std::collections::HashMap;
 use super::*;
 use crate::models::filter::{Grammar, Subject, NUMERIC_FIELDS};
 
-/// The most runs one filtered or ordered search looks at: an experiment's newest.
-pub const MAX_SEARCHED: i64 = 50_000;
 /// The most `order_by` entries, as MLflow's server allows.
 const MAX_ORDER_BY: usize = 10;
 /// A run's attributes a search may name (`attributes.` before them is optional).
@@ -160,7 +159,7 @@ async fn searched(
     filter: &Filter,
     order: &[OrderBy],
 ) -> Result<Vec<RunRow>, AppError> {
-    let rows = store::runs(&state.db, experiment, 0, MAX_SEARCHED).await?;
+    let rows = store::runs(&state.db, experiment, 0, state.mlflow_search_max_runs).await?;
     let mut values = Values::default();
     for subject in filter.keys().chain(order.iter().map(|(s, _)| s)) {
         let db = &state.db;
