@@ -2,6 +2,7 @@
 // API (called here as the client calls it) is found by searching, and a model's page lists
 // its versions, stages and aliases.
 import { test, expect, mlflow } from "./fixtures";
+import { admin } from "../servers";
 
 test("a model registered through the MLflow API is found in the Models area with its versions and alias", async ({
   shell,
@@ -212,6 +213,19 @@ test("a run logged through the MLflow API is found under Experiments with its me
 
   // The link MLflow prints ("View run at …/#/experiments/1/runs/…"), opened in the browser.
   await page.goto(`/#/experiments/${experiment_id}/runs/${runId}`);
+  await expect(page).toHaveURL(`/runs/${runId}`);
+  await expect(shell.heading).toHaveText("baseline");
+
+  // The same link opened while logged out: the login page keeps the link's fragment, so
+  // logging in still reaches the run.
+  await page.getByTestId("logout").click();
+  await expect(page).toHaveURL("/login");
+  await page.goto(`/#/experiments/${experiment_id}/runs/${runId}`);
+  await expect(page).toHaveURL(`/login?next=%2F#/experiments/${experiment_id}/runs/${runId}`);
+  await shell.waitForHydration();
+  await page.getByLabel("Username").fill(admin.username);
+  await page.getByLabel("Password").fill(admin.password);
+  await page.getByRole("button", { name: "Log in" }).click();
   await expect(page).toHaveURL(`/runs/${runId}`);
   await expect(shell.heading).toHaveText("baseline");
 });

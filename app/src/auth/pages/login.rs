@@ -18,7 +18,23 @@ fn reload_at(path: &str) {
     let _ = path;
 }
 
-/// The login form. After logging in, the user lands where they were going (`?next=`).
+/// Where to go after logging in: the server's checked `next`, with the fragment the user's
+/// link had. A browser keeps the fragment through the redirect to this page but never sends
+/// it, so the server's `next` lacks it; a link MLflow printed (`/#/experiments/…`) needs it
+/// to reach its run. A fragment cannot change which page the path loads.
+fn after_login(target: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let hash = window().location().hash().unwrap_or_default();
+        if !target.contains('#') && hash.len() > 1 {
+            return format!("{target}{hash}");
+        }
+    }
+    target.to_owned()
+}
+
+/// The login form. After logging in, the user lands where they were going (`?next=` and
+/// the link's fragment).
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
@@ -26,7 +42,7 @@ pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     Effect::new(move |_| {
         if let Some(Ok(target)) = action.value().get() {
-            reload_at(&target);
+            reload_at(&after_login(&target));
         }
     });
     let error = move || {
