@@ -61,9 +61,12 @@ lint: ## Formatting, no module cycles, shellcheck, Prometheus rules, clippy for 
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-server -p gantry-gpu-sim --all-targets -- -D warnings
 	$(ENV) cargo clippy --locked -p gantry-app -p gantry-frontend --target wasm32-unknown-unknown -- -D warnings
 
+# The same packages in both runs: cargo unifies their features, so the second run reuses the
+# first's build (with only gantry-server named, gantry-app would be compiled again).
+TEST_PACKAGES := -p gantry-app -p gantry-server -p gantry-gpu-sim
 unit: ## Rust unit and integration tests on SQLite beside an S3-compatible server, then the integration tests again on PostgreSQL (cluster tests skip unless GANTRY_TEST_KUBECONFIG is set)
-	$(ENV) tools/s3/with-s3.sh cargo test --locked -p gantry-app -p gantry-server -p gantry-gpu-sim
-	$(ENV) tools/postgres/with-postgres.sh cargo test --locked -p gantry-server --test integration
+	$(ENV) tools/s3/with-s3.sh cargo test --locked $(TEST_PACKAGES)
+	$(ENV) tools/postgres/with-postgres.sh cargo test --locked $(TEST_PACKAGES) --test integration
 
 # The debug front end is gzipped beside itself (brotli at its size would take a minute a
 # build), so the demo's 11 MB main wasm module crosses the network as 1.8 MB (and its 30 MB
