@@ -672,12 +672,10 @@ fn a_filtered_run_search_reads_at_most_its_setting_of_runs() {
             serde_json::json!({ "run_id": run, "key": "accuracy", "value": i, "timestamp": 1, "step": 0 }),
         );
     }
-    let names = |search: serde_json::Value| -> Vec<String> {
-        let mut body = serde_json::json!({ "experiment_ids": [experiment] });
-        body.as_object_mut()
-            .unwrap()
-            .extend(search.as_object().unwrap().clone());
-        call("runs/search", body)["runs"]
+    let names = |filter: &str, order_by: &[&str]| -> Vec<String> {
+        let search = serde_json::json!({ "experiment_ids": [experiment], "filter": filter,
+                                         "order_by": order_by });
+        call("runs/search", search)["runs"]
             .as_array()
             .unwrap()
             .iter()
@@ -686,13 +684,12 @@ fn a_filtered_run_search_reads_at_most_its_setting_of_runs() {
     };
 
     assert_eq!(
-        names(serde_json::json!({ "filter": "metrics.accuracy >= 0",
-                                  "order_by": ["metrics.accuracy ASC"] })),
+        names("metrics.accuracy >= 0", &["metrics.accuracy ASC"]),
         ["r2", "r3", "r4"]
     );
     assert_eq!(
-        names(serde_json::json!({ "order_by": ["attributes.start_time ASC"] })),
+        names("", &["attributes.start_time ASC"]),
         ["r2", "r3", "r4"]
     );
-    assert_eq!(names(serde_json::json!({})), ["r4", "r3", "r2", "r1", "r0"]);
+    assert_eq!(names("", &[]), ["r4", "r3", "r2", "r1", "r0"]);
 }
