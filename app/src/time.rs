@@ -15,6 +15,15 @@ pub fn unix_now() -> u64 {
         .as_secs()
 }
 
+/// Milliseconds since the epoch: MLflow's clock, which its runs, metrics and registry keep.
+#[cfg(feature = "ssr")]
+pub fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
 /// Now, as stored in accounts, tokens, history and the audit log.
 /// (SQLite's own clock would do, but every table wants the same format.)
 #[cfg(feature = "ssr")]

@@ -232,7 +232,7 @@ async fn reconcile(
 /// crash, an eviction, a deletion), ends as the Job did, and its pods' MLflow token is
 /// revoked. In that order: a refused token then means that all of it is written.
 async fn after_end(db: &Db, uid: &str, run_status: &str) -> Result<(), crate::error::AppError> {
-    let now_ms = crate::models::request::now_ms();
+    let now_ms = crate::time::unix_now_ms();
     crate::models::store::end_job_run(db, uid, run_status, now_ms).await?;
     token_store::revoke_for_job(db, uid).await
 }

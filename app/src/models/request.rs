@@ -137,14 +137,6 @@ pub fn namespace_for(
     }
 }
 
-/// Milliseconds since the epoch, MLflow's clock.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 /// Reads an id that MLflow sends as a string of digits.
 pub fn numeric_id(field: &str, text: &str) -> Result<i64, AppError> {
     text.parse()

@@ -232,7 +232,7 @@ pub(super) async fn run_summaries(
     state: &AppState,
     rows: &[store::RunRow],
 ) -> Result<Vec<RunSummary>, AppError> {
-    let now_ms = crate::time::unix_now() as i64 * 1000;
+    let now_ms = crate::time::unix_now_ms();
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
     let mut metrics = store::latest_metrics_of(&state.db, &ids).await?;
     let summaries = rows.iter().map(|row| RunSummary {

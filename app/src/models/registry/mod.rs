@@ -16,7 +16,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::filter::{Filter, Subjects};
-use super::request::{namespace_for, now_ms, numeric_id, offset, page_size, Body, Params, Reply};
+use super::request::{namespace_for, numeric_id, offset, page_size, Body, Params, Reply};
 use super::store::{self, RegisteredRow, VersionRow};
 use super::wire::{Alias, KeyValue, ModelVersion, RegisteredModel};
 use super::STAGES;
@@ -25,6 +25,7 @@ use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::time::unix_now_ms;
 
 mod registered;
 mod versions;

@@ -38,7 +38,7 @@ pub async fn create_model(
         &body.description,
         &body.tags,
         &caller.username,
-        now_ms(),
+        unix_now_ms(),
     )
     .await;
     let target = format!("model/{namespace}/{}", body.name);
@@ -139,7 +139,7 @@ pub async fn update_model(
         row.id,
         body.description.as_deref(),
         None,
-        now_ms(),
+        unix_now_ms(),
     )
     .await;
     audited(
@@ -174,7 +174,8 @@ pub async fn rename_model(
     check_model_name("new_name", &body.new_name)?;
     let mut tx = state.db.begin().await?;
     let done =
-        store::update_registered(tx.conn(), row.id, None, Some(&body.new_name), now_ms()).await;
+        store::update_registered(tx.conn(), row.id, None, Some(&body.new_name), unix_now_ms())
+            .await;
     let detail = format!("renamed to {:?}", body.new_name);
     audited(
         &state,

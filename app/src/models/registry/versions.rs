@@ -90,8 +90,8 @@ pub async fn create_version(
         logged_model_id,
         description: body.description.clone(),
         stage: "None".into(),
-        created_ms: now_ms(),
-        updated_ms: now_ms(),
+        created_ms: unix_now_ms(),
+        updated_ms: unix_now_ms(),
         created_by: caller.username.clone(),
     };
     let mut tx = state.db.begin().await?;
@@ -233,7 +233,7 @@ pub async fn update_version(
         v.version,
         body.description.as_deref(),
         None,
-        now_ms(),
+        unix_now_ms(),
     )
     .await;
     let target = format!("{}/{}", object(&model), v.version);
@@ -286,7 +286,7 @@ pub async fn move_stage(
         .find(|s| s.eq_ignore_ascii_case(stage))
         .ok_or_else(|| AppError::invalid("stage", format!("must be one of {STAGES:?}")))?;
     let (model, v) = version_for(state, caller, name, version, Action::ManageModels).await?;
-    let now = now_ms();
+    let now = unix_now_ms();
     let archive = archive_others && matches!(*stage, "Staging" | "Production");
     let mut tx = state.db.begin().await?;
     let done = async {

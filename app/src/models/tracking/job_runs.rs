@@ -75,7 +75,7 @@ async fn write(
     run: &JobRun<'_>,
     experiment: Option<i64>,
 ) -> Result<(), AppError> {
-    let now = now_ms();
+    let now = unix_now_ms();
     let experiment = match experiment {
         Some(id) => id,
         None => store::create_experiment(conn, run.experiment, run.namespace, &[], now).await?,

@@ -98,8 +98,8 @@ pub async fn create_logged_model(
         status: "LOGGED_MODEL_PENDING".into(),
         model_type: body.model_type.unwrap_or_default(),
         params: serde_json::to_string(&body.params).unwrap_or_else(|_| "[]".into()),
-        created_ms: now_ms(),
-        updated_ms: now_ms(),
+        created_ms: unix_now_ms(),
+        updated_ms: unix_now_ms(),
         namespace: String::new(),
     };
     let mut tx = state.db.begin().await?;
@@ -148,7 +148,7 @@ pub async fn finalize_logged_model(
             AppError::invalid("status", format!("must be one of {LOGGED_STATUSES:?}")).into(),
         );
     }
-    store::set_logged_model_status(&state.db, &id, &body.status, now_ms()).await?;
+    store::set_logged_model_status(&state.db, &id, &body.status, unix_now_ms()).await?;
     let row = logged_for(&state, &caller, &id, Action::View).await?;
     let model = logged_json(&state, row).await?;
     Ok(Json(serde_json::json!({ "model": model })))

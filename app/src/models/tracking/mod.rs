@@ -14,9 +14,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::filter::{Filter, Subjects};
-use super::request::{
-    namespace_for, now_ms, numeric_id, offset, page_size, Body, Params, Reply, RunRef,
-};
+use super::request::{namespace_for, numeric_id, offset, page_size, Body, Params, Reply, RunRef};
 use super::store::{self, ExperimentRow, LoggedModelRow, RunRow};
 use super::wire::{
     self, Experiment, KeyValue, LoggedModel, LoggedModelData, LoggedModelInfo, Metric, ModelOutput,
@@ -27,6 +25,7 @@ use crate::auth::caller::Caller;
 use crate::auth::rules::Action;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::time::unix_now_ms;
 
 pub mod job_runs;
 mod logged;
@@ -147,7 +146,8 @@ pub async fn create_experiment(
     let namespace = namespace_for(&caller, &body.tags, &headers)?;
     caller.check(Action::ManageModels, Some(&namespace))?;
     let mut tx = state.db.begin().await?;
-    let created = store::create_experiment(tx.conn(), name, &namespace, &body.tags, now_ms()).await;
+    let created =
+        store::create_experiment(tx.conn(), name, &namespace, &body.tags, unix_now_ms()).await;
     let object = format!("experiment/{namespace}/{name}");
     let entry = Entry {
         actor: &caller.username,

@@ -134,7 +134,7 @@ pub async fn create_run(
             body.user_id
         },
         status: "RUNNING".into(),
-        start_ms: body.start_time.unwrap_or_else(now_ms),
+        start_ms: body.start_time.unwrap_or_else(unix_now_ms),
         end_ms: None,
         lifecycle_stage: "active".into(),
         namespace: experiment.namespace,
